@@ -1,0 +1,73 @@
+#include "src/wire/output_queue.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace muxchat::wire {
+namespace {
+constexpr int kMaxIovecs = 128;
+}  // namespace
+
+void OutputQueue::AppendCopy(absl::string_view bytes) {
+  if (bytes.empty()) return;
+  if (segments_.empty() || segments_.back().shared ||
+      segments_.back().bytes.size() + bytes.size() > std::max(kChunkBytes, segments_.back().bytes.capacity())) {
+    Segment seg;
+    seg.bytes = std::move(spare_);
+    spare_.clear();
+    seg.bytes.clear();
+    seg.bytes.reserve(std::max(kChunkBytes, bytes.size()));
+    segments_.push_back(std::move(seg));
+  }
+  segments_.back().bytes.append(bytes.data(), bytes.size());
+  pending_ += bytes.size();
+}
+
+void OutputQueue::AppendShared(SharedFrame frame) {
+  if (frame.size() == 0) return;
+  pending_ += frame.size();
+  Segment seg;
+  seg.shared = std::move(frame);
+  segments_.push_back(std::move(seg));
+}
+
+ssize_t OutputQueue::WriteToFd(int fd, size_t max_bytes) {
+  iovec vec[kMaxIovecs];
+  int count = 0;
+  size_t total = 0;
+  for (auto it = segments_.begin(); it != segments_.end() && count < kMaxIovecs && total < max_bytes;
+       ++it) {
+    const size_t len = std::min(it->size() - it->offset, max_bytes - total);
+    vec[count].iov_base = const_cast<char*>(it->data() + it->offset);
+    vec[count].iov_len = len;
+    total += len;
+    ++count;
+  }
+  if (count == 0) return 0;
+  const ssize_t n = ::writev(fd, vec, count);
+  if (n > 0) Consume(static_cast<size_t>(n));
+  return n;
+}
+
+void OutputQueue::Consume(size_t n) {
+  pending_ -= std::min(n, pending_);
+  while (n > 0 && !segments_.empty()) {
+    Segment& front = segments_.front();
+    const size_t left = front.size() - front.offset;
+    if (n < left) {
+      front.offset += n;
+      return;
+    }
+    n -= left;
+    if (!front.shared && front.bytes.capacity() <= 4 * kChunkBytes) spare_ = std::move(front.bytes);
+    segments_.pop_front();
+  }
+}
+
+void OutputQueue::CopyTo(std::string* out) const {
+  for (const Segment& seg : segments_) out->append(seg.data() + seg.offset, seg.size() - seg.offset);
+}
+
+}  // namespace muxchat::wire

@@ -1,0 +1,75 @@
+// The bytes waiting to be written to one socket: a queue of segments, each
+// either bytes copied into a contiguous chunk (small frames: one memcpy beats
+// one iovec and a refcount) or a reference to a SharedFrame (large frames:
+// never copied per recipient). Written with writev, many frames per syscall.
+// Single-threaded; owned by its connection.
+#ifndef MUXCHAT_WIRE_OUTPUT_QUEUE_H_
+#define MUXCHAT_WIRE_OUTPUT_QUEUE_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <deque>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "src/wire/shared_frame.h"
+
+namespace muxchat::wire {
+
+class OutputQueue {
+ public:
+  // Frames up to this size are copied into the queue's own chunk; larger ones
+  // are shared by reference. Chosen by bench/output_queue_benchmark.cc: below
+  // about a kilobyte the copy is cheaper than a refcount plus an extra iovec
+  // per frame in writev; above it the copy dominates (docs/BENCHMARKS.md).
+  static constexpr size_t kCopyThresholdBytes = 1024;
+  // Size of one inline chunk; small frames accumulate in it contiguously.
+  static constexpr size_t kChunkBytes = 16 * 1024;
+
+  OutputQueue() = default;
+  OutputQueue(const OutputQueue&) = delete;
+  OutputQueue& operator=(const OutputQueue&) = delete;
+
+  // Queues a frame, copying or sharing it according to kCopyThresholdBytes.
+  void Append(const SharedFrame& frame) {
+    if (frame.size() <= kCopyThresholdBytes) {
+      AppendCopy(frame.view());
+    } else {
+      AppendShared(frame);
+    }
+  }
+  void AppendCopy(absl::string_view bytes);
+  void AppendShared(SharedFrame frame);
+
+  // Bytes queued and not yet written.
+  size_t PendingBytes() const { return pending_; }
+  bool empty() const { return pending_ == 0; }
+  size_t SegmentCount() const { return segments_.size(); }
+
+  // One writev of up to max_bytes. Returns bytes written, or -1 with errno
+  // from writev (EAGAIN included).
+  ssize_t WriteToFd(int fd, size_t max_bytes);
+
+  // Drops `n` queued bytes as if written (used by WriteToFd and by tests).
+  void Consume(size_t n);
+  // Appends all pending bytes to `out` without consuming them (tests).
+  void CopyTo(std::string* out) const;
+
+ private:
+  struct Segment {
+    SharedFrame shared;  // set for a shared segment
+    std::string bytes;   // inline bytes otherwise
+    size_t offset = 0;   // bytes of this segment already written
+    const char* data() const { return shared ? shared.data() : bytes.data(); }
+    size_t size() const { return shared ? shared.size() : bytes.size(); }
+  };
+
+  std::deque<Segment> segments_;
+  std::string spare_;  // a drained chunk kept for reuse, so steady traffic does not allocate
+  size_t pending_ = 0;
+};
+
+}  // namespace muxchat::wire
+
+#endif  // MUXCHAT_WIRE_OUTPUT_QUEUE_H_

@@ -1,0 +1,90 @@
+#include "src/wire/output_queue.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace muxchat::wire {
+namespace {
+
+SharedFrame Frame(const std::string& s) {
+  SharedFrame f = SharedFrame::Allocate(s.size());
+  std::copy(s.begin(), s.end(), f.MutableData());
+  return f;
+}
+
+TEST(OutputQueue, SmallFramesAreCopiedContiguously) {
+  OutputQueue q;
+  SharedFrame f = Frame("abc");
+  for (int i = 0; i < 100; ++i) q.Append(f);
+  EXPECT_EQ(q.PendingBytes(), 300u);
+  EXPECT_EQ(q.SegmentCount(), 1u);
+  EXPECT_EQ(f.use_count(), 1u);  // copied, not referenced
+}
+
+TEST(OutputQueue, LargeFramesAreSharedNotCopied) {
+  OutputQueue q;
+  SharedFrame f = Frame(std::string(OutputQueue::kCopyThresholdBytes + 1, 'L'));
+  q.Append(f);
+  q.Append(f);
+  EXPECT_EQ(f.use_count(), 3u);
+  EXPECT_EQ(q.SegmentCount(), 2u);
+}
+
+TEST(OutputQueue, KeepsOrderAcrossMixedSegments) {
+  OutputQueue q;
+  std::string big(3000, 'B');
+  q.Append(Frame("one"));
+  q.Append(Frame(big));
+  q.Append(Frame("two"));
+  std::string out;
+  q.CopyTo(&out);
+  EXPECT_EQ(out, "one" + big + "two");
+}
+
+TEST(OutputQueue, PartialWritesResumeAtTheRightByte) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  OutputQueue q;
+  std::string expected;
+  for (int i = 0; i < 50; ++i) {
+    std::string s = std::string(i % 2 ? 2000 : 10, static_cast<char>('a' + i % 26));
+    expected += s;
+    q.Append(Frame(s));
+  }
+  std::string received;
+  while (!q.empty()) {
+    ASSERT_GT(q.WriteToFd(fds[0], 777), 0);  // a small budget forces partial writes
+    char buf[4096];
+    ssize_t n = ::read(fds[1], buf, sizeof buf);
+    ASSERT_GT(n, 0);
+    received.append(buf, n);
+  }
+  EXPECT_EQ(received, expected);
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+TEST(OutputQueue, WriteReportsEagainWhenPeerIsFull) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  OutputQueue q;
+  const std::string chunk(1 << 16, 'q');
+  for (int i = 0; i < 64; ++i) q.AppendCopy(chunk);
+  ssize_t n;
+  while ((n = q.WriteToFd(fds[0], 1 << 20)) > 0) {
+  }
+  EXPECT_EQ(n, -1);
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_FALSE(q.empty());
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+}  // namespace
+}  // namespace muxchat::wire
