@@ -405,7 +405,10 @@ TEST_F(ChatClientTest, AnswerArrivingAfterWaitTimedOutBecomesAnEvent) {
 }
 
 TEST_F(ChatClientTest, LargeWritesWaitForTheServerToReadAndArriveIntact) {
-  constexpr int kFrames = 200;  // ~12 MB: far more than the socket buffers hold
+  // Small kernel buffers so the client's writes hit EAGAIN and must wait for POLLOUT.
+  const int small = 16 * 1024;
+  ASSERT_EQ(::setsockopt(client_->fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  constexpr int kFrames = 200;  // ~12 MB
   const std::string text(60000, 'x');
   int received = 0;
   server_.RunInThread([&](FakeServer& s) {
