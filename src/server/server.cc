@@ -153,6 +153,9 @@ absl::Status Server::Run() {
   absl::Time now = absl::Now();
   next_timeout_sweep_ = now + absl::Milliseconds(500);
   while (phase_ != Phase::kStopped) {
+    // Stats first: a client that sees a reply flushed below must also see
+    // the state that reply describes.
+    PublishStats();
     FlushDirty();
     ReapClosing(now);
     PublishStats();

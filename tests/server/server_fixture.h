@@ -23,7 +23,7 @@ inline constexpr absl::Duration kTimeout = absl::Seconds(10);
 
 class RunningServer {
  public:
-  explicit RunningServer(ServerOptions options) : logger_(LogLevel::kOff) {
+  explicit RunningServer(ServerOptions options) : logger_(getenv("MUXCHAT_TEST_LOG") ? LogLevel::kDebug : LogLevel::kOff) {
     options.listen = "127.0.0.1:0";
     auto created = Server::Create(options, &logger_);
     EXPECT_TRUE(created.ok()) << created.status();
@@ -65,8 +65,11 @@ inline std::unique_ptr<client::ChatClient> ConnectAs(uint16_t port, const std::s
 }
 
 // A plain blocking TCP socket to the server, for sending arbitrary bytes.
-inline int RawConnect(uint16_t port) {
+// A nonzero `receive_buffer` is set before connecting, so the window the
+// server sees is small from the first byte.
+inline int RawConnect(uint16_t port, int receive_buffer = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);

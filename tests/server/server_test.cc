@@ -119,8 +119,11 @@ TEST_P(ServerTest, EveryMemberSeesTheSameGaplessOrder) {
       ASSERT_EQ(f.chat_message().seq(), expect_seq++);
       const std::string& t = f.chat_message().text();
       // Each sender's own messages keep their order.
-      if (t[0] == 'a') EXPECT_EQ(t, "a" + std::to_string(next_a++));
-      if (t[0] == 'b') EXPECT_EQ(t, "b" + std::to_string(next_b++));
+      if (t[0] == 'a') {
+        EXPECT_EQ(t, "a" + std::to_string(next_a++));
+      } else {
+        EXPECT_EQ(t, "b" + std::to_string(next_b++));
+      }
       orders[k].push_back(t);
     }
   }
@@ -203,7 +206,7 @@ TEST_P(ServerTest, GarbageClosesOnlyTheOffenderWithAnError) {
   Next(*a);
 
   const int bad = RawConnect(port());
-  std::string garbage = "\x00\x00\x00\x08";
+  std::string garbage("\x00\x00\x00\x08", 4);
   garbage += std::string("\xff\xff\xff\xff\xff\xff\xff\xff", 8);
   ASSERT_EQ(::write(bad, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
   auto frames = DecodeAll(ReadUntilEof(bad));
@@ -266,9 +269,7 @@ TEST_P(ServerTest, SlowConsumerIsDroppedWhileFastMembersGetEverything) {
   Next(*sender);
 
   // The slow member logs in and joins, then never reads again.
-  const int slow = RawConnect(port());
-  const int small = 4096;
-  ::setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  const int slow = RawConnect(port(), /*receive_buffer=*/4096);
   v1::ClientFrame f;
   f.mutable_hello()->set_nickname("slow");
   f.mutable_hello()->set_protocol_version(1);
