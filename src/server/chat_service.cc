@@ -11,6 +11,7 @@ ChatService::ChatService(const ServerOptions& options, Logger* logger)
   limits_.set_max_frame_bytes(options.max_frame_bytes);
   limits_.set_max_text_bytes(options.max_text_bytes);
   limits_.set_max_name_bytes(options.max_room_name_bytes);
+  limits_.set_max_nickname_bytes(kMaxNicknameBytes);
   limits_.set_max_rooms_per_connection(options.max_rooms_per_connection);
   limits_.set_history(options.history);
   limits_.set_max_members_per_room(options.max_members_per_room);
@@ -244,7 +245,15 @@ void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
   out.set_request_id(f.request_id());
   v1::Reply* r = out.mutable_reply();
   r->set_status(v1::SUCCESS);
-  for (const Room* room : rooms_.SortedByName()) {
+  const std::vector<const Room*> sorted = rooms_.SortedByName();
+  r->set_total_rooms(static_cast<uint32_t>(sorted.size()));
+  // Clients size their decoders by max_frame_bytes, so the list stops short
+  // of it; total_rooms tells the client how many it did not get.
+  const size_t budget = options_.max_frame_bytes > 512 ? options_.max_frame_bytes - 512 : options_.max_frame_bytes;
+  size_t used = 0;
+  for (const Room* room : sorted) {
+    used += room->name().size() + room->owner().size() + 56;  // tags, lengths and varints: at most 56 bytes
+    if (used > budget) break;
     v1::RoomInfo* info = r->add_rooms();
     info->set_room_id(room->id());
     info->set_name(room->name());
@@ -253,7 +262,9 @@ void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
     info->set_created_unix_micros(absl::ToUnixMicros(room->created()));
     info->set_message_count(room->last_seq());
   }
-  r->set_message(absl::StrCat(r->rooms_size(), " rooms"));
+  r->set_message(r->rooms_size() == static_cast<int>(sorted.size())
+                     ? absl::StrCat(sorted.size(), " rooms")
+                     : absl::StrCat(r->rooms_size(), " of ", sorted.size(), " rooms (list cut to fit a frame)"));
   conn->Send(out);
 }
 
