@@ -122,12 +122,15 @@ TEST(Muxchatd, SecondSignalExitsAtOnce) {
   Daemon d({"--listen=127.0.0.1:0", "--log_level=off", "--shutdown_grace=60s"});
   const uint16_t port = d.ReadPort();
   ASSERT_NE(port, 0);
-  // A client that never reads keeps the graceful drain waiting for the grace.
+  // A client that never closes keeps the graceful drain waiting for the grace.
   auto c = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Hello("deaf", kTimeout).ok());
-  (*c)->JoinRoom("none", kTimeout).IgnoreError();
   d.Signal(SIGINT);
+  // Blocked signals of one kind do not queue: send the second only once the
+  // first has visibly started the drain.
+  auto notice = (*c)->NextEvent(kTimeout);
+  ASSERT_TRUE(notice.ok() && notice->has_shutdown());
   d.Signal(SIGINT);
   const int status = d.Wait(absl::Seconds(5));
   ASSERT_NE(status, -1);
