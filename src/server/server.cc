@@ -93,6 +93,7 @@ Server::~Server() {
   connections_.clear();
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 absl::Status Server::Listen() {
@@ -132,6 +133,7 @@ absl::Status Server::Listen() {
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   bound_address_ = FormatAddress(addr, &port_);
 
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(ErrnoText("eventfd"));
   if (absl::Status st = poller_->Add(listen_fd_, kPollRead, kListenTag); !st.ok()) return st;
@@ -243,8 +245,17 @@ void Server::AcceptAll(absl::Time now) {
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
-      // EMFILE/ENFILE: the pending connection stays queued; log and retry next
-      // turn rather than spinning here.
+      if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
+        // Out of descriptors: a level-triggered listener would wake us forever.
+        // Spend the spare fd to accept the waiting peer and close it at once,
+        // then take the spare back (the libev/Redis trick).
+        ::close(spare_fd_);
+        const int victim = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (victim >= 0) ::close(victim);
+        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        logger_->Log(LogLevel::kWarn, "accept: out of file descriptors; turned a connection away");
+        continue;
+      }
       logger_->Log(LogLevel::kWarn, "accept: %s", std::strerror(errno));
       return;
     }

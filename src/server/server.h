@@ -82,6 +82,7 @@ class Server {
 
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd for RequestShutdown
+  int spare_fd_ = -1;  // held in reserve to shed connections when out of fds
   std::string bound_address_;
   uint16_t port_ = 0;
 

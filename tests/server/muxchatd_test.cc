@@ -2,6 +2,7 @@
 // exit codes. MUXCHATD_PATH comes from CMake.
 #include <signal.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,11 +21,16 @@ constexpr absl::Duration kTimeout = absl::Seconds(10);
 
 class Daemon {
  public:
-  explicit Daemon(std::vector<std::string> args) {
+  // `max_fds` > 0 lowers the child's RLIMIT_NOFILE before exec.
+  explicit Daemon(std::vector<std::string> args, rlim_t max_fds = 0) {
     int out[2];
     EXPECT_EQ(::pipe(out), 0);
     pid_ = ::fork();
     if (pid_ == 0) {
+      if (max_fds > 0) {
+        rlimit lim{max_fds, max_fds};
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+      }
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
@@ -132,6 +138,36 @@ TEST(Muxchatd, SecondSignalExitsAtOnce) {
   auto notice = (*c)->NextEvent(kTimeout);
   ASSERT_TRUE(notice.ok() && notice->has_shutdown());
   d.Signal(SIGINT);
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Muxchatd, OutOfFileDescriptorsShedsNewcomersAndKeepsServing) {
+  Daemon d({"--listen=127.0.0.1:0", "--log_level=off"}, /*max_fds=*/64);
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0);
+  auto first = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->Hello("early", kTimeout).ok());
+  // Far more connections than the server has descriptors for.
+  std::vector<std::unique_ptr<client::ChatClient>> crowd;
+  int turned_away = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto c = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+    ASSERT_TRUE(c.ok());
+    auto w = (*c)->Hello("n" + std::to_string(i), absl::Seconds(5));
+    if (!w.ok()) {
+      ++turned_away;
+      EXPECT_EQ(w.status().code(), absl::StatusCode::kUnavailable) << w.status();
+    }
+    crowd.push_back(std::move(*c));
+  }
+  // Turned away at once (kUnavailable), not left hanging in the backlog.
+  EXPECT_GT(turned_away, 0);
+  EXPECT_TRUE((*first)->Ping(7, kTimeout).ok());  // still serving while out of fds
+  crowd.clear();
+  d.Signal(SIGTERM);
   const int status = d.Wait(absl::Seconds(5));
   ASSERT_NE(status, -1);
   EXPECT_EQ(WEXITSTATUS(status), 0);
