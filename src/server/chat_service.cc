@@ -1,6 +1,7 @@
 #include "src/server/chat_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "src/server/chat_frame.h"
 #include "src/server/name_rules.h"
 #include "src/wire/frame_codec.h"
 
@@ -164,17 +165,7 @@ void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
   r->set_history_count(static_cast<uint32_t>(room->history().size()));
   conn->Send(out);
 
-  v1::ServerFrame replay;
-  replay.set_room_id(room->id());
-  v1::ChatMessage* m = replay.mutable_chat_message();
-  m->set_replay(true);
-  for (const HistoryEntry& e : room->history()) {
-    m->set_sender(e.sender);
-    m->set_text(e.text);
-    m->set_seq(e.seq);
-    m->set_timestamp_unix_micros(e.timestamp_unix_micros);
-    conn->Send(replay);
-  }
+  for (const HistoryEntry& e : room->history()) conn->SendShared(EncodeChatFrame(room->id(), e, /*replay=*/true));
 
   v1::ServerFrame joined;
   joined.set_room_id(room->id());
@@ -293,14 +284,11 @@ void ChatService::HandleSend(Connection* conn, const v1::ClientFrame& f, absl::T
     return;
   }
   const HistoryEntry& e = room->Record(conn->nickname(), text, now);
-  v1::ServerFrame out;
-  out.set_room_id(room->id());
-  v1::ChatMessage* m = out.mutable_chat_message();
-  m->set_sender(e.sender);
-  m->set_text(e.text);
-  m->set_seq(e.seq);
-  m->set_timestamp_unix_micros(e.timestamp_unix_micros);
-  Broadcast(*room, out, nullptr);
+  // Encoded once, straight from the history entry; every member's queue gets
+  // the same bytes (copied into its contiguous buffer if small, referenced if
+  // large: see OutputQueue).
+  const wire::SharedFrame frame = EncodeChatFrame(room->id(), e, /*replay=*/false);
+  for (Connection* member : room->members()) member->SendShared(frame);
 }
 
 void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip) {

@@ -53,6 +53,13 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, std::st
   return absl::OkStatus();
 }
 
+google::protobuf::ArenaOptions ArenaOptionsFor(char* block, size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  return options;
+}
+
 std::string FormatAddress(const sockaddr_storage& addr, uint16_t* port_out) {
   char text[INET6_ADDRSTRLEN] = "?";
   uint16_t port = 0;
@@ -79,7 +86,8 @@ Server::Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Pol
       logger_(logger),
       poller_(std::move(poller)),
       service_(options_, logger),
-      decoder_(options.max_frame_bytes) {}
+      decoder_(options.max_frame_bytes),
+      arena_(ArenaOptionsFor(arena_block_, sizeof arena_block_)) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger* logger) {
   absl::StatusOr<std::unique_ptr<Poller>> poller = MakePoller(options.poller);
@@ -309,8 +317,9 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
   } else {
     conn->Heard(now);
   }
+  auto* request = google::protobuf::Arena::CreateMessage<v1::ClientFrame>(&arena_);
   while (!conn->closing()) {
-    absl::StatusOr<bool> got = decoder_.Next(&conn->input(), &request_);
+    absl::StatusOr<bool> got = decoder_.Next(&conn->input(), request);
     if (!got.ok()) {
       const bool too_large = got.status().code() == absl::StatusCode::kResourceExhausted;
       logger_->Log(LogLevel::kWarn, "conn %d (%s): %s", conn->id(), conn->peer(), got.status().message());
@@ -319,8 +328,9 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       break;
     }
     if (!*got) break;
-    service_.HandleFrame(conn, request_, now);
+    service_.HandleFrame(conn, *request, now);
   }
+  arena_.Reset();
   if (n == 0 && !conn->closing()) conn->Close(CloseReason::kClientClosed);
 }
 
