@@ -19,6 +19,19 @@ absl::Status AppendFrame(const google::protobuf::MessageLite& msg, Buffer* out,
   return absl::OkStatus();
 }
 
+absl::Status AppendFrame(const google::protobuf::MessageLite& msg, OutputQueue* out,
+                         uint32_t max_frame_bytes) {
+  const size_t body = msg.ByteSizeLong();
+  if (body > max_frame_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("frame of ", body, " bytes exceeds the limit of ", max_frame_bytes));
+  }
+  char* p = out->AppendUninitialized(kLengthPrefixBytes + body);
+  EncodeLength(static_cast<uint32_t>(body), p);
+  msg.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p + kLengthPrefixBytes));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SharedFrame> EncodeSharedFrame(const google::protobuf::MessageLite& msg,
                                               uint32_t max_frame_bytes) {
   const size_t body = msg.ByteSizeLong();

@@ -13,6 +13,7 @@
 #include "google/protobuf/message_lite.h"
 #include "src/wire/buffer.h"
 #include "src/wire/frame_format.h"
+#include "src/wire/output_queue.h"
 #include "src/wire/shared_frame.h"
 
 namespace muxchat::wire {
@@ -21,6 +22,10 @@ namespace muxchat::wire {
 // string). Fails with kResourceExhausted if the body exceeds max_frame_bytes;
 // `out` is then unchanged.
 absl::Status AppendFrame(const google::protobuf::MessageLite& msg, Buffer* out,
+                         uint32_t max_frame_bytes = kDefaultMaxFrameBytes);
+
+// The same, appended to an output queue's contiguous tail.
+absl::Status AppendFrame(const google::protobuf::MessageLite& msg, OutputQueue* out,
                          uint32_t max_frame_bytes = kDefaultMaxFrameBytes);
 
 // Encodes `msg` once into an immutable frame to be shared by many recipients.

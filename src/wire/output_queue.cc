@@ -1,6 +1,10 @@
 #include "src/wire/output_queue.h"
 
+#include <sys/socket.h>
 #include <sys/uio.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <utility>
@@ -12,17 +16,26 @@ constexpr int kMaxIovecs = 128;
 
 void OutputQueue::AppendCopy(absl::string_view bytes) {
   if (bytes.empty()) return;
+  std::memcpy(AppendUninitialized(bytes.size()), bytes.data(), bytes.size());
+}
+
+char* OutputQueue::AppendUninitialized(size_t n) {
   if (segments_.empty() || segments_.back().shared ||
-      segments_.back().bytes.size() + bytes.size() > std::max(kChunkBytes, segments_.back().bytes.capacity())) {
+      segments_.back().bytes.size() + n > std::max(kChunkBytes, segments_.back().bytes.capacity())) {
     Segment seg;
     seg.bytes = std::move(spare_);
     spare_.clear();
     seg.bytes.clear();
-    seg.bytes.reserve(std::max(kChunkBytes, bytes.size()));
+    seg.bytes.reserve(std::max(kChunkBytes, n));
     segments_.push_back(std::move(seg));
   }
-  segments_.back().bytes.append(bytes.data(), bytes.size());
-  pending_ += bytes.size();
+  std::string& tail = segments_.back().bytes;
+  const size_t at = tail.size();
+  // resize() zero-fills; for frames of a few hundred bytes that costs less
+  // than a second buffer and a copy would.
+  tail.resize(at + n);
+  pending_ += n;
+  return tail.data() + at;
 }
 
 void OutputQueue::AppendShared(SharedFrame frame) {
@@ -46,7 +59,13 @@ ssize_t OutputQueue::WriteToFd(int fd, size_t max_bytes) {
     ++count;
   }
   if (count == 0) return 0;
-  const ssize_t n = ::writev(fd, vec, count);
+  // sendmsg rather than writev: MSG_NOSIGNAL turns a peer's reset into EPIPE
+  // instead of a process-wide SIGPIPE. Non-sockets (pipes, files) fall back.
+  msghdr msg{};
+  msg.msg_iov = vec;
+  msg.msg_iovlen = static_cast<size_t>(count);
+  ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+  if (n < 0 && errno == ENOTSOCK) n = ::writev(fd, vec, count);
   if (n > 0) Consume(static_cast<size_t>(n));
   return n;
 }

@@ -40,6 +40,9 @@ class OutputQueue {
     }
   }
   void AppendCopy(absl::string_view bytes);
+  // Reserves n contiguous bytes at the tail for the caller to fill at once
+  // (serialising a message in place); they count as pending immediately.
+  char* AppendUninitialized(size_t n);
   void AppendShared(SharedFrame frame);
 
   // Bytes queued and not yet written.

@@ -1,0 +1,64 @@
+// The chat semantics of protocol v1: handshake, nicknames, rooms, fan-out.
+// Knows Connections only as places to send frames; knows nothing of sockets,
+// so tests and fuzzers drive it with in-memory connections. Borrows the
+// options and logger, which must outlive it. Single-threaded.
+#ifndef MUXCHAT_SERVER_CHAT_SERVICE_H_
+#define MUXCHAT_SERVER_CHAT_SERVICE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "proto/muxchat.pb.h"
+#include "src/server/connection.h"
+#include "src/server/logger.h"
+#include "src/server/room_registry.h"
+#include "src/server/server_options.h"
+
+namespace muxchat::server {
+
+inline constexpr char kServerVersion[] = "muxchatd/0.1.0";
+
+class ChatService {
+ public:
+  ChatService(const ServerOptions& options, Logger* logger);
+  ChatService(const ChatService&) = delete;
+  ChatService& operator=(const ChatService&) = delete;
+
+  // Handles one request from a connection that is not closing.
+  void HandleFrame(Connection* conn, const v1::ClientFrame& frame, absl::Time now);
+  // Removes a closing connection from every room (telling the other members)
+  // and frees its nickname. Call exactly once, before destroying it.
+  void OnDisconnect(Connection* conn);
+
+  const RoomRegistry& rooms() const { return rooms_; }
+  size_t logged_in_count() const { return nicknames_.size(); }
+  const v1::Limits& limits() const { return limits_; }
+
+ private:
+  void HandleHello(Connection* conn, const v1::ClientFrame& f);
+  void HandleCreate(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  void HandleJoin(Connection* conn, const v1::ClientFrame& f);
+  void HandleLeave(Connection* conn, const v1::ClientFrame& f);
+  void HandleDelete(Connection* conn, const v1::ClientFrame& f);
+  void HandleList(Connection* conn, const v1::ClientFrame& f);
+  void HandleSend(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+
+  // Finds the room a request names: by name if given, else by room_id.
+  Room* FindRoom(const v1::ClientFrame& f, absl::string_view name) const;
+  void ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status, const std::string& message);
+  // Encodes once and queues the same bytes to every member except `skip`.
+  void Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip);
+  void RemoveMember(Room* room, Connection* conn, const char* reason);
+
+  const ServerOptions& options_;
+  Logger* const logger_;
+  v1::Limits limits_;
+  RoomRegistry rooms_;
+  absl::flat_hash_map<std::string, Connection*> nicknames_;  // folded -> owner
+};
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_CHAT_SERVICE_H_

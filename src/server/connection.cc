@@ -1,0 +1,86 @@
+#include "src/server/connection.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "src/wire/frame_codec.h"
+
+namespace muxchat::server {
+
+Connection::Connection(uint64_t id, int fd, std::string peer, absl::Time now, uint64_t max_output_bytes,
+                       std::vector<Connection*>* dirty)
+    : id_(id),
+      fd_(fd),
+      peer_(std::move(peer)),
+      max_output_bytes_(max_output_bytes),
+      dirty_(dirty),
+      input_(4096),
+      created_(now),
+      last_heard_(now) {}
+
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Connection::MarkDirty() {
+  if (!in_dirty_list) {
+    in_dirty_list = true;
+    dirty_->push_back(this);
+  }
+}
+
+void Connection::Send(const v1::ServerFrame& frame) {
+  if (closing()) return;
+  const size_t size = frame.ByteSizeLong() + wire::kLengthPrefixBytes;
+  if (output_.PendingBytes() + size > max_output_bytes_) {
+    Close(CloseReason::kSlowConsumer, v1::FAILURE_SLOW_CONSUMER, "output queue limit exceeded");
+    return;
+  }
+  // The server never builds a frame above its own limit; no cap needed here.
+  (void)wire::AppendFrame(frame, &output_, UINT32_MAX);
+  MarkDirty();
+}
+
+void Connection::SendShared(const wire::SharedFrame& frame) {
+  if (closing()) return;
+  if (output_.PendingBytes() + frame.size() > max_output_bytes_) {
+    Close(CloseReason::kSlowConsumer, v1::FAILURE_SLOW_CONSUMER, "output queue limit exceeded");
+    return;
+  }
+  output_.Append(frame);
+  MarkDirty();
+}
+
+void Connection::Close(CloseReason reason, v1::Status error, const std::string& message) {
+  if (closing()) return;
+  if (error != v1::STATUS_UNSPECIFIED) {
+    v1::ServerFrame f;
+    f.mutable_error()->set_status(error);
+    f.mutable_error()->set_message(message);
+    (void)wire::AppendFrame(f, &output_, UINT32_MAX);  // past the cap on purpose: it is the last frame
+  }
+  state_ = State::kClosing;
+  close_reason_ = reason;
+  MarkDirty();
+}
+
+bool Connection::TakeSendToken(absl::Time now, uint32_t per_second, uint32_t burst) {
+  if (per_second == 0) return true;
+  const double cap = std::max<uint32_t>(burst, 1);
+  if (tokens_ < 0) {
+    tokens_ = cap;
+  } else {
+    tokens_ = std::min(cap, tokens_ + absl::ToDoubleSeconds(now - tokens_at_) * per_second);
+  }
+  tokens_at_ = now;
+  if (tokens_ >= 1) {
+    tokens_ -= 1;
+    rate_violations_ = 0;
+    return true;
+  }
+  ++rate_violations_;
+  return false;
+}
+
+}  // namespace muxchat::server

@@ -1,0 +1,128 @@
+// One client connection: its socket, input bytes, pending output and session
+// state (nickname, joined rooms, rate bucket). Owned by the Server through a
+// unique_ptr; rooms and the chat service only borrow it until the Server
+// reports it closed. A Connection is never destroyed inside its own callback:
+// Close() marks it, and the Server reaps it at the end of the loop turn.
+// Single-threaded (the event-loop thread).
+#ifndef MUXCHAT_SERVER_CONNECTION_H_
+#define MUXCHAT_SERVER_CONNECTION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "proto/muxchat.pb.h"
+#include "src/server/close_reason.h"
+#include "src/wire/buffer.h"
+#include "src/wire/output_queue.h"
+#include "src/wire/shared_frame.h"
+
+namespace muxchat::server {
+
+class Connection {
+ public:
+  enum class State { kHandshake, kOpen, kClosing };
+
+  // `fd` is owned (closed by the destructor; -1 for an in-memory connection
+  // used by tests, fuzzers and benchmarks). `dirty` collects connections with
+  // new output to flush; it must outlive this connection.
+  Connection(uint64_t id, int fd, std::string peer, absl::Time now, uint64_t max_output_bytes,
+             std::vector<Connection*>* dirty);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  uint64_t id() const { return id_; }
+  int fd() const { return fd_; }
+  const std::string& peer() const { return peer_; }
+  State state() const { return state_; }
+  bool closing() const { return state_ == State::kClosing; }
+  bool logged_in() const { return state_ == State::kOpen; }
+
+  // Queues one frame, serialised straight into the output. Dropped silently
+  // once closing; a queue past max_output_bytes closes the connection as a
+  // slow consumer instead of growing.
+  void Send(const v1::ServerFrame& frame);
+  // Queues a frame shared with other recipients (a broadcast).
+  void SendShared(const wire::SharedFrame& frame);
+
+  // Marks the connection closing. If `error` is not STATUS_UNSPECIFIED an
+  // Error frame is queued first, so the client learns why. Idempotent: the
+  // first reason wins.
+  void Close(CloseReason reason, v1::Status error = v1::STATUS_UNSPECIFIED, const std::string& message = "");
+  CloseReason close_reason() const { return close_reason_; }
+
+  wire::Buffer& input() { return input_; }
+  wire::OutputQueue& output() { return output_; }
+
+  // Session state, managed by the ChatService.
+  void LogIn(std::string nickname, std::string folded) {
+    nickname_ = std::move(nickname);
+    folded_nickname_ = std::move(folded);
+    state_ = State::kOpen;
+  }
+  const std::string& nickname() const { return nickname_; }
+  const std::string& folded_nickname() const { return folded_nickname_; }
+  absl::flat_hash_set<uint64_t>& rooms() { return rooms_; }
+  const absl::flat_hash_set<uint64_t>& rooms() const { return rooms_; }
+
+  // Token bucket for SendMessage. Returns false when the send must be refused.
+  bool TakeSendToken(absl::Time now, uint32_t per_second, uint32_t burst);
+  uint32_t rate_violations() const { return rate_violations_; }
+
+  // Activity bookkeeping for handshake and keepalive timeouts.
+  absl::Time created() const { return created_; }
+  absl::Time last_heard() const { return last_heard_; }
+  void Heard(absl::Time now) {
+    last_heard_ = now;
+    ping_outstanding_ = false;
+  }
+  bool ping_outstanding() const { return ping_outstanding_; }
+  void set_ping_outstanding(absl::Time now) {
+    ping_outstanding_ = true;
+    ping_sent_ = now;
+  }
+  absl::Time ping_sent() const { return ping_sent_; }
+
+  // Flush bookkeeping owned by the Server.
+  bool in_dirty_list = false;
+  bool write_armed = false;      // EPOLLOUT requested
+  bool read_enabled = true;      // false once the peer has sent EOF
+  bool write_shutdown = false;   // SHUT_WR done after the final flush
+  bool disconnected = false;     // ChatService::OnDisconnect has run
+  bool peer_gone = false;        // EOF or error seen: nothing more to wait for
+  absl::Time closing_since;
+
+ private:
+  void MarkDirty();
+
+  const uint64_t id_;
+  const int fd_;
+  const std::string peer_;
+  const uint64_t max_output_bytes_;
+  std::vector<Connection*>* const dirty_;
+
+  State state_ = State::kHandshake;
+  CloseReason close_reason_ = CloseReason::kNone;
+  wire::Buffer input_;
+  wire::OutputQueue output_;
+
+  std::string nickname_;
+  std::string folded_nickname_;
+  absl::flat_hash_set<uint64_t> rooms_;
+
+  double tokens_ = -1;  // < 0: bucket not yet filled
+  absl::Time tokens_at_;
+  uint32_t rate_violations_ = 0;
+
+  const absl::Time created_;
+  absl::Time last_heard_;
+  bool ping_outstanding_ = false;
+  absl::Time ping_sent_;
+};
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_CONNECTION_H_

@@ -1,0 +1,96 @@
+// muxchatd: the single-port multiplexed chat server. Parses flags, blocks
+// SIGINT/SIGTERM into a signalfd the event loop watches, prints the bound
+// address on one stdout line, and runs the server until it stops.
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "src/server/logger.h"
+#include "src/server/server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7000", "address to listen on: host:port or [v6]:port; port 0 picks one");
+ABSL_FLAG(std::string, poller, "epoll", "event backend: epoll or poll");
+ABSL_FLAG(uint32_t, max_frame_bytes, muxchat::wire::kDefaultMaxFrameBytes, "largest frame body a client may send");
+ABSL_FLAG(uint32_t, max_text_bytes, 16 * 1024, "largest message text");
+ABSL_FLAG(uint32_t, max_connections, 10000, "connections beyond this get Error(SERVER_FULL) and are closed");
+ABSL_FLAG(uint32_t, history, 100, "messages per room replayed to a joining member");
+ABSL_FLAG(uint64_t, max_output_bytes, 16 << 20, "pending output per connection before it is dropped as a slow consumer");
+ABSL_FLAG(uint32_t, max_rooms, 10000, "rooms on the server");
+ABSL_FLAG(uint32_t, max_rooms_per_connection, 64, "rooms one connection may be in");
+ABSL_FLAG(uint32_t, max_members_per_room, 10000, "members one room may have");
+ABSL_FLAG(uint32_t, messages_per_second, 1000, "sustained send rate per connection (0 = unlimited)");
+ABSL_FLAG(uint32_t, message_burst, 2000, "sends allowed in a burst above the rate");
+ABSL_FLAG(uint32_t, max_rate_violations, 1000, "refused sends in a row before a flooder is disconnected (0 = never)");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10), "time allowed between connect and Hello");
+ABSL_FLAG(absl::Duration, keepalive, absl::Seconds(60), "idle time before the server pings a client (0 = never)");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(30), "time to answer a keepalive ping");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2), "how long shutdown keeps flushing to clients");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn, error or off");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("muxchatd: single-port multiplexed chat server.\nUsage: muxchatd [--listen=127.0.0.1:7000] [flags]");
+  absl::ParseCommandLine(argc, argv);
+
+  absl::StatusOr<muxchat::server::LogLevel> level = muxchat::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(level.status().message()).c_str());
+    return 2;
+  }
+  muxchat::server::Logger logger(*level);
+
+  // Signals become readable events in the loop: no handler runs in between.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    std::perror("muxchatd: signalfd");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  muxchat::server::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.poller = absl::GetFlag(FLAGS_poller);
+  options.max_frame_bytes = absl::GetFlag(FLAGS_max_frame_bytes);
+  options.max_text_bytes = absl::GetFlag(FLAGS_max_text_bytes);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.history = absl::GetFlag(FLAGS_history);
+  options.max_output_bytes = absl::GetFlag(FLAGS_max_output_bytes);
+  options.max_rooms = absl::GetFlag(FLAGS_max_rooms);
+  options.max_rooms_per_connection = absl::GetFlag(FLAGS_max_rooms_per_connection);
+  options.max_members_per_room = absl::GetFlag(FLAGS_max_members_per_room);
+  options.messages_per_second = absl::GetFlag(FLAGS_messages_per_second);
+  options.message_burst = absl::GetFlag(FLAGS_message_burst);
+  options.max_rate_violations = absl::GetFlag(FLAGS_max_rate_violations);
+  options.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  options.keepalive_interval = absl::GetFlag(FLAGS_keepalive);
+  options.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.signal_fd = signal_fd;
+
+  absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server = muxchat::server::Server::Create(options, &logger);
+  if (!server.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  std::printf("muxchatd listening on %s\n", (*server)->bound_address().c_str());
+  std::fflush(stdout);
+  absl::Status st = (*server)->Run();
+  server->reset();
+  close(signal_fd);
+  if (!st.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(st.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,35 @@
+#include "src/server/room.h"
+
+namespace muxchat::server {
+
+bool Room::AddMember(Connection* c) {
+  if (!index_.emplace(c, members_.size()).second) return false;
+  members_.push_back(c);
+  return true;
+}
+
+bool Room::RemoveMember(Connection* c) {
+  auto it = index_.find(c);
+  if (it == index_.end()) return false;
+  const size_t pos = it->second;
+  index_.erase(it);
+  if (pos != members_.size() - 1) {
+    members_[pos] = members_.back();
+    index_[members_[pos]] = pos;
+  }
+  members_.pop_back();
+  return true;
+}
+
+const HistoryEntry& Room::Record(std::string sender, std::string text, absl::Time now) {
+  HistoryEntry entry{std::move(sender), std::move(text), ++last_seq_, absl::ToUnixMicros(now)};
+  if (history_capacity_ == 0) {
+    scratch_ = std::move(entry);
+    return scratch_;
+  }
+  if (history_.size() == history_capacity_) history_.pop_front();
+  history_.push_back(std::move(entry));
+  return history_.back();
+}
+
+}  // namespace muxchat::server

@@ -1,0 +1,108 @@
+// muxchatd's network engine: the listening socket, the event loop over a
+// Poller, reading frames, flushing output once per turn, timeouts, signals
+// and graceful shutdown. Owns every Connection (unique_ptr, by ID) and the
+// ChatService. Run() runs on one thread; RequestShutdown() and the stats
+// accessors may be called from any thread.
+#ifndef MUXCHAT_SERVER_SERVER_H_
+#define MUXCHAT_SERVER_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/server/chat_service.h"
+#include "src/server/connection.h"
+#include "src/server/logger.h"
+#include "src/server/poller.h"
+#include "src/server/server_options.h"
+#include "src/wire/frame_codec.h"
+
+namespace muxchat::server {
+
+class Server {
+ public:
+  // Binds and listens (so the port is known before Run). `logger` is borrowed
+  // and must outlive the server.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options, Logger* logger);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // "127.0.0.1:43210" or "[::1]:43210".
+  const std::string& bound_address() const { return bound_address_; }
+  uint16_t port() const { return port_; }
+  const char* poller_name() const { return poller_->Name(); }
+
+  // Serves until a graceful shutdown completes (or a second request forces
+  // it). Returns OK on a clean stop.
+  absl::Status Run();
+
+  // Thread-safe: begins a graceful shutdown (the first call) or stops at once
+  // (the second), exactly as SIGINT/SIGTERM do.
+  void RequestShutdown();
+
+  // Thread-safe snapshots, updated once per loop turn.
+  size_t connection_count() const { return stat_connections_.load(std::memory_order_relaxed); }
+  size_t room_count() const { return stat_rooms_.load(std::memory_order_relaxed); }
+  uint64_t closed_count(CloseReason r) const {
+    return stat_closed_[static_cast<int>(r)].load(std::memory_order_relaxed);
+  }
+
+ private:
+  Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Poller> poller);
+
+  absl::Status Listen();
+  void AcceptAll(absl::Time now);
+  void HandleRead(Connection* conn, absl::Time now);
+  void HandleWrite(Connection* conn);
+  // Writes each connection with new output once; arms write interest for
+  // those the kernel could not take in full.
+  void FlushDirty();
+  void Flush(Connection* conn);
+  void SetWriteInterest(Connection* conn, bool want);
+  // Destroys closing connections whose goodbye has left or timed out.
+  void ReapClosing(absl::Time now);
+  void Destroy(Connection* conn);
+  void CheckTimeouts(absl::Time now);
+  void OnStopSignal(absl::Time now);
+  void BeginShutdown(absl::Time now);
+  void PublishStats();
+
+  const ServerOptions options_;
+  Logger* const logger_;
+  std::unique_ptr<Poller> poller_;
+  ChatService service_;
+  wire::FrameDecoder decoder_;
+
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;  // eventfd for RequestShutdown
+  std::string bound_address_;
+  uint16_t port_ = 0;
+
+  uint64_t next_connection_id_ = 16;  // below: reserved tags for our own fds
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  std::vector<Connection*> dirty_;
+  std::vector<Connection*> closing_;
+  std::vector<PollEvent> events_;
+  v1::ClientFrame request_;  // reused to avoid an allocation per frame
+
+  enum class Phase { kServing, kDraining, kStopped };
+  Phase phase_ = Phase::kServing;
+  absl::Time drain_deadline_;
+  absl::Time next_timeout_sweep_;
+  int stop_signals_ = 0;
+
+  std::atomic<size_t> stat_connections_{0};
+  std::atomic<size_t> stat_rooms_{0};
+  std::atomic<uint64_t> stat_closed_[kCloseReasonCount] = {};
+};
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_SERVER_H_

@@ -1,0 +1,49 @@
+// Everything that configures one muxchatd instance. Filled from flags by
+// main.cc and directly by tests; copied into the Server at creation.
+#ifndef MUXCHAT_SERVER_SERVER_OPTIONS_H_
+#define MUXCHAT_SERVER_SERVER_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "src/wire/frame_format.h"
+
+namespace muxchat::server {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:7000";  // host:port, [v6]:port; port 0 picks one
+  std::string poller = "epoll";           // epoll | poll
+
+  uint32_t max_frame_bytes = wire::kDefaultMaxFrameBytes;
+  uint32_t max_text_bytes = 16 * 1024;
+  uint32_t max_room_name_bytes = 64;
+  uint32_t max_connections = 10000;
+  uint32_t history = 100;                     // messages replayed on join
+  uint64_t max_output_bytes = 16 << 20;       // pending output before "slow consumer"
+  uint32_t max_rooms = 10000;
+  uint32_t max_rooms_per_connection = 64;
+  uint32_t max_members_per_room = 10000;
+
+  // Token bucket on SendMessage per connection; 0 disables.
+  uint32_t messages_per_second = 1000;
+  uint32_t message_burst = 2000;
+  // Sends refused in a row before a flooding client is disconnected.
+  uint32_t max_rate_violations = 1000;
+
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration keepalive_interval = absl::Seconds(60);  // idle before the server pings; 0 = never
+  absl::Duration keepalive_timeout = absl::Seconds(30);   // then silence before it drops
+  absl::Duration shutdown_grace = absl::Seconds(2);
+  absl::Duration close_linger = absl::Seconds(2);  // how long an Error frame may take to leave
+
+  size_t read_budget_bytes = 64 * 1024;    // per connection per loop turn
+  size_t write_budget_bytes = 1024 * 1024;  // per connection per loop turn
+
+  int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM, owned by the caller; -1 = none
+};
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_SERVER_OPTIONS_H_
