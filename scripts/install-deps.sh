@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what muxchat needs to build and test, from Debian's packages.
+# Idempotent: installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config tmux  # toolchain; tmux drives the CLI terminal tests
+  libprotobuf-dev protobuf-compiler  # wire protocol (proto/muxchat.proto)
+  libabsl-dev                 # flags, status, strings, containers, time
+  libgtest-dev libgmock-dev   # unit and integration tests
+  libbenchmark-dev            # micro-benchmarks (bench/)
+  libedit-dev                 # line editing in the interactive client
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
