@@ -1,0 +1,119 @@
+// muxchat-bench: end-to-end fan-out load generator for muxchatd and for the
+// peers it is compared with (Redis pub/sub, NATS, an IRC server). Flags below;
+// docs/BENCHMARKS.md shows how bench/compare drives it. Exit status: 0 ok,
+// 1 muxchat lost, duplicated or reordered a message, 2 the run failed.
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "bench/load/load_generator.h"
+#include "bench/load/payload.h"
+#include "bench/load/report.h"
+
+ABSL_FLAG(std::string, target, "muxchat", "muxchat|redis|nats|irc");
+ABSL_FLAG(std::string, host, "127.0.0.1", "server IPv4 address (loopback)");
+ABSL_FLAG(int, port, 0, "server port (required)");
+ABSL_FLAG(int, rooms, 1, "rooms / channels / subjects");
+ABSL_FLAG(int, subscribers, 1, "subscribers per room");
+ABSL_FLAG(int, publishers, 1, "publishers per room");
+ABSL_FLAG(uint64_t, messages, 10000, "messages per publisher (ignored with --duration)");
+ABSL_FLAG(double, duration, 0, "publish for this many seconds instead of --messages");
+ABSL_FLAG(int, payload, 64, "payload bytes per message (>= 41: header with publisher, seq, send time)");
+ABSL_FLAG(double, rate, 0, "messages/s per publisher; 0 = as fast as the --window allows");
+ABSL_FLAG(int, window, 64, "max messages per publisher not yet seen by its room's designated subscriber");
+ABSL_FLAG(int, server_pid, 0, "server PID, to report its CPU seconds from /proc/PID/stat");
+ABSL_FLAG(int, pin, -1, "pin the generator to this CPU (-1: not pinned)");
+ABSL_FLAG(bool, json, false, "print one JSON object instead of text");
+ABSL_FLAG(double, setup_timeout, 60, "seconds allowed to connect and subscribe everyone");
+ABSL_FLAG(double, drain_timeout, 10, "seconds without deliveries after publishing ends before giving up");
+ABSL_FLAG(std::string, irc_oper, "bench:bench", "IRC operator NAME:PASSWORD for publishers (empty: none)");
+ABSL_FLAG(std::string, run_id, "", "name prefix for this run (default: derived from the PID)");
+
+namespace {
+
+using muxchat::bench::LoadOptions;
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("fan-out load generator: muxchat-bench --target=redis --port=6379 ...");
+  absl::ParseCommandLine(argc, argv);
+  LoadOptions o;
+  auto target = muxchat::bench::ParseTarget(absl::GetFlag(FLAGS_target));
+  if (!target.ok()) {
+    std::fprintf(stderr, "muxchat-bench: %s\n", target.status().ToString().c_str());
+    return 2;
+  }
+  o.target = *target;
+  o.host = absl::GetFlag(FLAGS_host);
+  o.port = absl::GetFlag(FLAGS_port);
+  o.rooms = absl::GetFlag(FLAGS_rooms);
+  o.subscribers = absl::GetFlag(FLAGS_subscribers);
+  o.publishers = absl::GetFlag(FLAGS_publishers);
+  o.messages = absl::GetFlag(FLAGS_messages);
+  o.duration_s = absl::GetFlag(FLAGS_duration);
+  o.rate = absl::GetFlag(FLAGS_rate);
+  o.window = absl::GetFlag(FLAGS_window);
+  o.server_pid = absl::GetFlag(FLAGS_server_pid);
+  o.setup_timeout_s = absl::GetFlag(FLAGS_setup_timeout);
+  o.drain_timeout_s = absl::GetFlag(FLAGS_drain_timeout);
+  const int payload = absl::GetFlag(FLAGS_payload);
+  const bool json = absl::GetFlag(FLAGS_json);
+  if (o.port <= 0 || o.port > 65535 || o.rooms < 1 || o.subscribers < 1 || o.publishers < 1 || o.window < 1 ||
+      payload < 0 || (o.messages == 0 && o.duration_s <= 0) || o.rooms * (o.subscribers + o.publishers) > 100000) {
+    std::fprintf(stderr, "muxchat-bench: bad flags (need --port; counts >= 1; at most 100000 connections)\n");
+    return 2;
+  }
+  o.payload = static_cast<size_t>(payload);
+  if (o.payload < muxchat::bench::kPayloadHeaderBytes) o.payload = muxchat::bench::kPayloadHeaderBytes;
+  if (o.payload > muxchat::bench::MaxPayloadBytes(o.target)) {
+    std::fprintf(stderr, "muxchat-bench: --payload %zu is n/a for %s (max %zu)\n", o.payload,
+                 muxchat::bench::TargetName(o.target), muxchat::bench::MaxPayloadBytes(o.target));
+    return 2;
+  }
+  const std::string oper = absl::GetFlag(FLAGS_irc_oper);
+  const size_t colon = oper.find(':');
+  o.irc_oper_name = oper.substr(0, colon);
+  o.irc_oper_password = colon == std::string::npos ? "" : oper.substr(colon + 1);
+  o.run_id = absl::GetFlag(FLAGS_run_id);
+  if (o.run_id.empty()) {
+    o.run_id = absl::StrCat("b", absl::Hex((getpid() ^ muxchat::bench::MonotonicNanos()) & 0xffffff));
+  }
+  o.progress = !json && isatty(STDERR_FILENO);
+
+  // Room for every connection's fd.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+
+  std::string pin_note = "not pinned";
+  if (const int cpu = absl::GetFlag(FLAGS_pin); cpu >= 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    pin_note = sched_setaffinity(0, sizeof set, &set) == 0 ? absl::StrCat("pinned to CPU ", cpu)
+                                                           : absl::StrCat("pinning to CPU ", cpu, " FAILED");
+  }
+  if (!json) std::fprintf(stderr, "muxchat-bench: generator %s\n", pin_note.c_str());
+
+  const muxchat::bench::LoadResult r = muxchat::bench::RunLoad(o);
+  if (json) {
+    PrintJsonReport(o, r, pin_note, stdout);
+  } else {
+    PrintTextReport(o, r, pin_note, stdout);
+  }
+  if (!r.ok) return 2;
+  if (o.target == muxchat::bench::Target::kMuxchat && (r.lost || r.duplicates || r.reordered)) return 1;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Main(argc, argv); }

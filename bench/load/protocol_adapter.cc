@@ -1,0 +1,39 @@
+#include "bench/load/protocol_adapter.h"
+
+#include "absl/strings/str_cat.h"
+#include "bench/load/irc_line.h"
+
+namespace muxchat::bench {
+
+absl::StatusOr<Target> ParseTarget(absl::string_view name) {
+  if (name == "muxchat") return Target::kMuxchat;
+  if (name == "redis") return Target::kRedis;
+  if (name == "nats") return Target::kNats;
+  if (name == "irc") return Target::kIrc;
+  return absl::InvalidArgumentError(absl::StrCat("unknown target '", name, "' (muxchat|redis|nats|irc)"));
+}
+
+const char* TargetName(Target t) {
+  switch (t) {
+    case Target::kMuxchat: return "muxchat";
+    case Target::kRedis: return "redis";
+    case Target::kNats: return "nats";
+    case Target::kIrc: return "irc";
+  }
+  return "?";
+}
+
+size_t MaxPayloadBytes(Target t) {
+  switch (t) {
+    case Target::kIrc:
+      // 512 minus CR LF minus the relayed prefix ":nick!~user@host PRIVMSG #channel :",
+      // which the publisher cannot see; 400 leaves room for long names.
+      return kIrcMaxLineBytes - 112;
+    case Target::kMuxchat:
+      return 16384;  // default max_text_bytes
+    default:
+      return 1 << 20;
+  }
+}
+
+}  // namespace muxchat::bench

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the servers muxchat is compared against (bench/compare) and gnuplot
+# for its chart: Redis, NATS and ngIRCd from Debian. Idempotent: packages that
+# are already installed are left alone; the services Debian starts on install
+# are stopped and disabled, because bench/compare starts its own instances on
+# free loopback ports with the configs in bench/peers/.
+set -euo pipefail
+
+pkgs=(redis-server nats-server ngircd gnuplot-nox)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+if ((${#missing[@]} > 0)); then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update
+  # Do not let the packages' init scripts start system-wide daemons in containers.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  echo "already installed: ${pkgs[*]}"
+fi
+
+# Debian starts redis-server and ngircd as services; the benchmark does not use them.
+if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+  for svc in redis-server ngircd nats-server; do
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  done
+fi
+
+for b in redis-server nats-server ngircd gnuplot; do
+  printf '%-13s %s\n' "$b" "$(command -v "$b" || echo MISSING)"
+done
