@@ -111,40 +111,47 @@ void ChatService::HandleCreate(Connection* conn, const v1::ClientFrame& f, absl:
   }
   logger_->Log(LogLevel::kInfo, "room %d '%s' created by %s", (*room)->id(), name, conn->nickname());
   v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  out.set_room_id((*room)->id());
-  v1::Reply* r = out.mutable_reply();
-  r->set_status(v1::SUCCESS);
-  r->set_message(absl::StrCat("room '", name, "' created"));
-  r->set_room_id((*room)->id());
-  r->set_room_name(name);
-  r->set_member_count(0);
+  SuccessReply(&out, f, **room, absl::StrCat("room '", name, "' created"));
   conn->Send(out);
 }
 
-Room* ChatService::FindRoom(const v1::ClientFrame& f, absl::string_view name) const {
-  return name.empty() ? rooms_.FindById(f.room_id()) : rooms_.FindByName(name);
-}
-
-void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
-  const std::string& name = f.join_room().name();
-  Room* room = FindRoom(f, name);
+Room* ChatService::FindRoomOrReply(Connection* conn, const v1::ClientFrame& f, absl::string_view name) {
+  Room* room = name.empty() ? rooms_.FindById(f.room_id()) : rooms_.FindByName(name);
   if (room == nullptr) {
     ReplyFailure(conn, f, v1::FAILURE_NOT_EXISTS,
                  name.empty() ? absl::StrCat("no room with ID ", f.room_id()) : absl::StrCat("no room named '", name, "'"));
-    return;
   }
-  v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  out.set_room_id(room->id());
-  v1::Reply* r = out.mutable_reply();
+  return room;
+}
+
+Room* ChatService::FindMembershipOrReply(Connection* conn, const v1::ClientFrame& f, absl::string_view refusal) {
+  Room* room = FindRoomOrReply(conn, f, "");
+  if (room != nullptr && !room->HasMember(conn)) {
+    ReplyFailure(conn, f, v1::FAILURE_NOT_MEMBER, absl::StrCat(refusal, " '", room->name(), "'"));
+    return nullptr;
+  }
+  return room;
+}
+
+v1::Reply* ChatService::SuccessReply(v1::ServerFrame* out, const v1::ClientFrame& f, const Room& room,
+                                     std::string message) {
+  out->set_request_id(f.request_id());
+  out->set_room_id(room.id());
+  v1::Reply* r = out->mutable_reply();
   r->set_status(v1::SUCCESS);
-  r->set_room_id(room->id());
-  r->set_room_name(room->name());
-  r->set_last_seq(room->last_seq());
+  r->set_message(std::move(message));
+  r->set_room_id(room.id());
+  r->set_room_name(room.name());
+  r->set_member_count(static_cast<uint32_t>(room.member_count()));
+  return r;
+}
+
+void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
+  Room* room = FindRoomOrReply(conn, f, f.join_room().name());
+  if (room == nullptr) return;
+  v1::ServerFrame out;
   if (room->HasMember(conn)) {
-    r->set_message(absl::StrCat("already in '", room->name(), "'"));
-    r->set_member_count(static_cast<uint32_t>(room->member_count()));
+    SuccessReply(&out, f, *room, absl::StrCat("already in '", room->name(), "'"))->set_last_seq(room->last_seq());
     conn->Send(out);
     return;
   }
@@ -160,8 +167,8 @@ void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
   }
   room->AddMember(conn);
   conn->rooms().insert(room->id());
-  r->set_message(absl::StrCat("joined '", room->name(), "'"));
-  r->set_member_count(static_cast<uint32_t>(room->member_count()));
+  v1::Reply* r = SuccessReply(&out, f, *room, absl::StrCat("joined '", room->name(), "'"));
+  r->set_last_seq(room->last_seq());
   r->set_history_count(static_cast<uint32_t>(room->history().size()));
   conn->Send(out);
 
@@ -175,36 +182,17 @@ void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
 }
 
 void ChatService::HandleLeave(Connection* conn, const v1::ClientFrame& f) {
-  Room* room = rooms_.FindById(f.room_id());
-  if (room == nullptr) {
-    ReplyFailure(conn, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", f.room_id()));
-    return;
-  }
-  if (!room->HasMember(conn)) {
-    ReplyFailure(conn, f, v1::FAILURE_NOT_MEMBER, absl::StrCat("not a member of '", room->name(), "'"));
-    return;
-  }
+  Room* room = FindMembershipOrReply(conn, f, "not a member of");
+  if (room == nullptr) return;
   RemoveMember(room, conn, "left");
   v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  out.set_room_id(room->id());
-  v1::Reply* r = out.mutable_reply();
-  r->set_status(v1::SUCCESS);
-  r->set_message(absl::StrCat("left '", room->name(), "'"));
-  r->set_room_id(room->id());
-  r->set_room_name(room->name());
-  r->set_member_count(static_cast<uint32_t>(room->member_count()));
+  SuccessReply(&out, f, *room, absl::StrCat("left '", room->name(), "'"));
   conn->Send(out);
 }
 
 void ChatService::HandleDelete(Connection* conn, const v1::ClientFrame& f) {
-  const std::string& name = f.delete_room().name();
-  Room* room = FindRoom(f, name);
-  if (room == nullptr) {
-    ReplyFailure(conn, f, v1::FAILURE_NOT_EXISTS,
-                 name.empty() ? absl::StrCat("no room with ID ", f.room_id()) : absl::StrCat("no room named '", name, "'"));
-    return;
-  }
+  Room* room = FindRoomOrReply(conn, f, f.delete_room().name());
+  if (room == nullptr) return;
   if (FoldName(room->owner()) != conn->folded_nickname()) {
     ReplyFailure(conn, f, v1::FAILURE_PERMISSION_DENIED,
                  absl::StrCat("only the owner (", room->owner(), ") may delete '", room->name(), "'"));
@@ -219,15 +207,8 @@ void ChatService::HandleDelete(Connection* conn, const v1::ClientFrame& f) {
   for (Connection* member : room->members()) member->rooms().erase(room->id());
   std::unique_ptr<Room> gone = rooms_.Remove(room->id());
   logger_->Log(LogLevel::kInfo, "room %d '%s' deleted by %s", gone->id(), gone->name(), conn->nickname());
-
   v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  out.set_room_id(gone->id());
-  v1::Reply* r = out.mutable_reply();
-  r->set_status(v1::SUCCESS);
-  r->set_message(absl::StrCat("room '", gone->name(), "' deleted"));
-  r->set_room_id(gone->id());
-  r->set_room_name(gone->name());
+  SuccessReply(&out, f, *gone, absl::StrCat("room '", gone->name(), "' deleted"))->clear_member_count();
   conn->Send(out);
 }
 
@@ -260,15 +241,8 @@ void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
 }
 
 void ChatService::HandleSend(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
-  Room* room = rooms_.FindById(f.room_id());
-  if (room == nullptr) {
-    ReplyFailure(conn, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", f.room_id()));
-    return;
-  }
-  if (!room->HasMember(conn)) {
-    ReplyFailure(conn, f, v1::FAILURE_NOT_MEMBER, absl::StrCat("join '", room->name(), "' before sending to it"));
-    return;
-  }
+  Room* room = FindMembershipOrReply(conn, f, "join before sending to");
+  if (room == nullptr) return;
   const std::string& text = f.send_message().text();
   if (absl::Status st = ValidateMessageText(text, options_.max_text_bytes); !st.ok()) {
     ReplyFailure(conn, f, v1::FAILURE_INVALID, std::string(st.message()));

@@ -45,8 +45,15 @@ class ChatService {
   void HandleList(Connection* conn, const v1::ClientFrame& f);
   void HandleSend(Connection* conn, const v1::ClientFrame& f, absl::Time now);
 
-  // Finds the room a request names: by name if given, else by room_id.
-  Room* FindRoom(const v1::ClientFrame& f, absl::string_view name) const;
+  // The room a request names (by name if given, else by room_id), or null
+  // after replying FAILURE_NOT_EXISTS.
+  Room* FindRoomOrReply(Connection* conn, const v1::ClientFrame& f, absl::string_view name);
+  // The room with the frame's room_id if conn is a member, or null after
+  // replying NOT_EXISTS or NOT_MEMBER ("<refusal> '<room>'").
+  Room* FindMembershipOrReply(Connection* conn, const v1::ClientFrame& f, absl::string_view refusal);
+  // Fills a SUCCESS reply about `room` answering `f`; returns it for extras.
+  static v1::Reply* SuccessReply(v1::ServerFrame* out, const v1::ClientFrame& f, const Room& room,
+                                 std::string message);
   void ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status, const std::string& message);
   // Encodes once and queues the same bytes to every member except `skip`.
   void Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip);

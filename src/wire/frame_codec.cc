@@ -3,54 +3,54 @@
 #include "absl/strings/str_cat.h"
 
 namespace muxchat::wire {
+namespace {
 
-absl::Status AppendFrame(const google::protobuf::MessageLite& msg, Buffer* out,
-                         uint32_t max_frame_bytes) {
+// Every encoder: size the message, refuse it above the cap, then write the
+// prefix and the body into `n` bytes the caller provides.
+template <typename Reserve>
+absl::Status EncodeInto(const google::protobuf::MessageLite& msg, uint32_t max_frame_bytes, Reserve reserve) {
   const size_t body = msg.ByteSizeLong();
   if (body > max_frame_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("frame of ", body, " bytes exceeds the limit of ", max_frame_bytes));
   }
-  out->EnsureWritable(kLengthPrefixBytes + body);
-  char* p = out->BeginWrite();
-  EncodeLength(static_cast<uint32_t>(body), p);
-  msg.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p + kLengthPrefixBytes));
-  out->CommitWrite(kLengthPrefixBytes + body);
-  return absl::OkStatus();
-}
-
-absl::Status AppendFrame(const google::protobuf::MessageLite& msg, OutputQueue* out,
-                         uint32_t max_frame_bytes) {
-  const size_t body = msg.ByteSizeLong();
-  if (body > max_frame_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("frame of ", body, " bytes exceeds the limit of ", max_frame_bytes));
-  }
-  char* p = out->AppendUninitialized(kLengthPrefixBytes + body);
+  char* p = reserve(kLengthPrefixBytes + body);
   EncodeLength(static_cast<uint32_t>(body), p);
   msg.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p + kLengthPrefixBytes));
   return absl::OkStatus();
 }
 
-absl::StatusOr<SharedFrame> EncodeSharedFrame(const google::protobuf::MessageLite& msg,
-                                              uint32_t max_frame_bytes) {
-  const size_t body = msg.ByteSizeLong();
-  if (body > max_frame_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("frame of ", body, " bytes exceeds the limit of ", max_frame_bytes));
-  }
-  SharedFrame frame = SharedFrame::Allocate(kLengthPrefixBytes + body);
-  char* p = frame.MutableData();
-  EncodeLength(static_cast<uint32_t>(body), p);
-  msg.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p + kLengthPrefixBytes));
+}  // namespace
+
+absl::Status AppendFrame(const google::protobuf::MessageLite& msg, Buffer* out, uint32_t max_frame_bytes) {
+  return EncodeInto(msg, max_frame_bytes, [out](size_t n) {
+    out->EnsureWritable(n);
+    char* p = out->BeginWrite();
+    out->CommitWrite(n);
+    return p;
+  });
+}
+
+absl::Status AppendFrame(const google::protobuf::MessageLite& msg, OutputQueue* out, uint32_t max_frame_bytes) {
+  return EncodeInto(msg, max_frame_bytes, [out](size_t n) { return out->AppendUninitialized(n); });
+}
+
+absl::StatusOr<SharedFrame> EncodeSharedFrame(const google::protobuf::MessageLite& msg, uint32_t max_frame_bytes) {
+  SharedFrame frame;
+  absl::Status st = EncodeInto(msg, max_frame_bytes, [&frame](size_t n) {
+    frame = SharedFrame::Allocate(n);
+    return frame.MutableData();
+  });
+  if (!st.ok()) return st;
   return frame;
 }
 
 std::string EncodeFrameToString(const google::protobuf::MessageLite& msg) {
-  const size_t body = msg.ByteSizeLong();
-  std::string out(kLengthPrefixBytes + body, '\0');
-  EncodeLength(static_cast<uint32_t>(body), out.data());
-  msg.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out.data() + kLengthPrefixBytes));
+  std::string out;
+  (void)EncodeInto(msg, UINT32_MAX, [&out](size_t n) {
+    out.resize(n);
+    return out.data();
+  });
   return out;
 }
 

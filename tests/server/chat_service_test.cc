@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "src/wire/frame_codec.h"
+#include "tests/wire/decode_all.h"
 
 namespace muxchat::server {
 namespace {
@@ -31,18 +32,9 @@ class ChatServiceTest : public ::testing::Test {
     std::string bytes;
     c->output().CopyTo(&bytes);
     c->output().Consume(bytes.size());
-    wire::Buffer buf;
-    buf.Append(bytes);
-    wire::FrameDecoder dec(UINT32_MAX);
-    std::vector<v1::ServerFrame> out;
-    v1::ServerFrame f;
-    while (true) {
-      auto got = dec.Next(&buf, &f);
-      EXPECT_TRUE(got.ok());
-      if (!got.ok() || !*got) break;
-      out.push_back(f);
-    }
-    EXPECT_TRUE(buf.empty());
+    size_t leftover = 0;
+    auto out = wire::testing::DecodeAll<v1::ServerFrame>(bytes, &leftover);
+    EXPECT_EQ(leftover, 0u);
     return out;
   }
 

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "src/client/chat_client.h"
 #include "src/server/server.h"
+#include "tests/wire/decode_all.h"
 
 namespace muxchat::server::testing {
 
@@ -96,17 +97,7 @@ inline std::string ReadUntilEof(int fd, absl::Duration timeout = kTimeout) {
 
 // Decodes a byte string of ServerFrames.
 inline std::vector<v1::ServerFrame> DecodeAll(const std::string& bytes) {
-  wire::Buffer buf;
-  buf.Append(bytes);
-  wire::FrameDecoder dec(UINT32_MAX);
-  std::vector<v1::ServerFrame> out;
-  v1::ServerFrame f;
-  while (true) {
-    auto got = dec.Next(&buf, &f);
-    if (!got.ok() || !*got) break;
-    out.push_back(f);
-  }
-  return out;
+  return wire::testing::DecodeAll<v1::ServerFrame>(bytes);
 }
 
 }  // namespace muxchat::server::testing
