@@ -100,7 +100,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
     } else if (name == "--version") {
       o.version = true;
     } else {
-      s = absl::InvalidArgumentError(absl::StrCat("unknown flag ", name, " (see --help)"));
+      s = absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
     }
     if (!s.ok()) return s;
   }
