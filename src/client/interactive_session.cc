@@ -14,6 +14,11 @@
 #include "src/client/session_common.h"
 
 namespace muxchat::client {
+namespace {
+
+std::string Members(uint32_t n) { return absl::StrCat(n, n == 1 ? " member" : " members"); }
+
+}  // namespace
 
 InteractiveSession::InteractiveSession(const CliOptions& options, int signal_fd, LineStyle style)
     : options_(options), signal_fd_(signal_fd), style_(style) {}
@@ -234,8 +239,8 @@ void InteractiveSession::Join(const std::string& room) {
   if (!reply.ok()) return Fail(absl::StrCat("cannot join ", room), reply.status());
   joined_[reply->room_id()] = reply->room_name();
   Activate(reply->room_id());
-  System(absl::StrCat("joined ", reply->room_name(), " (", reply->member_count(), " member",
-                      reply->member_count() == 1 ? "" : "s", "); type to chat, /help for commands"));
+  System(absl::StrCat("joined ", reply->room_name(), " (", Members(reply->member_count()),
+                      "); type to chat, /help for commands"));
   if (reply->history_count() > 0) {
     history_left_[reply->room_id()] = reply->history_count();
     System(absl::StrCat("history: the last ", reply->history_count(), " message",
@@ -279,11 +284,11 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
     }
     case v1::ServerFrame::kMemberJoined:
       System(absl::StrCat(frame.member_joined().nickname(), " joined ", room, " (",
-                          frame.member_joined().member_count(), " members)"));
+                          Members(frame.member_joined().member_count()), ")"));
       return;
     case v1::ServerFrame::kMemberLeft:
       System(absl::StrCat(frame.member_left().nickname(), " left ", room, " (", frame.member_left().reason(), "; ",
-                          frame.member_left().member_count(), " members)"));
+                          Members(frame.member_left().member_count()), ")"));
       return;
     case v1::ServerFrame::kRoomClosed: {
       const v1::RoomClosed& closed = frame.room_closed();

@@ -100,7 +100,7 @@ TEST(CliInteractive, TwoClientsChat) {
   ASSERT_TRUE(bob->Expect("] <alice> hi bob")) << bob->failure();
   bob->Type("/quit\r");
   EXPECT_EQ(bob->ExitCode(absl::Seconds(2)), 0);
-  ASSERT_TRUE(alice->Expect("bob left lobby (disconnected; 1 members)")) << alice->failure();
+  ASSERT_TRUE(alice->Expect("bob left lobby (disconnected; 1 member)")) << alice->failure();
 }
 
 TEST(CliInteractive, RefusalShowsTheServersReasonInOneLine) {
