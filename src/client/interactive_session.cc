@@ -292,7 +292,8 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
       return;
     case v1::ServerFrame::kRoomClosed: {
       const v1::RoomClosed& closed = frame.room_closed();
-      System(absl::StrCat("room ", closed.name(), " was deleted by ", closed.closed_by(),
+      // Our own DELETE already said "deleted room X".
+      if (!absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname())) System(absl::StrCat("room ", closed.name(), " was deleted by ", closed.closed_by(),
                           closed.reason().empty() ? "" : absl::StrCat(" (", closed.reason(), ")")));
       joined_.erase(frame.room_id());
       history_left_.erase(frame.room_id());
