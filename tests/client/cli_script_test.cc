@@ -85,6 +85,20 @@ TEST(CliScript, SendReachesAListenerInAnotherProcess) {
   EXPECT_EQ(listener.out().find('\x1b'), std::string::npos) << "no colour on a pipe";
 }
 
+TEST(CliScript, ListenPrintsOneLinePerMessageEvenWithNewlinesInside) {
+  Daemon d;
+  Observer obs(d.port(), "r");
+  CliProcess listener(Args(d.port(), {"--nick", "ears", "--room", "r", "--listen", "--count", "2"}));
+  ASSERT_TRUE(AwaitJoin(*obs.client, "ears"));
+  ASSERT_TRUE(obs.client->SendAndWait(obs.room_id, "two\nlines", kWait).ok());
+  ASSERT_TRUE(obs.client->SendAndWait(obs.room_id, "next", kWait).ok());
+  EXPECT_EQ(listener.Finish(), 0) << listener.err();
+  const std::vector<std::string> lines = absl::StrSplit(listener.out(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << listener.out();
+  EXPECT_NE(lines[0].find("<observer> two^Jlines"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("<observer> next"), std::string::npos) << lines[1];
+}
+
 TEST(CliScript, SendWithCreateMakesTheRoomFirst) {
   Daemon d;
   CliProcess sender(Args(d.port(), {"--room", "fresh", "--create", "--send", "first"}));
