@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -15,6 +16,26 @@ namespace muxchat::client {
 namespace {
 
 TerminalUi* g_active = nullptr;
+// Set by ReadKey when the user pressed Ctrl+D.
+bool g_eof_key = false;
+
+// libedit's key reader. Ctrl+D ends the session at once, even with text on
+// the line (libedit alone would delete a character there): report it as end
+// of input, which makes libedit return without a line.
+int ReadKey(FILE* /*unused*/) {
+  unsigned char c = 0;
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n == 1) break;
+    if (n < 0 && errno == EINTR) continue;
+    return EOF;
+  }
+  if (c == 0x04) {
+    g_eof_key = true;
+    return EOF;
+  }
+  return c;
+}
 
 void WriteAll(absl::string_view s) {
   std::fwrite(s.data(), 1, s.size(), stdout);
@@ -43,6 +64,7 @@ void TerminalUi::Start(const std::string& prompt) {
   // Signals stay ours (a signalfd in the caller's loop): libedit must not
   // install handlers of its own.
   rl_catch_signals = 0;
+  rl_getc_function = &ReadKey;
   rl_instream = stdin;
   rl_outstream = stdout;
   std::fflush(stdout);
@@ -60,7 +82,9 @@ void TerminalUi::SetPrompt(const std::string& prompt) {
 void TerminalUi::OnReadable() {
   if (!started_) return;
   const size_t before = lines_.size();
+  g_eof_key = false;
   rl_callback_read_char();
+  if (g_eof_key && lines_.size() == before) lines_.push_back(std::nullopt);
   if (lines_.size() != before) {
     // libedit 3.1-20221030 leaves its unbuffered (one key per call) mode when
     // it hands over a line, so the next call would block until Enter.

@@ -260,6 +260,16 @@ TEST(CliInteractive, CtrlDOnAnEmptyLineExitsZero) {
   ExpectTerminalRestored(*alice);
 }
 
+TEST(CliInteractive, CtrlDWithTextOnTheLineAlsoExitsZeroAtOnce) {
+  Daemon d;
+  auto alice = LoggedIn(d.port(), "alice");
+  alice->Type("some text");
+  ASSERT_TRUE(alice->Expect("some text")) << alice->failure();
+  alice->Type("\x04");
+  EXPECT_EQ(alice->ExitCode(absl::Seconds(1)), 0);
+  ExpectTerminalRestored(*alice);
+}
+
 TEST(CliInteractive, ServerShutdownInChatModeIsReportedWithExit5) {
   Daemon d;
   auto alice = LoggedIn(d.port(), "alice");
