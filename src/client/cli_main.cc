@@ -5,6 +5,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <langinfo.h>
+
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -54,6 +57,11 @@ int Main(int argc, char** argv) {
     std::perror("muxchat: signalfd");
     return kExitInternal;
   }
+
+  // libedit needs a UTF-8 locale to edit and encode non-ASCII text; the
+  // protocol is UTF-8 whatever the environment says.
+  const char* locale = std::setlocale(LC_CTYPE, "");
+  if (locale == nullptr || std::string(nl_langinfo(CODESET)) != "UTF-8") std::setlocale(LC_CTYPE, "C.UTF-8");
 
   LineStyle style;
   const char* no_color = std::getenv("NO_COLOR");

@@ -19,22 +19,49 @@ TerminalUi* g_active = nullptr;
 // Set by ReadKey when the user pressed Ctrl+D.
 bool g_eof_key = false;
 
-// libedit's key reader. Ctrl+D ends the session at once, even with text on
-// the line (libedit alone would delete a character there): report it as end
-// of input, which makes libedit return without a line.
-int ReadKey(FILE* /*unused*/) {
+// Reads one byte from stdin; -1 at end of input or on error.
+int ReadByte() {
   unsigned char c = 0;
   for (;;) {
     const ssize_t n = ::read(STDIN_FILENO, &c, 1);
-    if (n == 1) break;
+    if (n == 1) return c;
     if (n < 0 && errno == EINTR) continue;
-    return EOF;
+    return -1;
   }
-  if (c == 0x04) {
+}
+
+// libedit's key reader: returns one character (a Unicode code point, decoded
+// from UTF-8; libedit stores it as a wchar_t). Ctrl+D ends the session at
+// once, even with text on the line (libedit alone would delete a character
+// there): it is reported as end of input, so libedit returns without a line.
+int ReadKey(FILE* /*unused*/) {
+  const int lead = ReadByte();
+  if (lead < 0) return EOF;
+  if (lead == 0x04) {
     g_eof_key = true;
     return EOF;
   }
-  return c;
+  int more = 0;
+  int code = lead;
+  if ((lead & 0xe0) == 0xc0) {
+    more = 1;
+    code = lead & 0x1f;
+  } else if ((lead & 0xf0) == 0xe0) {
+    more = 2;
+    code = lead & 0x0f;
+  } else if ((lead & 0xf8) == 0xf0) {
+    more = 3;
+    code = lead & 0x07;
+  } else if (lead >= 0x80) {
+    return 0xfffd;  // a stray continuation or invalid byte
+  }
+  for (int i = 0; i < more; ++i) {
+    const int next = ReadByte();  // the rest of a character arrives with its lead byte
+    if (next < 0) return EOF;
+    if ((next & 0xc0) != 0x80) return 0xfffd;
+    code = (code << 6) | (next & 0x3f);
+  }
+  return code;
 }
 
 void WriteAll(absl::string_view s) {

@@ -163,6 +163,24 @@ TEST(CliInteractive, MessageArrivingMidTypingLeavesTheTypedTextIntact) {
   EXPECT_EQ(received, "half typed and finished");
 }
 
+TEST(CliInteractive, NonAsciiTextIsSentAsTyped) {
+  Daemon d;
+  auto bob = Login(d.port(), "bob");
+  ASSERT_TRUE(bob->CreateRoom("lobby", kWait).ok());
+  ASSERT_TRUE(bob->JoinRoom("lobby", kWait).ok());
+  auto alice = LoggedIn(d.port(), "alice");
+  alice->Type("join lobby\r");
+  ASSERT_TRUE(alice->Expect("[lobby]> ")) << alice->failure();
+  alice->Type("caf\xc3\xa9 \xe2\x9c\x93\r");
+  std::string received;
+  ASSERT_TRUE(AwaitEvent(*bob, [&](const v1::ServerFrame& f) {
+    if (!f.has_chat_message() || f.chat_message().sender() != "alice") return false;
+    received = f.chat_message().text();
+    return true;
+  }));
+  EXPECT_EQ(received, "caf\xc3\xa9 \xe2\x9c\x93");
+}
+
 TEST(CliInteractive, JoinASecondRoomMakesItActiveAndPrefixesTheOther) {
   Daemon d;
   auto bob = Login(d.port(), "bob");
