@@ -1,0 +1,175 @@
+#include "src/client/cli_options.h"
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace muxchat::client {
+namespace {
+
+absl::Status ParsePort(const std::string& text, uint16_t* port) {
+  uint32_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value == 0 || value > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid port '", text, "' (expected 1..65535)"));
+  }
+  *port = static_cast<uint16_t>(value);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args) {
+  CliOptions o;
+  std::vector<std::string> positional;
+  bool host_flag = false;
+  bool port_flag = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      for (++i; i < args.size(); ++i) positional.push_back(args[i]);
+      break;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg;
+    std::optional<std::string> inline_value;
+    if (const size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      inline_value = arg.substr(eq + 1);
+    }
+    // Fetches the value of a flag that requires one.
+    auto value = [&](std::string* out) -> absl::Status {
+      if (inline_value.has_value()) {
+        *out = *inline_value;
+        return absl::OkStatus();
+      }
+      if (i + 1 >= args.size()) return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
+      *out = args[++i];
+      return absl::OkStatus();
+    };
+    auto no_value = [&]() -> absl::Status {
+      if (inline_value.has_value()) return absl::InvalidArgumentError(absl::StrCat(name, " takes no value"));
+      return absl::OkStatus();
+    };
+    absl::Status s;
+    std::string v;
+    if (name == "--host") {
+      s = value(&o.host);
+      host_flag = true;
+    } else if (name == "--port") {
+      s = value(&v);
+      if (s.ok()) s = ParsePort(v, &o.port);
+      port_flag = true;
+    } else if (name == "--nick") {
+      s = value(&o.nick);
+    } else if (name == "--room") {
+      s = value(&o.room);
+    } else if (name == "--send") {
+      s = value(&v);
+      o.send = v;
+    } else if (name == "--create") {
+      o.create = true;
+      if (inline_value.has_value()) {
+        o.create_room = *inline_value;
+      } else if (i + 1 < args.size() && !absl::StartsWith(args[i + 1], "-")) {
+        o.create_room = args[++i];
+      }
+    } else if (name == "--delete") {
+      s = value(&o.delete_room);
+    } else if (name == "--list") {
+      s = no_value();
+      o.list = true;
+    } else if (name == "--listen") {
+      s = no_value();
+      o.listen = true;
+    } else if (name == "--count") {
+      s = value(&v);
+      if (s.ok() && (!absl::SimpleAtoi(v, &o.count) || o.count <= 0)) {
+        s = absl::InvalidArgumentError(absl::StrCat("invalid --count '", v, "' (expected a positive number)"));
+      }
+    } else if (name == "--json") {
+      s = no_value();
+      o.json = true;
+    } else if (name == "--help" || name == "-h") {
+      o.help = true;
+    } else if (name == "--version") {
+      o.version = true;
+    } else {
+      s = absl::InvalidArgumentError(absl::StrCat("unknown flag ", name));
+    }
+    if (!s.ok()) return s;
+  }
+  if (positional.size() > 2) {
+    return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", positional[2], "'"));
+  }
+  if (!positional.empty()) {
+    if (host_flag) return absl::InvalidArgumentError("HOST given twice (argument and --host)");
+    o.host = positional[0];
+  }
+  if (positional.size() == 2) {
+    if (port_flag) return absl::InvalidArgumentError("PORT given twice (argument and --port)");
+    if (absl::Status s = ParsePort(positional[1], &o.port); !s.ok()) return s;
+  }
+  if (o.host.empty()) return absl::InvalidArgumentError("empty host");
+  if (o.create && o.create_room.empty() && o.room.empty()) {
+    return absl::InvalidArgumentError("--create needs a room: --create R, or --room R --create");
+  }
+  if (o.create && !o.create_room.empty() && !o.room.empty() && o.create_room != o.room) {
+    return absl::InvalidArgumentError("--create names a different room than --room");
+  }
+  if ((o.send.has_value() || o.listen) && o.room.empty()) {
+    return absl::InvalidArgumentError(o.listen ? "--listen needs --room" : "--send needs --room");
+  }
+  if (o.send.has_value() && o.listen) return absl::InvalidArgumentError("--send and --listen exclude each other");
+  if (o.count > 0 && !o.listen) return absl::InvalidArgumentError("--count only goes with --listen");
+  if (o.json && !o.listen && !o.list) return absl::InvalidArgumentError("--json only goes with --listen or --list");
+  const int actions = (o.list ? 1 : 0) + (o.delete_room.empty() ? 0 : 1) + (o.room.empty() ? 0 : 1);
+  if (actions > 1) return absl::InvalidArgumentError("--list, --delete and --room exclude each other");
+  if (o.list && o.create) return absl::InvalidArgumentError("--list and --create exclude each other");
+  if (!o.delete_room.empty() && o.create) return absl::InvalidArgumentError("--delete and --create exclude each other");
+  return o;
+}
+
+const char* UsageText() {
+  return R"(usage: muxchat [HOST [PORT]] [flags]
+
+Interactive (stdin is a terminal, no action flag): a command prompt with
+CREATE, JOIN, DELETE, LIST, HELP, QUIT; JOIN enters chat mode.
+
+Script mode (stdin is not a terminal, or an action flag is given):
+  muxchat --room R --send TEXT      join R, send TEXT, wait for its acknowledgement
+  muxchat --room R [--create] < FILE  send each line of stdin in order
+  muxchat --room R --listen [--count N] [--json]
+                                    print messages until Ctrl+C/SIGTERM or N messages
+  muxchat --list [--json]           list rooms
+  muxchat --create R                create room R
+  muxchat --delete R                delete room R (owner only)
+
+Flags:
+  --host HOST     server host (default 127.0.0.1; or the first argument)
+  --port PORT     server port (default 7000; or the second argument)
+  --nick NICK     nickname (interactive: asked for if missing;
+                  script: defaults to muxchat-<pid>)
+  --room R        the room for --send, --listen or stdin lines
+  --create [R]    create the room first if it does not exist
+  --json          one JSON object per line (--listen, --list)
+  --help          this text
+
+Colour is used only when stdout is a terminal and NO_COLOR is unset.
+
+Exit codes:
+  0  ok (also Ctrl+C, Ctrl+D, SIGTERM, QUIT)
+  1  unexpected local failure (e.g. timed out waiting for the server)
+  2  usage error
+  3  connection failure (refused, unreachable, unknown host)
+  4  the server refused a request (its reason is printed)
+  5  connection lost or server shut down
+)";
+}
+
+}  // namespace muxchat::client

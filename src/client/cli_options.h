@@ -1,0 +1,50 @@
+// CliOptions: the muxchat command line, parsed by a pure function so it can be
+// unit tested. A hand-written parser rather than absl flags because `--create`
+// is both a switch (`--room R --create --send T`) and an action taking a room
+// (`--create R`), which absl's typed flags cannot express.
+// Pure functions; safe from any thread.
+#ifndef MUXCHAT_CLIENT_CLI_OPTIONS_H_
+#define MUXCHAT_CLIENT_CLI_OPTIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace muxchat::client {
+
+struct CliOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7000;
+  std::string nick;                   // empty: ask (interactive) or muxchat-<pid> (script)
+  std::string room;                   // --room
+  std::optional<std::string> send;    // --send TEXT
+  bool create = false;                // --create (with or without a room)
+  std::string create_room;            // --create R (the room, if given there)
+  std::string delete_room;            // --delete R
+  bool list = false;                  // --list
+  bool listen = false;                // --listen
+  int64_t count = 0;                  // --count N (0: no limit)
+  bool json = false;                  // --json
+  bool help = false;                  // --help / -h
+  bool version = false;               // --version
+
+  // True if any flag asks for a scripted action (so script mode even on a tty).
+  bool HasAction() const {
+    return send.has_value() || create || !delete_room.empty() || list || listen || !room.empty();
+  }
+};
+
+// Parses argv[1..]: `[HOST [PORT]]` positionals and the flags in UsageText().
+// Flags accept `--flag=value` and `--flag value`. kInvalidArgument with a
+// one-line explanation for anything malformed or contradictory.
+absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args);
+
+// The `--help` text, exit codes included.
+const char* UsageText();
+
+}  // namespace muxchat::client
+
+#endif  // MUXCHAT_CLIENT_CLI_OPTIONS_H_

@@ -1,0 +1,91 @@
+#include "src/client/command_parser.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace muxchat::client {
+namespace {
+
+struct Verb {
+  const char* name;
+  CommandKind kind;
+  enum { kNone, kRequired, kOptional } arg;
+};
+
+constexpr Verb kVerbs[] = {
+    {"create", CommandKind::kCreate, Verb::kRequired}, {"join", CommandKind::kJoin, Verb::kRequired},
+    {"delete", CommandKind::kDelete, Verb::kRequired}, {"leave", CommandKind::kLeave, Verb::kOptional},
+    {"switch", CommandKind::kSwitch, Verb::kRequired}, {"rooms", CommandKind::kRooms, Verb::kNone},
+    {"list", CommandKind::kList, Verb::kNone},         {"help", CommandKind::kHelp, Verb::kNone},
+    {"quit", CommandKind::kQuit, Verb::kNone},         {"exit", CommandKind::kQuit, Verb::kNone},
+};
+
+bool IsSpace(char c) { return c == ' ' || c == '\t'; }
+
+}  // namespace
+
+Command ParseCommand(absl::string_view line, bool in_chat) {
+  // Strip a trailing CR/LF that a terminal or paste may leave.
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  const absl::string_view trimmed = absl::StripAsciiWhitespace(line);
+  if (trimmed.empty()) return {CommandKind::kEmpty, ""};
+  if (in_chat) {
+    if (trimmed[0] != '/') return {CommandKind::kMessage, std::string(line)};
+    if (trimmed.size() > 1 && trimmed[1] == '/') {
+      // "//text" escapes a message that starts with '/'.
+      return {CommandKind::kMessage, std::string(line.substr(line.find('/') + 1))};
+    }
+  }
+  absl::string_view rest = trimmed;
+  if (rest[0] == '/') rest.remove_prefix(1);
+  size_t end = 0;
+  while (end < rest.size() && !IsSpace(rest[end])) ++end;
+  const std::string word = absl::AsciiStrToLower(rest.substr(0, end));
+  const absl::string_view arg = absl::StripAsciiWhitespace(rest.substr(end));
+  for (const Verb& verb : kVerbs) {
+    if (word != verb.name) continue;
+    const bool chat_only = verb.kind == CommandKind::kSwitch || verb.kind == CommandKind::kRooms ||
+                           verb.kind == CommandKind::kLeave;
+    if (chat_only && !in_chat) {
+      return {CommandKind::kInvalid, absl::StrCat(word, " only works in chat mode (JOIN a room first)")};
+    }
+    if (verb.arg == Verb::kRequired && arg.empty()) {
+      return {CommandKind::kInvalid, absl::StrCat(word, " needs a room name, e.g. ", word, " lobby")};
+    }
+    if (verb.arg == Verb::kNone && !arg.empty()) {
+      return {CommandKind::kInvalid, absl::StrCat(word, " takes no argument")};
+    }
+    if (verb.arg != Verb::kNone) {
+      for (char c : arg) {
+        if (IsSpace(c)) return {CommandKind::kInvalid, "room names cannot contain spaces"};
+      }
+    }
+    return {verb.kind, std::string(arg)};
+  }
+  return {CommandKind::kInvalid,
+          absl::StrCat("unknown command '", rest.substr(0, end), "' (type ", in_chat ? "/help" : "HELP", ")")};
+}
+
+const char* CommandHelp(bool in_chat) {
+  if (!in_chat) {
+    return "commands (any case, '/' optional):\n"
+           "  CREATE <room>   create a room (you become its owner)\n"
+           "  JOIN <room>     join a room and start chatting\n"
+           "  DELETE <room>   delete a room you own\n"
+           "  LIST            list rooms\n"
+           "  HELP            this text\n"
+           "  QUIT            leave (Ctrl+C and Ctrl+D work too)";
+  }
+  return "type text and Enter to send it to the active room; commands:\n"
+         "  /join <room>    join another room and make it active\n"
+         "  /switch <room>  make another joined room active\n"
+         "  /rooms          rooms you are in\n"
+         "  /leave [room]   leave the active (or named) room\n"
+         "  /list           list all rooms\n"
+         "  /create <room>, /delete <room>\n"
+         "  /help           this text\n"
+         "  /quit           leave (Ctrl+C and Ctrl+D work too)\n"
+         "  //text          send text starting with '/'";
+}
+
+}  // namespace muxchat::client

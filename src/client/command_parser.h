@@ -1,0 +1,42 @@
+// Parsing of one line typed at the interactive client: a command (CREATE,
+// JOIN, DELETE, LIST, HELP, QUIT, and in chat mode SWITCH, ROOMS, LEAVE), in
+// any case, with or without a leading '/'; in chat mode a line without '/'
+// is a message ("//text" sends "/text"). Pure functions; safe from any thread.
+#ifndef MUXCHAT_CLIENT_COMMAND_PARSER_H_
+#define MUXCHAT_CLIENT_COMMAND_PARSER_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace muxchat::client {
+
+enum class CommandKind {
+  kEmpty,    // blank line: nothing to do
+  kMessage,  // chat text to send to the active room (arg = text)
+  kCreate,   // arg = room
+  kJoin,     // arg = room
+  kDelete,   // arg = room
+  kLeave,    // arg = room, or empty for the active room
+  kSwitch,   // arg = room
+  kRooms,
+  kList,
+  kHelp,
+  kQuit,
+  kInvalid,  // arg = a one-line reason to show the user
+};
+
+struct Command {
+  CommandKind kind = CommandKind::kEmpty;
+  std::string arg;
+};
+
+// `in_chat`: chat mode, where plain text is a message and commands need '/'.
+Command ParseCommand(absl::string_view line, bool in_chat);
+
+// The help text for the prompt (in_chat false) or chat mode (true).
+const char* CommandHelp(bool in_chat);
+
+}  // namespace muxchat::client
+
+#endif  // MUXCHAT_CLIENT_COMMAND_PARSER_H_

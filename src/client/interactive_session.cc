@@ -1,0 +1,321 @@
+#include "src/client/interactive_session.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "src/client/room_table.h"
+#include "src/client/server_status.h"
+#include "src/client/session_common.h"
+
+namespace muxchat::client {
+namespace {
+
+std::string Members(uint32_t n) { return absl::StrCat(n, n == 1 ? " member" : " members"); }
+
+}  // namespace
+
+InteractiveSession::InteractiveSession(const CliOptions& options, int signal_fd, LineStyle style)
+    : options_(options), signal_fd_(signal_fd), style_(style) {}
+
+int InteractiveSession::Run() {
+  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout);
+  if (!connected.ok()) {
+    std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
+                 std::string(connected.status().message()).c_str());
+    return kExitConnectFailed;
+  }
+  client_ = std::move(*connected);
+  std::printf("connected to %s port %u; Ctrl+C or Ctrl+D quits\n", options_.host.c_str(), options_.port);
+  ui_.Start(PromptText());
+  if (!options_.nick.empty()) TryNick(options_.nick);
+
+  while (!exit_code_.has_value()) {
+    while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+      auto ev = client_->NextEvent(absl::ZeroDuration());
+      if (ev.ok()) HandleEvent(*ev);
+    }
+    if (exit_code_.has_value()) break;
+    if (client_->closed()) {
+      Lost(DescribeLoss(*client_, client_->close_status()));
+      break;
+    }
+    pollfd fds[3] = {
+        {signal_fd_, POLLIN, 0},
+        {STDIN_FILENO, POLLIN, 0},
+        {client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
+    };
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      Lost("poll failed");
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      ReadSignal(signal_fd_);
+      exit_code_ = kExitOk;  // Ctrl+C, SIGTERM, SIGHUP: a clean exit
+      break;
+    }
+    if (fds[2].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (fds[1].revents & POLLIN) {
+        ui_.OnReadable();
+      } else {
+        exit_code_ = kExitOk;  // the terminal went away
+      }
+      std::optional<std::string> line;
+      while (!exit_code_.has_value() && ui_.TakeLine(&line)) HandleLine(line);
+    }
+  }
+  ui_.Stop();
+  client_->Close();
+  return *exit_code_;
+}
+
+std::string InteractiveSession::PromptText() const {
+  switch (stage_) {
+    case Stage::kNick:
+      return "nickname: ";
+    case Stage::kPrompt:
+      return "muxchat> ";
+    case Stage::kChat: {
+      auto it = joined_.find(active_);
+      return absl::StrCat("[", it == joined_.end() ? "?" : SanitizeForTerminal(it->second), "]> ");
+    }
+  }
+  return "> ";
+}
+
+void InteractiveSession::System(const std::string& text) { ui_.Print(FormatSystemLine(text, style_)); }
+void InteractiveSession::Error(const std::string& text) { ui_.Print(FormatErrorLine(text, style_)); }
+
+void InteractiveSession::Lost(const std::string& why) {
+  Error(why);
+  exit_code_ = kExitConnectionLost;
+}
+
+void InteractiveSession::Fail(const std::string& what, const absl::Status& status) {
+  if (IsConnectionLoss(status) || client_->closed()) {
+    Lost(DescribeLoss(*client_, status));
+    return;
+  }
+  Error(absl::StrCat(what, ": ", status.message()));
+}
+
+void InteractiveSession::TryNick(const std::string& nick) {
+  auto welcome = client_->Hello(nick, kRequestTimeout, kClientName);
+  if (!welcome.ok()) {
+    if (IsConnectionLoss(welcome.status()) || client_->closed()) {
+      Fail("login failed", welcome.status());
+      return;
+    }
+    const auto server = ServerStatusOf(welcome.status());
+    if (server == v1::FAILURE_ALREADY_EXISTS) {
+      Error(absl::StrCat("the nickname '", nick, "' is taken; choose another"));
+    } else {
+      Error(absl::StrCat("nickname '", nick, "' refused: ", welcome.status().message(), "; choose another"));
+    }
+    return;
+  }
+  stage_ = Stage::kPrompt;
+  System(absl::StrCat("logged in as ", welcome->nickname(), " (server ", welcome->server_version(),
+                      "); type HELP for commands"));
+  ui_.SetPrompt(PromptText());
+}
+
+void InteractiveSession::HandleLine(const std::optional<std::string>& line) {
+  if (!line.has_value()) {  // Ctrl+D
+    exit_code_ = kExitOk;
+    return;
+  }
+  if (stage_ == Stage::kNick) {
+    const std::string nick(absl::StripAsciiWhitespace(*line));
+    if (!nick.empty()) TryNick(nick);
+    return;
+  }
+  HandleCommand(ParseCommand(*line, stage_ == Stage::kChat));
+}
+
+std::optional<uint64_t> InteractiveSession::FindJoined(const std::string& name) const {
+  for (const auto& [id, room] : joined_) {
+    if (absl::EqualsIgnoreCase(room, name)) return id;
+  }
+  return std::nullopt;
+}
+
+void InteractiveSession::Activate(uint64_t room_id) {
+  active_ = room_id;
+  stage_ = Stage::kChat;
+  ui_.SetPrompt(PromptText());
+}
+
+void InteractiveSession::LeaveChatIfEmpty() {
+  if (joined_.count(active_) != 0) return;
+  if (!joined_.empty()) {
+    Activate(joined_.begin()->first);
+    System(absl::StrCat("now chatting in ", joined_.begin()->second));
+    return;
+  }
+  active_ = 0;
+  stage_ = Stage::kPrompt;
+  System("back at the command prompt (HELP for commands)");
+  ui_.SetPrompt(PromptText());
+}
+
+void InteractiveSession::HandleCommand(const Command& command) {
+  switch (command.kind) {
+    case CommandKind::kEmpty:
+      return;
+    case CommandKind::kInvalid:
+      Error(command.arg);
+      return;
+    case CommandKind::kHelp:
+      ui_.Print(CommandHelp(stage_ == Stage::kChat));
+      return;
+    case CommandKind::kQuit:
+      exit_code_ = kExitOk;
+      return;
+    case CommandKind::kMessage: {
+      auto sent = client_->Send(active_, command.arg);
+      if (!sent.ok()) Fail("message not sent", sent.status());
+      return;
+    }
+    case CommandKind::kCreate: {
+      auto reply = client_->CreateRoom(command.arg, kRequestTimeout);
+      if (!reply.ok()) return Fail(absl::StrCat("cannot create ", command.arg), reply.status());
+      System(absl::StrCat("created room ", reply->room_name(), "; JOIN ", reply->room_name(), " to enter it"));
+      return;
+    }
+    case CommandKind::kDelete: {
+      auto reply = client_->DeleteRoom(command.arg, kRequestTimeout);
+      if (!reply.ok()) return Fail(absl::StrCat("cannot delete ", command.arg), reply.status());
+      System(absl::StrCat("deleted room ", reply->room_name()));
+      return;
+    }
+    case CommandKind::kList: {
+      auto reply = client_->ListRooms(kRequestTimeout);
+      if (!reply.ok()) return Fail("cannot list rooms", reply.status());
+      std::string table = FormatRoomTable(reply->rooms(), absl::Now());
+      if (!table.empty() && table.back() == '\n') table.pop_back();
+      ui_.Print(table);
+      return;
+    }
+    case CommandKind::kJoin:
+      Join(command.arg);
+      return;
+    case CommandKind::kLeave:
+      Leave(command.arg);
+      return;
+    case CommandKind::kSwitch: {
+      const auto id = FindJoined(command.arg);
+      if (!id.has_value()) {
+        Error(absl::StrCat("you are not in ", command.arg, " (/join ", command.arg, " first)"));
+        return;
+      }
+      Activate(*id);
+      System(absl::StrCat("now chatting in ", joined_[*id]));
+      return;
+    }
+    case CommandKind::kRooms: {
+      std::string text = "your rooms:";
+      for (const auto& [id, name] : joined_) absl::StrAppend(&text, " ", name, id == active_ ? " (active)" : "");
+      System(text);
+      return;
+    }
+  }
+}
+
+void InteractiveSession::Join(const std::string& room) {
+  if (const auto id = FindJoined(room); id.has_value()) {
+    Activate(*id);
+    System(absl::StrCat("now chatting in ", joined_[*id]));
+    return;
+  }
+  auto reply = client_->JoinRoom(room, kRequestTimeout);
+  if (!reply.ok()) return Fail(absl::StrCat("cannot join ", room), reply.status());
+  joined_[reply->room_id()] = reply->room_name();
+  Activate(reply->room_id());
+  System(absl::StrCat("joined ", reply->room_name(), " (", Members(reply->member_count()),
+                      "); type to chat, /help for commands"));
+  if (reply->history_count() > 0) {
+    history_left_[reply->room_id()] = reply->history_count();
+    System(absl::StrCat("history: the last ", reply->history_count(), " message",
+                        reply->history_count() == 1 ? "" : "s"));
+  }
+}
+
+void InteractiveSession::Leave(const std::string& room) {
+  uint64_t id = active_;
+  if (!room.empty()) {
+    const auto found = FindJoined(room);
+    if (!found.has_value()) {
+      Error(absl::StrCat("you are not in ", room));
+      return;
+    }
+    id = *found;
+  }
+  auto reply = client_->LeaveRoom(id, kRequestTimeout);
+  if (!reply.ok()) return Fail(absl::StrCat("cannot leave ", joined_[id]), reply.status());
+  System(absl::StrCat("left ", joined_[id]));
+  joined_.erase(id);
+  history_left_.erase(id);
+  LeaveChatIfEmpty();
+}
+
+void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
+  const auto joined = joined_.find(frame.room_id());
+  const std::string room = joined != joined_.end() ? joined->second : absl::StrCat("#", frame.room_id());
+  switch (frame.body_case()) {
+    case v1::ServerFrame::kChatMessage: {
+      const v1::ChatMessage& m = frame.chat_message();
+      ui_.Print(FormatChatLine(m, frame.room_id() == active_ ? "" : room, style_));
+      if (m.replay()) {
+        auto it = history_left_.find(frame.room_id());
+        if (it != history_left_.end() && --it->second == 0) {
+          history_left_.erase(it);
+          System(absl::StrCat("end of history; live messages in ", room, " follow"));
+        }
+      }
+      return;
+    }
+    case v1::ServerFrame::kMemberJoined:
+      System(absl::StrCat(frame.member_joined().nickname(), " joined ", room, " (",
+                          Members(frame.member_joined().member_count()), ")"));
+      return;
+    case v1::ServerFrame::kMemberLeft:
+      System(absl::StrCat(frame.member_left().nickname(), " left ", room, " (", frame.member_left().reason(), "; ",
+                          Members(frame.member_left().member_count()), ")"));
+      return;
+    case v1::ServerFrame::kRoomClosed: {
+      const v1::RoomClosed& closed = frame.room_closed();
+      // Our own DELETE already said "deleted room X".
+      if (!absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname())) System(absl::StrCat("room ", closed.name(), " was deleted by ", closed.closed_by(),
+                          closed.reason().empty() ? "" : absl::StrCat(" (", closed.reason(), ")")));
+      joined_.erase(frame.room_id());
+      history_left_.erase(frame.room_id());
+      if (stage_ == Stage::kChat) LeaveChatIfEmpty();
+      return;
+    }
+    case v1::ServerFrame::kReply:
+      // An answer nobody waited for: a refused message (Send does not wait).
+      if (frame.reply().status() != v1::SUCCESS) {
+        Error(absl::StrCat("message not delivered: ", frame.reply().message()));
+      }
+      return;
+    case v1::ServerFrame::kShutdown:
+      Lost(absl::StrCat("the server is shutting down",
+                        frame.shutdown().reason().empty() ? "" : absl::StrCat(": ", frame.shutdown().reason())));
+      return;
+    case v1::ServerFrame::kError:
+      Lost(absl::StrCat("the server closed the connection: ", frame.error().message()));
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace muxchat::client

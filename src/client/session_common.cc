@@ -1,0 +1,56 @@
+#include "src/client/session_common.h"
+
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "src/client/server_status.h"
+
+namespace muxchat::client {
+
+bool IsConnectionLoss(const absl::Status& status) {
+  if (status.ok()) return false;
+  if (const auto server = ServerStatusOf(status); server.has_value()) {
+    switch (*server) {
+      case v1::FAILURE_HANDSHAKE:
+      case v1::FAILURE_VERSION_MISMATCH:
+      case v1::FAILURE_FRAME_TOO_LARGE:
+      case v1::FAILURE_PROTOCOL:
+      case v1::FAILURE_SLOW_CONSUMER:
+      case v1::FAILURE_TIMEOUT:
+      case v1::FAILURE_SERVER_FULL:
+        return true;
+      default:
+        return false;
+    }
+  }
+  return status.code() == absl::StatusCode::kUnavailable || status.code() == absl::StatusCode::kDataLoss;
+}
+
+ExitCode ExitCodeFor(const absl::Status& status) {
+  if (status.ok()) return kExitOk;
+  if (IsConnectionLoss(status)) return kExitConnectionLost;
+  if (ServerStatusOf(status).has_value()) return kExitRefused;
+  return kExitInternal;
+}
+
+std::string DescribeLoss(ChatClient& client, const absl::Status& status) {
+  for (;;) {
+    auto ev = client.NextEvent(absl::ZeroDuration());
+    if (!ev.ok()) break;
+    if (ev->has_shutdown()) {
+      return absl::StrCat("the server is shutting down",
+                          ev->shutdown().reason().empty() ? "" : absl::StrCat(": ", ev->shutdown().reason()));
+    }
+    if (ev->has_error()) return absl::StrCat("the server closed the connection: ", ev->error().message());
+  }
+  return absl::StrCat("connection to the server lost: ", status.message());
+}
+
+int ReadSignal(int signal_fd) {
+  signalfd_siginfo info{};
+  const ssize_t n = ::read(signal_fd, &info, sizeof info);
+  return n == static_cast<ssize_t>(sizeof info) ? static_cast<int>(info.ssi_signo) : 0;
+}
+
+}  // namespace muxchat::client

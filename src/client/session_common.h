@@ -1,0 +1,37 @@
+// Helpers shared by the interactive session and script mode: turning a
+// ChatClient failure into a one-line reason and an exit code, and reading the
+// signalfd both modes poll. Pure apart from ReadSignal (one read(2)).
+#ifndef MUXCHAT_CLIENT_SESSION_COMMON_H_
+#define MUXCHAT_CLIENT_SESSION_COMMON_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "src/client/chat_client.h"
+#include "src/client/exit_codes.h"
+
+namespace muxchat::client {
+
+// How long a request may wait for its answer.
+inline constexpr absl::Duration kRequestTimeout = absl::Seconds(10);
+inline constexpr const char* kClientName = "muxchat-cli/0.1";
+
+// True when `status` means the connection is gone (closed, dropped, or a
+// connection-fatal server error) rather than a refusal of one request.
+bool IsConnectionLoss(const absl::Status& status);
+
+// kExitConnectionLost, kExitRefused (the server said no), or kExitInternal
+// (a local timeout or other failure).
+ExitCode ExitCodeFor(const absl::Status& status);
+
+// Why the connection ended, in one line: the server's shutdown notice or
+// Error if one is queued in `client` (consumed), else `status`'s message.
+std::string DescribeLoss(ChatClient& client, const absl::Status& status);
+
+// Reads one pending signal from `signal_fd`; returns its number, 0 if none.
+int ReadSignal(int signal_fd);
+
+}  // namespace muxchat::client
+
+#endif  // MUXCHAT_CLIENT_SESSION_COMMON_H_

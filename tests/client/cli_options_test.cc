@@ -1,0 +1,69 @@
+#include "src/client/cli_options.h"
+
+#include "gtest/gtest.h"
+
+namespace muxchat::client {
+namespace {
+
+absl::StatusOr<CliOptions> Parse(std::vector<std::string> args) { return ParseCliOptions(args); }
+
+TEST(CliOptions, DefaultsAreLocalhost7000Interactive) {
+  auto o = Parse({});
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->host, "127.0.0.1");
+  EXPECT_EQ(o->port, 7000);
+  EXPECT_FALSE(o->HasAction());
+}
+
+TEST(CliOptions, HostAndPortPositionalOrFlags) {
+  auto a = Parse({"example.org", "7100"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "example.org");
+  EXPECT_EQ(a->port, 7100);
+  auto b = Parse({"--host=::1", "--port", "9"});
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(b->port, 9);
+}
+
+TEST(CliOptions, BadPortIsAUsageError) {
+  EXPECT_FALSE(Parse({"h", "0"}).ok());
+  EXPECT_FALSE(Parse({"h", "65536"}).ok());
+  EXPECT_FALSE(Parse({"--port=x"}).ok());
+  EXPECT_FALSE(Parse({"h", "1", "extra"}).ok());
+}
+
+TEST(CliOptions, CreateTakesARoomOrModifiesRoom) {
+  auto alone = Parse({"--create", "lobby"});
+  ASSERT_TRUE(alone.ok());
+  EXPECT_TRUE(alone->create);
+  EXPECT_EQ(alone->create_room, "lobby");
+  auto with_room = Parse({"--room", "r", "--create", "--send", "hi"});
+  ASSERT_TRUE(with_room.ok()) << with_room.status();
+  EXPECT_TRUE(with_room->create);
+  EXPECT_EQ(with_room->create_room, "");
+  EXPECT_EQ(*with_room->send, "hi");
+  EXPECT_FALSE(Parse({"--create"}).ok());
+}
+
+TEST(CliOptions, ContradictionsAreUsageErrors) {
+  EXPECT_FALSE(Parse({"--send", "x"}).ok());                      // no room
+  EXPECT_FALSE(Parse({"--listen"}).ok());                         // no room
+  EXPECT_FALSE(Parse({"--room", "r", "--send", "x", "--listen"}).ok());
+  EXPECT_FALSE(Parse({"--list", "--delete", "r"}).ok());
+  EXPECT_FALSE(Parse({"--count", "3", "--room", "r"}).ok());     // count without listen
+  EXPECT_FALSE(Parse({"--room", "r", "--listen", "--count", "0"}).ok());
+  EXPECT_FALSE(Parse({"--json"}).ok());
+  EXPECT_FALSE(Parse({"--frobnicate"}).ok());
+  EXPECT_FALSE(Parse({"--nick"}).ok());                           // missing value
+}
+
+TEST(CliOptions, ActionsMakeScriptMode) {
+  EXPECT_TRUE(Parse({"--list"})->HasAction());
+  EXPECT_TRUE(Parse({"--delete", "r"})->HasAction());
+  EXPECT_TRUE(Parse({"--room", "r"})->HasAction());
+  EXPECT_FALSE(Parse({"--nick", "n"})->HasAction());
+}
+
+}  // namespace
+}  // namespace muxchat::client
