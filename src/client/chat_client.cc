@@ -338,6 +338,10 @@ absl::Status ChatClient::WaitUntil(Ready ready, absl::Time deadline) {
     if (ready()) return absl::OkStatus();
     if (closed()) return close_status_;
     const bool progressed = PollOnce(deadline);
+    if (interrupted_) {
+      interrupted_ = false;
+      return absl::CancelledError("interrupted");
+    }
     if (!progressed || absl::Now() >= deadline) {
       if (ready()) return absl::OkStatus();
       if (closed()) return close_status_;
@@ -347,11 +351,16 @@ absl::Status ChatClient::WaitUntil(Ready ready, absl::Time deadline) {
 }
 
 bool ChatClient::PollOnce(absl::Time deadline) {
-  pollfd p{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
+  pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0}, {interrupt_fd_, POLLIN, 0}};
+  pollfd& p = fds[0];
   int n;
   do {
-    n = ::poll(&p, 1, PollTimeoutMs(deadline));
+    n = ::poll(fds, interrupt_fd_ >= 0 ? 2 : 1, PollTimeoutMs(deadline));
   } while (n < 0 && errno == EINTR);
+  if (n > 0 && interrupt_fd_ >= 0 && (fds[1].revents & POLLIN)) {
+    interrupted_ = true;
+    return true;
+  }
   if (n < 0) {
     const int err = errno;
     MarkClosed(absl::UnavailableError(absl::StrCat("poll: ", ErrnoText(err))));

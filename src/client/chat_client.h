@@ -131,6 +131,10 @@ class ChatClient {
   // The socket, valid until Close() (-1 after). Do not read or write it directly.
   int fd() const { return fd_; }
   bool closed() const { return !close_status_.ok(); }
+  // While a blocking call waits, also watch `fd` (e.g. the caller's signalfd
+  // for Ctrl+C): once it is readable the call returns kCancelled at once,
+  // leaving the fd unread for the caller. -1 (the default) watches nothing.
+  void set_interrupt_fd(int fd) { interrupt_fd_ = fd; }
   // Why the connection is closed (OkStatus while it is open).
   const absl::Status& close_status() const { return close_status_; }
   // Closes the socket; queued events stay readable through NextEvent.
@@ -159,6 +163,8 @@ class ChatClient {
   // `deadline`, then flush/read as ready. Returns false if the deadline passed
   // with nothing ready.
   bool PollOnce(absl::Time deadline);
+  int interrupt_fd_ = -1;
+  bool interrupted_ = false;
   // Blocks until the output buffer is empty (reading meanwhile).
   absl::Status Flush(absl::Time deadline);
   // Non-blocking write of as much output as the kernel takes.

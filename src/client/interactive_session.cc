@@ -31,6 +31,7 @@ int InteractiveSession::Run() {
     return kExitConnectFailed;
   }
   client_ = std::move(*connected);
+  client_->set_interrupt_fd(signal_fd_);
   std::printf("connected to %s port %u; Ctrl+C or Ctrl+D quits\n", options_.host.c_str(), options_.port);
   ui_.Start(PromptText());
   if (!options_.nick.empty()) TryNick(options_.nick);
@@ -99,6 +100,9 @@ void InteractiveSession::Lost(const std::string& why) {
 }
 
 void InteractiveSession::Fail(const std::string& what, const absl::Status& status) {
+  // Ctrl+C during a request: the signal is still pending on signal_fd_, so
+  // the main loop exits cleanly on its next poll.
+  if (absl::IsCancelled(status)) return;
   if (IsConnectionLoss(status) || client_->closed()) {
     Lost(DescribeLoss(*client_, status));
     return;
@@ -109,6 +113,7 @@ void InteractiveSession::Fail(const std::string& what, const absl::Status& statu
 void InteractiveSession::TryNick(const std::string& nick) {
   auto welcome = client_->Hello(nick, kRequestTimeout, kClientName);
   if (!welcome.ok()) {
+    if (absl::IsCancelled(welcome.status())) return;  // Ctrl+C: the main loop exits
     if (IsConnectionLoss(welcome.status()) || client_->closed()) {
       Fail("login failed", welcome.status());
       return;

@@ -27,6 +27,7 @@ constexpr absl::Duration kMaxBackoff = absl::Seconds(2);
 
 // Prints `muxchat: what: reason` and returns the exit code for `status`.
 int Report(ChatClient& client, const std::string& what, const absl::Status& status) {
+  if (absl::IsCancelled(status)) return kExitOk;  // Ctrl+C/SIGTERM during a request: quiet, clean exit
   const std::string reason = IsConnectionLoss(status) || client.closed() ? DescribeLoss(client, status)
                                                                          : std::string(status.message());
   std::fprintf(stderr, "muxchat: %s: %s\n", what.c_str(), reason.c_str());
@@ -52,6 +53,7 @@ class ScriptRun {
       return kExitConnectFailed;
     }
     client_ = std::move(*connected);
+    client_->set_interrupt_fd(signal_fd_);
     const std::string nick = o_.nick.empty() ? absl::StrCat("muxchat-", ::getpid()) : o_.nick;
     if (auto w = client_->Hello(nick, kRequestTimeout, kClientName); !w.ok()) {
       return Report(*client_, absl::StrCat("login as ", nick, " refused"), w.status());

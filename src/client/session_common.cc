@@ -28,7 +28,8 @@ bool IsConnectionLoss(const absl::Status& status) {
 }
 
 ExitCode ExitCodeFor(const absl::Status& status) {
-  if (status.ok()) return kExitOk;
+  // Cancelled: the user's Ctrl+C (or SIGTERM) cut a blocking request short.
+  if (status.ok() || absl::IsCancelled(status)) return kExitOk;
   if (IsConnectionLoss(status)) return kExitConnectionLost;
   if (ServerStatusOf(status).has_value()) return kExitRefused;
   return kExitInternal;

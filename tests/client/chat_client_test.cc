@@ -376,6 +376,22 @@ TEST_F(ChatClientTest, PeerCloseIsUnavailableAfterQueuedEventsDrain) {
   EXPECT_TRUE(client_->closed());
 }
 
+TEST_F(ChatClientTest, InterruptFdCutsABlockingCallShortAndIsLeftUnread) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ASSERT_EQ(::write(p[1], "x", 1), 1);  // e.g. a signal already pending on a signalfd
+  client_->set_interrupt_fd(p[0]);
+  const absl::Time start = absl::Now();
+  // The fake server never answers: without the interrupt this waits kLong.
+  EXPECT_TRUE(absl::IsCancelled(client_->ListRooms(kLong).status()));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_FALSE(client_->closed());
+  char c;
+  EXPECT_EQ(::read(p[0], &c, 1), 1);  // the caller still gets to read it
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
 TEST_F(ChatClientTest, NextEventTimesOutWithDeadlineExceeded) {
   EXPECT_TRUE(absl::IsDeadlineExceeded(client_->NextEvent(absl::ZeroDuration()).status()));
   const absl::Time start = absl::Now();

@@ -1,6 +1,11 @@
 // Interactive mode of the muxchat CLI, driven through a pseudo-terminal
 // (forkpty) against a real muxchatd; the other side is a second CLI on its
 // own pty or a ChatClient.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -248,6 +253,25 @@ TEST(CliInteractive, CtrlCAtTheNicknamePromptExitsZero) {
   p.Type("\x03");
   EXPECT_EQ(p.ExitCode(absl::Seconds(1)), 0);
   ExpectTerminalRestored(p);
+}
+
+TEST(CliInteractive, CtrlCDuringARequestTheServerNeverAnswersExitsZeroAtOnce) {
+  // A listener that never accepts: the kernel completes the connect, and
+  // the client's Hello then waits for an answer that never comes.
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(silent, 4), 0);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  PtyProcess p(Addr(ntohs(addr.sin_port), {"--nick", "alice"}));
+  ASSERT_TRUE(p.Expect("connected to")) << p.failure();
+  p.Type("\x03");
+  EXPECT_EQ(p.ExitCode(absl::Seconds(1)), 0);
+  ExpectTerminalRestored(p);
+  ::close(silent);
 }
 
 TEST(CliInteractive, CtrlCInChatModeExitsZeroAndTheOthersSeeTheLeave) {
