@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  g++ cmake make pkg-config tmux  # toolchain; tmux drives the CLI terminal tests
+  g++ cmake make pkg-config   # toolchain
   libprotobuf-dev protobuf-compiler  # wire protocol (proto/muxchat.proto)
   libabsl-dev                 # flags, status, strings, containers, time
   libgtest-dev libgmock-dev   # unit and integration tests
