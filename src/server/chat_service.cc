@@ -1,6 +1,7 @@
 #include "src/server/chat_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "src/server/chat_frame.h"
 #include "src/server/name_rules.h"
 #include "src/wire/frame_codec.h"
 
@@ -11,6 +12,7 @@ ChatService::ChatService(const ServerOptions& options, Logger* logger)
   limits_.set_max_frame_bytes(options.max_frame_bytes);
   limits_.set_max_text_bytes(options.max_text_bytes);
   limits_.set_max_name_bytes(options.max_room_name_bytes);
+  limits_.set_max_nickname_bytes(kMaxNicknameBytes);
   limits_.set_max_rooms_per_connection(options.max_rooms_per_connection);
   limits_.set_history(options.history);
   limits_.set_max_members_per_room(options.max_members_per_room);
@@ -163,17 +165,7 @@ void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
   r->set_history_count(static_cast<uint32_t>(room->history().size()));
   conn->Send(out);
 
-  v1::ServerFrame replay;
-  replay.set_room_id(room->id());
-  v1::ChatMessage* m = replay.mutable_chat_message();
-  m->set_replay(true);
-  for (const HistoryEntry& e : room->history()) {
-    m->set_sender(e.sender);
-    m->set_text(e.text);
-    m->set_seq(e.seq);
-    m->set_timestamp_unix_micros(e.timestamp_unix_micros);
-    conn->Send(replay);
-  }
+  for (const HistoryEntry& e : room->history()) conn->SendShared(EncodeChatFrame(room->id(), e, /*replay=*/true));
 
   v1::ServerFrame joined;
   joined.set_room_id(room->id());
@@ -244,7 +236,15 @@ void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
   out.set_request_id(f.request_id());
   v1::Reply* r = out.mutable_reply();
   r->set_status(v1::SUCCESS);
-  for (const Room* room : rooms_.SortedByName()) {
+  const std::vector<const Room*> sorted = rooms_.SortedByName();
+  r->set_total_rooms(static_cast<uint32_t>(sorted.size()));
+  // Clients size their decoders by max_frame_bytes, so the list stops short
+  // of it; total_rooms tells the client how many it did not get.
+  const size_t budget = options_.max_frame_bytes > 512 ? options_.max_frame_bytes - 512 : options_.max_frame_bytes;
+  size_t used = 0;
+  for (const Room* room : sorted) {
+    used += room->name().size() + room->owner().size() + 56;  // tags, lengths and varints: at most 56 bytes
+    if (used > budget) break;
     v1::RoomInfo* info = r->add_rooms();
     info->set_room_id(room->id());
     info->set_name(room->name());
@@ -253,7 +253,9 @@ void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
     info->set_created_unix_micros(absl::ToUnixMicros(room->created()));
     info->set_message_count(room->last_seq());
   }
-  r->set_message(absl::StrCat(r->rooms_size(), " rooms"));
+  r->set_message(r->rooms_size() == static_cast<int>(sorted.size())
+                     ? absl::StrCat(sorted.size(), " rooms")
+                     : absl::StrCat(r->rooms_size(), " of ", sorted.size(), " rooms (list cut to fit a frame)"));
   conn->Send(out);
 }
 
@@ -282,14 +284,11 @@ void ChatService::HandleSend(Connection* conn, const v1::ClientFrame& f, absl::T
     return;
   }
   const HistoryEntry& e = room->Record(conn->nickname(), text, now);
-  v1::ServerFrame out;
-  out.set_room_id(room->id());
-  v1::ChatMessage* m = out.mutable_chat_message();
-  m->set_sender(e.sender);
-  m->set_text(e.text);
-  m->set_seq(e.seq);
-  m->set_timestamp_unix_micros(e.timestamp_unix_micros);
-  Broadcast(*room, out, nullptr);
+  // Encoded once, straight from the history entry; every member's queue gets
+  // the same bytes (copied into its contiguous buffer if small, referenced if
+  // large: see OutputQueue).
+  const wire::SharedFrame frame = EncodeChatFrame(room->id(), e, /*replay=*/false);
+  for (Connection* member : room->members()) member->SendShared(frame);
 }
 
 void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip) {

@@ -53,6 +53,13 @@ absl::Status SplitHostPort(const std::string& listen, std::string* host, std::st
   return absl::OkStatus();
 }
 
+google::protobuf::ArenaOptions ArenaOptionsFor(char* block, size_t size) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = size;
+  return options;
+}
+
 std::string FormatAddress(const sockaddr_storage& addr, uint16_t* port_out) {
   char text[INET6_ADDRSTRLEN] = "?";
   uint16_t port = 0;
@@ -79,7 +86,8 @@ Server::Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Pol
       logger_(logger),
       poller_(std::move(poller)),
       service_(options_, logger),
-      decoder_(options.max_frame_bytes) {}
+      decoder_(options.max_frame_bytes),
+      arena_(ArenaOptionsFor(arena_block_, sizeof arena_block_)) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger* logger) {
   absl::StatusOr<std::unique_ptr<Poller>> poller = MakePoller(options.poller);
@@ -93,6 +101,7 @@ Server::~Server() {
   connections_.clear();
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 absl::Status Server::Listen() {
@@ -132,6 +141,7 @@ absl::Status Server::Listen() {
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   bound_address_ = FormatAddress(addr, &port_);
 
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(ErrnoText("eventfd"));
   if (absl::Status st = poller_->Add(listen_fd_, kPollRead, kListenTag); !st.ok()) return st;
@@ -153,6 +163,9 @@ absl::Status Server::Run() {
   absl::Time now = absl::Now();
   next_timeout_sweep_ = now + absl::Milliseconds(500);
   while (phase_ != Phase::kStopped) {
+    // Stats first: a client that sees a reply flushed below must also see
+    // the state that reply describes.
+    PublishStats();
     FlushDirty();
     ReapClosing(now);
     PublishStats();
@@ -240,8 +253,17 @@ void Server::AcceptAll(absl::Time now) {
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
-      // EMFILE/ENFILE: the pending connection stays queued; log and retry next
-      // turn rather than spinning here.
+      if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
+        // Out of descriptors: a level-triggered listener would wake us forever.
+        // Spend the spare fd to accept the waiting peer and close it at once,
+        // then take the spare back (the libev/Redis trick).
+        ::close(spare_fd_);
+        const int victim = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (victim >= 0) ::close(victim);
+        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        logger_->Log(LogLevel::kWarn, "accept: out of file descriptors; turned a connection away");
+        continue;
+      }
       logger_->Log(LogLevel::kWarn, "accept: %s", std::strerror(errno));
       return;
     }
@@ -295,8 +317,9 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
   } else {
     conn->Heard(now);
   }
+  auto* request = google::protobuf::Arena::CreateMessage<v1::ClientFrame>(&arena_);
   while (!conn->closing()) {
-    absl::StatusOr<bool> got = decoder_.Next(&conn->input(), &request_);
+    absl::StatusOr<bool> got = decoder_.Next(&conn->input(), request);
     if (!got.ok()) {
       const bool too_large = got.status().code() == absl::StatusCode::kResourceExhausted;
       logger_->Log(LogLevel::kWarn, "conn %d (%s): %s", conn->id(), conn->peer(), got.status().message());
@@ -305,8 +328,9 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       break;
     }
     if (!*got) break;
-    service_.HandleFrame(conn, request_, now);
+    service_.HandleFrame(conn, *request, now);
   }
+  arena_.Reset();
   if (n == 0 && !conn->closing()) conn->Close(CloseReason::kClientClosed);
 }
 

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "src/server/chat_service.h"
 #include "src/server/connection.h"
 #include "src/server/logger.h"
@@ -82,6 +83,7 @@ class Server {
 
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd for RequestShutdown
+  int spare_fd_ = -1;  // held in reserve to shed connections when out of fds
   std::string bound_address_;
   uint16_t port_ = 0;
 
@@ -90,7 +92,11 @@ class Server {
   std::vector<Connection*> dirty_;
   std::vector<Connection*> closing_;
   std::vector<PollEvent> events_;
-  v1::ClientFrame request_;  // reused to avoid an allocation per frame
+  // Requests are parsed into this arena, reset after each read: a parsed
+  // frame's submessage and strings cost a pointer bump, not a malloc. The
+  // first block lives inside the Server, so a reset frees nothing.
+  alignas(16) char arena_block_[64 * 1024];
+  google::protobuf::Arena arena_;
 
   enum class Phase { kServing, kDraining, kStopped };
   Phase phase_ = Phase::kServing;

@@ -21,21 +21,22 @@ void OutputQueue::AppendCopy(absl::string_view bytes) {
 
 char* OutputQueue::AppendUninitialized(size_t n) {
   if (segments_.empty() || segments_.back().shared ||
-      segments_.back().bytes.size() + n > std::max(kChunkBytes, segments_.back().bytes.capacity())) {
+      segments_.back().chunk.size + n > segments_.back().chunk.capacity) {
     Segment seg;
-    seg.bytes = std::move(spare_);
-    spare_.clear();
-    seg.bytes.clear();
-    seg.bytes.reserve(std::max(kChunkBytes, n));
+    if (spare_.capacity >= n) {
+      seg.chunk = std::exchange(spare_, Chunk());
+      seg.chunk.size = 0;
+    } else {
+      seg.chunk.capacity = std::max(kChunkBytes, n);
+      seg.chunk.data = std::unique_ptr<char[]>(new char[seg.chunk.capacity]);
+    }
     segments_.push_back(std::move(seg));
   }
-  std::string& tail = segments_.back().bytes;
-  const size_t at = tail.size();
-  // resize() zero-fills; for frames of a few hundred bytes that costs less
-  // than a second buffer and a copy would.
-  tail.resize(at + n);
+  Chunk& tail = segments_.back().chunk;
+  char* at = tail.data.get() + tail.size;
+  tail.size += n;
   pending_ += n;
-  return tail.data() + at;
+  return at;
 }
 
 void OutputQueue::AppendShared(SharedFrame frame) {
@@ -80,7 +81,7 @@ void OutputQueue::Consume(size_t n) {
       return;
     }
     n -= left;
-    if (!front.shared && front.bytes.capacity() <= 4 * kChunkBytes) spare_ = std::move(front.bytes);
+    if (!front.shared && front.chunk.capacity == kChunkBytes) spare_ = std::move(front.chunk);
     segments_.pop_front();
   }
 }

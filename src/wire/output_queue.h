@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -60,16 +61,23 @@ class OutputQueue {
   void CopyTo(std::string* out) const;
 
  private:
+  // Raw bytes with a fill mark: unlike std::string, growing the fill does not
+  // zero memory that is about to be overwritten.
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+    size_t capacity = 0;
+  };
   struct Segment {
     SharedFrame shared;  // set for a shared segment
-    std::string bytes;   // inline bytes otherwise
+    Chunk chunk;         // inline bytes otherwise
     size_t offset = 0;   // bytes of this segment already written
-    const char* data() const { return shared ? shared.data() : bytes.data(); }
-    size_t size() const { return shared ? shared.size() : bytes.size(); }
+    const char* data() const { return shared ? shared.data() : chunk.data.get(); }
+    size_t size() const { return shared ? shared.size() : chunk.size; }
   };
 
   std::deque<Segment> segments_;
-  std::string spare_;  // a drained chunk kept for reuse, so steady traffic does not allocate
+  Chunk spare_;  // a drained chunk kept for reuse, so steady traffic does not allocate
   size_t pending_ = 0;
 };
 

@@ -364,6 +364,22 @@ TEST_F(ChatServiceTest, ListReportsEveryRoom) {
   EXPECT_EQ(r.rooms(1).name(), "beta");
 }
 
+TEST_F(ChatServiceTest, ListIsCutToFitAFrameAndSaysSo) {
+  options_.max_frame_bytes = 2048;
+  Start();
+  Connection* a = LogIn("a");
+  for (int i = 0; i < 100; ++i) Create(a, "room-with-a-longish-name-" + std::to_string(1000 + i));
+  v1::ClientFrame f;
+  f.mutable_list_rooms();
+  Request(a, f);
+  v1::ServerFrame out = TakeOne(a);
+  EXPECT_LE(out.ByteSizeLong(), options_.max_frame_bytes);
+  EXPECT_GT(out.reply().rooms_size(), 0);
+  EXPECT_LT(out.reply().rooms_size(), 100);
+  EXPECT_EQ(out.reply().total_rooms(), 100u);
+  EXPECT_EQ(out.reply().rooms(0).name(), "room-with-a-longish-name-1000");
+}
+
 TEST_F(ChatServiceTest, BroadcastIsEncodedOnceWhateverTheMemberCount) {
   Connection* a = LogIn("sender");
   const uint64_t room = Create(a, "big").room_id();

@@ -53,6 +53,24 @@ TEST(NameRules, MessageTextAllowsNewlinesButNotOtherControls) {
   EXPECT_FALSE(ValidateMessageText("\xff", 100).ok());
 }
 
+TEST(NameRules, MessageTextFastPathStillCatchesEveryBadByteAtAnyOffset) {
+  const std::string base(40, 'a');
+  EXPECT_TRUE(ValidateMessageText(base, 100).ok());
+  for (size_t pos = 0; pos < base.size(); ++pos) {
+    for (const std::string& bad : {std::string("\x01"), std::string("\x1f"), std::string("\x7f"),
+                                  std::string("\xc2\x85"), std::string("\xff"), std::string(1, '\0')}) {
+      std::string t = base;
+      t.replace(pos, 1, bad);
+      EXPECT_FALSE(ValidateMessageText(t, 100).ok()) << "offset " << pos;
+    }
+    std::string ok = base;
+    ok[pos] = (pos % 2) ? '\n' : '~';
+    EXPECT_TRUE(ValidateMessageText(ok, 100).ok()) << "offset " << pos;
+    ok.replace(pos, 1, "\xc3\xa9");  // é
+    EXPECT_TRUE(ValidateMessageText(ok, 100).ok()) << "offset " << pos;
+  }
+}
+
 TEST(NameRules, FoldIsAsciiCaseInsensitive) {
   EXPECT_EQ(FoldName("AliCE"), FoldName("alice"));
   EXPECT_NE(FoldName("alice"), FoldName("alicf"));

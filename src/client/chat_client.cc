@@ -1,0 +1,495 @@
+#include "src/client/chat_client.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace muxchat::client {
+namespace {
+
+// Bytes read per ReadFromFd call and per Pump/poll wake-up, so a flooding
+// server cannot keep one call busy forever.
+constexpr size_t kReadChunkBytes = 256 * 1024;
+constexpr size_t kMaxReadPerWakeup = 4 * 1024 * 1024;
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+// Milliseconds until `deadline` for poll(): -1 for an infinite deadline,
+// rounded up so we never wake just before it and spin.
+int PollTimeoutMs(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  const absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)));
+  return static_cast<int>(std::min<int64_t>(ms, INT_MAX));
+}
+
+// Connects the non-blocking socket `fd` to `ai`, waiting until `deadline`.
+absl::Status ConnectOne(int fd, const addrinfo* ai, absl::Time deadline, absl::string_view what) {
+  if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return absl::OkStatus();
+  if (errno != EINPROGRESS) {
+    const int err = errno;
+    return absl::UnavailableError(absl::StrCat("connect to ", what, ": ", ErrnoText(err)));
+  }
+  for (;;) {
+    pollfd p{fd, POLLOUT, 0};
+    const int n = ::poll(&p, 1, PollTimeoutMs(deadline));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      return absl::InternalError(absl::StrCat("poll: ", ErrnoText(err)));
+    }
+    if (n == 0) {
+      return absl::DeadlineExceededError(absl::StrCat("connect to ", what, ": timed out"));
+    }
+    break;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err != 0) {
+    return absl::UnavailableError(absl::StrCat("connect to ", what, ": ", ErrnoText(err)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ChatClient>> ChatClient::Connect(const std::string& host,
+                                                                uint16_t port,
+                                                                absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string name = host;
+  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+  }
+  const std::string what = absl::StrCat(host, ":", port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(name.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0) {
+    const std::string text = absl::StrCat("cannot resolve ", host, ": ", ::gai_strerror(rc));
+    return rc == EAI_AGAIN ? absl::UnavailableError(text) : absl::NotFoundError(text);
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(found, ::freeaddrinfo);
+
+  absl::Status last = absl::UnavailableError(absl::StrCat("no address for ", what));
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                            ai->ai_protocol);
+    if (fd < 0) {
+      const int err = errno;
+      last = absl::UnavailableError(absl::StrCat("socket: ", ErrnoText(err)));
+      continue;
+    }
+    last = ConnectOne(fd, ai, deadline, what);
+    if (last.ok()) {
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return std::unique_ptr<ChatClient>(new ChatClient(fd));
+    }
+    ::close(fd);
+    if (absl::IsDeadlineExceeded(last)) break;
+  }
+  return last;
+}
+
+std::unique_ptr<ChatClient> ChatClient::FromConnectedFd(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL, 0);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  return std::unique_ptr<ChatClient>(new ChatClient(fd));
+}
+
+ChatClient::ChatClient(int fd) : fd_(fd) {}
+
+ChatClient::~ChatClient() { Close(); }
+
+void ChatClient::Close() {
+  MarkClosed(absl::UnavailableError("connection closed by the client"));
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+void ChatClient::MarkClosed(absl::Status why) {
+  if (!close_status_.ok()) return;
+  close_status_ = std::move(why);
+  out_.Clear();
+  // Make "closed" true for the server too (e.g. after a write timeout).
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+// ------------------------------------------------------------------ calls
+
+absl::StatusOr<v1::Welcome> ChatClient::Hello(const std::string& nickname, absl::Duration timeout,
+                                              const std::string& client_name) {
+  const absl::Time deadline = absl::Now() + timeout;
+  v1::ClientFrame frame;
+  v1::Hello* hello = frame.mutable_hello();
+  hello->set_nickname(nickname);
+  hello->set_client_name(client_name);
+  hello->set_protocol_version(wire::kProtocolVersion);
+  absl::StatusOr<uint64_t> id = SendFrame(std::move(frame), /*await_send=*/false);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::ServerFrame> answer = WaitForReply(*id, deadline - absl::Now());
+  if (!answer.ok()) return answer.status();
+  if (answer->has_welcome()) return answer->welcome();
+  if (answer->has_reply() && answer->reply().status() != v1::SUCCESS) {
+    return StatusFromServer(answer->reply().status(), answer->reply().message());
+  }
+  return absl::InternalError("server answered Hello with neither Welcome nor a failure Reply");
+}
+
+absl::StatusOr<v1::Reply> ChatClient::Call(v1::ClientFrame frame, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<uint64_t> id = SendFrame(std::move(frame), /*await_send=*/false);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::ServerFrame> answer = WaitForReply(*id, deadline - absl::Now());
+  if (!answer.ok()) return answer.status();
+  if (!answer->has_reply()) {
+    return absl::InternalError(absl::StrCat("request ", *id, " was answered without a Reply"));
+  }
+  if (answer->reply().status() != v1::SUCCESS) {
+    return StatusFromServer(answer->reply().status(), answer->reply().message());
+  }
+  return std::move(*answer->mutable_reply());
+}
+
+absl::StatusOr<v1::Reply> ChatClient::CreateRoom(const std::string& name, absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.mutable_create_room()->set_name(name);
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::JoinRoom(const std::string& name, absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.mutable_join_room()->set_name(name);
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::JoinRoomById(uint64_t room_id, absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.set_room_id(room_id);
+  frame.mutable_join_room();
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::LeaveRoom(uint64_t room_id, absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.set_room_id(room_id);
+  frame.mutable_leave_room();
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::DeleteRoom(const std::string& name, absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.mutable_delete_room()->set_name(name);
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::ListRooms(absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.mutable_list_rooms();
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Pong> ChatClient::Ping(uint64_t nonce, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  v1::ClientFrame frame;
+  frame.mutable_ping()->set_nonce(nonce);
+  absl::StatusOr<uint64_t> id = SendFrame(std::move(frame), /*await_send=*/false);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::ServerFrame> answer = WaitForReply(*id, deadline - absl::Now());
+  if (!answer.ok()) return answer.status();
+  if (answer->has_pong()) return answer->pong();
+  if (answer->has_reply() && answer->reply().status() != v1::SUCCESS) {
+    return StatusFromServer(answer->reply().status(), answer->reply().message());
+  }
+  return absl::InternalError(absl::StrCat("ping ", *id, " was answered without a Pong"));
+}
+
+absl::StatusOr<uint64_t> ChatClient::Send(uint64_t room_id, absl::string_view text) {
+  v1::ClientFrame frame;
+  frame.set_room_id(room_id);
+  frame.mutable_send_message()->set_text(std::string(text));
+  return SendFrame(std::move(frame), /*await_send=*/false);
+}
+
+absl::StatusOr<v1::ChatMessage> ChatClient::SendAndWait(uint64_t room_id, absl::string_view text,
+                                                        absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  v1::ClientFrame frame;
+  frame.set_room_id(room_id);
+  frame.mutable_send_message()->set_text(std::string(text));
+  absl::StatusOr<uint64_t> id = SendFrame(std::move(frame), /*await_send=*/true);
+  if (!id.ok()) return id.status();
+  absl::StatusOr<v1::ServerFrame> answer = WaitForReply(*id, deadline - absl::Now());
+  if (!answer.ok()) return answer.status();
+  if (answer->has_chat_message()) return std::move(*answer->mutable_chat_message());
+  if (answer->has_reply() && answer->reply().status() != v1::SUCCESS) {
+    return StatusFromServer(answer->reply().status(), answer->reply().message());
+  }
+  return absl::InternalError(absl::StrCat("send ", *id, " was answered unexpectedly"));
+}
+
+// -------------------------------------------------------------- low level
+
+uint64_t ChatClient::NextRequestId() {
+  for (;;) {
+    const uint64_t id = next_request_id_++;
+    if (id == 0) continue;
+    if (awaited_.contains(id) || answers_.contains(id) || send_room_.contains(id)) continue;
+    return id;
+  }
+}
+
+absl::StatusOr<uint64_t> ChatClient::SendRequest(v1::ClientFrame frame) {
+  return SendFrame(std::move(frame), /*await_send=*/false);
+}
+
+absl::StatusOr<uint64_t> ChatClient::SendFrame(v1::ClientFrame frame, bool await_send) {
+  if (closed()) return close_status_;
+  uint64_t id = frame.request_id();
+  if (id == 0) {
+    id = NextRequestId();
+    frame.set_request_id(id);
+  } else if (awaited_.contains(id) || answers_.contains(id) || send_room_.contains(id)) {
+    return absl::InvalidArgumentError(absl::StrCat("request_id ", id, " is still outstanding"));
+  }
+  if (absl::Status s = wire::AppendFrame(frame, &out_, max_outbound_frame_bytes_); !s.ok()) {
+    return s;
+  }
+  if (frame.has_send_message()) {
+    pending_sends_[frame.room_id()].push_back(id);
+    send_room_[id] = frame.room_id();
+    if (await_send) awaited_.insert(id);
+  } else if (!frame.has_pong()) {
+    awaited_.insert(id);
+  }
+  const absl::Status flushed = Flush(absl::Now() + write_timeout_);
+  if (absl::IsDeadlineExceeded(flushed) && !closed()) {
+    MarkClosed(absl::DeadlineExceededError(absl::StrCat(
+        "server did not read our output for ", absl::FormatDuration(write_timeout_))));
+  }
+  if (!flushed.ok()) return close_status_.ok() ? flushed : close_status_;
+  return id;
+}
+
+absl::StatusOr<v1::ServerFrame> ChatClient::WaitForReply(uint64_t request_id,
+                                                         absl::Duration timeout) {
+  if (!awaited_.contains(request_id) && !answers_.contains(request_id)) {
+    return absl::NotFoundError(absl::StrCat("request ", request_id, " is not awaited"));
+  }
+  const absl::Status s =
+      WaitUntil([&] { return answers_.contains(request_id); }, absl::Now() + timeout);
+  if (!s.ok()) {
+    if (absl::IsDeadlineExceeded(s) && !closed()) awaited_.erase(request_id);
+    return s;
+  }
+  auto node = answers_.extract(request_id);
+  return std::move(node.mapped());
+}
+
+absl::StatusOr<v1::ServerFrame> ChatClient::NextEvent(absl::Duration timeout) {
+  const absl::Status s = WaitUntil([&] { return !events_.empty(); }, absl::Now() + timeout);
+  if (!s.ok()) {
+    if (!closed() || absl::IsUnavailable(s)) return s;
+    absl::Status unavailable = absl::UnavailableError(absl::StrCat("connection closed: ", s.message()));
+    s.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+      unavailable.SetPayload(url, payload);
+    });
+    return unavailable;
+  }
+  v1::ServerFrame frame = std::move(events_.front());
+  events_.pop_front();
+  return frame;
+}
+
+absl::Status ChatClient::Pump() {
+  if (closed()) return close_status_;
+  WriteSome();
+  ReadSome();
+  if (!out_.empty()) WriteSome();
+  return close_status_;
+}
+
+// ------------------------------------------------------------------- I/O
+
+template <typename Ready>
+absl::Status ChatClient::WaitUntil(Ready ready, absl::Time deadline) {
+  for (;;) {
+    if (ready()) return absl::OkStatus();
+    if (closed()) return close_status_;
+    const bool progressed = PollOnce(deadline);
+    if (!progressed || absl::Now() >= deadline) {
+      if (ready()) return absl::OkStatus();
+      if (closed()) return close_status_;
+      return absl::DeadlineExceededError("timed out waiting for the server");
+    }
+  }
+}
+
+bool ChatClient::PollOnce(absl::Time deadline) {
+  pollfd p{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, PollTimeoutMs(deadline));
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    const int err = errno;
+    MarkClosed(absl::UnavailableError(absl::StrCat("poll: ", ErrnoText(err))));
+    return true;
+  }
+  if (n == 0) return false;
+  if (p.revents & POLLNVAL) {
+    MarkClosed(absl::UnavailableError("socket is not open"));
+    return true;
+  }
+  if (p.revents & POLLOUT) WriteSome();
+  if (p.revents & (POLLIN | POLLHUP | POLLERR)) ReadSome();
+  if (!out_.empty()) WriteSome();  // e.g. a Pong queued by ReadSome
+  return true;
+}
+
+absl::Status ChatClient::Flush(absl::Time deadline) {
+  WriteSome();
+  return WaitUntil([&] { return out_.empty(); }, deadline);
+}
+
+void ChatClient::WriteSome() {
+  while (!out_.empty() && !closed()) {
+    const ssize_t n = ::send(fd_, out_.Peek(), out_.ReadableBytes(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out_.Consume(static_cast<size_t>(n));
+      continue;
+    }
+    const int err = errno;
+    if (n < 0 && err == EINTR) continue;
+    if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return;
+    // The server may have said why before it closed (an Error frame): read
+    // that first, so it becomes the close status rather than EPIPE.
+    ReadSome();
+    MarkClosed(absl::UnavailableError(absl::StrCat("write: ", ErrnoText(err))));
+    return;
+  }
+}
+
+void ChatClient::ReadSome() {
+  size_t total = 0;
+  while (!closed() && total < kMaxReadPerWakeup) {
+    const ssize_t n = in_.ReadFromFd(fd_, kReadChunkBytes);
+    if (n > 0) {
+      total += static_cast<size_t>(n);
+      for (;;) {
+        v1::ServerFrame frame;
+        absl::StatusOr<bool> got = decoder_.Next(&in_, &frame);
+        if (!got.ok()) {
+          MarkClosed(absl::DataLossError(
+              absl::StrCat("undecodable data from the server: ", got.status().message())));
+          return;
+        }
+        if (!*got) break;
+        Dispatch(std::move(frame));
+        if (closed()) return;
+      }
+      continue;
+    }
+    if (n == 0) {
+      MarkClosed(absl::UnavailableError("connection closed by the server"));
+      return;
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) return;
+    MarkClosed(absl::UnavailableError(absl::StrCat("read: ", ErrnoText(err))));
+    return;
+  }
+}
+
+void ChatClient::Dispatch(v1::ServerFrame frame) {
+  switch (frame.body_case()) {
+    case v1::ServerFrame::kPing: {
+      // Keepalive: answer, never surface. Flushed by our caller.
+      v1::ClientFrame pong;
+      pong.mutable_pong()->set_nonce(frame.ping().nonce());
+      (void)wire::AppendFrame(pong, &out_, max_outbound_frame_bytes_);
+      return;
+    }
+    case v1::ServerFrame::kError: {
+      absl::Status why = StatusFromServer(frame.error().status(), frame.error().message());
+      if (why.ok()) why = absl::UnknownError("server sent an Error frame with status SUCCESS");
+      events_.push_back(std::move(frame));
+      MarkClosed(std::move(why));
+      return;
+    }
+    case v1::ServerFrame::kWelcome:
+      welcome_ = frame.welcome();
+      nickname_ = welcome_.nickname();
+      if (welcome_.limits().max_frame_bytes() > 0) {
+        max_outbound_frame_bytes_ = welcome_.limits().max_frame_bytes();
+      }
+      break;
+    case v1::ServerFrame::kChatMessage: {
+      const v1::ChatMessage& msg = frame.chat_message();
+      if (!msg.replay() && !nickname_.empty() && absl::EqualsIgnoreCase(msg.sender(), nickname_)) {
+        auto it = pending_sends_.find(frame.room_id());
+        if (it != pending_sends_.end() && !it->second.empty()) {
+          // Our own echo acknowledges the oldest pending send to this room.
+          const uint64_t id = it->second.front();
+          it->second.pop_front();
+          if (it->second.empty()) pending_sends_.erase(it);
+          send_room_.erase(id);
+          Deliver(id, std::move(frame));
+          return;
+        }
+      }
+      events_.push_back(std::move(frame));
+      return;
+    }
+    default:
+      break;
+  }
+  const uint64_t id = frame.request_id();
+  if (id == 0) {
+    events_.push_back(std::move(frame));
+    return;
+  }
+  if (auto sr = send_room_.find(id); sr != send_room_.end()) {
+    // A Reply to a send is always a failure: that send will never be echoed.
+    auto it = pending_sends_.find(sr->second);
+    if (it != pending_sends_.end()) {
+      auto pos = std::find(it->second.begin(), it->second.end(), id);
+      if (pos != it->second.end()) it->second.erase(pos);
+      if (it->second.empty()) pending_sends_.erase(it);
+    }
+    send_room_.erase(sr);
+  }
+  Deliver(id, std::move(frame));
+}
+
+void ChatClient::Deliver(uint64_t id, v1::ServerFrame frame) {
+  if (awaited_.erase(id) > 0) {
+    answers_[id] = std::move(frame);
+  } else {
+    events_.push_back(std::move(frame));
+  }
+}
+
+}  // namespace muxchat::client

@@ -1,0 +1,201 @@
+// ChatClient: one client connection to a muxchat server (spec: /work/spec.md),
+// with blocking request/reply calls, fire-and-forget sends acknowledged by the
+// server's echo, and an event queue for everything else. The socket is
+// non-blocking; every wait is a poll() bounded by a deadline, and while
+// waiting the client both reads (queuing events, answering keepalive pings)
+// and flushes its output, so neither side can deadlock the other.
+//
+// Thread rule: not thread-safe; one thread at a time may use an instance.
+// Ownership: the ChatClient owns its socket and closes it in Close() or on
+// destruction. Frames and statuses returned are copies owned by the caller.
+#ifndef MUXCHAT_CLIENT_CHAT_CLIENT_H_
+#define MUXCHAT_CLIENT_CHAT_CLIENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "proto/muxchat.pb.h"
+#include "src/client/server_status.h"
+#include "src/wire/buffer.h"
+#include "src/wire/frame_codec.h"
+
+namespace muxchat::client {
+
+class ChatClient {
+ public:
+  // Largest server frame accepted; a bigger length prefix closes the
+  // connection with kDataLoss. Generous: the server's own cap is 64 KiB by default.
+  static constexpr uint32_t kMaxInboundFrameBytes = 16 * 1024 * 1024;
+  // How long SendRequest may wait for the kernel to accept our bytes.
+  static constexpr absl::Duration kDefaultWriteTimeout = absl::Seconds(10);
+
+  // Blocking connect with timeout. `host` is a name or an IPv4/IPv6 literal
+  // (brackets around an IPv6 literal are accepted); every resolved address is
+  // tried in turn until one connects or the deadline passes. Name resolution
+  // itself (getaddrinfo) is not bounded by `timeout`. Errors: kDeadlineExceeded,
+  // kUnavailable (refused/unreachable), kNotFound (name does not resolve).
+  static absl::StatusOr<std::unique_ptr<ChatClient>> Connect(const std::string& host, uint16_t port,
+                                                             absl::Duration timeout);
+  // Wraps an already connected stream socket (taking ownership); used by tests
+  // with socketpair(). The fd is made non-blocking.
+  static std::unique_ptr<ChatClient> FromConnectedFd(int fd);
+
+  ~ChatClient();
+  ChatClient(const ChatClient&) = delete;
+  ChatClient& operator=(const ChatClient&) = delete;
+
+  // --- Request/reply calls. Each sends one request and waits up to `timeout`
+  // for its answer; events arriving meanwhile are queued. A failure Reply
+  // becomes StatusFromServer(status, message). kDeadlineExceeded on timeout
+  // (a late answer is then delivered as an event). After the connection is
+  // closed they return the close status (see Pump()).
+
+  // Handshake. On success nickname() and welcome() are set. A failure Reply
+  // (e.g. FAILURE_ALREADY_EXISTS) leaves the connection open for a retry.
+  absl::StatusOr<v1::Welcome> Hello(const std::string& nickname, absl::Duration timeout,
+                                    const std::string& client_name = "muxchat-lib");
+  absl::StatusOr<v1::Reply> CreateRoom(const std::string& name, absl::Duration timeout);
+  // On success the Reply's history_count replayed ChatMessages follow as events.
+  absl::StatusOr<v1::Reply> JoinRoom(const std::string& name, absl::Duration timeout);
+  absl::StatusOr<v1::Reply> JoinRoomById(uint64_t room_id, absl::Duration timeout);
+  absl::StatusOr<v1::Reply> LeaveRoom(uint64_t room_id, absl::Duration timeout);
+  absl::StatusOr<v1::Reply> DeleteRoom(const std::string& name, absl::Duration timeout);
+  absl::StatusOr<v1::Reply> ListRooms(absl::Duration timeout);
+  absl::StatusOr<v1::Pong> Ping(uint64_t nonce, absl::Duration timeout);
+
+  // --- Chat messages.
+
+  // Queues (and flushes) a SendMessage without waiting for its
+  // acknowledgement; returns its request_id. The send is pending until, per
+  // room and in FIFO order, the server's echo of our own message (sender ==
+  // nickname(), replay false) acknowledges it, or a failure Reply with its
+  // request_id removes it. Both the echo and the failure Reply are then
+  // delivered as events (ServerFrame with chat_message / reply).
+  absl::StatusOr<uint64_t> Send(uint64_t room_id, absl::string_view text);
+  // Send, then wait until the send is acknowledged: returns the echoed
+  // ChatMessage (with its seq). That echo is the answer to this call and is
+  // NOT also queued as an event. A failure Reply -> StatusFromServer(...).
+  absl::StatusOr<v1::ChatMessage> SendAndWait(uint64_t room_id, absl::string_view text,
+                                              absl::Duration timeout);
+
+  // --- Low level.
+
+  // Assigns a fresh request_id unless the frame has one (kInvalidArgument if
+  // that id is still outstanding), queues the frame and flushes it, waiting for
+  // POLLOUT at most write_timeout(); returns the id. The answer must then be
+  // collected with WaitForReply, except for send_message frames, which are
+  // tracked like Send(), and pong frames, which get no answer. Errors:
+  // kResourceExhausted (frame larger than the server's max_frame_bytes; nothing
+  // sent), kDeadlineExceeded (the server did not read for write_timeout(); the
+  // connection is then closed), or the close status.
+  absl::StatusOr<uint64_t> SendRequest(v1::ClientFrame frame);
+  // The answer to request `request_id` (a Welcome, Reply or Pong frame; for an
+  // awaited send_message the own echo or the failure Reply). Events arriving
+  // meanwhile are queued. kNotFound if the id is not awaited (unknown, already
+  // collected, or given up on after a timeout). kDeadlineExceeded on timeout;
+  // the request is then no longer awaited and a late answer becomes an event.
+  // If the connection closes first: the close status (the server's error for
+  // an Error frame, else kUnavailable).
+  absl::StatusOr<v1::ServerFrame> WaitForReply(uint64_t request_id, absl::Duration timeout);
+
+  // Next event: any ServerFrame that is not the answer to an awaited request
+  // (chat messages incl. own echoes of Send(), replays, member joined/left,
+  // room closed, shutdown, error, answers nobody waits for), in arrival order.
+  // kDeadlineExceeded on timeout (timeout 0 = poll only), kUnavailable once the
+  // connection is closed and no queued events remain. Server keepalive pings
+  // are answered with Pong automatically and never surfaced.
+  absl::StatusOr<v1::ServerFrame> NextEvent(absl::Duration timeout);
+
+  // For event-loop integration: call when poll() reports fd() readable (or
+  // writable, if HasPendingOutput()). Flushes what the kernel accepts and reads
+  // whatever is available, without blocking; decodes and queues events. Once
+  // the connection is closed it returns the close status: kUnavailable when the
+  // peer closed or the socket failed, the StatusFromServer error after an Error
+  // frame (kDataLoss for undecodable input). Stop polling fd() after that, and
+  // drain the remaining events with NextEvent(absl::ZeroDuration()).
+  absl::Status Pump();
+  bool HasQueuedEvent() const { return !events_.empty(); }
+  // True while bytes are queued for the server (poll for POLLOUT too).
+  bool HasPendingOutput() const { return !out_.empty(); }
+  // Sends not yet acknowledged by an echo or removed by a failure Reply.
+  size_t PendingAcks() const { return send_room_.size(); }
+  // The socket, valid until Close() (-1 after). Do not read or write it directly.
+  int fd() const { return fd_; }
+  bool closed() const { return !close_status_.ok(); }
+  // Why the connection is closed (OkStatus while it is open).
+  const absl::Status& close_status() const { return close_status_; }
+  // Closes the socket; queued events stay readable through NextEvent.
+  void Close();
+
+  void set_write_timeout(absl::Duration timeout) { write_timeout_ = timeout; }
+  absl::Duration write_timeout() const { return write_timeout_; }
+
+  // The nickname as registered by the server; empty before a successful Hello.
+  const std::string& nickname() const { return nickname_; }
+  // The server's Welcome; default instance before a successful Hello.
+  const v1::Welcome& welcome() const { return welcome_; }
+
+ private:
+  explicit ChatClient(int fd);
+
+  // Sends `frame`; `awaited` registers the id for WaitForReply.
+  absl::StatusOr<uint64_t> SendFrame(v1::ClientFrame frame, bool awaited);
+  // SendFrame + WaitForReply + "the answer must be a SUCCESS Reply".
+  absl::StatusOr<v1::Reply> Call(v1::ClientFrame frame, absl::Duration timeout);
+  // Waits until `ready()` holds, the connection closes, or `deadline` passes
+  // (kDeadlineExceeded). Returns OK when ready() holds.
+  template <typename Ready>
+  absl::Status WaitUntil(Ready ready, absl::Time deadline);
+  // One poll() for POLLIN (+POLLOUT while output is pending) up to
+  // `deadline`, then flush/read as ready. Returns false if the deadline passed
+  // with nothing ready.
+  bool PollOnce(absl::Time deadline);
+  // Blocks until the output buffer is empty (reading meanwhile).
+  absl::Status Flush(absl::Time deadline);
+  // Non-blocking write of as much output as the kernel takes.
+  void WriteSome();
+  // Non-blocking read of what is available; decodes and dispatches frames.
+  void ReadSome();
+  void Dispatch(v1::ServerFrame frame);
+  // Delivers `frame`, the answer to request `id`, to its waiter or as an event.
+  void Deliver(uint64_t id, v1::ServerFrame frame);
+  // Records why the connection ended (first reason wins); stops reading.
+  void MarkClosed(absl::Status why);
+  uint64_t NextRequestId();
+
+  int fd_;
+  wire::Buffer in_;
+  wire::Buffer out_;
+  wire::FrameDecoder decoder_{kMaxInboundFrameBytes};
+  uint32_t max_outbound_frame_bytes_ = wire::kDefaultMaxFrameBytes;
+  absl::Duration write_timeout_ = kDefaultWriteTimeout;
+  absl::Status close_status_;
+  uint64_t next_request_id_ = 1;
+
+  std::deque<v1::ServerFrame> events_;
+  // Requests whose answer someone collects with WaitForReply.
+  absl::flat_hash_set<uint64_t> awaited_;
+  // Answers to awaited requests, until collected.
+  absl::flat_hash_map<uint64_t, v1::ServerFrame> answers_;
+  // Unacknowledged sends: request_ids in send order, per room; and the room of each.
+  absl::flat_hash_map<uint64_t, std::deque<uint64_t>> pending_sends_;
+  absl::flat_hash_map<uint64_t, uint64_t> send_room_;
+
+  std::string nickname_;
+  v1::Welcome welcome_;
+};
+
+// StatusFromServer and ServerStatusOf come with this header; see server_status.h.
+
+}  // namespace muxchat::client
+
+#endif  // MUXCHAT_CLIENT_CHAT_CLIENT_H_

@@ -1,0 +1,486 @@
+#include "src/client/chat_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "gtest/gtest.h"
+#include "src/wire/buffer.h"
+#include "src/wire/frame_codec.h"
+
+namespace muxchat::client {
+namespace {
+
+constexpr absl::Duration kLong = absl::Seconds(5);  // only ever hit when a test fails
+
+// A fake muxchat server: one listening socket on the loopback address (port 0)
+// and one accepted connection, spoken to with the wire codec. Its blocking
+// helpers wait with poll() bounded by kLong. A script may run on a thread;
+// it is joined by Join() or the destructor.
+class FakeServer {
+ public:
+  explicit FakeServer(int family = AF_INET) {
+    listen_fd_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage addr{};
+    socklen_t len;
+    if (family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+      in->sin_family = AF_INET;
+      in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      len = sizeof *in;
+    } else {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+      in6->sin6_family = AF_INET6;
+      in6->sin6_addr = in6addr_loopback;
+      len = sizeof *in6;
+    }
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(listen_fd_, 4) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
+                                    : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  }
+  ~FakeServer() {
+    Join();
+    CloseConnection();
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+  }
+
+  bool listening() const { return port_ != 0; }
+  uint16_t port() const { return port_; }
+
+  bool Accept() {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(kLong))) != 1) return false;
+    conn_fd_ = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    return conn_fd_ >= 0;
+  }
+
+  void RunInThread(std::function<void(FakeServer&)> script) {
+    thread_ = std::thread([this, script = std::move(script)] { script(*this); });
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+  bool Write(const v1::ServerFrame& frame) {
+    const std::string bytes = wire::EncodeFrameToString(frame);
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::send(conn_fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // Reads the next ClientFrame; false on timeout, EOF or garbage.
+  bool Read(v1::ClientFrame* frame) {
+    for (;;) {
+      absl::StatusOr<bool> got = decoder_.Next(&in_, frame);
+      if (!got.ok()) return false;
+      if (*got) return true;
+      if (!WaitReadable()) return false;
+      if (in_.ReadFromFd(conn_fd_, 1 << 20) <= 0) return false;
+    }
+  }
+
+  // True once the client has closed (or shut down) its side, all data read.
+  bool ReadsEof() {
+    for (;;) {
+      if (!WaitReadable()) return false;
+      const ssize_t n = in_.ReadFromFd(conn_fd_, 1 << 20);
+      if (n == 0) return true;
+      if (n < 0) return false;
+    }
+  }
+
+  void CloseConnection() {
+    if (conn_fd_ >= 0) ::close(conn_fd_);
+    conn_fd_ = -1;
+  }
+
+ private:
+  bool WaitReadable() {
+    pollfd p{conn_fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(kLong))) == 1;
+  }
+
+  int listen_fd_ = -1;
+  int conn_fd_ = -1;
+  uint16_t port_ = 0;
+  wire::Buffer in_;
+  wire::FrameDecoder decoder_{1 << 20};
+  std::thread thread_;
+};
+
+v1::ServerFrame ChatFrame(uint64_t room, const std::string& sender, const std::string& text,
+                          uint64_t seq) {
+  v1::ServerFrame f;
+  f.set_room_id(room);
+  v1::ChatMessage* m = f.mutable_chat_message();
+  m->set_sender(sender);
+  m->set_text(text);
+  m->set_seq(seq);
+  return f;
+}
+
+v1::ServerFrame ReplyFrame(uint64_t request_id, v1::Status status, const std::string& message = "") {
+  v1::ServerFrame f;
+  f.set_request_id(request_id);
+  f.mutable_reply()->set_status(status);
+  f.mutable_reply()->set_message(message);
+  return f;
+}
+
+// Blocks until the client's socket is readable, then pumps it once.
+void AwaitAndPump(ChatClient& client) {
+  pollfd p{client.fd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(kLong))), 1);
+  ASSERT_TRUE(client.Pump().ok());
+}
+
+class ChatClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server_.listening());
+    absl::StatusOr<std::unique_ptr<ChatClient>> c = ChatClient::Connect("127.0.0.1", server_.port(), kLong);
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = std::move(*c);
+    ASSERT_TRUE(server_.Accept());
+  }
+
+  // Completes the handshake as `nickname`.
+  void Handshake(const std::string& nickname) {
+    server_.RunInThread([nickname](FakeServer& s) {
+      v1::ClientFrame hello;
+      ASSERT_TRUE(s.Read(&hello));
+      v1::ServerFrame welcome;
+      welcome.set_request_id(hello.request_id());
+      welcome.mutable_welcome()->set_nickname(nickname);
+      welcome.mutable_welcome()->set_protocol_version(1);
+      ASSERT_TRUE(s.Write(welcome));
+    });
+    ASSERT_TRUE(client_->Hello(nickname, kLong).ok());
+    server_.Join();
+  }
+
+  FakeServer server_;
+  std::unique_ptr<ChatClient> client_;
+};
+
+TEST_F(ChatClientTest, HelloReturnsWelcome) {
+  server_.RunInThread([](FakeServer& s) {
+    v1::ClientFrame hello;
+    ASSERT_TRUE(s.Read(&hello));
+    EXPECT_TRUE(hello.has_hello());
+    EXPECT_NE(hello.request_id(), 0u);
+    EXPECT_EQ(hello.hello().nickname(), "alice");
+    EXPECT_EQ(hello.hello().client_name(), "muxchat-lib");
+    EXPECT_EQ(hello.hello().protocol_version(), 1u);
+    v1::ServerFrame welcome;
+    welcome.set_request_id(hello.request_id());
+    welcome.mutable_welcome()->set_session_id(7);
+    welcome.mutable_welcome()->set_nickname("Alice");
+    welcome.mutable_welcome()->set_protocol_version(1);
+    welcome.mutable_welcome()->mutable_limits()->set_max_text_bytes(16384);
+    ASSERT_TRUE(s.Write(welcome));
+  });
+  absl::StatusOr<v1::Welcome> welcome = client_->Hello("alice", kLong);
+  server_.Join();
+  ASSERT_TRUE(welcome.ok()) << welcome.status();
+  EXPECT_EQ(welcome->session_id(), 7u);
+  EXPECT_EQ(client_->nickname(), "Alice");  // as registered by the server
+  EXPECT_EQ(client_->welcome().limits().max_text_bytes(), 16384u);
+  EXPECT_FALSE(client_->HasQueuedEvent());
+}
+
+TEST_F(ChatClientTest, WaitForReplyMatchesRequestIdWhileEventsInterleave) {
+  v1::ClientFrame create;
+  create.mutable_create_room()->set_name("lobby");
+  v1::ClientFrame list;
+  list.mutable_list_rooms();
+  absl::StatusOr<uint64_t> a = client_->SendRequest(create);
+  absl::StatusOr<uint64_t> b = client_->SendRequest(list);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_NE(*a, *b);
+
+  v1::ClientFrame got;
+  ASSERT_TRUE(server_.Read(&got));
+  EXPECT_EQ(got.request_id(), *a);
+  ASSERT_TRUE(server_.Read(&got));
+  EXPECT_EQ(got.request_id(), *b);
+  v1::ServerFrame joined;
+  joined.set_room_id(3);
+  joined.mutable_member_joined()->set_nickname("bob");
+  ASSERT_TRUE(server_.Write(joined));
+  ASSERT_TRUE(server_.Write(ReplyFrame(*b, v1::SUCCESS)));
+  ASSERT_TRUE(server_.Write(ChatFrame(3, "bob", "hi", 1)));
+  v1::ServerFrame reply_a = ReplyFrame(*a, v1::SUCCESS);
+  reply_a.mutable_reply()->set_room_id(9);
+  ASSERT_TRUE(server_.Write(reply_a));
+
+  absl::StatusOr<v1::ServerFrame> answer_a = client_->WaitForReply(*a, kLong);
+  ASSERT_TRUE(answer_a.ok()) << answer_a.status();
+  EXPECT_EQ(answer_a->request_id(), *a);
+  EXPECT_EQ(answer_a->reply().room_id(), 9u);
+  // b's answer arrived earlier and was kept: no waiting needed.
+  absl::StatusOr<v1::ServerFrame> answer_b = client_->WaitForReply(*b, absl::ZeroDuration());
+  ASSERT_TRUE(answer_b.ok()) << answer_b.status();
+  EXPECT_EQ(answer_b->request_id(), *b);
+
+  absl::StatusOr<v1::ServerFrame> e1 = client_->NextEvent(absl::ZeroDuration());
+  ASSERT_TRUE(e1.ok()) << e1.status();
+  EXPECT_EQ(e1->member_joined().nickname(), "bob");
+  absl::StatusOr<v1::ServerFrame> e2 = client_->NextEvent(absl::ZeroDuration());
+  ASSERT_TRUE(e2.ok()) << e2.status();
+  EXPECT_EQ(e2->chat_message().text(), "hi");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client_->NextEvent(absl::ZeroDuration()).status()));
+}
+
+TEST_F(ChatClientTest, FailureReplyBecomesSpecificCodeWithServerStatusPayload) {
+  server_.RunInThread([](FakeServer& s) {
+    v1::ClientFrame create;
+    ASSERT_TRUE(s.Read(&create));
+    EXPECT_EQ(create.create_room().name(), "lobby");
+    ASSERT_TRUE(s.Write(ReplyFrame(create.request_id(), v1::FAILURE_ALREADY_EXISTS, "room taken")));
+  });
+  absl::StatusOr<v1::Reply> reply = client_->CreateRoom("lobby", kLong);
+  server_.Join();
+  EXPECT_TRUE(absl::IsAlreadyExists(reply.status())) << reply.status();
+  EXPECT_EQ(reply.status().message(), "room taken");
+  EXPECT_EQ(ServerStatusOf(reply.status()), v1::FAILURE_ALREADY_EXISTS);
+  EXPECT_FALSE(client_->HasQueuedEvent());
+}
+
+TEST_F(ChatClientTest, SendAndWaitFailureIsResourceExhaustedWithRateLimitedPayload) {
+  Handshake("alice");
+  server_.RunInThread([](FakeServer& s) {
+    v1::ClientFrame send;
+    ASSERT_TRUE(s.Read(&send));
+    EXPECT_EQ(send.room_id(), 5u);
+    EXPECT_EQ(send.send_message().text(), "spam");
+    ASSERT_TRUE(s.Write(ReplyFrame(send.request_id(), v1::FAILURE_RATE_LIMITED, "slow down")));
+  });
+  absl::StatusOr<v1::ChatMessage> msg = client_->SendAndWait(5, "spam", kLong);
+  server_.Join();
+  EXPECT_TRUE(absl::IsResourceExhausted(msg.status())) << msg.status();
+  EXPECT_EQ(ServerStatusOf(msg.status()), v1::FAILURE_RATE_LIMITED);
+  EXPECT_EQ(client_->PendingAcks(), 0u);
+  EXPECT_FALSE(client_->HasQueuedEvent());
+}
+
+TEST_F(ChatClientTest, OwnEchoesAckSendsFifoPerRoomAndAFailedSendIsSkipped) {
+  Handshake("alice");
+  absl::StatusOr<uint64_t> s1 = client_->Send(5, "one");
+  absl::StatusOr<uint64_t> s2 = client_->Send(5, "two");    // will be rate limited
+  absl::StatusOr<uint64_t> s3 = client_->Send(6, "three");  // another room
+  ASSERT_TRUE(s1.ok() && s2.ok() && s3.ok());
+  EXPECT_EQ(client_->PendingAcks(), 3u);
+
+  server_.RunInThread([&](FakeServer& s) {
+    v1::ClientFrame f[4];
+    for (auto& frame : f) ASSERT_TRUE(s.Read(&frame));
+    EXPECT_EQ(f[3].send_message().text(), "four");
+    ASSERT_TRUE(s.Write(ReplyFrame(*s2, v1::FAILURE_RATE_LIMITED, "slow down")));
+    ASSERT_TRUE(s.Write(ChatFrame(5, "bob", "not mine", 1)));
+    ASSERT_TRUE(s.Write(ChatFrame(5, "alice", "one", 2)));
+    ASSERT_TRUE(s.Write(ChatFrame(6, "alice", "three", 1)));
+    ASSERT_TRUE(s.Write(ChatFrame(5, "alice", "four", 3)));
+  });
+  absl::StatusOr<v1::ChatMessage> four = client_->SendAndWait(5, "four", kLong);
+  server_.Join();
+  ASSERT_TRUE(four.ok()) << four.status();
+  EXPECT_EQ(four->text(), "four");
+  EXPECT_EQ(four->seq(), 3u);
+  EXPECT_EQ(client_->PendingAcks(), 0u);
+
+  // The fire-and-forget outcomes are events, in arrival order; the echo that
+  // answered SendAndWait is not repeated.
+  absl::StatusOr<v1::ServerFrame> e = client_->NextEvent(absl::ZeroDuration());
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->request_id(), *s2);
+  EXPECT_EQ(e->reply().status(), v1::FAILURE_RATE_LIMITED);
+  for (const char* text : {"not mine", "one", "three"}) {
+    e = client_->NextEvent(absl::ZeroDuration());
+    ASSERT_TRUE(e.ok()) << text;
+    EXPECT_EQ(e->chat_message().text(), text);
+  }
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client_->NextEvent(absl::ZeroDuration()).status()));
+}
+
+TEST_F(ChatClientTest, KeepalivePingIsAnsweredWithPongAndNotSurfaced) {
+  v1::ServerFrame ping;
+  ping.mutable_ping()->set_nonce(42);
+  ASSERT_TRUE(server_.Write(ping));
+  AwaitAndPump(*client_);
+  v1::ClientFrame pong;
+  ASSERT_TRUE(server_.Read(&pong));
+  ASSERT_TRUE(pong.has_pong());
+  EXPECT_EQ(pong.pong().nonce(), 42u);
+  EXPECT_FALSE(client_->HasQueuedEvent());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client_->NextEvent(absl::ZeroDuration()).status()));
+}
+
+TEST_F(ChatClientTest, ErrorFrameClosesConnectionAndFailsLaterCalls) {
+  v1::ClientFrame list;
+  list.mutable_list_rooms();
+  absl::StatusOr<uint64_t> id = client_->SendRequest(list);
+  ASSERT_TRUE(id.ok());
+  v1::ClientFrame got;
+  ASSERT_TRUE(server_.Read(&got));
+  v1::ServerFrame error;
+  error.mutable_error()->set_status(v1::FAILURE_SLOW_CONSUMER);
+  error.mutable_error()->set_message("too slow");
+  ASSERT_TRUE(server_.Write(error));  // and the fake keeps its side open
+
+  absl::StatusOr<v1::ServerFrame> answer = client_->WaitForReply(*id, kLong);
+  EXPECT_TRUE(absl::IsUnavailable(answer.status())) << answer.status();
+  EXPECT_EQ(answer.status().message(), "too slow");
+  EXPECT_EQ(ServerStatusOf(answer.status()), v1::FAILURE_SLOW_CONSUMER);
+
+  absl::StatusOr<v1::Pong> pong = client_->Ping(1, kLong);
+  EXPECT_EQ(ServerStatusOf(pong.status()), v1::FAILURE_SLOW_CONSUMER);
+  EXPECT_EQ(ServerStatusOf(client_->Pump()), v1::FAILURE_SLOW_CONSUMER);
+  EXPECT_EQ(ServerStatusOf(client_->Send(1, "x").status()), v1::FAILURE_SLOW_CONSUMER);
+
+  absl::StatusOr<v1::ServerFrame> event = client_->NextEvent(absl::ZeroDuration());
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->error().status(), v1::FAILURE_SLOW_CONSUMER);
+  EXPECT_TRUE(absl::IsUnavailable(client_->NextEvent(kLong).status()));
+  // The client really let go of the connection.
+  EXPECT_TRUE(server_.ReadsEof());
+}
+
+TEST_F(ChatClientTest, PeerCloseIsUnavailableAfterQueuedEventsDrain) {
+  v1::ServerFrame shutdown;
+  shutdown.mutable_shutdown()->set_reason("bye");
+  ASSERT_TRUE(server_.Write(shutdown));
+  server_.CloseConnection();
+
+  absl::StatusOr<v1::ServerFrame> event = client_->NextEvent(kLong);
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->shutdown().reason(), "bye");
+  EXPECT_TRUE(absl::IsUnavailable(client_->NextEvent(kLong).status()));
+  EXPECT_TRUE(absl::IsUnavailable(client_->Ping(1, kLong).status()));
+  EXPECT_TRUE(absl::IsUnavailable(client_->Pump()));
+  EXPECT_TRUE(client_->closed());
+}
+
+TEST_F(ChatClientTest, NextEventTimesOutWithDeadlineExceeded) {
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client_->NextEvent(absl::ZeroDuration()).status()));
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client_->NextEvent(absl::Milliseconds(50)).status()));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
+  EXPECT_FALSE(client_->closed());
+}
+
+TEST_F(ChatClientTest, AnswerArrivingAfterWaitTimedOutBecomesAnEvent) {
+  v1::ClientFrame ping;
+  ping.mutable_ping()->set_nonce(9);
+  absl::StatusOr<uint64_t> id = client_->SendRequest(ping);
+  ASSERT_TRUE(id.ok());
+  v1::ClientFrame got;
+  ASSERT_TRUE(server_.Read(&got));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client_->WaitForReply(*id, absl::ZeroDuration()).status()));
+
+  v1::ServerFrame pong;
+  pong.set_request_id(*id);
+  pong.mutable_pong()->set_nonce(9);
+  ASSERT_TRUE(server_.Write(pong));
+  absl::StatusOr<v1::ServerFrame> event = client_->NextEvent(kLong);
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->request_id(), *id);
+  EXPECT_EQ(event->pong().nonce(), 9u);
+  EXPECT_TRUE(absl::IsNotFound(client_->WaitForReply(*id, absl::ZeroDuration()).status()));
+}
+
+TEST_F(ChatClientTest, LargeWritesWaitForTheServerToReadAndArriveIntact) {
+  // Small kernel buffers so the client's writes hit EAGAIN and must wait for POLLOUT.
+  const int small = 16 * 1024;
+  ASSERT_EQ(::setsockopt(client_->fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  constexpr int kFrames = 200;  // ~12 MB
+  const std::string text(60000, 'x');
+  int received = 0;
+  server_.RunInThread([&](FakeServer& s) {
+    v1::ClientFrame f;
+    while (received < kFrames && s.Read(&f)) {
+      if (f.send_message().text() != text) break;
+      ++received;
+    }
+  });
+  for (int i = 0; i < kFrames; ++i) {
+    absl::StatusOr<uint64_t> id = client_->Send(1, text);
+    ASSERT_TRUE(id.ok()) << i << ": " << id.status();
+  }
+  server_.Join();
+  EXPECT_EQ(received, kFrames);
+  EXPECT_EQ(client_->PendingAcks(), static_cast<size_t>(kFrames));
+  EXPECT_FALSE(client_->HasPendingOutput());
+}
+
+TEST_F(ChatClientTest, WriteTimeoutClosesTheConnectionWhenTheServerStopsReading) {
+  client_->set_write_timeout(absl::Milliseconds(100));
+  const std::string text(60000, 'x');
+  absl::Status status;
+  for (int i = 0; i < 10000 && status.ok(); ++i) status = client_->Send(1, text).status();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  EXPECT_TRUE(client_->closed());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client_->Ping(1, kLong).status()));
+}
+
+TEST_F(ChatClientTest, OversizedFrameIsRejectedLocallyAndNothingIsSent) {
+  const std::string text(wire::kDefaultMaxFrameBytes + 1, 'x');
+  EXPECT_TRUE(absl::IsResourceExhausted(client_->Send(1, text).status()));
+  EXPECT_EQ(client_->PendingAcks(), 0u);
+  EXPECT_FALSE(client_->closed());
+  ASSERT_TRUE(client_->Send(1, "ok").ok());
+  v1::ClientFrame got;
+  ASSERT_TRUE(server_.Read(&got));
+  EXPECT_EQ(got.send_message().text(), "ok");
+}
+
+TEST(ChatClientConnect, ResolvesHostNames) {
+  FakeServer server;
+  ASSERT_TRUE(server.listening());
+  // "localhost" may resolve to ::1 first, where nothing listens: the next address is tried.
+  absl::StatusOr<std::unique_ptr<ChatClient>> c = ChatClient::Connect("localhost", server.port(), kLong);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(server.Accept());
+}
+
+TEST(ChatClientConnect, ConnectsToIpv6Literal) {
+  FakeServer server(AF_INET6);
+  if (!server.listening()) GTEST_SKIP() << "no IPv6 loopback here";
+  absl::StatusOr<std::unique_ptr<ChatClient>> c = ChatClient::Connect("[::1]", server.port(), kLong);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(server.Accept());
+}
+
+TEST(ChatClientConnect, RefusedConnectionIsUnavailable) {
+  // A bound socket that does not listen holds the port and refuses connections.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  absl::StatusOr<std::unique_ptr<ChatClient>> c =
+      ChatClient::Connect("127.0.0.1", ntohs(addr.sin_port), kLong);
+  EXPECT_TRUE(absl::IsUnavailable(c.status())) << c.status();
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace muxchat::client

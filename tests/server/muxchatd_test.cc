@@ -1,0 +1,185 @@
+// Tests of the real muxchatd binary as a process: start-up line, signals,
+// exit codes. MUXCHATD_PATH comes from CMake.
+#include <signal.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "gtest/gtest.h"
+#include "src/client/chat_client.h"
+
+namespace muxchat {
+namespace {
+
+constexpr absl::Duration kTimeout = absl::Seconds(10);
+
+class Daemon {
+ public:
+  // `max_fds` > 0 lowers the child's RLIMIT_NOFILE before exec.
+  explicit Daemon(std::vector<std::string> args, rlim_t max_fds = 0) {
+    int out[2];
+    EXPECT_EQ(::pipe(out), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (max_fds > 0) {
+        rlimit lim{max_fds, max_fds};
+        ::setrlimit(RLIMIT_NOFILE, &lim);
+      }
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      std::vector<char*> argv;
+      std::string path = MUXCHATD_PATH;
+      argv.push_back(path.data());
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(path.c_str(), argv.data());
+      _exit(127);
+    }
+    ::close(out[1]);
+    stdout_ = ::fdopen(out[0], "r");
+  }
+  ~Daemon() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (stdout_ != nullptr) std::fclose(stdout_);
+  }
+
+  // Reads the start-up line and returns the port (0 if none).
+  uint16_t ReadPort() {
+    char line[256];
+    if (std::fgets(line, sizeof line, stdout_) == nullptr) return 0;
+    std::string s(line);
+    first_line_ = s;
+    const size_t colon = s.rfind(':');
+    uint32_t port = 0;
+    if (colon == std::string::npos || !absl::SimpleAtoi(s.substr(colon + 1), &port)) return 0;
+    return static_cast<uint16_t>(port);
+  }
+
+  void Signal(int sig) { ::kill(pid_, sig); }
+
+  // Waits for exit up to `timeout` (a pidfd becomes readable when the child
+  // exits); returns the wait status, or -1 on timeout.
+  int Wait(absl::Duration timeout) {
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    EXPECT_GE(pidfd, 0);
+    pollfd p{pidfd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+    ::close(pidfd);
+    if (ready != 1) return -1;
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_) return -1;
+    reaped_ = true;
+    return status;
+  }
+
+  const std::string& first_line() const { return first_line_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  FILE* stdout_ = nullptr;
+  std::string first_line_;
+};
+
+TEST(Muxchatd, PrintsItsAddressThenExitsZeroOnSigintAfterNotifyingClients) {
+  Daemon d({"--listen=127.0.0.1:0", "--log_level=warn"});
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0) << d.first_line();
+  EXPECT_EQ(d.first_line().rfind("muxchatd listening on 127.0.0.1:", 0), 0u);
+  auto c = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Hello("watcher", kTimeout).ok());
+  const absl::Time start = absl::Now();
+  d.Signal(SIGINT);
+  auto ev = (*c)->NextEvent(kTimeout);
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  EXPECT_TRUE(ev->has_shutdown());
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1) << "muxchatd did not exit";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+TEST(Muxchatd, SigtermWithAClientThatNeverReadsStillExitsWithinTheGrace) {
+  Daemon d({"--listen=127.0.0.1:0", "--log_level=off", "--shutdown_grace=500ms"});
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0);
+  auto c = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Hello("deaf", kTimeout).ok());  // then never reads again
+  d.Signal(SIGTERM);
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Muxchatd, SecondSignalExitsAtOnce) {
+  Daemon d({"--listen=127.0.0.1:0", "--log_level=off", "--shutdown_grace=60s"});
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0);
+  // A client that never closes keeps the graceful drain waiting for the grace.
+  auto c = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->Hello("deaf", kTimeout).ok());
+  d.Signal(SIGINT);
+  // Blocked signals of one kind do not queue: send the second only once the
+  // first has visibly started the drain.
+  auto notice = (*c)->NextEvent(kTimeout);
+  ASSERT_TRUE(notice.ok() && notice->has_shutdown());
+  d.Signal(SIGINT);
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Muxchatd, OutOfFileDescriptorsShedsNewcomersAndKeepsServing) {
+  Daemon d({"--listen=127.0.0.1:0", "--log_level=off"}, /*max_fds=*/64);
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0);
+  auto first = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->Hello("early", kTimeout).ok());
+  // Far more connections than the server has descriptors for.
+  std::vector<std::unique_ptr<client::ChatClient>> crowd;
+  int turned_away = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto c = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+    ASSERT_TRUE(c.ok());
+    auto w = (*c)->Hello("n" + std::to_string(i), absl::Seconds(5));
+    if (!w.ok()) {
+      ++turned_away;
+      EXPECT_EQ(w.status().code(), absl::StatusCode::kUnavailable) << w.status();
+    }
+    crowd.push_back(std::move(*c));
+  }
+  // Turned away at once (kUnavailable), not left hanging in the backlog.
+  EXPECT_GT(turned_away, 0);
+  EXPECT_TRUE((*first)->Ping(7, kTimeout).ok());  // still serving while out of fds
+  crowd.clear();
+  d.Signal(SIGTERM);
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Muxchatd, BadFlagValueFailsWithNonZeroExit) {
+  Daemon d({"--listen=not-an-address"});
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace muxchat
