@@ -68,6 +68,7 @@ class Generator {
   bool running_ = false;
   int64_t run_start_ns_ = 0;
   int64_t last_delivery_ns_ = 0;
+  int64_t last_publish_ns_ = 0;
   int64_t last_progress_ns_ = 0;
   int64_t period_ns_ = 0;
   std::string payload_;
@@ -93,7 +94,7 @@ struct Conn final : AdapterEvents {
   std::vector<StreamChecker> streams;
   // Publisher.
   uint64_t sent = 0;
-  uint64_t acked = 0;
+  uint64_t acked = 0;  // sent messages that left the window: seen by the designated subscriber, or rejected
   int64_t next_send_ns = 0;
 
   void OnReady() override { gen->OnReady(this); }
@@ -122,6 +123,7 @@ void Generator::OnReady(Conn* c) {
 }
 
 void Generator::OnRejected(Conn* c, absl::string_view why) {
+  if (c->spec.role == Role::kPublisher) ++c->acked;  // will never be delivered: free its window slot
   if (r_.rejected++ == 0) {
     std::fprintf(stderr, "muxchat-bench: %s: publish rejected: %.*s\n", c->spec.name.c_str(),
                  static_cast<int>(why.size()), why.data());
@@ -146,10 +148,7 @@ void Generator::OnPayload(Conn* c, absl::string_view payload) {
   r_.latency.Record(now - stamp.send_ns);
   ++r_.delivered;
   last_delivery_ns_ = now;
-  if (c->designated) {
-    Conn* p = publishers_[stamp.publisher];
-    p->acked = std::max(p->acked, stamp.seq);
-  }
+  if (c->designated) ++publishers_[stamp.publisher]->acked;
 }
 
 void Generator::StartConnect(Conn* c) {
@@ -282,17 +281,23 @@ absl::Status Generator::Setup() {
         break;
     }
     if (role == Role::kPublisher) {
-      c->publisher_index = static_cast<int>(publishers_.size());
-      publishers_.push_back(c.get());
+      c->publisher_index = room * o_.publishers + k;
+      publishers_[static_cast<size_t>(c->publisher_index)] = c.get();
     } else {
       c->designated = k == 0;
       c->streams.resize(static_cast<size_t>(o_.publishers));
     }
     conns_.push_back(std::move(c));
   };
-  // Publishers first: muxchat's first publisher of a room creates it.
+  // Set-up order, each stage starting once the previous one is ready: each
+  // room's first publisher (which creates the muxchat room), the other
+  // publishers, then the subscribers, so nobody joins a room not yet created
+  // and no message is published before every subscription is in place.
+  publishers_.resize(static_cast<size_t>(o_.rooms) * static_cast<size_t>(o_.publishers));
+  for (int r = 0; r < o_.rooms; ++r) add(Role::kPublisher, r, 0);
+  const size_t n_creators = conns_.size();
   for (int r = 0; r < o_.rooms; ++r)
-    for (int p = 0; p < o_.publishers; ++p) add(Role::kPublisher, r, p);
+    for (int p = 1; p < o_.publishers; ++p) add(Role::kPublisher, r, p);
   for (int r = 0; r < o_.rooms; ++r)
     for (int s = 0; s < o_.subscribers; ++s) add(Role::kSubscriber, r, s);
 
@@ -300,10 +305,11 @@ absl::Status Generator::Setup() {
   size_t next = 0;
   const size_t n_pub = publishers_.size();
   while (error_.empty() && ready_count_ < conns_.size()) {
-    // Start connections in order, at most kMaxConcurrentSetups at a time;
-    // subscribers only once every publisher is ready (the room exists).
+    // Start connections in order, at most kMaxConcurrentSetups at a time,
+    // a stage only once the previous stage is entirely ready.
     while (next < conns_.size() && setups_in_flight_ < kMaxConcurrentSetups &&
-           (next < n_pub || ready_count_ >= n_pub) && error_.empty()) {
+           (next < n_creators || ready_count_ >= n_creators) && (next < n_pub || ready_count_ >= n_pub) &&
+           error_.empty()) {
       StartConnect(conns_[next++].get());
     }
     Turn(50);
@@ -329,6 +335,7 @@ void Generator::Publish(Conn* c, int64_t stamp_ns) {
   c->adapter->AppendPublish(payload_, &c->out);
   ++c->sent;
   ++r_.published;
+  last_publish_ns_ = stamp_ns;
   r_.expected += static_cast<uint64_t>(o_.subscribers);
   if (!c->dirty) {
     c->dirty = true;
@@ -421,9 +428,12 @@ LoadResult Generator::Run() {
     if (done && publish_end_ns == 0) publish_end_ns = now;
     Progress(now, done ? "drain" : "run");
     if (done && r_.delivered >= r_.expected) break;
-    if (done && now - std::max(publish_end_ns, last_delivery_ns_) >
-                    static_cast<int64_t>(o_.drain_timeout_s * 1e9)) {
-      break;  // nothing more arrives: what is missing is lost
+    const int64_t quiet_ns = now - std::max({publish_end_ns, last_delivery_ns_, last_publish_ns_});
+    if (quiet_ns > static_cast<int64_t>(o_.drain_timeout_s * 1e9)) {
+      if (done) break;  // nothing more arrives: what is missing is lost
+      // Every publisher's window is full of messages that never arrive.
+      Fail(nullptr, absl::StrCat("stalled: nothing published or delivered for ", o_.drain_timeout_s, " s"));
+      break;
     }
     ArmTimer(now);
     Turn(done ? 20 : 100);

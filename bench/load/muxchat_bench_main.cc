@@ -32,7 +32,7 @@ ABSL_FLAG(int, server_pid, 0, "server PID, to report its CPU seconds from /proc/
 ABSL_FLAG(int, pin, -1, "pin the generator to this CPU (-1: not pinned)");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of text");
 ABSL_FLAG(double, setup_timeout, 60, "seconds allowed to connect and subscribe everyone");
-ABSL_FLAG(double, drain_timeout, 10, "seconds without deliveries after publishing ends before giving up");
+ABSL_FLAG(double, drain_timeout, 10, "seconds without progress before giving up (after publishing: the rest is lost; during: the run failed)");
 ABSL_FLAG(std::string, irc_oper, "bench:bench", "IRC operator NAME:PASSWORD for publishers (empty: none)");
 ABSL_FLAG(std::string, run_id, "", "name prefix for this run (default: derived from the PID)");
 
