@@ -39,23 +39,32 @@ uint8_t* WriteVarint(int field, uint64_t value, uint8_t* p) {
   return CodedOutputStream::WriteVarint64ToArray(value, p);
 }
 
+
+// proto3 omits default values; fields go out in field-number order.
+size_t ChatMessageSize(const HistoryEntry& entry, bool replay) {
+  return StringFieldSize(v1::ChatMessage::kSenderFieldNumber, entry.sender.size()) +
+         StringFieldSize(v1::ChatMessage::kTextFieldNumber, entry.text.size()) +
+         VarintFieldSize(v1::ChatMessage::kSeqFieldNumber, entry.seq) +
+         VarintFieldSize(v1::ChatMessage::kTimestampUnixMicrosFieldNumber,
+                         static_cast<uint64_t>(entry.timestamp_unix_micros)) +  // int64: two's complement varint
+         VarintFieldSize(v1::ChatMessage::kReplayFieldNumber, replay ? 1 : 0);
+}
+
+size_t BodySize(uint64_t room_id, size_t chat_size) {
+  return VarintFieldSize(v1::ServerFrame::kRoomIdFieldNumber, room_id) +
+         CodedOutputStream::VarintSize32(Tag(v1::ServerFrame::kChatMessageFieldNumber, kLengthDelimited)) +
+         CodedOutputStream::VarintSize64(chat_size) + chat_size;
+}
+
 }  // namespace
 
-wire::SharedFrame EncodeChatFrame(uint64_t room_id, const HistoryEntry& entry, bool replay) {
-  // proto3 omits default values; fields go out in field-number order.
-  const uint64_t timestamp = static_cast<uint64_t>(entry.timestamp_unix_micros);  // int64: two's complement varint
-  const size_t chat_size = StringFieldSize(v1::ChatMessage::kSenderFieldNumber, entry.sender.size()) +
-                           StringFieldSize(v1::ChatMessage::kTextFieldNumber, entry.text.size()) +
-                           VarintFieldSize(v1::ChatMessage::kSeqFieldNumber, entry.seq) +
-                           VarintFieldSize(v1::ChatMessage::kTimestampUnixMicrosFieldNumber, timestamp) +
-                           VarintFieldSize(v1::ChatMessage::kReplayFieldNumber, replay ? 1 : 0);
-  const size_t body_size = VarintFieldSize(v1::ServerFrame::kRoomIdFieldNumber, room_id) +
-                           CodedOutputStream::VarintSize32(Tag(v1::ServerFrame::kChatMessageFieldNumber, kLengthDelimited)) +
-                           CodedOutputStream::VarintSize64(chat_size) + chat_size;
+size_t ChatFrameSize(uint64_t room_id, const HistoryEntry& entry, bool replay) {
+  return wire::kLengthPrefixBytes + BodySize(room_id, ChatMessageSize(entry, replay));
+}
 
-  wire::SharedFrame frame = wire::SharedFrame::Allocate(wire::kLengthPrefixBytes + body_size);
-  char* out = frame.MutableData();
-  wire::EncodeLength(static_cast<uint32_t>(body_size), out);
+void WriteChatFrame(uint64_t room_id, const HistoryEntry& entry, bool replay, char* out) {
+  const size_t chat_size = ChatMessageSize(entry, replay);
+  wire::EncodeLength(static_cast<uint32_t>(BodySize(room_id, chat_size)), out);
   uint8_t* p = reinterpret_cast<uint8_t*>(out + wire::kLengthPrefixBytes);
   p = WriteVarint(v1::ServerFrame::kRoomIdFieldNumber, room_id, p);
   p = CodedOutputStream::WriteVarint32ToArray(Tag(v1::ServerFrame::kChatMessageFieldNumber, kLengthDelimited), p);
@@ -63,8 +72,13 @@ wire::SharedFrame EncodeChatFrame(uint64_t room_id, const HistoryEntry& entry, b
   p = WriteString(v1::ChatMessage::kSenderFieldNumber, entry.sender, p);
   p = WriteString(v1::ChatMessage::kTextFieldNumber, entry.text, p);
   p = WriteVarint(v1::ChatMessage::kSeqFieldNumber, entry.seq, p);
-  p = WriteVarint(v1::ChatMessage::kTimestampUnixMicrosFieldNumber, timestamp, p);
+  p = WriteVarint(v1::ChatMessage::kTimestampUnixMicrosFieldNumber, static_cast<uint64_t>(entry.timestamp_unix_micros), p);
   WriteVarint(v1::ChatMessage::kReplayFieldNumber, replay ? 1 : 0, p);
+}
+
+wire::SharedFrame EncodeChatFrame(uint64_t room_id, const HistoryEntry& entry, bool replay) {
+  wire::SharedFrame frame = wire::SharedFrame::Allocate(ChatFrameSize(room_id, entry, replay));
+  WriteChatFrame(room_id, entry, replay, frame.MutableData());
   return frame;
 }
 

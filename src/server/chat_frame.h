@@ -7,6 +7,7 @@
 #ifndef MUXCHAT_SERVER_CHAT_FRAME_H_
 #define MUXCHAT_SERVER_CHAT_FRAME_H_
 
+#include <cstddef>
 #include <cstdint>
 
 #include "src/server/room.h"
@@ -14,7 +15,13 @@
 
 namespace muxchat::server {
 
+// The whole frame, length prefix included, in its own SharedFrame.
 wire::SharedFrame EncodeChatFrame(uint64_t room_id, const HistoryEntry& entry, bool replay);
+
+// The same in two steps, to place the frame inside a shared block: its size
+// (prefix included), then the bytes written to `out`, which has that room.
+size_t ChatFrameSize(uint64_t room_id, const HistoryEntry& entry, bool replay);
+void WriteChatFrame(uint64_t room_id, const HistoryEntry& entry, bool replay, char* out);
 
 }  // namespace muxchat::server
 

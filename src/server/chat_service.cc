@@ -1,5 +1,7 @@
 #include "src/server/chat_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "src/server/chat_frame.h"
 #include "src/server/name_rules.h"
@@ -258,20 +260,32 @@ void ChatService::HandleSend(Connection* conn, const v1::ClientFrame& f, absl::T
     return;
   }
   const HistoryEntry& e = room->Record(conn->nickname(), text, now);
-  // Encoded once, straight from the history entry; every member's queue gets
-  // the same bytes (copied into its contiguous buffer if small, referenced if
-  // large: see OutputQueue).
-  const wire::SharedFrame frame = EncodeChatFrame(room->id(), e, /*replay=*/false);
-  for (Connection* member : room->members()) member->SendShared(frame);
+  // Encoded once, straight from the history entry, into the shared block;
+  // every member's queue references those same bytes.
+  const size_t size = ChatFrameSize(room->id(), e, /*replay=*/false);
+  const size_t begin = PlaceInBlock(size);
+  WriteChatFrame(room->id(), e, /*replay=*/false, block_.MutableData() + begin);
+  SendToMembers(*room, begin, begin + size, nullptr);
+}
+
+size_t ChatService::PlaceInBlock(size_t n) {
+  if (block_.remaining() < n) block_ = wire::SharedFrame::AllocateBlock(std::max(kBlockBytes, n));
+  return static_cast<size_t>(block_.Extend(n) - block_.data());
+}
+
+void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip) {
+  for (Connection* member : room.members()) {
+    if (member != skip) member->SendSlice(block_, begin, end);
+  }
 }
 
 void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip) {
-  // Serialised once; every member's queue gets the same bytes (copied into its
-  // contiguous buffer if small, referenced if large: see OutputQueue).
-  absl::StatusOr<wire::SharedFrame> bytes = wire::EncodeSharedFrame(frame, UINT32_MAX);
-  for (Connection* member : room.members()) {
-    if (member != skip) member->SendShared(*bytes);
-  }
+  const size_t body = frame.ByteSizeLong();
+  const size_t begin = PlaceInBlock(wire::kLengthPrefixBytes + body);
+  char* out = block_.MutableData() + begin;
+  wire::EncodeLength(static_cast<uint32_t>(body), out);
+  frame.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out + wire::kLengthPrefixBytes));
+  SendToMembers(room, begin, begin + wire::kLengthPrefixBytes + body, skip);
 }
 
 void ChatService::RemoveMember(Room* room, Connection* conn, const char* reason) {

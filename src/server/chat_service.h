@@ -57,6 +57,10 @@ class ChatService {
   void ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status, const std::string& message);
   // Encodes once and queues the same bytes to every member except `skip`.
   void Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip);
+  // Reserves `n` bytes at the end of the current broadcast block (a new block
+  // when it is full) and returns where they start in block_.
+  size_t PlaceInBlock(size_t n);
+  void SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip);
   void RemoveMember(Room* room, Connection* conn, const char* reason);
 
   const ServerOptions& options_;
@@ -64,6 +68,12 @@ class ChatService {
   v1::Limits limits_;
   RoomRegistry rooms_;
   absl::flat_hash_map<std::string, Connection*> nicknames_;  // folded -> owner
+  // Broadcast frames are written one after another into shared blocks, and
+  // members' queues reference byte ranges of them: a member's consecutive
+  // messages form one range (no per-member copy, one iovec). A block is freed
+  // when the last queue that references it has written its range.
+  static constexpr size_t kBlockBytes = 64 * 1024;
+  wire::SharedFrame block_;
 };
 
 }  // namespace muxchat::server

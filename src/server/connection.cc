@@ -30,26 +30,27 @@ void Connection::MarkDirty() {
   }
 }
 
-void Connection::Send(const v1::ServerFrame& frame) {
-  if (closing()) return;
-  const size_t size = frame.ByteSizeLong() + wire::kLengthPrefixBytes;
-  if (output_.PendingBytes() + size > max_output_bytes_) {
+bool Connection::Admit(size_t bytes) {
+  if (closing()) return false;
+  if (output_.PendingBytes() + bytes > max_output_bytes_) {
     Close(CloseReason::kSlowConsumer, v1::FAILURE_SLOW_CONSUMER, "output queue limit exceeded");
-    return;
+    return false;
   }
-  // The server never builds a frame above its own limit; no cap needed here.
-  (void)wire::AppendFrame(frame, &output_, UINT32_MAX);
   MarkDirty();
+  return true;
+}
+
+void Connection::Send(const v1::ServerFrame& frame) {
+  // The server never builds a frame above its own limit; no cap needed here.
+  if (Admit(frame.ByteSizeLong() + wire::kLengthPrefixBytes)) (void)wire::AppendFrame(frame, &output_, UINT32_MAX);
 }
 
 void Connection::SendShared(const wire::SharedFrame& frame) {
-  if (closing()) return;
-  if (output_.PendingBytes() + frame.size() > max_output_bytes_) {
-    Close(CloseReason::kSlowConsumer, v1::FAILURE_SLOW_CONSUMER, "output queue limit exceeded");
-    return;
-  }
-  output_.Append(frame);
-  MarkDirty();
+  if (Admit(frame.size())) output_.Append(frame);
+}
+
+void Connection::SendSlice(const wire::SharedFrame& block, size_t begin, size_t end) {
+  if (Admit(end - begin)) output_.AppendSlice(block, begin, end);
 }
 
 void Connection::Close(CloseReason reason, v1::Status error, const std::string& message) {

@@ -47,6 +47,8 @@ class Connection {
   void Send(const v1::ServerFrame& frame);
   // Queues a frame shared with other recipients (a broadcast).
   void SendShared(const wire::SharedFrame& frame);
+  // Queues bytes [begin, end) of a shared block of broadcast frames.
+  void SendSlice(const wire::SharedFrame& block, size_t begin, size_t end);
 
   // Marks the connection closing. If `error` is not STATUS_UNSPECIFIED an
   // Error frame is queued first, so the client learns why. Idempotent: the
@@ -97,6 +99,9 @@ class Connection {
 
  private:
   void MarkDirty();
+  // False (and the connection closed as a slow consumer) if `bytes` more
+  // would take its queue past max_output_bytes.
+  bool Admit(size_t bytes);
 
   const uint64_t id_;
   const int fd_;

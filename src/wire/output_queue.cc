@@ -43,7 +43,25 @@ void OutputQueue::AppendShared(SharedFrame frame) {
   if (frame.size() == 0) return;
   pending_ += frame.size();
   Segment seg;
+  seg.end = frame.size();
   seg.shared = std::move(frame);
+  segments_.push_back(std::move(seg));
+}
+
+void OutputQueue::AppendSlice(const SharedFrame& block, size_t begin, size_t end) {
+  if (begin == end) return;
+  pending_ += end - begin;
+  if (!segments_.empty()) {
+    Segment& last = segments_.back();
+    if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
+      last.end = end;
+      return;
+    }
+  }
+  Segment seg;
+  seg.shared = block;
+  seg.begin = begin;
+  seg.end = end;
   segments_.push_back(std::move(seg));
 }
 

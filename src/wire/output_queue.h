@@ -47,6 +47,10 @@ class OutputQueue {
   // (serialising a message in place); they count as pending immediately.
   char* AppendUninitialized(size_t n);
   void AppendShared(SharedFrame frame);
+  // Queues bytes [begin, end) of a shared block (see SharedFrame). When they
+  // continue the range queued last from the same block, that range just
+  // grows: consecutive broadcasts cost no copy, no refcount and no iovec.
+  void AppendSlice(const SharedFrame& block, size_t begin, size_t end);
 
   // Bytes queued and not yet written.
   size_t PendingBytes() const { return pending_; }
@@ -59,6 +63,11 @@ class OutputQueue {
 
   // Drops `n` queued bytes as if written (used by WriteToFd and by tests).
   void Consume(size_t n);
+  // Where the next byte to write lives, or null when empty; lets tests tell
+  // bytes shared between queues from copies.
+  const char* FrontData() const {
+    return segments_.empty() ? nullptr : segments_.front().data() + segments_.front().offset;
+  }
   // Appends all pending bytes to `out` without consuming them (tests).
   void CopyTo(std::string* out) const;
 
@@ -71,11 +80,13 @@ class OutputQueue {
     size_t capacity = 0;
   };
   struct Segment {
-    SharedFrame shared;  // set for a shared segment
+    SharedFrame shared;  // set for a shared segment: bytes [begin, end) of it
+    size_t begin = 0;
+    size_t end = 0;
     Chunk chunk;         // inline bytes otherwise
     size_t offset = 0;   // bytes of this segment already written
-    const char* data() const { return shared ? shared.data() : chunk.data.get(); }
-    size_t size() const { return shared ? shared.size() : chunk.size; }
+    const char* data() const { return shared ? shared.data() + begin : chunk.data.get(); }
+    size_t size() const { return shared ? end - begin : chunk.size; }
   };
 
   std::deque<Segment> segments_;

@@ -9,8 +9,14 @@ thread_local uint64_t g_allocations = 0;
 }  // namespace
 
 SharedFrame SharedFrame::Allocate(size_t size) {
-  void* mem = ::operator new(sizeof(Rep) + size);
-  Rep* rep = new (mem) Rep{1, size};
+  SharedFrame frame = AllocateBlock(size);
+  frame.rep_->size = size;
+  return frame;
+}
+
+SharedFrame SharedFrame::AllocateBlock(size_t capacity) {
+  void* mem = ::operator new(sizeof(Rep) + capacity);
+  Rep* rep = new (mem) Rep{1, 0, capacity};
   ++g_allocations;
   return SharedFrame(rep);
 }

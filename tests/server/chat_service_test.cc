@@ -383,9 +383,21 @@ TEST_F(ChatServiceTest, BroadcastIsEncodedOnceWhateverTheMemberCount) {
   }
   for (auto& c : conns_) Take(c.get());
   const uint64_t before = wire::SharedFrame::AllocationCount();
-  Send(a, room, "to everyone");
-  EXPECT_EQ(wire::SharedFrame::AllocationCount() - before, 1u);
-  for (Connection* m : members) EXPECT_EQ(TakeOne(m).chat_message().text(), "to everyone");
+  for (int i = 0; i < 10; ++i) Send(a, room, "to everyone " + std::to_string(i));
+  // At most one new block for all ten broadcasts: nothing per member...
+  EXPECT_LE(wire::SharedFrame::AllocationCount() - before, 1u);
+  // ...and every member's queue points at the very same bytes, not a copy.
+  const char* shared = members[0]->output().FrontData();
+  ASSERT_NE(shared, nullptr);
+  for (Connection* m : members) {
+    EXPECT_EQ(m->output().FrontData(), shared);
+    EXPECT_EQ(m->output().SegmentCount(), 1u);  // ten consecutive frames, one range
+  }
+  for (Connection* m : members) {
+    auto got = Take(m);
+    ASSERT_EQ(got.size(), 10u);
+    EXPECT_EQ(got[9].chat_message().text(), "to everyone 9");
+  }
 }
 
 TEST_F(ChatServiceTest, SlowConsumerIsDroppedWhileOthersGetEverything) {

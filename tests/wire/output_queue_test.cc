@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -33,6 +34,35 @@ TEST(OutputQueue, LargeFramesAreSharedNotCopied) {
   q.Append(f);
   EXPECT_EQ(f.use_count(), 3u);
   EXPECT_EQ(q.SegmentCount(), 2u);
+}
+
+TEST(OutputQueue, ConsecutiveSlicesOfABlockMergeIntoOneRange) {
+  SharedFrame block = SharedFrame::AllocateBlock(64);
+  std::memcpy(block.Extend(5), "hello", 5);
+  std::memcpy(block.Extend(6), " world", 6);
+  OutputQueue q;
+  q.AppendSlice(block, 0, 5);
+  q.AppendSlice(block, 5, 11);
+  EXPECT_EQ(q.SegmentCount(), 1u);
+  EXPECT_EQ(block.use_count(), 2u);
+  std::string out;
+  q.CopyTo(&out);
+  EXPECT_EQ(out, "hello world");
+}
+
+TEST(OutputQueue, SlicesThatDoNotContinueStartANewRange) {
+  SharedFrame block = SharedFrame::AllocateBlock(64);
+  std::memcpy(block.Extend(6), "abcdef", 6);
+  OutputQueue q;
+  q.AppendSlice(block, 0, 2);
+  q.AppendSlice(block, 4, 6);  // a gap: another member's frame sits between
+  q.AppendCopy("!");
+  q.AppendSlice(block, 2, 4);  // contiguous in the block, but after a copy: must not merge back
+  EXPECT_EQ(q.SegmentCount(), 4u);
+  std::string out;
+  q.CopyTo(&out);
+  EXPECT_EQ(out, "abef!cd");
+  EXPECT_EQ(q.PendingBytes(), 7u);
 }
 
 TEST(OutputQueue, KeepsOrderAcrossMixedSegments) {
