@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -130,16 +131,8 @@ class ScriptRun {
           std::printf("%s\n", line.c_str());
           std::fflush(stdout);
           if (o_.count > 0 && ++printed >= o_.count) return kExitOk;
-        } else if (ev->has_room_closed() && ev->room_id() == room_id_) {
-          std::fprintf(stderr, "muxchat: room %s was deleted by %s\n", room_name_.c_str(),
-                       ev->room_closed().closed_by().c_str());
-          return kExitConnectionLost;
-        } else if (ev->has_shutdown() || ev->has_error()) {
-          std::fprintf(stderr, "muxchat: %s\n",
-                       ev->has_shutdown()
-                           ? absl::StrCat("the server is shutting down: ", ev->shutdown().reason()).c_str()
-                           : absl::StrCat("the server closed the connection: ", ev->error().message()).c_str());
-          return kExitConnectionLost;
+        } else if (std::optional<int> end = EndsRun(*ev)) {
+          return *end;
         }
       }
       if (client_->closed()) {
@@ -213,16 +206,8 @@ class ScriptRun {
                          ev->reply().message().c_str());
             refused = true;
           }
-        } else if (ev->has_room_closed() && ev->room_id() == room_id_) {
-          std::fprintf(stderr, "muxchat: room %s was deleted by %s\n", room_name_.c_str(),
-                       ev->room_closed().closed_by().c_str());
-          return kExitConnectionLost;
-        } else if (ev->has_shutdown() || ev->has_error()) {
-          std::fprintf(stderr, "muxchat: %s\n",
-                       ev->has_shutdown()
-                           ? absl::StrCat("the server is shutting down: ", ev->shutdown().reason()).c_str()
-                           : absl::StrCat("the server closed the connection: ", ev->error().message()).c_str());
-          return kExitConnectionLost;
+        } else if (std::optional<int> end = EndsRun(*ev)) {
+          return *end;
         }
       }
       if (client_->closed()) {
@@ -248,6 +233,24 @@ class ScriptRun {
   }
 
   const CliOptions& o_;
+  // If `ev` ends the run (our room deleted, the server shutting down or
+  // closing us with an Error), says why on stderr and returns the exit code.
+  std::optional<int> EndsRun(const v1::ServerFrame& ev) const {
+    if (ev.has_room_closed() && ev.room_id() == room_id_) {
+      std::fprintf(stderr, "muxchat: room %s was deleted by %s\n", room_name_.c_str(),
+                   ev.room_closed().closed_by().c_str());
+      return kExitConnectionLost;
+    }
+    if (ev.has_shutdown() || ev.has_error()) {
+      const std::string why = ev.has_shutdown()
+                                  ? absl::StrCat("the server is shutting down: ", ev.shutdown().reason())
+                                  : absl::StrCat("the server closed the connection: ", ev.error().message());
+      std::fprintf(stderr, "muxchat: %s\n", why.c_str());
+      return kExitConnectionLost;
+    }
+    return std::nullopt;
+  }
+
   const int signal_fd_;
   const LineStyle& style_;
   std::unique_ptr<ChatClient> client_;
