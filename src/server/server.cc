@@ -93,6 +93,7 @@ Server::~Server() {
   connections_.clear();
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
 absl::Status Server::Listen() {
@@ -132,6 +133,7 @@ absl::Status Server::Listen() {
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
   bound_address_ = FormatAddress(addr, &port_);
 
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(ErrnoText("eventfd"));
   if (absl::Status st = poller_->Add(listen_fd_, kPollRead, kListenTag); !st.ok()) return st;
@@ -243,9 +245,11 @@ void Server::AcceptAll(absl::Time now) {
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
-      // EMFILE/ENFILE: the pending connection stays queued; log and retry next
-      // turn rather than spinning here.
-      logger_->Log(LogLevel::kWarn, "accept: %s", std::strerror(errno));
+      const int err = errno;
+      // EMFILE/ENFILE: left queued, the connection would keep the listener
+      // readable and the loop spinning; turn it away with the reserve fd.
+      if ((err == EMFILE || err == ENFILE) && TurnAwayOne()) continue;
+      logger_->Log(LogLevel::kWarn, "accept: %s", std::strerror(err));
       return;
     }
     const int one = 1;
@@ -266,6 +270,24 @@ void Server::AcceptAll(absl::Time now) {
                  absl::StrCat("server is full (", options_.max_connections, " connections)"));
     }
   }
+}
+
+bool Server::TurnAwayOne() {
+  if (spare_fd_ < 0) return false;
+  ::close(spare_fd_);
+  const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    v1::ServerFrame full;
+    full.mutable_error()->set_status(v1::FAILURE_SERVER_FULL);
+    full.mutable_error()->set_message("server is out of file descriptors");
+    const std::string bytes = wire::EncodeFrameToString(full);
+    // A fresh socket's buffer takes these few bytes at once; best effort.
+    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(fd);
+    logger_->Log(LogLevel::kWarn, "accept: out of file descriptors; turned a connection away");
+  }
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0;
 }
 
 void Server::HandleRead(Connection* conn, absl::Time now) {

@@ -59,6 +59,9 @@ class Server {
 
   absl::Status Listen();
   void AcceptAll(absl::Time now);
+  // Out of descriptors: accepts one pending connection with the reserve
+  // descriptor, sends it Error{SERVER_FULL} and closes it. False if it could not.
+  bool TurnAwayOne();
   void HandleRead(Connection* conn, absl::Time now);
   void HandleWrite(Connection* conn);
   // Writes each connection with new output once; arms write interest for
@@ -82,6 +85,10 @@ class Server {
 
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd for RequestShutdown
+  // A descriptor held in reserve: out of descriptors (EMFILE), closing it
+  // lets AcceptAll take the pending connection off the queue and turn it away
+  // instead of leaving the listener readable and the loop spinning.
+  int spare_fd_ = -1;
   std::string bound_address_;
   uint16_t port_ = 0;
 

@@ -8,6 +8,7 @@
 // baseline. docs/SECURITY.md maps each test to the threat it covers.
 #include <dirent.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/client/chat_client.h"
@@ -613,6 +615,49 @@ TEST_P(AdversarialTest, DeletingSomeoneElsesRoomIsDenied) {
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(answer->reply().status(), v1::FAILURE_PERMISSION_DENIED);
   vandal.reset();
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+// Out of file descriptors, accept() fails and the pending connection stays
+// queued, keeping the listener readable: the server must turn it away (and
+// not spin on it) while the established pair carries on.
+TEST_P(AdversarialTest, ConnectionsPastTheFdLimitAreTurnedAwayNotLeftHanging) {
+  pair().Start();
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // The lowest limit that leaves exactly 5 descriptors free: two accepted
+  // connections (2 fds each, both ends are in this process) and one more
+  // client socket, whose server end then has no room.
+  std::vector<bool> used(static_cast<size_t>(OpenFdCount()) + 64, false);
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    const int own = ::dirfd(dir);
+    while (dirent* e = ::readdir(dir)) {
+      int fd = -1;
+      if (absl::SimpleAtoi(e->d_name, &fd) && fd != own && static_cast<size_t>(fd) < used.size()) used[static_cast<size_t>(fd)] = true;
+    }
+    ::closedir(dir);
+  }
+  rlim_t limit = 0;
+  for (int free_seen = 0; free_seen < 5; ++limit) {
+    if (limit >= used.size() || !used[limit]) ++free_seen;
+  }
+  rlimit lowered = saved;
+  lowered.rlim_cur = limit;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  // Logged in, so the handshake timeout does not free their descriptors.
+  const int a = RawConnect(port());
+  const int b = RawConnect(port());
+  SendAll(a, HelloFrame("fd-a"));
+  SendAll(b, HelloFrame("fd-b"));
+  EXPECT_TRUE(WaitUntil([&] { return server().connection_count() == 4; }));
+  const int c = RawConnect(port());  // the server has no descriptor left for it
+  ASSERT_GE(c, 0);
+  const auto frames = DecodeAll(ReadUntilEof(c, absl::Seconds(3)));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(LastError(frames), v1::FAILURE_SERVER_FULL);
+  ::close(c);
+  ::close(a);
+  ::close(b);
   ExpectOnlyTheOffenderWasAffected();
 }
 
