@@ -134,6 +134,10 @@ absl::Status Server::Listen() {
   bound_address_ = FormatAddress(addr, &port_);
 
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  v1::ServerFrame full;
+  full.mutable_error()->set_status(v1::FAILURE_SERVER_FULL);
+  full.mutable_error()->set_message("server is out of file descriptors");
+  out_of_fds_frame_ = wire::EncodeFrameToString(full);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(ErrnoText("eventfd"));
   if (absl::Status st = poller_->Add(listen_fd_, kPollRead, kListenTag); !st.ok()) return st;
@@ -277,12 +281,8 @@ bool Server::TurnAwayOne() {
   ::close(spare_fd_);
   const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
-    v1::ServerFrame full;
-    full.mutable_error()->set_status(v1::FAILURE_SERVER_FULL);
-    full.mutable_error()->set_message("server is out of file descriptors");
-    const std::string bytes = wire::EncodeFrameToString(full);
     // A fresh socket's buffer takes these few bytes at once; best effort.
-    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)!::send(fd, out_of_fds_frame_.data(), out_of_fds_frame_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::close(fd);
     logger_->Log(LogLevel::kWarn, "accept: out of file descriptors; turned a connection away");
   }

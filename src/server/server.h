@@ -89,6 +89,7 @@ class Server {
   // lets AcceptAll take the pending connection off the queue and turn it away
   // instead of leaving the listener readable and the loop spinning.
   int spare_fd_ = -1;
+  std::string out_of_fds_frame_;  // Error{SERVER_FULL}, encoded up front: nothing to build while out of fds
   std::string bound_address_;
   uint16_t port_ = 0;
 
