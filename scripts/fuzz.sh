@@ -14,16 +14,18 @@ targets=("$@")
 if ((${#targets[@]} == 0)); then targets=(frame_decoder chat_service); fi
 
 bash scripts/install-deps.sh
-if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+# Debian bookworm's clang 14 and its libFuzzer runtime.
+if ! command -v clang++-14 >/dev/null ||
+  ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   SUDO=""
   if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-  echo "fuzz: installing clang and its fuzzer runtime"
+  echo "fuzz: installing clang-14 and libclang-rt-14-dev"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-dev
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang-14 libclang-rt-14-dev
 fi
 
 build_dir=build-fuzz
-CC=clang CXX=clang++ cmake -S . -B "$build_dir" -DMUXCHAT_FUZZ=ON -DMUXCHAT_BUILD_BENCH=OFF \
+CC=clang-14 CXX=clang++-14 cmake -S . -B "$build_dir" -DMUXCHAT_FUZZ=ON -DMUXCHAT_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]/%/_fuzzer}"
 
