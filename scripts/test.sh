@@ -27,13 +27,13 @@ case "${1:-}" in
     build_dir=build-tsan
     cmake_args+=(-DMUXCHAT_TSAN=ON -DMUXCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
     targets=(server_test adversarial_test muxchatd muxchat_soak)
-    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest)|ServerListen)\." "-L soak")
+    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest)|ServerListen)\." "-L soak -V")
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     ;;
   --soak)
     shift
     targets=(muxchatd muxchat_soak)
-    ctest_runs=("-L soak")
+    ctest_runs=("-L soak -V")
     ;;
 esac
 
