@@ -380,6 +380,18 @@ class Soak {
     }
     absl::flat_hash_map<uint64_t, uint64_t> last;
     for (const v1::RoomInfo& r : list->rooms()) last[r.room_id()] = r.message_count();
+    // A churner that vanished with sends in flight may have had its last
+    // messages broadcast after our pings: give those a bounded time to land.
+    const auto behind = [&] {
+      for (const Member& m : members_) {
+        for (const auto& [room, next] : m.next_seq) {
+          if (next < last[room] + 1) return true;
+        }
+      }
+      return false;
+    };
+    const absl::Time deadline = absl::Now() + absl::Seconds(3);
+    while (behind() && absl::Now() < deadline && failures_ == 0) PumpAll(absl::Now() + absl::Milliseconds(10));
     for (const Member& m : members_) {
       for (const auto& [room, next] : m.next_seq) {
         if (next != last[room] + 1) {
