@@ -1,3 +1,7 @@
+// FuzzChatService: a scripted crowd of in-memory connections against one
+// ChatService, with the server's read/flush/reap cycle reproduced around it
+// and the room index, limits and per-member seq order checked after every
+// step. See fuzz_targets.h for the input format.
 #include <array>
 #include <memory>
 #include <string>

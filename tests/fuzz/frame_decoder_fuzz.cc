@@ -1,3 +1,6 @@
+// FuzzFrameDecoder: the wire decoder must give the same frames and the same
+// error however the byte stream is split, consume nothing on error or on a
+// partial frame, and round-trip every frame it accepts. See fuzz_targets.h.
 #include <string>
 #include <vector>
 
