@@ -142,6 +142,10 @@ absl::Status Server::Listen() {
   bound_address_ = FormatAddress(addr, &port_);
 
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  v1::ServerFrame full;
+  full.mutable_error()->set_status(v1::FAILURE_SERVER_FULL);
+  full.mutable_error()->set_message("server is out of file descriptors");
+  out_of_fds_frame_ = wire::EncodeFrameToString(full);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(ErrnoText("eventfd"));
   if (absl::Status st = poller_->Add(listen_fd_, kPollRead, kListenTag); !st.ok()) return st;
@@ -253,18 +257,11 @@ void Server::AcceptAll(absl::Time now) {
     const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
-      if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
-        // Out of descriptors: a level-triggered listener would wake us forever.
-        // Spend the spare fd to accept the waiting peer and close it at once,
-        // then take the spare back (the libev/Redis trick).
-        ::close(spare_fd_);
-        const int victim = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (victim >= 0) ::close(victim);
-        spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        logger_->Log(LogLevel::kWarn, "accept: out of file descriptors; turned a connection away");
-        continue;
-      }
-      logger_->Log(LogLevel::kWarn, "accept: %s", std::strerror(errno));
+      const int err = errno;
+      // EMFILE/ENFILE: left queued, the connection would keep the listener
+      // readable and the loop spinning; turn it away with the reserve fd.
+      if ((err == EMFILE || err == ENFILE) && TurnAwayOne()) continue;
+      logger_->Log(LogLevel::kWarn, "accept: %s", std::strerror(err));
       return;
     }
     const int one = 1;
@@ -285,6 +282,20 @@ void Server::AcceptAll(absl::Time now) {
                  absl::StrCat("server is full (", options_.max_connections, " connections)"));
     }
   }
+}
+
+bool Server::TurnAwayOne() {
+  if (spare_fd_ < 0) return false;
+  ::close(spare_fd_);
+  const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    // A fresh socket's buffer takes these few bytes at once; best effort.
+    (void)!::send(fd, out_of_fds_frame_.data(), out_of_fds_frame_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(fd);
+    logger_->Log(LogLevel::kWarn, "accept: out of file descriptors; turned a connection away");
+  }
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0;
 }
 
 void Server::HandleRead(Connection* conn, absl::Time now) {

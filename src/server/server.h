@@ -60,6 +60,9 @@ class Server {
 
   absl::Status Listen();
   void AcceptAll(absl::Time now);
+  // Out of descriptors: accepts one pending connection with the reserve
+  // descriptor, sends it Error{SERVER_FULL} and closes it. False if it could not.
+  bool TurnAwayOne();
   void HandleRead(Connection* conn, absl::Time now);
   void HandleWrite(Connection* conn);
   // Writes each connection with new output once; arms write interest for
@@ -83,7 +86,11 @@ class Server {
 
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd for RequestShutdown
-  int spare_fd_ = -1;  // held in reserve to shed connections when out of fds
+  // A descriptor held in reserve: out of descriptors (EMFILE), closing it
+  // lets AcceptAll take the pending connection off the queue and turn it away
+  // instead of leaving the listener readable and the loop spinning.
+  int spare_fd_ = -1;
+  std::string out_of_fds_frame_;  // Error{SERVER_FULL}, encoded up front: nothing to build while out of fds
   std::string bound_address_;
   uint16_t port_ = 0;
 

@@ -133,10 +133,10 @@ TEST(Muxchatd, SecondSignalExitsAtOnce) {
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Hello("deaf", kTimeout).ok());
   d.Signal(SIGINT);
-  // Blocked signals of one kind do not queue: send the second only once the
-  // first has visibly started the drain.
+  // Two SIGINTs sent back to back can merge into one pending signal; the
+  // second must follow a first that the server has already acted on.
   auto notice = (*c)->NextEvent(kTimeout);
-  ASSERT_TRUE(notice.ok() && notice->has_shutdown());
+  ASSERT_TRUE(notice.ok() && notice->has_shutdown()) << notice.status();
   d.Signal(SIGINT);
   const int status = d.Wait(absl::Seconds(5));
   ASSERT_NE(status, -1);

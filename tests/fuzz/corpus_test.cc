@@ -1,0 +1,91 @@
+// Runs every stored fuzz input (tests/fuzz/corpus/<target>/ seeds and
+// tests/fuzz/regressions/<target>/ crashers once found) through the fuzz entry
+// points under plain ctest, plus a few thousand deterministic mutations of the
+// seeds, so a fixed bug stays fixed without libFuzzer or clang.
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/fuzz/fuzz_targets.h"
+
+namespace muxchat::fuzz {
+namespace {
+
+namespace fs = std::filesystem;
+using Entry = int (*)(const uint8_t*, size_t);
+
+std::vector<std::string> ReadInputs(const std::string& target, const char* kind) {
+  std::vector<std::string> out;
+  const fs::path dir = fs::path(MUXCHAT_FUZZ_DIR) / kind / target;
+  if (!fs::exists(dir)) return out;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().filename().string()[0] != '.') files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    out.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return out;
+}
+
+void RunAll(Entry entry, const std::vector<std::string>& inputs) {
+  for (const std::string& in : inputs) entry(reinterpret_cast<const uint8_t*>(in.data()), in.size());
+}
+
+// Byte flips, truncations, splices and insertions of the seeds.
+void RunMutations(Entry entry, const std::vector<std::string>& seeds, int count) {
+  std::mt19937 rng(1234);
+  for (int i = 0; i < count && !seeds.empty(); ++i) {
+    std::string s = seeds[rng() % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      switch (rng() % 4) {
+        case 0:
+          if (!s.empty()) s[rng() % s.size()] = static_cast<char>(rng());
+          break;
+        case 1:
+          if (!s.empty()) s.resize(rng() % s.size());
+          break;
+        case 2: {
+          const std::string& other = seeds[rng() % seeds.size()];
+          if (!other.empty()) s += other.substr(rng() % other.size());
+          break;
+        }
+        default:
+          s.insert(s.empty() ? 0 : rng() % s.size(), 1, static_cast<char>(rng()));
+      }
+    }
+    entry(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  }
+}
+
+TEST(FuzzCorpus, FrameDecoderSeedsAndRegressionsPass) {
+  const auto seeds = ReadInputs("frame_decoder", "corpus");
+  EXPECT_FALSE(seeds.empty()) << "no seeds under " << MUXCHAT_FUZZ_DIR;
+  RunAll(FuzzFrameDecoder, seeds);
+  RunAll(FuzzFrameDecoder, ReadInputs("frame_decoder", "regressions"));
+}
+
+TEST(FuzzCorpus, ChatServiceSeedsAndRegressionsPass) {
+  const auto seeds = ReadInputs("chat_service", "corpus");
+  EXPECT_FALSE(seeds.empty()) << "no seeds under " << MUXCHAT_FUZZ_DIR;
+  RunAll(FuzzChatService, seeds);
+  RunAll(FuzzChatService, ReadInputs("chat_service", "regressions"));
+}
+
+TEST(FuzzCorpus, FrameDecoderSurvivesSeedMutations) {
+  RunMutations(FuzzFrameDecoder, ReadInputs("frame_decoder", "corpus"), 10000);
+}
+
+TEST(FuzzCorpus, ChatServiceSurvivesSeedMutations) {
+  RunMutations(FuzzChatService, ReadInputs("chat_service", "corpus"), 10000);
+}
+
+}  // namespace
+}  // namespace muxchat::fuzz

@@ -1,0 +1,43 @@
+// The fuzz entry points, as plain functions in a normal library: libFuzzer
+// drivers (built only with -DMUXCHAT_FUZZ=ON and clang) call them from
+// LLVMFuzzerTestOneInput, and corpus_test runs every stored seed and
+// regression input through them under ctest, without libFuzzer.
+// A broken invariant aborts (FUZZ_CHECK), which both treat as a crash.
+// Each call is self-contained; safe to call repeatedly from one thread.
+#ifndef MUXCHAT_TESTS_FUZZ_FUZZ_TARGETS_H_
+#define MUXCHAT_TESTS_FUZZ_FUZZ_TARGETS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#define FUZZ_CHECK(cond)                                                             \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
+      std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      std::abort();                                                                  \
+    }                                                                                \
+  } while (0)
+
+namespace muxchat::fuzz {
+
+// Input: [2 bytes: frame cap selector][1 byte: split seed][bytes...]. The
+// bytes are fed to a FrameDecoder once whole and once in pseudo-random
+// pieces; both must yield the same frames and the same final error.
+int FuzzFrameDecoder(const uint8_t* data, size_t size);
+
+// Input: a script of records [op][len][len bytes] driving up to 8 in-memory
+// Connections through a ChatService: raw bytes through a FrameDecoder as the
+// server reads them, structured requests, disconnects, time steps. After
+// every record the two-way room index, the limits and each member's seq
+// order are checked.
+int FuzzChatService(const uint8_t* data, size_t size);
+
+// protobuf logs every string field with invalid UTF-8 it refuses to parse;
+// fuzzing produces millions. Returns true so it can initialise a static.
+bool SilenceProtobufLogs();
+
+}  // namespace muxchat::fuzz
+
+#endif  // MUXCHAT_TESTS_FUZZ_FUZZ_TARGETS_H_

@@ -1,0 +1,133 @@
+// Writes the seed corpus for the fuzz targets: valid frames and short chat
+// sessions, in each target's input format (tests/fuzz/fuzz_targets.h).
+//   make_fuzz_seeds tests/fuzz/corpus
+// The output is committed; rerun only when the formats change.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "proto/muxchat.pb.h"
+#include "src/wire/frame_codec.h"
+
+namespace {
+
+using muxchat::v1::ClientFrame;
+using muxchat::wire::EncodeFrameToString;
+
+ClientFrame Hello(const std::string& nick) {
+  ClientFrame f;
+  f.set_request_id(1);
+  f.mutable_hello()->set_nickname(nick);
+  f.mutable_hello()->set_protocol_version(1);
+  f.mutable_hello()->set_client_name("seed");
+  return f;
+}
+ClientFrame Create(const std::string& name) {
+  ClientFrame f;
+  f.set_request_id(2);
+  f.mutable_create_room()->set_name(name);
+  return f;
+}
+ClientFrame Join(const std::string& name, uint64_t room_id = 0) {
+  ClientFrame f;
+  f.set_request_id(3);
+  f.set_room_id(room_id);
+  f.mutable_join_room()->set_name(name);
+  return f;
+}
+ClientFrame Send(uint64_t room, const std::string& text) {
+  ClientFrame f;
+  f.set_request_id(4);
+  f.set_room_id(room);
+  f.mutable_send_message()->set_text(text);
+  return f;
+}
+ClientFrame Leave(uint64_t room) {
+  ClientFrame f;
+  f.set_request_id(5);
+  f.set_room_id(room);
+  f.mutable_leave_room();
+  return f;
+}
+ClientFrame Delete(const std::string& name) {
+  ClientFrame f;
+  f.set_request_id(6);
+  f.mutable_delete_room()->set_name(name);
+  return f;
+}
+ClientFrame List() {
+  ClientFrame f;
+  f.set_request_id(7);
+  f.mutable_list_rooms();
+  return f;
+}
+ClientFrame Ping() {
+  ClientFrame f;
+  f.set_request_id(8);
+  f.mutable_ping()->set_nonce(42);
+  return f;
+}
+
+void Write(const std::filesystem::path& dir, const std::string& name, const std::string& bytes) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary) << bytes;
+}
+
+// chat_service record: [op = kind * 8 + slot][len][bytes]; kind 0 = raw bytes.
+std::string Raw(int slot, const ClientFrame& f) {
+  const std::string frame = EncodeFrameToString(f);
+  return std::string(1, static_cast<char>(slot)) + static_cast<char>(frame.size()) + frame;
+}
+std::string Op(int kind, int slot, const std::string& payload) {
+  return std::string(1, static_cast<char>(kind * 8 + slot)) + static_cast<char>(payload.size()) + payload;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path root = argv[1];
+
+  // frame_decoder: [cap hi][cap lo][split seed] then frames.
+  const std::string cap64k("\xff\xff\x07", 3);  // 65535 % 70000
+  const std::string cap16("\x00\x10\x01", 3);
+  std::string session = EncodeFrameToString(Hello("alice")) + EncodeFrameToString(Create("room")) +
+                        EncodeFrameToString(Join("room")) + EncodeFrameToString(Send(1, "hello")) +
+                        EncodeFrameToString(List()) + EncodeFrameToString(Ping());
+  const auto fd = root / "frame_decoder";
+  Write(fd, "session", cap64k + session);
+  Write(fd, "session_small_cap", cap16 + session);
+  Write(fd, "partial", cap64k + session.substr(0, session.size() - 3));
+  Write(fd, "all_ones_length", cap64k + std::string("\xff\xff\xff\xff", 4));
+  Write(fd, "zero_length", cap64k + std::string(4, '\0') + EncodeFrameToString(Ping()));
+  Write(fd, "bad_protobuf", cap64k + std::string("\x00\x00\x00\x03\xff\xff\xff", 7));
+  Write(fd, "bad_utf8", cap64k + std::string("\x00\x00\x00\x07\x52\x05\x0a\x01\xff\x18\x01", 11));
+
+  // chat_service: two then three clients in one room, sends, leave, delete,
+  // disconnect, a reader that stalls, time steps.
+  const auto cs = root / "chat_service";
+  std::string s = Raw(0, Hello("alice")) + Raw(1, Hello("bob")) + Raw(0, Create("room")) + Raw(0, Join("room")) +
+                  Raw(1, Join("", 1)) + Raw(0, Send(1, "hi bob")) + Raw(1, Send(1, "hi alice")) + Raw(0, List());
+  Write(cs, "two_chat", s);
+  Write(cs, "leave_delete", s + Raw(1, Leave(1)) + Raw(0, Send(1, "alone")) + Raw(1, Delete("room")) +
+                                Raw(0, Delete("room")) + Raw(1, Join("room")));
+  Write(cs, "disconnect", s + Op(26, 1, "") + Raw(0, Send(1, "bye")) + Raw(2, Hello("bob")) + Raw(2, Join("room")));
+  std::string stall = s + Op(30, 1, "");
+  for (int i = 0; i < 12; ++i) stall += Raw(0, Send(1, std::string(60, 'x')));
+  Write(cs, "stalled_reader", stall + Op(28, 0, "\xff"));
+  std::string limits = Raw(0, Hello("alice"));
+  for (int i = 0; i < 6; ++i) limits += Raw(0, Create("r" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i) limits += Raw(0, Join("r" + std::to_string(i)));
+  for (int slot = 1; slot < 6; ++slot) limits += Raw(slot, Hello("u" + std::to_string(slot))) + Raw(slot, Join("r0"));
+  Write(cs, "limits", limits);
+  Write(cs, "structured", Op(16, 0, std::string("\x00\x00\x02", 3)) + Op(16, 0, std::string("\x01\x00\x03", 3)) +
+                              Op(16, 0, std::string("\x02\x01\x03\x01", 4)) + Op(16, 0, "\x06\x01\x00\x00hey!") +
+                              Op(16, 1, std::string("\x00\x00\x01", 3)) + Op(16, 1, "\x04\x01\x03\x01"));
+  Write(cs, "garbage_then_hello", Op(0, 3, "\x00\x00\x00\x02\xff\xff") + Raw(3, Hello("alice")));
+  return 0;
+}

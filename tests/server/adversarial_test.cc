@@ -1,0 +1,676 @@
+// Adversarial tests over real sockets on 127.0.0.1: each test attacks a
+// running Server the way the open internet does (garbage, oversized lengths,
+// slowloris, half-dead peers, churn, non-readers, bad names, requests it has
+// no right to make) while a well-behaved pair of clients chats on another
+// thread. Each test then checks that only the offender was affected: the pair
+// received every message in order, and the process's open file descriptors,
+// the server's connection and room counts and ListRooms are back to their
+// baseline. docs/SECURITY.md maps each test to the threat it covers.
+#include <dirent.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "src/client/chat_client.h"
+#include "src/server/server.h"
+#include "tests/server/server_fixture.h"
+
+namespace muxchat::server {
+namespace {
+
+using client::ChatClient;
+using client::ServerStatusOf;
+using testing::ConnectAs;
+using testing::DecodeAll;
+using testing::kTimeout;
+using testing::RawConnect;
+using testing::ReadUntilEof;
+using testing::RunningServer;
+
+constexpr absl::Duration kHandshakeTimeout = absl::Seconds(1);
+constexpr absl::Duration kSettleDeadline = absl::Seconds(15);
+constexpr uint32_t kMaxFrameBytes = 4096;
+constexpr uint32_t kMaxRooms = 12;
+constexpr uint32_t kMaxRoomsPerConnection = 4;
+
+// Open descriptors of this process (server, clients and raw sockets alike:
+// the server runs in-process). The directory handle itself counts once,
+// identically every time.
+int OpenFdCount() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (::readdir(dir) != nullptr) ++n;
+  ::closedir(dir);
+  return n - 2;  // "." and ".."
+}
+
+// Polls `done` every few milliseconds until it holds or `deadline` passes.
+// The server's state lives on its own thread and publishes thread-safe
+// counters; there is no event to wait on, so a short bounded poll it is.
+bool WaitUntil(const std::function<bool()>& done, absl::Duration deadline = kSettleDeadline) {
+  const absl::Time end = absl::Now() + deadline;
+  while (!done()) {
+    if (absl::Now() >= end) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
+}
+
+// Writes all of `bytes`, ignoring a peer that has gone (no SIGPIPE).
+void SendAll(int fd, const std::string& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+std::string Frame(const v1::ClientFrame& f) { return wire::EncodeFrameToString(f); }
+
+std::string HelloFrame(const std::string& nick) {
+  v1::ClientFrame f;
+  f.set_request_id(1);
+  f.mutable_hello()->set_nickname(nick);
+  f.mutable_hello()->set_protocol_version(1);
+  return Frame(f);
+}
+
+// A length prefix followed by `body` exactly as given.
+std::string RawFrame(const std::string& body) {
+  char prefix[4];
+  wire::EncodeLength(static_cast<uint32_t>(body.size()), prefix);
+  return std::string(prefix, 4) + body;
+}
+
+// Sends `bytes` on a fresh raw connection and returns what the server said
+// before closing (it must close: ReadUntilEof fails the test otherwise).
+std::vector<v1::ServerFrame> SendAndCollect(uint16_t port, const std::string& bytes) {
+  const int fd = RawConnect(port);
+  SendAll(fd, bytes);
+  auto frames = DecodeAll(ReadUntilEof(fd));
+  ::close(fd);
+  return frames;
+}
+
+v1::Status LastError(const std::vector<v1::ServerFrame>& frames) {
+  if (frames.empty() || !frames.back().has_error()) return v1::STATUS_UNSPECIFIED;
+  return frames.back().error().status();
+}
+
+// Two well-behaved clients in room "calm" taking turns to send batches and
+// checking that both see every message, with consecutive seqs, in order.
+// Chat() runs one batch; Start()/Stop() keep batches going on a thread while
+// the main thread attacks. Only one thread uses the clients at a time.
+class Pair {
+ public:
+  explicit Pair(uint16_t port) {
+    alice_ = ConnectAs(port, "alice");
+    bob_ = ConnectAs(port, "bob");
+    if (alice_ == nullptr || bob_ == nullptr) return;
+    auto created = alice_->CreateRoom("calm", kTimeout);
+    EXPECT_TRUE(created.ok()) << created.status();
+    room_ = created.ok() ? created->room_id() : 0;
+    EXPECT_TRUE(alice_->JoinRoom("calm", kTimeout).ok());
+    EXPECT_TRUE(bob_->JoinRoom("calm", kTimeout).ok());
+    auto joined = alice_->NextEvent(kTimeout);  // bob's MemberJoined
+    EXPECT_TRUE(joined.ok() && joined->has_member_joined());
+  }
+  ~Pair() { Stop(); }
+
+  bool ok() const { return alice_ != nullptr && bob_ != nullptr && room_ != 0; }
+  uint64_t room() const { return room_; }
+  ChatClient& alice() { return *alice_; }
+  uint64_t delivered() const { return delivered_.load(); }
+  void set_text_bytes(size_t n) { text_bytes_ = n; }
+
+  // One batch of `n` messages from alternating senders; returns false (after
+  // recording a test failure) if anything is missing or out of order.
+  bool Chat(int n) {
+    ChatClient& from = (batch_++ % 2 == 0) ? *alice_ : *bob_;
+    std::vector<std::string> texts;
+    for (int i = 0; i < n; ++i) {
+      std::string text = absl::StrCat(from.nickname(), "#", next_seq_ + static_cast<uint64_t>(i), " ");
+      text.resize(std::max(text.size(), text_bytes_), '.');
+      auto sent = from.Send(room_, text);
+      if (!sent.ok()) {
+        ADD_FAILURE() << "send failed: " << sent.status();
+        return false;
+      }
+      texts.push_back(std::move(text));
+    }
+    for (ChatClient* to : {alice_.get(), bob_.get()}) {
+      for (int i = 0; i < n; ++i) {
+        v1::ServerFrame ev;
+        do {
+          auto got = to->NextEvent(kTimeout);
+          if (!got.ok()) {
+            ADD_FAILURE() << to->nickname() << " lost message " << next_seq_ + static_cast<uint64_t>(i) << ": "
+                          << got.status();
+            return false;
+          }
+          ev = *got;
+          // Offenders may join or leave "calm" (the non-reader does).
+        } while (ev.has_member_joined() || ev.has_member_left());
+        if (!ev.has_chat_message() || ev.chat_message().seq() != next_seq_ + static_cast<uint64_t>(i) ||
+            ev.chat_message().text() != texts[static_cast<size_t>(i)] ||
+            ev.chat_message().sender() != from.nickname()) {
+          ADD_FAILURE() << to->nickname() << " expected seq " << next_seq_ + static_cast<uint64_t>(i) << " got "
+                        << ev.ShortDebugString().substr(0, 200);
+          return false;
+        }
+      }
+    }
+    next_seq_ += static_cast<uint64_t>(n);
+    delivered_ += 2 * static_cast<uint64_t>(n);
+    return true;
+  }
+
+  uint64_t delivered_at_start() const { return delivered_at_start_; }
+
+  void Start() {
+    stop_ = false;
+    delivered_at_start_ = delivered_.load();
+    thread_ = std::thread([this] {
+      while (!stop_.load()) {
+        if (!Chat(10)) return;
+        absl::SleepFor(absl::Milliseconds(10));  // pace: ~1000 messages/s at most
+      }
+    });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::unique_ptr<ChatClient> alice_, bob_;
+  uint64_t room_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t batch_ = 0;
+  size_t text_bytes_ = 0;
+  std::atomic<uint64_t> delivered_{0};
+  uint64_t delivered_at_start_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+class AdversarialTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  static ServerOptions DefaultOptions() {
+    ServerOptions o;
+    o.max_frame_bytes = kMaxFrameBytes;
+    o.max_rooms = kMaxRooms;
+    o.max_rooms_per_connection = kMaxRoomsPerConnection;
+    o.handshake_timeout = kHandshakeTimeout;
+    o.close_linger = absl::Milliseconds(500);
+    o.max_output_bytes = 64 * 1024;
+    o.messages_per_second = 5000;
+    o.message_burst = 500;
+    o.max_rate_violations = 50;
+    return o;
+  }
+
+  void SetUp() override { Start(DefaultOptions()); }
+
+  // (Re)starts the server and the pair, then records the baseline.
+  void Start(ServerOptions o) {
+    pair_.reset();
+    server_.reset();
+    o.poller = GetParam();
+    server_ = std::make_unique<RunningServer>(std::move(o));
+    pair_ = std::make_unique<Pair>(port());
+    ASSERT_TRUE(pair_->ok());
+    ASSERT_TRUE(pair_->Chat(5));
+    ASSERT_TRUE(WaitUntil([&] { return server().connection_count() == 2 && server().room_count() == 1; }));
+    base_fds_ = OpenFdCount();
+    ASSERT_GT(base_fds_, 0);
+  }
+
+  void TearDown() override {
+    if (pair_ != nullptr) pair_->Stop();
+  }
+
+  Server& server() { return server_->server(); }
+  uint16_t port() const { return server_->port(); }
+  Pair& pair() { return *pair_; }
+
+  // The pair chatted all along and still does; the server is back to the
+  // baseline: same descriptors, 2 connections, 1 room, ListRooms = {calm: 2}.
+  void ExpectOnlyTheOffenderWasAffected() {
+    // However quick the attack, the pair chats a few batches alongside it.
+    EXPECT_TRUE(WaitUntil([&] { return pair_->delivered() >= pair_->delivered_at_start() + 60; }))
+        << "the pair's chatter stalled at " << pair_->delivered();
+    pair_->Stop();
+    EXPECT_TRUE(pair_->Chat(20)) << "the pair stopped hearing each other";
+    EXPECT_TRUE(WaitUntil([&] { return server().connection_count() == 2; }))
+        << "connections: " << server().connection_count();
+    EXPECT_TRUE(WaitUntil([&] { return server().room_count() == 1; })) << "rooms: " << server().room_count();
+    EXPECT_TRUE(WaitUntil([&] { return OpenFdCount() == base_fds_; }))
+        << "open fds " << OpenFdCount() << " vs baseline " << base_fds_;
+    auto list = pair_->alice().ListRooms(kTimeout);
+    ASSERT_TRUE(list.ok()) << list.status();
+    ASSERT_EQ(list->rooms_size(), 1);
+    EXPECT_EQ(list->rooms(0).name(), "calm");
+    EXPECT_EQ(list->rooms(0).member_count(), 2u);
+    EXPECT_GT(pair_->delivered(), 0u);
+  }
+
+  std::unique_ptr<RunningServer> server_;
+  std::unique_ptr<Pair> pair_;
+  int base_fds_ = 0;
+};
+
+TEST_P(AdversarialTest, RandomGarbageClosesOnlyTheSender) {
+  pair().Start();
+  std::mt19937 rng(20221125);
+  // All at once, so the ones that end up waiting for a body they will never
+  // get share one handshake timeout.
+  std::vector<int> fds;
+  for (int round = 0; round < 24; ++round) {
+    std::string garbage(64 + rng() % 4096, '\0');
+    for (char& ch : garbage) ch = static_cast<char>(rng());
+    fds.push_back(RawConnect(port()));
+    SendAll(fds.back(), garbage);
+  }
+  for (size_t i = 0; i < fds.size(); ++i) {
+    // Random bytes end in one of these, depending on what the prefix looks
+    // like: unparsable, too long, not Hello, or a partial frame never finished.
+    const v1::Status why = LastError(DecodeAll(ReadUntilEof(fds[i])));
+    ::close(fds[i]);
+    EXPECT_TRUE(why == v1::FAILURE_PROTOCOL || why == v1::FAILURE_FRAME_TOO_LARGE || why == v1::FAILURE_HANDSHAKE ||
+                why == v1::FAILURE_TIMEOUT)
+        << "connection " << i << ": " << v1::Status_Name(why);
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, AllOnesLengthIsFrameTooLarge) {
+  pair().Start();
+  EXPECT_EQ(LastError(SendAndCollect(port(), std::string("\xff\xff\xff\xff", 4))), v1::FAILURE_FRAME_TOO_LARGE);
+  ExpectOnlyTheOffenderWasAffected();
+  EXPECT_EQ(server().closed_count(CloseReason::kFrameTooLarge), 1u);
+}
+
+TEST_P(AdversarialTest, FrameOfMaxPlusOneBytesIsRefusedAndMaxIsNot) {
+  pair().Start();
+  // The whole max+1 body really sent, not just its prefix.
+  EXPECT_EQ(LastError(SendAndCollect(port(), RawFrame(std::string(kMaxFrameBytes + 1, 'x')))),
+            v1::FAILURE_FRAME_TOO_LARGE);
+  // Exactly max bytes: a Hello padded with an unknown field is accepted.
+  v1::ClientFrame hello;
+  hello.mutable_hello()->set_nickname("maxed");
+  hello.mutable_hello()->set_protocol_version(1);
+  std::string body = hello.SerializeAsString();
+  const std::string pad_header = "\xfa\x07";  // field 127, length-delimited; a 2-byte varint length follows
+  const size_t pad = kMaxFrameBytes - body.size() - pad_header.size() - 2;
+  body += pad_header;
+  body += static_cast<char>(0x80 | (pad & 0x7f));
+  body += static_cast<char>(pad >> 7);
+  body += std::string(pad, 'p');
+  ASSERT_EQ(body.size(), kMaxFrameBytes);
+  const int fd = RawConnect(port());
+  SendAll(fd, RawFrame(body));
+  ::shutdown(fd, SHUT_WR);
+  auto frames = DecodeAll(ReadUntilEof(fd));
+  ::close(fd);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].welcome().nickname(), "maxed");
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, ValidLengthWithInvalidProtobufIsAProtocolError) {
+  pair().Start();
+  EXPECT_EQ(LastError(SendAndCollect(port(), RawFrame("\xff\xff\xff"))), v1::FAILURE_PROTOCOL);
+  // A truncated length-delimited field inside an otherwise plausible frame.
+  EXPECT_EQ(LastError(SendAndCollect(port(), RawFrame("\x52\x7f\x0a"))), v1::FAILURE_PROTOCOL);
+  ExpectOnlyTheOffenderWasAffected();
+  EXPECT_EQ(server().closed_count(CloseReason::kProtocolError), 2u);
+}
+
+// proto3 string fields must hold valid UTF-8: protobuf refuses to parse the
+// frame, so invalid UTF-8 anywhere is a connection-fatal protocol error.
+TEST_P(AdversarialTest, InvalidUtf8InAnyStringFieldIsAProtocolError) {
+  pair().Start();
+  // Hello{nickname: "\xff", protocol_version: 1}, encoded by hand.
+  EXPECT_EQ(LastError(SendAndCollect(port(), RawFrame(std::string("\x52\x05\x0a\x01\xff\x18\x01", 7)))),
+            v1::FAILURE_PROTOCOL);
+  // After a good Hello: SendMessage{text: "ok\xc3"} to the pair's room.
+  std::string send = std::string("\x10") + static_cast<char>(pair().room()) + std::string("\x82\x01\x05\x0a\x03ok\xc3");
+  ASSERT_LT(pair().room(), 128u);
+  const auto frames = SendAndCollect(port(), HelloFrame("mallory") + RawFrame(send));
+  ASSERT_FALSE(frames.empty());
+  EXPECT_TRUE(frames.front().has_welcome());
+  EXPECT_EQ(LastError(frames), v1::FAILURE_PROTOCOL);
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, RequestsBeforeHelloAreAHandshakeError) {
+  pair().Start();
+  v1::ClientFrame f;
+  f.set_request_id(1);
+  f.mutable_create_room()->set_name("sneaky");
+  EXPECT_EQ(LastError(SendAndCollect(port(), Frame(f))), v1::FAILURE_HANDSHAKE);
+  f.mutable_send_message()->set_text("hi");
+  f.set_room_id(pair().room());
+  EXPECT_EQ(LastError(SendAndCollect(port(), Frame(f))), v1::FAILURE_HANDSHAKE);
+  f.mutable_join_room()->set_name("calm");
+  EXPECT_EQ(LastError(SendAndCollect(port(), Frame(f))), v1::FAILURE_HANDSHAKE);
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+// Slowloris: a Hello dribbled one byte per second never completes within the
+// handshake timeout (shortened to 2.5 s here), so the server cuts it however
+// patient the attacker is.
+TEST_P(AdversarialTest, SlowlorisIsCutAtTheHandshakeTimeout) {
+  ServerOptions o = DefaultOptions();
+  o.handshake_timeout = absl::Milliseconds(2500);
+  Start(o);
+  pair().Start();
+  const int fd = RawConnect(port());
+  const std::string hello = HelloFrame("slowloris-with-a-long-nickname");
+  const absl::Time start = absl::Now();
+  std::string received;
+  bool eof = false;
+  for (size_t i = 0; !eof && absl::Now() - start < absl::Seconds(15); ++i) {
+    if (i < hello.size()) SendAll(fd, hello.substr(i, 1));
+    // Then a second of listening before the next byte.
+    const absl::Time next = absl::Now() + absl::Seconds(1);
+    while (!eof && absl::Now() < next) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(next - absl::Now())) + 1) != 1) continue;
+      char buf[4096];
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) eof = true;
+      if (n > 0) received.append(buf, static_cast<size_t>(n));
+    }
+  }
+  const absl::Duration took = absl::Now() - start;
+  ::close(fd);
+  EXPECT_TRUE(eof);
+  // Timeout plus the server's 500 ms sweep plus slack for a loaded machine.
+  EXPECT_GE(took, o.handshake_timeout);
+  EXPECT_LT(took, o.handshake_timeout + absl::Seconds(3));
+  EXPECT_EQ(LastError(DecodeAll(received)), v1::FAILURE_TIMEOUT);
+  ExpectOnlyTheOffenderWasAffected();
+  EXPECT_EQ(server().closed_count(CloseReason::kTimeout), 1u);
+}
+
+TEST_P(AdversarialTest, HalfCloseStillGetsTheAnswersThenIsReaped) {
+  pair().Start();
+  v1::ClientFrame ping;
+  ping.set_request_id(2);
+  ping.mutable_ping()->set_nonce(77);
+  // A complete Hello and Ping, then half a frame, then FIN.
+  const std::string partial = Frame(ping).substr(0, 5);
+  const int fd = RawConnect(port());
+  SendAll(fd, HelloFrame("halfway") + Frame(ping) + partial);
+  ::shutdown(fd, SHUT_WR);
+  auto frames = DecodeAll(ReadUntilEof(fd));
+  ::close(fd);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].welcome().nickname(), "halfway");
+  EXPECT_EQ(frames[1].pong().nonce(), 77u);
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, VanishingMidFrameLeavesNothingBehind) {
+  pair().Start();
+  for (int i = 0; i < 20; ++i) {
+    const int fd = RawConnect(port());
+    v1::ClientFrame join;
+    join.set_request_id(2);
+    join.mutable_join_room()->set_name("calm");
+    v1::ClientFrame send;
+    send.set_request_id(3);
+    send.set_room_id(pair().room());
+    send.mutable_send_message()->set_text("never finished");
+    // Logged in and a member of "calm" half the time, then gone mid-frame;
+    // every other one with a reset instead of a FIN.
+    std::string bytes = i % 2 == 0 ? HelloFrame(absl::StrCat("ghost", i)) + Frame(join) : "";
+    bytes += Frame(send).substr(0, 7);
+    SendAll(fd, bytes);
+    if (i % 4 < 2) {
+      const linger hard{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }
+    ::close(fd);
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, ThousandRapidConnectDisconnectCycles) {
+  pair().Start();
+  const std::string hello = HelloFrame("blink");
+  for (int i = 0; i < 1000; ++i) {
+    const int fd = RawConnect(port());
+    if (i % 3 == 1) SendAll(fd, hello);
+    if (i % 3 == 2) {
+      const linger hard{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }
+    ::close(fd);
+  }
+  ExpectOnlyTheOffenderWasAffected();
+  EXPECT_EQ(server().closed_count(CloseReason::kClientClosed) + server().closed_count(CloseReason::kReadError),
+            1000u);
+}
+
+TEST_P(AdversarialTest, MemberThatNeverReadsIsDroppedWhileOthersGetEverything) {
+  pair().set_text_bytes(2000);
+  // Logs in, joins the pair's room, and never reads a byte again.
+  const int slow = RawConnect(port(), /*receive_buffer=*/4096);
+  v1::ClientFrame join;
+  join.set_request_id(2);
+  join.mutable_join_room()->set_name("calm");
+  SendAll(slow, HelloFrame("sloth") + Frame(join));
+  pair().Start();
+  EXPECT_TRUE(WaitUntil([&] { return server().closed_count(CloseReason::kSlowConsumer) == 1; }, absl::Seconds(60)))
+      << "the non-reader was never dropped; pair delivered " << pair().delivered();
+  ::close(slow);
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, FloodingSenderIsRateLimitedThenDropped) {
+  pair().Start();
+  auto flooder = ConnectAs(port(), "flooder");
+  ASSERT_NE(flooder, nullptr);
+  auto room = flooder->CreateRoom("flood", kTimeout);
+  ASSERT_TRUE(room.ok());
+  ASSERT_TRUE(flooder->JoinRoom("flood", kTimeout).ok());
+  // It reads what it is sent (so it is not also a slow consumer), but sends
+  // far faster than the rate allows.
+  for (int i = 0; i < 6000 && !flooder->closed(); ++i) {
+    (void)flooder->Send(room->room_id(), "spam");
+    if (i % 50 == 0) (void)flooder->Pump();
+  }
+  absl::Status why;
+  while (true) {
+    auto ev = flooder->NextEvent(kTimeout);
+    if (!ev.ok()) {
+      why = flooder->close_status();
+      break;
+    }
+  }
+  EXPECT_EQ(ServerStatusOf(why), v1::FAILURE_RATE_LIMITED) << why;
+  EXPECT_TRUE(WaitUntil([&] { return server().closed_count(CloseReason::kFlooding) == 1; }));
+  flooder.reset();
+  // The flood room outlives its owner's connection; its owner's nickname is
+  // free again, so the owner can come back and delete it.
+  auto owner = ConnectAs(port(), "flooder");
+  ASSERT_NE(owner, nullptr);
+  EXPECT_TRUE(owner->DeleteRoom("flood", kTimeout).ok());
+  owner.reset();
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, JoiningRoomsPastThePerConnectionLimitIsRefused) {
+  pair().Start();
+  auto greedy = ConnectAs(port(), "greedy");
+  ASSERT_NE(greedy, nullptr);
+  for (uint32_t i = 0; i <= kMaxRoomsPerConnection; ++i) {
+    ASSERT_TRUE(greedy->CreateRoom(absl::StrCat("g", i), kTimeout).ok());
+  }
+  for (uint32_t i = 0; i < kMaxRoomsPerConnection; ++i) {
+    ASSERT_TRUE(greedy->JoinRoom(absl::StrCat("g", i), kTimeout).ok()) << i;
+  }
+  auto refused = greedy->JoinRoom(absl::StrCat("g", kMaxRoomsPerConnection), kTimeout);
+  EXPECT_EQ(ServerStatusOf(refused.status()), v1::FAILURE_LIMIT_REACHED) << refused.status();
+  auto refused_calm = greedy->JoinRoom("calm", kTimeout);
+  EXPECT_EQ(ServerStatusOf(refused_calm.status()), v1::FAILURE_LIMIT_REACHED);
+  EXPECT_TRUE(greedy->Ping(1, kTimeout).ok()) << "a refused join is not fatal";
+  for (uint32_t i = 0; i <= kMaxRoomsPerConnection; ++i) {
+    ASSERT_TRUE(greedy->DeleteRoom(absl::StrCat("g", i), kTimeout).ok());
+  }
+  greedy.reset();
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+// max_rooms bounds the room table across all sockets together.
+TEST_P(AdversarialTest, MaxRoomsHoldsAcrossManySockets) {
+  pair().Start();
+  std::vector<std::unique_ptr<ChatClient>> hoarders;
+  uint32_t created = 0;
+  bool refused = false;
+  for (int c = 0; c < 4 && !refused; ++c) {
+    hoarders.push_back(ConnectAs(port(), absl::StrCat("hoarder", c)));
+    ASSERT_NE(hoarders.back(), nullptr);
+    for (int i = 0; i < 4; ++i) {
+      auto r = hoarders.back()->CreateRoom(absl::StrCat("h", c, "-", i), kTimeout);
+      if (!r.ok()) {
+        EXPECT_EQ(ServerStatusOf(r.status()), v1::FAILURE_LIMIT_REACHED) << r.status();
+        refused = true;
+        break;
+      }
+      ++created;
+    }
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_EQ(created + 1, kMaxRooms);  // "calm" is the first
+  EXPECT_TRUE(WaitUntil([&] { return server().room_count() == kMaxRooms; }));
+  for (size_t c = 0; c < hoarders.size(); ++c) {
+    for (int i = 0; i < 4; ++i) (void)hoarders[c]->DeleteRoom(absl::StrCat("h", c, "-", i), kTimeout);
+  }
+  hoarders.clear();
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, BadNicknamesAreRefusedAndTheConnectionMayRetry) {
+  pair().Start();
+  auto c = ChatClient::Connect("127.0.0.1", port(), kTimeout);
+  ASSERT_TRUE(c.ok());
+  for (const std::string& bad : {std::string("ctl\x01x"), std::string("del\x7f"), std::string("tab\tx"),
+                                 std::string("bidi\xe2\x80\xaeoverride"), std::string("lri\xe2\x81\xa6x"),
+                                 std::string("\xef\xbb\xbf" "bom"), std::string("c1\xc2\x85x"),
+                                 std::string(33, 'n'), std::string()}) {
+    auto w = (*c)->Hello(bad, kTimeout);
+    EXPECT_EQ(ServerStatusOf(w.status()), v1::FAILURE_INVALID) << "nickname '" << bad << "': " << w.status();
+  }
+  ASSERT_TRUE((*c)->Hello(std::string(32, 'n'), kTimeout).ok());
+  for (const std::string& bad : {std::string("room\nname"), std::string("rlo\xe2\x80\xaex"), std::string(65, 'r'),
+                                 std::string("sp ace")}) {
+    auto r = (*c)->CreateRoom(bad, kTimeout);
+    EXPECT_EQ(ServerStatusOf(r.status()), v1::FAILURE_INVALID) << "room '" << bad << "'";
+  }
+  auto text = (*c)->SendAndWait(pair().room(), "x", kTimeout);
+  EXPECT_EQ(ServerStatusOf(text.status()), v1::FAILURE_NOT_MEMBER);
+  c->reset();
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, SendingToARoomNotJoinedOrMadeUpIsRefused) {
+  pair().Start();
+  auto intruder = ConnectAs(port(), "intruder");
+  ASSERT_NE(intruder, nullptr);
+  auto not_member = intruder->SendAndWait(pair().room(), "let me in", kTimeout);
+  EXPECT_EQ(ServerStatusOf(not_member.status()), v1::FAILURE_NOT_MEMBER);
+  for (uint64_t made_up : {uint64_t{0}, uint64_t{999999}, ~uint64_t{0}}) {
+    auto r = intruder->SendAndWait(made_up, "hello?", kTimeout);
+    EXPECT_EQ(ServerStatusOf(r.status()), v1::FAILURE_NOT_EXISTS) << made_up;
+  }
+  auto leave = intruder->LeaveRoom(pair().room(), kTimeout);
+  EXPECT_EQ(ServerStatusOf(leave.status()), v1::FAILURE_NOT_MEMBER);
+  EXPECT_TRUE(intruder->Ping(5, kTimeout).ok());
+  intruder.reset();
+  // The pair's checker fails on any frame in "calm" that is not the pair's.
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, DeletingSomeoneElsesRoomIsDenied) {
+  pair().Start();
+  auto vandal = ConnectAs(port(), "vandal");
+  ASSERT_NE(vandal, nullptr);
+  auto by_name = vandal->DeleteRoom("CALM", kTimeout);
+  EXPECT_EQ(ServerStatusOf(by_name.status()), v1::FAILURE_PERMISSION_DENIED);
+  v1::ClientFrame by_id;
+  by_id.set_room_id(pair().room());
+  by_id.mutable_delete_room();
+  auto id = vandal->SendRequest(by_id);
+  ASSERT_TRUE(id.ok());
+  auto answer = vandal->WaitForReply(*id, kTimeout);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->reply().status(), v1::FAILURE_PERMISSION_DENIED);
+  vandal.reset();
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+// Out of file descriptors, accept() fails and the pending connection stays
+// queued, keeping the listener readable: the server must turn it away (and
+// not spin on it) while the established pair carries on.
+TEST_P(AdversarialTest, ConnectionsPastTheFdLimitAreTurnedAwayNotLeftHanging) {
+  pair().Start();
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // The lowest limit that leaves exactly 5 descriptors free: two accepted
+  // connections (2 fds each, both ends are in this process) and one more
+  // client socket, whose server end then has no room.
+  std::vector<bool> used(static_cast<size_t>(OpenFdCount()) + 64, false);
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    const int own = ::dirfd(dir);
+    while (dirent* e = ::readdir(dir)) {
+      int fd = -1;
+      if (absl::SimpleAtoi(e->d_name, &fd) && fd != own && static_cast<size_t>(fd) < used.size()) used[static_cast<size_t>(fd)] = true;
+    }
+    ::closedir(dir);
+  }
+  rlim_t limit = 0;
+  for (int free_seen = 0; free_seen < 5; ++limit) {
+    if (limit >= used.size() || !used[limit]) ++free_seen;
+  }
+  rlimit lowered = saved;
+  lowered.rlim_cur = limit;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  // Logged in, so the handshake timeout does not free their descriptors.
+  const int a = RawConnect(port());
+  const int b = RawConnect(port());
+  SendAll(a, HelloFrame("fd-a"));
+  SendAll(b, HelloFrame("fd-b"));
+  EXPECT_TRUE(WaitUntil([&] { return server().connection_count() == 4; }));
+  const int c = RawConnect(port());  // the server has no descriptor left for it
+  ASSERT_GE(c, 0);
+  const auto frames = DecodeAll(ReadUntilEof(c, absl::Seconds(3)));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(LastError(frames), v1::FAILURE_SERVER_FULL);
+  ::close(c);
+  ::close(a);
+  ::close(b);
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+INSTANTIATE_TEST_SUITE_P(Pollers, AdversarialTest, ::testing::Values("epoll", "poll"));
+
+}  // namespace
+}  // namespace muxchat::server
