@@ -33,6 +33,17 @@ void ChatService::HandleFrame(Connection* conn, const v1::ClientFrame& f, absl::
     conn->Close(CloseReason::kHandshakeError, v1::FAILURE_HANDSHAKE, "the first request must be Hello");
     return;
   }
+  // Every request after Hello costs a token, not only sends: a loop of
+  // ListRooms or Join/Leave makes the server work for everyone too.
+  if (!conn->TakeRequestToken(now, options_.messages_per_second, options_.message_burst)) {
+    if (options_.max_rate_violations > 0 && conn->rate_violations() >= options_.max_rate_violations) {
+      conn->Close(CloseReason::kFlooding, v1::FAILURE_RATE_LIMITED, "disconnected for flooding");
+      return;
+    }
+    ReplyFailure(conn, f, v1::FAILURE_RATE_LIMITED,
+                 absl::StrCat("rate limit of ", options_.messages_per_second, " requests per second exceeded"));
+    return;
+  }
   switch (f.body_case()) {
     case v1::ClientFrame::kCreateRoom: return HandleCreate(conn, f, now);
     case v1::ClientFrame::kJoinRoom: return HandleJoin(conn, f);
@@ -248,15 +259,6 @@ void ChatService::HandleSend(Connection* conn, const v1::ClientFrame& f, absl::T
   const std::string& text = f.send_message().text();
   if (absl::Status st = ValidateMessageText(text, options_.max_text_bytes); !st.ok()) {
     ReplyFailure(conn, f, v1::FAILURE_INVALID, std::string(st.message()));
-    return;
-  }
-  if (!conn->TakeSendToken(now, options_.messages_per_second, options_.message_burst)) {
-    if (options_.max_rate_violations > 0 && conn->rate_violations() >= options_.max_rate_violations) {
-      conn->Close(CloseReason::kFlooding, v1::FAILURE_RATE_LIMITED, "disconnected for flooding");
-      return;
-    }
-    ReplyFailure(conn, f, v1::FAILURE_RATE_LIMITED,
-                 absl::StrCat("rate limit of ", options_.messages_per_second, " messages per second exceeded"));
     return;
   }
   const HistoryEntry& e = room->Record(conn->nickname(), text, now);

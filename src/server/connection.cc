@@ -66,7 +66,7 @@ void Connection::Close(CloseReason reason, v1::Status error, const std::string& 
   MarkDirty();
 }
 
-bool Connection::TakeSendToken(absl::Time now, uint32_t per_second, uint32_t burst) {
+bool Connection::TakeRequestToken(absl::Time now, uint32_t per_second, uint32_t burst) {
   if (per_second == 0) return true;
   const double cap = std::max<uint32_t>(burst, 1);
   if (tokens_ < 0) {

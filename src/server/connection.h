@@ -70,8 +70,8 @@ class Connection {
   absl::flat_hash_set<uint64_t>& rooms() { return rooms_; }
   const absl::flat_hash_set<uint64_t>& rooms() const { return rooms_; }
 
-  // Token bucket for SendMessage. Returns false when the send must be refused.
-  bool TakeSendToken(absl::Time now, uint32_t per_second, uint32_t burst);
+  // Token bucket for requests. Returns false when the request must be refused.
+  bool TakeRequestToken(absl::Time now, uint32_t per_second, uint32_t burst);
   uint32_t rate_violations() const { return rate_violations_; }
 
   // Activity bookkeeping for handshake and keepalive timeouts.

@@ -439,6 +439,7 @@ TEST_F(ChatServiceTest, RateLimitRefusesThenDisconnectsAFlooder) {
   Connection* a = LogIn("a");
   const uint64_t room = Create(a, "lobby").room_id();
   Join(a, "lobby");
+  now_ += absl::Seconds(2);  // Create and Join took tokens too: refill the burst
   Send(a, room, "1");
   Send(a, room, "2");
   EXPECT_EQ(Take(a).size(), 2u);
@@ -453,6 +454,26 @@ TEST_F(ChatServiceTest, RateLimitRefusesThenDisconnectsAFlooder) {
   Send(a, room, "7");
   EXPECT_TRUE(a->closing());
   EXPECT_EQ(a->close_reason(), CloseReason::kFlooding);
+}
+
+TEST_F(ChatServiceTest, EveryRequestCountsAgainstTheRateNotOnlySends) {
+  options_.messages_per_second = 1;
+  options_.message_burst = 3;
+  Start();
+  Connection* a = LogIn("a");  // Hello itself is free
+  v1::ClientFrame list;
+  list.mutable_list_rooms();
+  for (int i = 0; i < 3; ++i) {
+    Request(a, list);
+    EXPECT_EQ(TakeOne(a).reply().status(), v1::SUCCESS);
+  }
+  Request(a, list);
+  v1::Reply refused = TakeOne(a).reply();
+  EXPECT_EQ(refused.status(), v1::FAILURE_RATE_LIMITED);
+  EXPECT_NE(refused.message().find("requests per second"), std::string::npos);
+  now_ += absl::Seconds(1);
+  Request(a, list);
+  EXPECT_EQ(TakeOne(a).reply().status(), v1::SUCCESS);
 }
 
 TEST_F(ChatServiceTest, RoomsPerConnectionAndMembersPerRoomAreBounded) {
