@@ -20,14 +20,6 @@ namespace {
 
 using client::ChatClient;
 
-std::unique_ptr<ChatClient> Login(uint16_t port, const std::string& nick) {
-  auto c = ChatClient::Connect("127.0.0.1", port, kWait);
-  EXPECT_TRUE(c.ok()) << c.status();
-  if (!c.ok()) return nullptr;
-  EXPECT_TRUE((*c)->Hello(nick, kWait).ok());
-  return std::move(*c);
-}
-
 template <typename Want>
 bool AwaitEvent(ChatClient& c, Want want) {
   const absl::Time deadline = absl::Now() + kWait;

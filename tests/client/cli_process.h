@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "src/client/chat_client.h"
 
 namespace muxchat::testing {
 
@@ -283,6 +285,16 @@ class PtyProcess : public Child {
   size_t mark_ = 0;
   std::string failure_;
 };
+
+// A library client logged in as `nick`: the other side of a conversation
+// with the CLI under test.
+inline std::unique_ptr<client::ChatClient> Login(uint16_t port, const std::string& nick) {
+  auto c = client::ChatClient::Connect("127.0.0.1", port, kWait);
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (!c.ok()) return nullptr;
+  EXPECT_TRUE((*c)->Hello(nick, kWait).ok());
+  return std::move(*c);
+}
 
 }  // namespace muxchat::testing
 

@@ -19,14 +19,6 @@ namespace {
 
 using client::ChatClient;
 
-std::unique_ptr<ChatClient> Login(uint16_t port, const std::string& nick) {
-  auto c = ChatClient::Connect("127.0.0.1", port, kWait);
-  EXPECT_TRUE(c.ok()) << c.status();
-  if (!c.ok()) return nullptr;
-  EXPECT_TRUE((*c)->Hello(nick, kWait).ok());
-  return std::move(*c);
-}
-
 std::vector<std::string> Args(uint16_t port, std::vector<std::string> more) {
   std::vector<std::string> args = {"--port", absl::StrCat(port)};
   args.insert(args.end(), more.begin(), more.end());
