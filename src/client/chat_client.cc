@@ -300,7 +300,9 @@ absl::StatusOr<v1::ServerFrame> ChatClient::WaitForReply(uint64_t request_id,
   const absl::Status s =
       WaitUntil([&] { return answers_.contains(request_id); }, absl::Now() + timeout);
   if (!s.ok()) {
-    if (absl::IsDeadlineExceeded(s) && !closed()) awaited_.erase(request_id);
+    // Given up on (timeout or interrupt): a late answer becomes an event
+    // instead of waiting, uncollected, in answers_.
+    if ((absl::IsDeadlineExceeded(s) || absl::IsCancelled(s)) && !closed()) awaited_.erase(request_id);
     return s;
   }
   auto node = answers_.extract(request_id);

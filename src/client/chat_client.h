@@ -134,6 +134,8 @@ class ChatClient {
   // While a blocking call waits, also watch `fd` (e.g. the caller's signalfd
   // for Ctrl+C): once it is readable the call returns kCancelled at once,
   // leaving the fd unread for the caller. -1 (the default) watches nothing.
+  // The request itself may still reach the server; its answer, if it comes,
+  // is then delivered as an event (as after a timeout).
   void set_interrupt_fd(int fd) { interrupt_fd_ = fd; }
   // Why the connection is closed (OkStatus while it is open).
   const absl::Status& close_status() const { return close_status_; }

@@ -24,17 +24,9 @@ ChatService::ChatService(const ServerOptions& options, Logger* logger)
 }
 
 void ChatService::HandleFrame(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
-  if (f.body_case() == v1::ClientFrame::kHello) {
-    HandleHello(conn, f);
-    return;
-  }
   if (f.body_case() == v1::ClientFrame::kPong) return;  // keepalive answer; activity already noted
-  if (!conn->logged_in()) {
-    conn->Close(CloseReason::kHandshakeError, v1::FAILURE_HANDSHAKE, "the first request must be Hello");
-    return;
-  }
-  // Every request after Hello costs a token, not only sends: a loop of
-  // ListRooms or Join/Leave makes the server work for everyone too.
+  // Every request costs a token, not only sends: a loop of ListRooms,
+  // Join/Leave or Hello makes the server work for everyone too.
   if (!conn->TakeRequestToken(now, options_.messages_per_second, options_.message_burst)) {
     if (options_.max_rate_violations > 0 && conn->rate_violations() >= options_.max_rate_violations) {
       conn->Close(CloseReason::kFlooding, v1::FAILURE_RATE_LIMITED, "disconnected for flooding");
@@ -42,6 +34,14 @@ void ChatService::HandleFrame(Connection* conn, const v1::ClientFrame& f, absl::
     }
     ReplyFailure(conn, f, v1::FAILURE_RATE_LIMITED,
                  absl::StrCat("rate limit of ", options_.messages_per_second, " requests per second exceeded"));
+    return;
+  }
+  if (f.body_case() == v1::ClientFrame::kHello) {
+    HandleHello(conn, f);
+    return;
+  }
+  if (!conn->logged_in()) {
+    conn->Close(CloseReason::kHandshakeError, v1::FAILURE_HANDSHAKE, "the first request must be Hello");
     return;
   }
   switch (f.body_case()) {

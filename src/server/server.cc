@@ -177,7 +177,9 @@ absl::Status Server::Run() {
 
     // Closing connections and a drain need prompt deadlines; otherwise only
     // the handshake/keepalive sweep wakes an idle server.
-    const int timeout_ms = (!closing_.empty() || phase_ == Phase::kDraining) ? 20 : 500;
+    MaybeResumeAccepting(now);
+    const int timeout_ms =
+        (!closing_.empty() || phase_ == Phase::kDraining || accept_resume_ != absl::InfinitePast()) ? 20 : 500;
     if (absl::Status st = poller_->Poll(timeout_ms, &events_); !st.ok()) return st;
     now = absl::Now();
     for (const PollEvent& ev : events_) {
@@ -261,7 +263,12 @@ void Server::AcceptAll(absl::Time now) {
       // EMFILE/ENFILE: left queued, the connection would keep the listener
       // readable and the loop spinning; turn it away with the reserve fd.
       if ((err == EMFILE || err == ENFILE) && TurnAwayOne()) continue;
-      logger_->Log(LogLevel::kWarn, "accept: %s", std::strerror(err));
+      // A failure that does not go away (no reserve fd left, ENOBUFS, ENOMEM)
+      // would keep the level-triggered listener firing: stop watching it for
+      // a moment instead of spinning.
+      logger_->Log(LogLevel::kWarn, "accept: %s; pausing accepts for %s", std::strerror(err),
+                   absl::FormatDuration(kAcceptPause));
+      PauseAccepting(now + kAcceptPause);
       return;
     }
     const int one = 1;
@@ -274,13 +281,32 @@ void Server::AcceptAll(absl::Time now) {
       logger_->Log(LogLevel::kError, "conn %d: %s", id, st.ToString());
       continue;  // conn's destructor closes fd
     }
-    const bool full = connections_.size() >= options_.max_connections;
+    // Connections already closing (lingering for their goodbye) no longer count.
+    const bool full = connections_.size() - closing_.size() >= options_.max_connections;
     connections_.emplace(id, std::move(conn));
     logger_->Log(LogLevel::kInfo, "conn %d opened from %s", id, raw->peer());
     if (full) {
       raw->Close(CloseReason::kServerFull, v1::FAILURE_SERVER_FULL,
                  absl::StrCat("server is full (", options_.max_connections, " connections)"));
     }
+  }
+}
+
+void Server::PauseAccepting(absl::Time until) {
+  if (accept_resume_ == absl::InfinitePast()) {
+    if (absl::Status st = poller_->Modify(listen_fd_, 0, kListenTag); !st.ok()) {
+      logger_->Log(LogLevel::kError, "listener: %s", st.ToString());
+    }
+  }
+  accept_resume_ = until;
+}
+
+void Server::MaybeResumeAccepting(absl::Time now) {
+  if (accept_resume_ == absl::InfinitePast() || now < accept_resume_ || listen_fd_ < 0) return;
+  accept_resume_ = absl::InfinitePast();
+  if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (absl::Status st = poller_->Modify(listen_fd_, kPollRead, kListenTag); !st.ok()) {
+    logger_->Log(LogLevel::kError, "listener: %s", st.ToString());
   }
 }
 

@@ -63,6 +63,10 @@ class Server {
   // Out of descriptors: accepts one pending connection with the reserve
   // descriptor, sends it Error{SERVER_FULL} and closes it. False if it could not.
   bool TurnAwayOne();
+  // Stops polling the listener until `until` (then MaybeResumeAccepting
+  // re-arms it and retries the reserve fd).
+  void PauseAccepting(absl::Time until);
+  void MaybeResumeAccepting(absl::Time now);
   void HandleRead(Connection* conn, absl::Time now);
   void HandleWrite(Connection* conn);
   // Writes each connection with new output once; arms write interest for
@@ -90,6 +94,8 @@ class Server {
   // lets AcceptAll take the pending connection off the queue and turn it away
   // instead of leaving the listener readable and the loop spinning.
   int spare_fd_ = -1;
+  static constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
+  absl::Time accept_resume_ = absl::InfinitePast();  // InfinitePast: accepting
   std::string out_of_fds_frame_;  // Error{SERVER_FULL}, encoded up front: nothing to build while out of fds
   std::string bound_address_;
   uint16_t port_ = 0;

@@ -26,7 +26,7 @@ struct ServerOptions {
   uint32_t max_rooms_per_connection = 64;
   uint32_t max_members_per_room = 10000;
 
-  // Token bucket on every request after Hello, per connection; 0 disables.
+  // Token bucket on every request but Pong, per connection; 0 disables.
   uint32_t messages_per_second = 1000;
   uint32_t message_burst = 2000;
   // Sends refused in a row before a flooding client is disconnected.

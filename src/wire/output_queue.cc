@@ -50,18 +50,25 @@ void OutputQueue::AppendShared(SharedFrame frame) {
 
 void OutputQueue::AppendSlice(const SharedFrame& block, size_t begin, size_t end) {
   if (begin == end) return;
-  pending_ += end - begin;
   if (!segments_.empty()) {
     Segment& last = segments_.back();
     if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
       last.end = end;
+      pending_ += end - begin;
       return;
     }
   }
+  if (slice_segments_ >= kMaxSliceSegments) {
+    AppendCopy(absl::string_view(block.data() + begin, end - begin));
+    return;
+  }
+  pending_ += end - begin;
+  ++slice_segments_;
   Segment seg;
   seg.shared = block;
   seg.begin = begin;
   seg.end = end;
+  seg.slice = true;
   segments_.push_back(std::move(seg));
 }
 
@@ -100,6 +107,7 @@ void OutputQueue::Consume(size_t n) {
     }
     n -= left;
     if (!front.shared && front.chunk.capacity == kChunkBytes) spare_ = std::move(front.chunk);
+    if (front.slice) --slice_segments_;
     segments_.pop_front();
   }
 }

@@ -29,6 +29,11 @@ class OutputQueue {
   static constexpr size_t kCopyThresholdBytes = 2048;
   // Size of one inline chunk; small frames accumulate in it contiguously.
   static constexpr size_t kChunkBytes = 16 * 1024;
+  // At most this many ranges of shared blocks per queue; past it, slices are
+  // copied. A range keeps its whole block alive, so a reader that falls
+  // behind on thinly spread ranges (a quiet room among busy ones) would
+  // otherwise pin far more memory than the bytes it is owed.
+  static constexpr size_t kMaxSliceSegments = 8;
 
   OutputQueue() = default;
   OutputQueue(const OutputQueue&) = delete;
@@ -50,12 +55,14 @@ class OutputQueue {
   // Queues bytes [begin, end) of a shared block (see SharedFrame). When they
   // continue the range queued last from the same block, that range just
   // grows: consecutive broadcasts cost no copy, no refcount and no iovec.
+  // Past kMaxSliceSegments ranges, the bytes are copied instead.
   void AppendSlice(const SharedFrame& block, size_t begin, size_t end);
 
   // Bytes queued and not yet written.
   size_t PendingBytes() const { return pending_; }
   bool empty() const { return pending_ == 0; }
   size_t SegmentCount() const { return segments_.size(); }
+  size_t SliceSegmentCount() const { return slice_segments_; }
 
   // One writev of up to max_bytes. Returns bytes written, or -1 with errno
   // from writev (EAGAIN included).
@@ -83,6 +90,7 @@ class OutputQueue {
     SharedFrame shared;  // set for a shared segment: bytes [begin, end) of it
     size_t begin = 0;
     size_t end = 0;
+    bool slice = false;  // counted in slice_segments_
     Chunk chunk;         // inline bytes otherwise
     size_t offset = 0;   // bytes of this segment already written
     const char* data() const { return shared ? shared.data() + begin : chunk.data.get(); }
@@ -92,6 +100,7 @@ class OutputQueue {
   std::deque<Segment> segments_;
   Chunk spare_;  // a drained chunk kept for reuse, so steady traffic does not allocate
   size_t pending_ = 0;
+  size_t slice_segments_ = 0;  // segments that reference a block range
 };
 
 }  // namespace muxchat::wire

@@ -388,6 +388,17 @@ TEST_F(ChatClientTest, InterruptFdCutsABlockingCallShortAndIsLeftUnread) {
   EXPECT_FALSE(client_->closed());
   char c;
   EXPECT_EQ(::read(p[0], &c, 1), 1);  // the caller still gets to read it
+  // The request was given up on: its late answer arrives as an event.
+  client_->set_interrupt_fd(-1);
+  v1::ClientFrame got;
+  ASSERT_TRUE(server_.Read(&got));
+  v1::ServerFrame answer;
+  answer.set_request_id(got.request_id());
+  answer.mutable_reply()->set_status(v1::SUCCESS);
+  ASSERT_TRUE(server_.Write(answer));
+  auto ev = client_->NextEvent(kLong);
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  EXPECT_EQ(ev->request_id(), got.request_id());
   ::close(p[0]);
   ::close(p[1]);
 }

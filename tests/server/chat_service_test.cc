@@ -400,6 +400,30 @@ TEST_F(ChatServiceTest, BroadcastIsEncodedOnceWhateverTheMemberCount) {
   }
 }
 
+TEST_F(ChatServiceTest, AQuietRoomsReaderPinsFewBlocksWhateverTheBusyRoomsSend) {
+  options_.messages_per_second = 0;
+  Start();
+  Connection* talker = LogIn("talker");
+  Connection* slow = LogIn("slow");
+  const uint64_t busy = Create(talker, "busy").room_id();
+  const uint64_t quiet = Create(talker, "quiet").room_id();
+  Join(talker, "busy");
+  Join(talker, "quiet");
+  Join(slow, "quiet");
+  Take(talker);
+  for (int round = 0; round < 200; ++round) {
+    for (int i = 0; i < 66; ++i) Send(talker, busy, std::string(1000, 'b'));  // about one block
+    Send(talker, quiet, "q");
+    Take(talker);  // the talker keeps up; slow never reads
+  }
+  // 200 small frames, each in a different block: only a bounded number of
+  // blocks may stay alive for them; the rest were copied.
+  EXPECT_LE(slow->output().SliceSegmentCount(), wire::OutputQueue::kMaxSliceSegments);
+  auto got = Take(slow);
+  ASSERT_EQ(got.size(), 200u);
+  EXPECT_EQ(got.back().chat_message().seq(), 200u);
+}
+
 TEST_F(ChatServiceTest, SlowConsumerIsDroppedWhileOthersGetEverything) {
   options_.max_output_bytes = 4096;
   Start();
@@ -436,10 +460,13 @@ TEST_F(ChatServiceTest, RateLimitRefusesThenDisconnectsAFlooder) {
   options_.message_burst = 2;
   options_.max_rate_violations = 3;
   Start();
+  // Hello, Create and Join take tokens too: let the bucket refill between them.
   Connection* a = LogIn("a");
+  now_ += absl::Seconds(1);
   const uint64_t room = Create(a, "lobby").room_id();
+  now_ += absl::Seconds(1);
   Join(a, "lobby");
-  now_ += absl::Seconds(2);  // Create and Join took tokens too: refill the burst
+  now_ += absl::Seconds(2);
   Send(a, room, "1");
   Send(a, room, "2");
   EXPECT_EQ(Take(a).size(), 2u);
@@ -460,10 +487,10 @@ TEST_F(ChatServiceTest, EveryRequestCountsAgainstTheRateNotOnlySends) {
   options_.messages_per_second = 1;
   options_.message_burst = 3;
   Start();
-  Connection* a = LogIn("a");  // Hello itself is free
+  Connection* a = LogIn("a");  // the Hello takes the first token
   v1::ClientFrame list;
   list.mutable_list_rooms();
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 2; ++i) {
     Request(a, list);
     EXPECT_EQ(TakeOne(a).reply().status(), v1::SUCCESS);
   }
@@ -471,6 +498,12 @@ TEST_F(ChatServiceTest, EveryRequestCountsAgainstTheRateNotOnlySends) {
   v1::Reply refused = TakeOne(a).reply();
   EXPECT_EQ(refused.status(), v1::FAILURE_RATE_LIMITED);
   EXPECT_NE(refused.message().find("requests per second"), std::string::npos);
+  // A repeated Hello is a request like any other: refused too, not answered.
+  v1::ClientFrame hello;
+  hello.mutable_hello()->set_nickname("a");
+  hello.mutable_hello()->set_protocol_version(1);
+  Request(a, hello);
+  EXPECT_EQ(TakeOne(a).reply().status(), v1::FAILURE_RATE_LIMITED);
   now_ += absl::Seconds(1);
   Request(a, list);
   EXPECT_EQ(TakeOne(a).reply().status(), v1::SUCCESS);

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -63,6 +64,32 @@ TEST(OutputQueue, SlicesThatDoNotContinueStartANewRange) {
   q.CopyTo(&out);
   EXPECT_EQ(out, "abef!cd");
   EXPECT_EQ(q.PendingBytes(), 7u);
+}
+
+TEST(OutputQueue, ThinRangesOfManyBlocksAreCopiedNotPinned) {
+  // A reader owed one small frame in each of many blocks must not keep all
+  // those blocks alive: past kMaxSliceSegments ranges the bytes are copied.
+  std::vector<SharedFrame> blocks;
+  OutputQueue q;
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {
+    SharedFrame block = SharedFrame::AllocateBlock(1024);
+    const std::string frame = "frame" + std::to_string(i);
+    std::memcpy(block.Extend(frame.size()), frame.data(), frame.size());
+    q.AppendSlice(block, 0, frame.size());
+    expected += frame;
+    blocks.push_back(std::move(block));
+  }
+  EXPECT_EQ(q.SliceSegmentCount(), OutputQueue::kMaxSliceSegments);
+  size_t pinned = 0;
+  for (const SharedFrame& b : blocks) pinned += b.use_count() > 1 ? 1 : 0;
+  EXPECT_EQ(pinned, OutputQueue::kMaxSliceSegments);
+  std::string out;
+  q.CopyTo(&out);
+  EXPECT_EQ(out, expected);
+  EXPECT_EQ(q.PendingBytes(), expected.size());
+  q.Consume(q.PendingBytes());
+  EXPECT_EQ(q.SliceSegmentCount(), 0u);  // drained ranges are counted out again
 }
 
 TEST(OutputQueue, KeepsOrderAcrossMixedSegments) {
