@@ -71,6 +71,8 @@ class Connection {
   const absl::flat_hash_set<uint64_t>& rooms() const { return rooms_; }
 
   // Token bucket for requests. Returns false when the request must be refused.
+  // rate_violations() counts refusals since the bucket was last at least half
+  // full after a request, i.e. since the client last slowed down.
   bool TakeRequestToken(absl::Time now, uint32_t per_second, uint32_t burst);
   uint32_t rate_violations() const { return rate_violations_; }
 

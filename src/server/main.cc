@@ -27,7 +27,7 @@ ABSL_FLAG(uint32_t, max_rooms_per_connection, 64, "rooms one connection may be i
 ABSL_FLAG(uint32_t, max_members_per_room, 10000, "members one room may have");
 ABSL_FLAG(uint32_t, messages_per_second, 1000, "sustained request rate per connection, sends and all other requests (0 = unlimited)");
 ABSL_FLAG(uint32_t, message_burst, 2000, "requests allowed in a burst above the rate");
-ABSL_FLAG(uint32_t, max_rate_violations, 1000, "refused requests in a row before a flooder is disconnected (0 = never)");
+ABSL_FLAG(uint32_t, max_rate_violations, 1000, "refused requests before a flooder is disconnected, forgiven once it slows down enough for its bucket to refill halfway (0 = never)");
 ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10), "time allowed between connect and Hello");
 ABSL_FLAG(absl::Duration, keepalive, absl::Seconds(60), "idle time before the server pings a client (0 = never)");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(30), "time to answer a keepalive ping");

@@ -29,7 +29,8 @@ struct ServerOptions {
   // Token bucket on every request but Pong, per connection; 0 disables.
   uint32_t messages_per_second = 1000;
   uint32_t message_burst = 2000;
-  // Sends refused in a row before a flooding client is disconnected.
+  // Refused requests, counted until the client slows down enough for its
+  // bucket to refill halfway, before a flooding client is disconnected.
   uint32_t max_rate_violations = 1000;
 
   absl::Duration handshake_timeout = absl::Seconds(10);

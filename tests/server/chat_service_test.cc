@@ -473,14 +473,53 @@ TEST_F(ChatServiceTest, RateLimitRefusesThenDisconnectsAFlooder) {
   Send(a, room, "3");
   EXPECT_EQ(TakeOne(a).reply().status(), v1::FAILURE_RATE_LIMITED);
   now_ += absl::Seconds(1);
-  Send(a, room, "4");  // a token came back
-  EXPECT_EQ(TakeOne(a).chat_message().text(), "4");
+  Send(a, room, "4");  // a token came back, but the bucket is not half full:
+  EXPECT_EQ(TakeOne(a).chat_message().text(), "4");  // the earlier refusal still counts
   Send(a, room, "5");
-  Send(a, room, "6");
+  EXPECT_EQ(TakeOne(a).reply().status(), v1::FAILURE_RATE_LIMITED);
   EXPECT_FALSE(a->closing());
-  Send(a, room, "7");
+  Send(a, room, "6");  // the third refusal since the client last slowed down
   EXPECT_TRUE(a->closing());
   EXPECT_EQ(a->close_reason(), CloseReason::kFlooding);
+}
+
+TEST_F(ChatServiceTest, SteadyFloodAboveTheRateIsDroppedDespiteOccasionalSuccesses) {
+  options_.messages_per_second = 10;
+  options_.message_burst = 10;
+  options_.max_rate_violations = 20;
+  Start();
+  Connection* a = LogIn("a");
+  const uint64_t room = Create(a, "lobby").room_id();
+  Join(a, "lobby");
+  // Three requests every 100 ms against a refill of one per 100 ms: one gets
+  // through each round, two are refused, and the bucket never recovers.
+  int rounds = 0;
+  while (!a->closing() && rounds < 100) {
+    now_ += absl::Milliseconds(100);
+    for (int i = 0; i < 3; ++i) Send(a, room, "spam");
+    Take(a);
+    ++rounds;
+  }
+  EXPECT_TRUE(a->closing());
+  EXPECT_EQ(a->close_reason(), CloseReason::kFlooding);
+  EXPECT_LT(rounds, 20);
+}
+
+TEST_F(ChatServiceTest, AClientThatBacksOffIsForgiven) {
+  options_.messages_per_second = 10;
+  options_.message_burst = 10;
+  options_.max_rate_violations = 5;
+  Start();
+  Connection* a = LogIn("a");
+  const uint64_t room = Create(a, "lobby").room_id();
+  Join(a, "lobby");
+  now_ += absl::Seconds(1);
+  for (int burst = 0; burst < 10; ++burst) {
+    for (int i = 0; i < 14; ++i) Send(a, room, "burst");  // a few over the bucket each time
+    Take(a);
+    now_ += absl::Seconds(1);  // then quiet long enough to refill
+  }
+  EXPECT_FALSE(a->closing());
 }
 
 TEST_F(ChatServiceTest, EveryRequestCountsAgainstTheRateNotOnlySends) {
