@@ -20,17 +20,6 @@ namespace {
 
 using client::ChatClient;
 
-template <typename Want>
-bool AwaitEvent(ChatClient& c, Want want) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (absl::Now() < deadline) {
-    auto ev = c.NextEvent(deadline - absl::Now());
-    if (!ev.ok()) return false;
-    if (want(*ev)) return true;
-  }
-  return false;
-}
-
 std::vector<std::string> Addr(uint16_t port, std::vector<std::string> more = {}) {
   std::vector<std::string> args = {"127.0.0.1", absl::StrCat(port)};
   args.insert(args.end(), more.begin(), more.end());

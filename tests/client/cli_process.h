@@ -296,6 +296,18 @@ inline std::unique_ptr<client::ChatClient> Login(uint16_t port, const std::strin
   return std::move(*c);
 }
 
+// Waits up to kWait for an event satisfying `want`, skipping others.
+template <typename Want>
+bool AwaitEvent(client::ChatClient& c, Want want) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    auto ev = c.NextEvent(deadline - absl::Now());
+    if (!ev.ok()) return false;
+    if (want(*ev)) return true;
+  }
+  return false;
+}
+
 }  // namespace muxchat::testing
 
 #endif  // MUXCHAT_TESTS_CLIENT_CLI_PROCESS_H_

@@ -25,18 +25,6 @@ std::vector<std::string> Args(uint16_t port, std::vector<std::string> more) {
   return args;
 }
 
-// Waits for the next event satisfying `want`, skipping others.
-template <typename Want>
-bool AwaitEvent(ChatClient& c, Want want) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (absl::Now() < deadline) {
-    auto ev = c.NextEvent(deadline - absl::Now());
-    if (!ev.ok()) return false;
-    if (want(*ev)) return true;
-  }
-  return false;
-}
-
 bool AwaitJoin(ChatClient& c, const std::string& nick) {
   return AwaitEvent(c, [&](const v1::ServerFrame& f) {
     return f.has_member_joined() && f.member_joined().nickname() == nick;
