@@ -1,4 +1,4 @@
-// ChatClient: one client connection to a muxchat server (spec: /work/spec.md),
+// ChatClient: one client connection to a muxchat server (protocol: docs/PROTOCOL.md),
 // with blocking request/reply calls, fire-and-forget sends acknowledged by the
 // server's echo, and an event queue for everything else. The socket is
 // non-blocking; every wait is a poll() bounded by a deadline, and while
