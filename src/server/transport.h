@@ -1,0 +1,66 @@
+// The byte stream under a Connection: plain TCP or TLS (WebSocket framing
+// sits above it). After Redis 7's ConnectionType: one small table of
+// operations chosen per connection, so the code above (muxchat frames, HTTP)
+// never knows which transport it has. Single-threaded (the event-loop
+// thread); owned by its Connection, which owns the fd it was made with.
+#ifndef MUXCHAT_SERVER_TRANSPORT_H_
+#define MUXCHAT_SERVER_TRANSPORT_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "src/wire/buffer.h"
+#include "src/wire/output_queue.h"
+
+namespace muxchat::server {
+
+struct IoResult {
+  enum Code {
+    kOk,          // progress (bytes may still be 0 for a handshake step)
+    kWouldBlock,  // try again when the socket is ready for `want`
+    kEof,         // orderly end from the peer (FIN, or TLS close_notify)
+    kError,       // fatal: `error` says why; the connection must close
+  };
+  Code code = kOk;
+  size_t bytes = 0;
+  // Poll interest needed to make progress after kWouldBlock: kPollRead
+  // and/or kPollWrite (a TLS write may need a read, and the reverse).
+  uint32_t want = 0;
+  std::string error;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // "tcp" or "tls": logs and metrics.
+  virtual const char* Name() const = 0;
+  // Drives the transport's own handshake. kOk once established (at once for
+  // TCP); kWouldBlock with `want` while it needs the socket; kError/kEof end it.
+  virtual IoResult Handshake() = 0;
+  // Appends up to `max_bytes` application bytes to `in`.
+  virtual IoResult Read(wire::Buffer* in, size_t max_bytes) = 0;
+  // Writes up to `max_bytes` from the front of `out` and consumes what left.
+  virtual IoResult Write(wire::OutputQueue* out, size_t max_bytes) = 0;
+  // Application bytes already read from the socket and buffered inside the
+  // transport, which the poller cannot report (TLS records decrypted ahead).
+  virtual bool HasBufferedInput() const { return false; }
+  // Ends our direction once everything owed has been written: FIN for TCP,
+  // close_notify then FIN for TLS. Best effort, never blocks.
+  virtual void ShutdownWrite() = 0;
+  // Negotiated ALPN protocol ("muxchat/1", "http/1.1"), empty if none.
+  virtual absl::string_view alpn() const { return {}; }
+  // Releases buffers the transport keeps while idle (TLS's record buffers).
+  virtual void ReleaseIdleBuffers() {}
+};
+
+// Plain TCP over `fd` (borrowed: the Connection owns and closes it).
+std::unique_ptr<Transport> MakeTcpTransport(int fd);
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_TRANSPORT_H_
