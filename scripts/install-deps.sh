@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
   libedit-dev                 # line editing in the interactive client
+  libssl-dev                  # libcrypto: SHA-1 for the WebSocket handshake
 )
 
 missing=()
