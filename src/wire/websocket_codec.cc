@@ -63,8 +63,22 @@ bool IsKnownOpcode(uint8_t opcode) {
   return false;
 }
 
+// XORs eight bytes at a time (the key repeated twice keeps its phase, since 8
+// is a multiple of 4), then the tail byte by byte. memcpy, not a pointer
+// cast: no alignment assumption, and the byte order in memory is the same
+// for the key and the data, so it is endianness free.
 void Unmask(char* payload, size_t n, const unsigned char key[4]) {
-  for (size_t i = 0; i < n; ++i) payload[i] = static_cast<char>(payload[i] ^ key[i & 3]);
+  const unsigned char key8[8] = {key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]};
+  uint64_t k;
+  std::memcpy(&k, key8, sizeof(k));
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, payload + i, sizeof(w));
+    w ^= k;
+    std::memcpy(payload + i, &w, sizeof(w));
+  }
+  for (; i < n; ++i) payload[i] = static_cast<char>(payload[i] ^ key[i & 3]);
 }
 
 }  // namespace

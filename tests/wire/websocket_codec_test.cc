@@ -113,6 +113,22 @@ TEST(WebSocketDecoder, UnmasksInPlaceWithoutCopying) {
   EXPECT_EQ(ev.payload.data(), start + 6) << "payload must point into the input buffer";
 }
 
+TEST(WebSocketDecoder, UnmasksEveryPayloadLengthWithAnyKey) {
+  // Lengths around the 8-byte word loop and its tail, several keys.
+  for (uint32_t mask : {0x00000000u, 0x37FA213Du, 0xFFFFFFFFu, 0x01020304u}) {
+    for (size_t n = 0; n <= 70; ++n) {
+      std::string p(n, '\0');
+      for (size_t i = 0; i < n; ++i) p[i] = static_cast<char>(i * 7 + n);
+      Buffer b;
+      AppendWsClientFrame(WsOpcode::kBinary, p, mask, &b);
+      WebSocketDecoder dec(kMax);
+      WsEvent ev;
+      ASSERT_TRUE(*dec.Next(&b, &ev));
+      EXPECT_EQ(ev.payload, p) << "length " << n << " mask " << mask;
+    }
+  }
+}
+
 TEST(WebSocketDecoder, DecodesEmptyBinaryMessage) {
   EXPECT_EQ(Decode(ClientFrame(WsOpcode::kBinary, "")).events, std::vector<std::string>{"msg:"});
 }
