@@ -85,3 +85,5 @@ BENCHMARK_TEMPLATE(BM_WsFanOut, false)
 
 }  // namespace
 }  // namespace muxchat::wire
+
+BENCHMARK_MAIN();
