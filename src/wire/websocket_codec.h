@@ -110,7 +110,12 @@ class WebSocketDecoder {
 
 // A server frame header (FIN set, no mask) for a payload of a given length.
 // The same bytes serve every recipient of a broadcast: build it once, queue
-// it in front of the shared payload for each member.
+// it in front of the shared payload for each member. For a room's fan-out,
+// writing header + payload once into a shared block of WebSocket frames
+// (beside the block of length-prefixed frames) is better still: consecutive
+// broadcasts are then one growing range per member, as on TCP, where a
+// header + slice pair per message would spend OutputQueue's slice segments
+// (kMaxSliceSegments) and fall back to copying under load.
 struct WsHeader {
   char bytes[kWsMaxServerHeaderBytes];
   uint8_t size = 0;
