@@ -119,9 +119,9 @@ absl::StatusOr<bool> WebSocketDecoder::Next(Buffer* in, WsEvent* event) {
       return Fail(kWsCloseProtocolError, absl::StatusCode::kInvalidArgument,
                   absl::StrCat("unknown opcode ", opcode));
     }
-    if (!masked) {
+    if (masked != (role_ == Role::kServer)) {
       return Fail(kWsCloseProtocolError, absl::StatusCode::kInvalidArgument,
-                  "client frame is not masked");
+                  masked ? "server frame is masked" : "client frame is not masked");
     }
     const bool control = IsControl(opcode);
     if (control) {
@@ -147,7 +147,7 @@ absl::StatusOr<bool> WebSocketDecoder::Next(Buffer* in, WsEvent* event) {
     }
 
     const size_t ext = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
-    const size_t header = 2 + ext + 4;
+    const size_t header = 2 + ext + (masked ? 4 : 0);
     if (avail < 2 + ext) return false;
     uint64_t len = len7;
     if (ext != 0) {
@@ -169,11 +169,13 @@ absl::StatusOr<bool> WebSocketDecoder::Next(Buffer* in, WsEvent* event) {
     }
     if (avail < header || avail - header < len) return false;
 
-    unsigned char key[4];
-    std::memcpy(key, p + 2 + ext, 4);
     char* payload = in->MutablePeek() + header;
     const size_t n = static_cast<size_t>(len);
-    Unmask(payload, n, key);
+    if (masked) {
+      unsigned char key[4];
+      std::memcpy(key, p + 2 + ext, 4);
+      Unmask(payload, n, key);
+    }
     const absl::string_view body(payload, n);
     // Consume() does not move bytes, so `body` stays readable until the next
     // write to `in` (the contract of WsEvent::payload).

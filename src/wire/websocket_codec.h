@@ -68,14 +68,19 @@ struct WsEvent {
 };
 
 // Parses client frames from the front of a Buffer. Enforces what a server
-// must (§5.1-5.5): every frame masked, no reserved bits, known opcodes,
+// must (§5.1-5.5): every frame masked (unmasked, in Role::kClient), no reserved bits, known opcodes,
 // control frames unfragmented and <= 125 bytes, continuations only inside a
 // fragmented message, minimal length encodings with the top bit clear, a
 // valid close code and a UTF-8 close reason; and what we choose: binary
 // messages only, at most max_message_bytes per message (all fragments).
 class WebSocketDecoder {
  public:
-  explicit WebSocketDecoder(size_t max_message_bytes) : max_message_bytes_(max_message_bytes) {}
+  // kServer reads a client's frames (each must be masked); kClient reads a
+  // server's (none may be masked): tests, benchmarks and tools use kClient.
+  enum class Role { kServer, kClient };
+
+  explicit WebSocketDecoder(size_t max_message_bytes, Role role = Role::kServer)
+      : max_message_bytes_(max_message_bytes), role_(role) {}
 
   // Consumes the next complete frame(s) at the front of `in` and returns true
   // with `*event` set when one yields an event; a fragment of an unfinished
@@ -100,6 +105,7 @@ class WebSocketDecoder {
   absl::Status Fail(uint16_t close_code, absl::StatusCode code, absl::string_view why);
 
   size_t max_message_bytes_;
+  Role role_;
   bool in_message_ = false;  // a fragmented message has begun
   bool done_ = false;        // a Close arrived or an error happened
   uint16_t close_code_ = 0;

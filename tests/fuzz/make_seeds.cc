@@ -152,6 +152,16 @@ int main(int argc, char** argv) {
   Write(ws, "unmasked", cap64k + std::string("\x82\x01x", 3));
   Write(ws, "length_2_63", cap64k + std::string("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00", 10));
   Write(ws, "close_bad_utf8", cap64k + frame(WsOpcode::kClose, std::string("\x03\xe8\xff", 3)));
+  auto server = [](WsOpcode op, const std::string& payload) {
+    muxchat::wire::Buffer b;
+    muxchat::wire::AppendWsServerFrame(op, payload, &b);
+    return std::string(b.View());
+  };
+  const std::string client_role("\xff\xff\x85", 3);  // cap 65535 % 70000, client role, seed 5
+  Write(ws, "client_session", client_role + server(WsOpcode::kBinary, body) + server(WsOpcode::kPing, "k") +
+                                  server(WsOpcode::kBinary, std::string(130, 'q')) +
+                                  server(WsOpcode::kClose, std::string("\x03\xe9", 2)));
+  Write(ws, "client_masked", client_role + frame(WsOpcode::kBinary, "masked"));
   Write(ws, "big_64bit_length", cap64k + frame(WsOpcode::kBinary, std::string(65536, 'z')));
   return 0;
 }

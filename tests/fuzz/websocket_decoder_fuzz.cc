@@ -17,8 +17,8 @@ struct Outcome {
   uint16_t close_code = 0;          // 0: no error
 };
 
-Outcome Decode(const std::string& bytes, size_t cap, uint32_t seed) {
-  wire::WebSocketDecoder decoder(cap);
+Outcome Decode(const std::string& bytes, size_t cap, uint32_t seed, wire::WebSocketDecoder::Role role) {
+  wire::WebSocketDecoder decoder(cap, role);
   wire::Buffer in(16);
   Outcome out;
   size_t fed = 0;
@@ -52,11 +52,15 @@ Outcome Decode(const std::string& bytes, size_t cap, uint32_t seed) {
       switch (ev.kind) {
         case wire::WsEvent::Kind::kMessage: {
           FUZZ_CHECK(ev.payload.size() <= cap);
-          // Re-framed as one client frame, the message must decode unchanged.
+          // Re-framed as one frame of the same side, the message must decode unchanged.
           const std::string payload(ev.payload);
           wire::Buffer again;
-          wire::AppendWsClientFrame(wire::WsOpcode::kBinary, payload, 0x01020304u, &again);
-          wire::WebSocketDecoder fresh(cap);
+          if (role == wire::WebSocketDecoder::Role::kServer) {
+            wire::AppendWsClientFrame(wire::WsOpcode::kBinary, payload, 0x01020304u, &again);
+          } else {
+            wire::AppendWsServerFrame(wire::WsOpcode::kBinary, payload, &again);
+          }
+          wire::WebSocketDecoder fresh(cap, role);
           wire::WsEvent back;
           absl::StatusOr<bool> round = fresh.Next(&again, &back);
           FUZZ_CHECK(round.ok() && *round && again.empty());
@@ -86,10 +90,13 @@ int FuzzWebSocketDecoder(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
   // Caps from tiny to beyond the default, so both sides of every check are hit.
   const size_t cap = (size_t{data[0]} << 8 | data[1]) % 70000u;
-  const uint32_t seed = data[2];
+  // Top bit of the third byte: read as a client (server frames, unmasked).
+  const auto role = (data[2] & 0x80) != 0 ? wire::WebSocketDecoder::Role::kClient
+                                          : wire::WebSocketDecoder::Role::kServer;
+  const uint32_t seed = data[2] & 0x7F;
   const std::string bytes(reinterpret_cast<const char*>(data + 3), size - 3);
-  const Outcome whole = Decode(bytes, cap, 0);
-  const Outcome split = Decode(bytes, cap, seed == 0 ? 1 : seed);
+  const Outcome whole = Decode(bytes, cap, 0, role);
+  const Outcome split = Decode(bytes, cap, seed == 0 ? 1 : seed, role);
   FUZZ_CHECK(whole.events == split.events);
   FUZZ_CHECK(whole.close_code == split.close_code);
   return 0;

@@ -436,6 +436,35 @@ TEST(WebSocketDecoder, NothingIsReadAfterClose) {
   EXPECT_EQ(dec.Next(&in, &ev).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// ------------------------------------------------------------ client role
+
+TEST(WebSocketDecoder, ClientRoleReadsUnmaskedServerFrames) {
+  Buffer in;
+  AppendWsServerFrame(WsOpcode::kBinary, std::string(300, 's'), &in);
+  AppendWsServerFrame(WsOpcode::kPing, "p", &in);
+  AppendWsClose(kWsCloseGoingAway, "shutdown", &in);
+  WebSocketDecoder dec(kMax, WebSocketDecoder::Role::kClient);
+  WsEvent ev;
+  ASSERT_TRUE(*dec.Next(&in, &ev));
+  EXPECT_EQ(ev.payload, std::string(300, 's'));
+  ASSERT_TRUE(*dec.Next(&in, &ev));
+  EXPECT_EQ(ev.kind, WsEvent::Kind::kPing);
+  ASSERT_TRUE(*dec.Next(&in, &ev));
+  EXPECT_EQ(ev.kind, WsEvent::Kind::kClose);
+  EXPECT_EQ(ev.close_code, kWsCloseGoingAway);
+  EXPECT_EQ(ev.payload, "shutdown");
+  EXPECT_TRUE(in.empty());
+}
+
+TEST(WebSocketDecoder, ClientRoleRejectsMaskedFrame) {
+  Buffer in;
+  in.Append(ClientFrame(WsOpcode::kBinary, "x"));
+  WebSocketDecoder dec(kMax, WebSocketDecoder::Role::kClient);
+  WsEvent ev;
+  EXPECT_EQ(dec.Next(&in, &ev).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(dec.close_code(), kWsCloseProtocolError);
+}
+
 // --------------------------------------------------------------- encoders
 
 std::string Hex(absl::string_view s) {
