@@ -7,6 +7,7 @@
 // MUXCHAT_SCREENSHOT_DIR (default web/test-results).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +18,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "../dist");
 const shots = process.env.MUXCHAT_SCREENSHOT_DIR ?? join(here, "../test-results");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+// The muxchat CLI binary; when set, a CLI user joins the browsers' room.
+const CLI = process.env.MUXCHAT_CLI ?? "";
 const WAIT_MS = 10000; // every wait is for an event; this only bounds a failure
 
 let backend;
@@ -114,6 +117,22 @@ async function joinFromList(page, name) {
 }
 
 const HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"><b>bold?</b>';
+// Every chat line of room "general" so far, in order, as every member sees it.
+const general = [];
+
+/** Runs the muxchat CLI against the backend; resolves with {code, stdout}. */
+function cli(args, onSpawn = () => {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(CLI, ["--port", String(backend.port), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code, stdout }));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20000);
+    child.once("exit", () => clearTimeout(timer));
+    onSpawn(child);
+  });
+}
 
 test("two users chat in one room and see the same messages in the same order", async () => {
   const alice = await openUser("alice");
@@ -129,9 +148,9 @@ test("two users chat in one room and see the same messages in the same order", a
   await say(bob, "hi alice");
   await say(alice, "how are you?");
   await say(bob, HOSTILE);
-  const expected = ["alice: hello bob", "bob: hi alice", "alice: how are you?", `bob: ${HOSTILE}`];
-  await waitForChat(alice, "general", expected);
-  await waitForChat(bob, "general", expected);
+  general.push("alice: hello bob", "bob: hi alice", "alice: how are you?", `bob: ${HOSTILE}`);
+  await waitForChat(alice, "general", general);
+  await waitForChat(bob, "general", general);
 
   // Network text is text: no script ran, no element was made from it.
   for (const p of [alice, bob]) {
@@ -141,6 +160,26 @@ test("two users chat in one room and see the same messages in the same order", a
   // Timestamps are shown in local time (HH:MM).
   const time = await alice.locator(`${roomLog("general")} .line.msg time`).first().textContent();
   assert.match(time, /\d{1,2}[:.]\d{2}/);
+});
+
+test("a muxchat CLI user chats with the browsers in the same order", { skip: !CLI && "set MUXCHAT_CLI to the muxchat binary" }, async () => {
+  const [alice, bob] = pages;
+  // dave listens from the CLI for the next three live messages.
+  const listening = cli(["--nick", "dave", "--room", "general", "--listen", "--count", "3", "--json"]);
+  await waitForLine(alice, "general", "presence", "dave joined");
+  await say(alice, "to the CLI, one");
+  await waitForChat(bob, "general", [...general, "alice: to the CLI, one"]);
+  await say(bob, "to the CLI, two");
+  await waitForChat(alice, "general", [...general, "alice: to the CLI, one", "bob: to the CLI, two"]);
+  const sent = await cli(["--nick", "erin", "--room", "general", "--send", "from the CLI"]);
+  assert.equal(sent.code, 0);
+  general.push("alice: to the CLI, one", "bob: to the CLI, two", "erin: from the CLI");
+  await waitForChat(alice, "general", general);
+  await waitForChat(bob, "general", general);
+  const heard = await listening;
+  assert.equal(heard.code, 0);
+  const lines = heard.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((m) => `${m.sender}: ${m.text}`);
+  assert.deepEqual(lines, general.slice(-3));
 });
 
 test("a second room opens in a second tab and keeps its own messages", async () => {
@@ -155,7 +194,7 @@ test("a second room opens in a second tab and keeps its own messages", async () 
   await alice.click('.tab[data-room="general"] .tab-name');
   await say(bob, "still random");
   await alice.waitForSelector('.tab[data-room="random"] .badge', { timeout: WAIT_MS });
-  await waitForChat(alice, "general", ["alice: hello bob", "bob: hi alice", "alice: how are you?", `bob: ${HOSTILE}`]);
+  await waitForChat(alice, "general", general);
   await waitForChat(alice, "random", ["alice: in random", "bob: unread for alice?", "bob: still random"]);
   await alice.click('.tab[data-room="random"] .tab-name');
 });
@@ -164,11 +203,12 @@ test("a newcomer gets the room's history on join", async () => {
   const carol = await openUser("carol", { width: 390, height: 844 }, { deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   await carol.click("#rooms-toggle");
   await joinFromList(carol, "general");
-  await waitForChat(carol, "general", ["alice: hello bob", "bob: hi alice", "alice: how are you?", `bob: ${HOSTILE}`]);
-  assert.equal(await carol.locator(`${roomLog("general")} .line.msg.replay`).count(), 4);
+  await waitForChat(carol, "general", general);
+  assert.equal(await carol.locator(`${roomLog("general")} .line.msg.replay`).count(), general.length);
   await waitForLine(carol, "general", "presence", "You joined general (3 members)");
   await say(carol, "hi all, from a phone");
-  await waitForChat(pages[0], "general", ["alice: hello bob", "bob: hi alice", "alice: how are you?", `bob: ${HOSTILE}`, "carol: hi all, from a phone"]);
+  general.push("carol: hi all, from a phone");
+  await waitForChat(pages[0], "general", general);
 });
 
 test("screenshots at laptop and phone widths", async () => {

@@ -5,8 +5,13 @@
 // ClientFrame/ServerFrame per binary message. It keeps the chat rules the page
 // relies on (PROTOCOL.md 5, 7, 8): Hello/Welcome, unique nicknames, create,
 // join with history replay, leave, delete with room_closed, ListRooms sorted
-// by name, seq per room, own echo as acknowledgement. stop() drops every
-// connection and forgets all state, as a restarted muxchatd would.
+// by name, seq per room, own echo as acknowledgement. Like muxchatd it serves
+// everything on one port: a connection whose first bytes are an HTTP method
+// goes to the HTTP/WebSocket side, any other to the TCP protocol (4-byte
+// big-endian length + ClientFrame), so the muxchat CLI can join the browsers.
+// stop() drops every connection and forgets all state, as a restarted
+// muxchatd would.
+import { createServer as createNetServer } from "node:net";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, dirname } from "node:path";
@@ -54,6 +59,8 @@ export class MockChatServer {
     this.distDir = distDir;
     this.http = null;
     this.wss = null;
+    this.net = null;
+    this.sockets = new Set();
     this.port = 0;
   }
 
@@ -70,20 +77,79 @@ export class MockChatServer {
     this.http = createServer(staticHandler(this.distDir));
     this.wss = new WebSocketServer({ server: this.http, path: "/ws" });
     this.wss.on("connection", (ws) => this.accept(ws));
+    this.net = createNetServer((socket) => this.sniff(socket));
     await new Promise((resolve, reject) => {
-      this.http.once("error", reject);
-      this.http.listen(port, "127.0.0.1", resolve);
+      this.net.once("error", reject);
+      this.net.listen(port, "127.0.0.1", resolve);
     });
-    this.port = this.http.address().port;
+    this.port = this.net.address().port;
     return this.port;
+  }
+
+  // The first bytes decide: "GET " or "HEAD" is HTTP, anything else a TCP client.
+  sniff(socket) {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    let head = Buffer.alloc(0);
+    const onData = (d) => {
+      head = Buffer.concat([head, d]);
+      if (head.length < 4) return;
+      socket.off("data", onData);
+      socket.pause();
+      const text = head.subarray(0, 4).toString("latin1");
+      if (text === "GET " || text === "HEAD") {
+        socket.unshift(head);
+        this.http.emit("connection", socket);
+        socket.resume();
+      } else {
+        this.acceptTcp(socket, head);
+      }
+    };
+    socket.on("data", onData);
+  }
+
+  // A TCP client: the same chat, framed with a 4-byte big-endian length.
+  acceptTcp(socket, first) {
+    const send = (bytes) => {
+      const prefix = Buffer.alloc(4);
+      prefix.writeUInt32BE(bytes.length);
+      socket.write(Buffer.concat([prefix, bytes]));
+    };
+    const client = { ws: { readyState: 1, send, close: () => socket.end(), terminate: () => socket.destroy() }, nick: null, rooms: new Set() };
+    socket.once("close", () => {
+      client.ws.readyState = 3;
+      this.disconnect(client);
+    });
+    this.clients.add(client);
+    let buf = Buffer.alloc(0);
+    const onData = (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4) {
+        const n = buf.readUInt32BE(0);
+        if (buf.length < 4 + n) break;
+        const body = buf.subarray(4, 4 + n);
+        buf = buf.subarray(4 + n);
+        let frame;
+        try {
+          frame = ClientFrame.decode(body);
+        } catch {
+          socket.destroy();
+          return;
+        }
+        this.handle(client, frame);
+      }
+    };
+    onData(first);
+    socket.on("data", onData);
+    socket.resume();
   }
 
   /** Drops every connection at once (no Close frame, like a crash) and stops listening. */
   async stop() {
     for (const c of this.clients) c.ws.terminate();
+    for (const s of this.sockets) s.destroy();
     await new Promise((resolve) => this.wss.close(resolve));
-    await new Promise((resolve) => this.http.close(resolve));
-    this.http.closeAllConnections?.();
+    await new Promise((resolve) => this.net.close(resolve));
   }
 
   accept(ws) {
