@@ -16,7 +16,9 @@ Connection::Connection(uint64_t id, int fd, std::string peer, absl::Time now, ui
       max_output_bytes_(max_output_bytes),
       dirty_(dirty),
       state_(fd < 0 ? State::kAwaitingHello : State::kSniffing),
-      input_(4096),
+      // Empty until the first read: readv spills into the stack first, so an
+      // idle connection holds no input buffer at all.
+      input_(0),
       created_(now),
       last_heard_(now) {}
 
@@ -55,6 +57,12 @@ bool Connection::MoveTo(State next) {
   if (!CanMove(state_, next)) return false;
   state_ = next;
   return true;
+}
+
+void Connection::ReleaseIdleMemory() {
+  input_.ShrinkIfEmpty(0);
+  if (output_.empty()) output_.ReleaseSpare();
+  if (transport_ != nullptr && output_.empty()) transport_->ReleaseIdleBuffers();
 }
 
 void Connection::MarkDirty() {

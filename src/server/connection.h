@@ -74,6 +74,10 @@ class Connection {
   void Close(CloseReason reason, v1::Status error = v1::STATUS_UNSPECIFIED, const std::string& message = "");
   CloseReason close_reason() const { return close_reason_; }
 
+  // Frees buffers an idle connection does not need (input, the output
+  // queue's spare chunk, the transport's own); they come back on demand.
+  void ReleaseIdleMemory();
+
   wire::Buffer& input() { return input_; }
   wire::OutputQueue& output() { return output_; }
 
