@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <csignal>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -51,6 +52,9 @@ std::string DrainTlsErrors(absl::string_view fallback) {
 }
 
 absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsOptions& options) {
+  // OpenSSL writes with write(2) and sendmsg(2) without MSG_NOSIGNAL (the
+  // plain path's guard); a peer that resets must not kill the server.
+  ::signal(SIGPIPE, SIG_IGN);
   absl::StatusOr<SSL_CTX*> ctx = BuildContext(options);
   if (!ctx.ok()) return ctx.status();
   std::unique_ptr<TlsContext> context(new TlsContext(options));

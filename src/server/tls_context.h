@@ -34,7 +34,9 @@ inline constexpr absl::string_view kAlpnHttp = "http/1.1";
 
 class TlsContext {
  public:
-  // Loads the certificate and key and checks they match. kInvalidArgument
+  // Loads the certificate and key and checks they match. Sets SIGPIPE to be
+  // ignored process-wide (OpenSSL's socket writes can raise it; muxchatd
+  // ignores it anyway). kInvalidArgument
   // for a bad min_version, kFailedPrecondition for unreadable or mismatched
   // files, each with OpenSSL's reason.
   static absl::StatusOr<std::unique_ptr<TlsContext>> Create(const TlsOptions& options);
