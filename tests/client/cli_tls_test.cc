@@ -2,6 +2,9 @@
 // verified fails with one line and exit code 3; --insecure warns.
 // Against a bare TLS server (tls_test_server.h); chatting over TLS with a
 // real muxchatd is tested once the server speaks TLS.
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -47,6 +50,28 @@ TEST(CliTls, InsecureWarnsAndGetsPastVerification) {
   // The handshake succeeds; this bare server then hangs up: connection lost.
   EXPECT_EQ(p.Finish(), 5) << p.err();
   EXPECT_NE(p.err().find("warning: --insecure"), std::string::npos) << p.err();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(CliTls, DevCertScriptMakesACertificateTheClientTrustsByNameAndAddress) {
+  TempDir dir;
+  const std::string out = dir.path() + "/dev-cert";
+  ASSERT_EQ(std::system(("bash " MAKE_DEV_CERT " " + out + " >" + dir.path() + "/log 2>&1").c_str()), 0)
+      << ReadFile(dir.path() + "/log");
+  EXPECT_NE(ReadFile(dir.path() + "/log").find("--tls_cert=" + out + "/server.crt"), std::string::npos);
+  PemPair pair{ReadFile(out + "/server.crt"), ReadFile(out + "/server.key")};
+  TlsTestServer server(pair, dir, TlsTestServer::Mode::kCloseAfterHandshake);
+  client::ClientTlsOptions tls;
+  tls.enabled = true;
+  tls.ca_file = out + "/ca.crt";
+  for (const char* host : {"localhost", "127.0.0.1"}) {
+    auto c = client::ChatClient::Connect(host, server.port(), kWait, tls);
+    EXPECT_TRUE(c.ok()) << host << ": " << c.status();
+  }
 }
 
 }  // namespace
