@@ -23,16 +23,15 @@ constexpr size_t kRecordBytes = 16 * 1024;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
-// OpenSSL's error queue as one line, emptied; `fallback` if empty.
+// The first (causing) error in OpenSSL's queue as one line, the queue
+// emptied; `fallback` if it held nothing.
 std::string TlsErrors(absl::string_view fallback) {
-  std::string text;
-  while (const unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!text.empty()) absl::StrAppend(&text, "; ");
-    absl::StrAppend(&text, buf);
-  }
-  return text.empty() ? std::string(fallback) : text;
+  const unsigned long first = ERR_get_error();
+  ERR_clear_error();
+  if (first == 0) return std::string(fallback);
+  char buf[256];
+  ERR_error_string_n(first, buf, sizeof buf);
+  return buf;
 }
 
 StreamResult Result(StreamResult::Code code, size_t bytes = 0, std::string error = {}) {

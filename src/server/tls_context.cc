@@ -39,16 +39,16 @@ struct CtxFree {
 }  // namespace
 
 std::string DrainTlsErrors(absl::string_view fallback) {
-  std::string text;
-  while (const unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!text.empty()) absl::StrAppend(&text, "; ");
-    // "error:0A000086:SSL routines::certificate verify failed": keep it whole,
-    // the code is what one searches for.
-    absl::StrAppend(&text, buf);
-  }
-  return text.empty() ? std::string(fallback) : text;
+  // The oldest entry is the cause ("No such file or directory"); later ones
+  // only say which layers it went through.
+  const unsigned long first = ERR_get_error();
+  ERR_clear_error();
+  if (first == 0) return std::string(fallback);
+  // "error:0A000086:SSL routines::certificate verify failed": kept whole,
+  // the code is what one searches for.
+  char buf[256];
+  ERR_error_string_n(first, buf, sizeof buf);
+  return buf;
 }
 
 absl::StatusOr<std::unique_ptr<TlsContext>> TlsContext::Create(const TlsOptions& options) {

@@ -67,8 +67,8 @@ class TlsContext {
   int generation_ = 0;
 };
 
-// OpenSSL's error queue as one line ("reason; reason"), emptied, or
-// `fallback` if it holds nothing. Shared by the TLS files of the server.
+// The first (causing) error in OpenSSL's error queue as one line, the queue
+// emptied; `fallback` if it held nothing. Shared by the server's TLS files.
 std::string DrainTlsErrors(absl::string_view fallback);
 
 }  // namespace muxchat::server
