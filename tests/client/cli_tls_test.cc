@@ -74,5 +74,27 @@ TEST(CliTls, DevCertScriptMakesACertificateTheClientTrustsByNameAndAddress) {
   }
 }
 
+TEST(CliTls, ChatsOverTlsWithADevCertWhileACleartextClientListens) {
+  TempDir dir;
+  const std::string out = dir.path() + "/dev-cert";
+  ASSERT_EQ(std::system(("bash " MAKE_DEV_CERT " " + out + " >/dev/null 2>&1").c_str()), 0);
+  Daemon d({"--tls_cert=" + out + "/server.crt", "--tls_key=" + out + "/server.key"});
+  ASSERT_NE(d.port(), 0);
+  auto listener = Login(d.port(), "listener");
+  ASSERT_TRUE(listener->CreateRoom("lobby", kWait).ok());
+  ASSERT_TRUE(listener->JoinRoom("lobby", kWait).ok());
+  CliProcess p({"--tls", "--ca", out + "/ca.crt", "localhost", absl::StrCat(d.port()), "--nick", "tlsuser", "--room",
+                "lobby", "--send", "hello over tls"});
+  EXPECT_EQ(p.Finish(), 0) << p.err();
+  EXPECT_TRUE(AwaitEvent(*listener, [](const v1::ServerFrame& f) {
+    return f.has_chat_message() && f.chat_message().sender() == "tlsuser" && f.chat_message().text() == "hello over tls";
+  }));
+  // The same command trusting another CA is refused: it really was TLS.
+  TestCa other("another CA");
+  CliProcess refused({"--tls", "--ca", dir.Write("other.crt", other.cert_pem()), "localhost", absl::StrCat(d.port()),
+                      "--room", "lobby", "--send", "not sent"});
+  EXPECT_EQ(refused.Finish(), 3) << refused.err();
+}
+
 }  // namespace
 }  // namespace muxchat::testing
