@@ -10,7 +10,8 @@ packages=(
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
   libedit-dev                 # line editing in the interactive client
-  libssl-dev                  # libcrypto: SHA-1 for the WebSocket handshake
+  libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client; SHA-1 for the WebSocket handshake
+  openssl                     # scripts/make-dev-cert.sh (and its test)
 )
 
 missing=()
