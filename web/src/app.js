@@ -284,6 +284,7 @@ async function join(name, { rejoin = false } = {}) {
   room.closed = false;
   room.members = num(reply.memberCount);
   room.replayLeft = num(reply.historyCount);
+  room.rejoining = rejoin;
   rooms.set(id, room);
   if (room.replayLeft === 0) joinedLine(room, rejoin);
   else if (!rejoin) sysLine(room.log, "Earlier messages", "info");
@@ -388,7 +389,7 @@ function onEvent(f) {
   const room = rooms.get(num(f.roomId));
   if (f.chatMessage && room) {
     chatLine(room, f.chatMessage);
-    if (f.chatMessage.replay && room.replayLeft > 0 && --room.replayLeft === 0) joinedLine(room, false);
+    if (f.chatMessage.replay && room.replayLeft > 0 && --room.replayLeft === 0) joinedLine(room, room.rejoining);
   } else if (f.memberJoined && room) {
     setMembers(room, f.memberJoined.memberCount);
     sysLine(room.log, `${f.memberJoined.nickname} joined (${room.members} ${room.members === 1 ? "member" : "members"})`, "presence");

@@ -22,6 +22,8 @@ export async function startBackend(dist) {
       await whileDown();
       await mock.start(port);
     },
+    // Connections cut, server state kept (only the mock can do this).
+    dropConnections: () => mock.dropConnections(),
     stop: () => mock.stop(),
   };
 }

@@ -144,6 +144,12 @@ export class MockChatServer {
     socket.resume();
   }
 
+  /** Cuts every connection (no Close frame) but keeps running, rooms intact: a network blip. */
+  dropConnections() {
+    for (const c of this.clients) c.ws.terminate();
+    for (const s of this.sockets) s.destroy();
+  }
+
   /** Drops every connection at once (no Close frame, like a crash) and stops listening. */
   async stop() {
     for (const c of this.clients) c.ws.terminate();
