@@ -259,6 +259,7 @@ test("a dropped connection shows a line, keeps the draft, and reconnects", async
     // Typing goes on while offline; sending keeps the text in the box.
     await alice.press("#input", "Enter");
     assert.equal(await alice.inputValue("#input"), "a draft typed before the drop");
+    await alice.screenshot({ path: join(shots, "web-dropped.png") });
   });
   await alice.waitForSelector('#status[data-state="online"]', { timeout: 20000 });
   await waitForLine(alice, "general", "ok", "Reconnected.");
