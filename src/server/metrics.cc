@@ -146,11 +146,7 @@ std::string RenderPrometheusText(const Metrics& m, const MetricsGauges& g, absl:
                g.connections[t][s]);
     }
   }
-  w.Family("muxchat_connections_accepted_total", "counter", "Connections accepted, by transport.");
-  for (int t = 0; t < kMetricTransportCount; ++t) {
-    w.Sample("muxchat_connections_accepted_total",
-             Label("transport", MetricTransportName(static_cast<MetricTransport>(t))), m.connections_accepted[t]);
-  }
+  w.Single("muxchat_connections_accepted_total", "counter", "Connections accepted.", m.connections_accepted);
   w.Family("muxchat_connections_closed_total", "counter",
            "Connections closed, by reason: protocol errors, timeouts, slow consumers, flooding, client closes.");
   for (int r = 1; r < kCloseReasonCount; ++r) {  // kNone is never a close reason
@@ -185,7 +181,7 @@ std::string RenderPrometheusText(const Metrics& m, const MetricsGauges& g, absl:
   w.Single("muxchat_deliveries_total", "counter", "Frames queued to room members by broadcasts (fan-out).",
            m.deliveries);
   w.Family("muxchat_fanout_seconds", "histogram",
-           "Time from reading a chat message to writing it to its room's last member.");
+           "Time from the loop turn that read a chat message to the end of its flush to the room's members.");
   uint64_t cumulative = 0;
   for (int i = 0; i < LatencyHistogram::kBucketCount; ++i) {
     cumulative += m.fanout.bucket(i);
@@ -218,7 +214,7 @@ std::string RenderPrometheusText(const Metrics& m, const MetricsGauges& g, absl:
            "Share of wall time the event loop spent handling events, over the last 5 s window or more.");
   w.Sample("muxchat_event_loop_busy_ratio", "", FormatDouble(m.loop_busy.fraction(now)));
   w.Family("muxchat_event_loop_busy_seconds_total", "counter", "Time the event loop spent handling events.");
-  w.Sample("muxchat_event_loop_busy_seconds_total", "", FormatSeconds(m.loop_busy.busy_ns_total()));
+  w.Sample("muxchat_event_loop_busy_seconds_total", "", FormatDouble(absl::ToDoubleSeconds(m.loop_busy.busy_total())));
   w.Family("muxchat_http_responses_total", "counter", "HTTP responses on the chat port, by status code.");
   for (int i = 0; i < kMetricHttpStatusCount; ++i) {
     w.Sample("muxchat_http_responses_total", Label("code", absl::StrCat(HttpStatusCode(kMetricHttpStatuses[i]))),

@@ -66,14 +66,15 @@ class LatencyHistogram {
   };
   static constexpr int kBucketCount = sizeof kBoundsNs / sizeof kBoundsNs[0] + 1;  // + the +Inf bucket
 
-  void Observe(absl::Duration d) { ObserveNs(absl::ToInt64Nanoseconds(d)); }
-  void ObserveNs(int64_t ns) {
+  void Observe(absl::Duration d, uint64_t times = 1) { ObserveNs(absl::ToInt64Nanoseconds(d), times); }
+  // `times` observations of the same value (the messages of one loop turn).
+  void ObserveNs(int64_t ns, uint64_t times = 1) {
     if (ns < 0) ns = 0;
     int i = 0;
     while (i < kBucketCount - 1 && ns > kBoundsNs[i]) ++i;
-    ++counts_[i];
-    ++count_;
-    sum_ns_ += static_cast<uint64_t>(ns);
+    counts_[i] += times;
+    count_ += times;
+    sum_ns_ += static_cast<uint64_t>(ns) * times;
   }
 
   // Observations in bucket i alone (not cumulative); i == kBucketCount - 1
@@ -88,54 +89,50 @@ class LatencyHistogram {
   uint64_t sum_ns_ = 0;
 };
 
-// How busy the event loop is: time spent handling events against wall time.
-// The loop reports each turn's busy span (poll return to the next poll
-// call). The fraction is over windows of at least kWindow, closed by the
-// first turn that ends after it; a scrape reads the last closed window, or
-// the open one once it is long enough.
+// How busy the event loop is: its busy time (outside the poll wait) against
+// wall time. The loop reports its running busy total once per turn; the
+// fraction is over windows of at least kWindow, closed by the first report
+// after one has lasted that long. A scrape reads the open window once it is
+// long enough, else the last closed one (an idle loop may not report for a
+// while, and its window then simply spans the quiet time).
 class LoopBusyMeter {
  public:
   static constexpr absl::Duration kWindow = absl::Seconds(5);
 
   explicit LoopBusyMeter(absl::Time start = absl::Now()) : window_start_(start) {}
 
-  void AddBusy(absl::Time begin, absl::Time end) {
-    const int64_t ns = absl::ToInt64Nanoseconds(end - begin);
-    if (ns > 0) {
-      busy_ns_total_ += static_cast<uint64_t>(ns);
-      window_busy_ns_ += static_cast<uint64_t>(ns);
-    }
-    if (end - window_start_ >= kWindow) {
-      last_fraction_ = Fraction(window_busy_ns_, end - window_start_);
-      window_start_ = end;
-      window_busy_ns_ = 0;
+  void Update(absl::Duration busy_total, absl::Time now) {
+    busy_total_ = busy_total;
+    if (now - window_start_ >= kWindow) {
+      last_fraction_ = Fraction(busy_total - window_busy_start_, now - window_start_);
+      window_start_ = now;
+      window_busy_start_ = busy_total;
     }
   }
   // Busy share of wall time, 0..1.
   double fraction(absl::Time now) const {
-    if (now - window_start_ >= kWindow) return Fraction(window_busy_ns_, now - window_start_);
+    if (now - window_start_ >= kWindow) return Fraction(busy_total_ - window_busy_start_, now - window_start_);
     return last_fraction_;
   }
-  uint64_t busy_ns_total() const { return busy_ns_total_; }
+  absl::Duration busy_total() const { return busy_total_; }
 
  private:
-  static double Fraction(uint64_t busy_ns, absl::Duration wall) {
-    const double w = absl::ToDoubleNanoseconds(wall);
-    if (w <= 0) return 0;
-    const double f = static_cast<double>(busy_ns) / w;
+  static double Fraction(absl::Duration busy, absl::Duration wall) {
+    if (wall <= absl::ZeroDuration() || busy <= absl::ZeroDuration()) return 0;
+    const double f = absl::FDivDuration(busy, wall);
     return f > 1 ? 1 : f;
   }
 
-  uint64_t busy_ns_total_ = 0;
+  absl::Duration busy_total_ = absl::ZeroDuration();
   absl::Time window_start_;
-  uint64_t window_busy_ns_ = 0;
+  absl::Duration window_busy_start_ = absl::ZeroDuration();
   double last_fraction_ = 0;
 };
 
 // Counters, bumped directly where things happen: `++metrics->deliveries`.
 // Array fields are indexed by the enums above (static_cast<int>).
 struct Metrics {
-  uint64_t connections_accepted[kMetricTransportCount] = {};
+  uint64_t connections_accepted = 0;  // the transport is known only later
   uint64_t connections_closed[kCloseReasonCount] = {};  // by why they closed
   uint64_t logins = 0;                                  // Hellos accepted
   uint64_t requests[kMetricRequestTypeCount][kMetricStatusCount] = {};
@@ -144,7 +141,10 @@ struct Metrics {
   uint64_t bytes_received[kMetricTransportCount] = {};
   uint64_t bytes_sent[kMetricTransportCount] = {};
   uint64_t http_responses[kMetricHttpStatusCount] = {};
-  LatencyHistogram fanout;  // message read to its last member's write
+  // From the loop turn that read a chat message to the end of that turn's
+  // flush, which writes every member's queue once (a member whose socket is
+  // full is not waited for).
+  LatencyHistogram fanout;
   LoopBusyMeter loop_busy;
 
   // One request answered with `status` (SUCCESS for one that succeeded).
