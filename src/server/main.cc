@@ -32,6 +32,8 @@ ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10), "time allowed be
 ABSL_FLAG(absl::Duration, keepalive, absl::Seconds(60), "idle time before the server pings a client (0 = never)");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(30), "time to answer a keepalive ping");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2), "how long shutdown keeps flushing to clients");
+ABSL_FLAG(std::string, metrics, "loopback",
+          "who may GET /metrics on the port: off (404), loopback (127.0.0.0/8 and ::1; 403 for others) or on");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn, error or off");
 
 int main(int argc, char** argv) {
@@ -44,6 +46,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   muxchat::server::Logger logger(*level);
+  absl::StatusOr<muxchat::server::MetricsAccess> metrics = muxchat::server::ParseMetricsAccess(absl::GetFlag(FLAGS_metrics));
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(metrics.status().message()).c_str());
+    return 2;
+  }
 
   // Signals become readable events in the loop: no handler runs in between.
   sigset_t stop_signals;
@@ -76,6 +83,7 @@ int main(int argc, char** argv) {
   options.keepalive_interval = absl::GetFlag(FLAGS_keepalive);
   options.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.metrics = *metrics;
   options.signal_fd = signal_fd;
 
   absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server = muxchat::server::Server::Create(options, &logger);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "src/server/metrics_access.h"
 #include "src/wire/frame_format.h"
 
 namespace muxchat::server {
@@ -41,6 +42,9 @@ struct ServerOptions {
 
   size_t read_budget_bytes = 64 * 1024;    // per connection per loop turn
   size_t write_budget_bytes = 1024 * 1024;  // per connection per loop turn
+
+  // Who may GET /metrics on the port (--metrics): off, loopback peers, anyone.
+  MetricsAccess metrics = MetricsAccess::kLoopback;
 
   int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM, owned by the caller; -1 = none
 };
