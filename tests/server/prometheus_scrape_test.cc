@@ -1,11 +1,11 @@
-// A real Prometheus server scrapes muxchat's HTTP stack on loopback and a
-// muxchat series is read back through Prometheus's HTTP API. Skipped when the
-// Debian package prometheus is not installed.
+// A real Prometheus server scrapes the real muxchatd binary on loopback, and
+// muxchat series are read back through Prometheus's HTTP API. Skipped when
+// the Debian package prometheus is not installed.
 //
-// TinyMetricsEndpoint serves /metrics with the production parser, handler,
+// A second test scrapes TinyMetricsEndpoint: the production parser, handler,
 // response renderer and Prometheus text renderer over a plain blocking
-// socket; it stands in for muxchatd until the server's event loop serves
-// HTTP on its port (then the same checks run against the real binary).
+// socket, with chosen counter values (a histogram among them) that a real
+// server would take traffic to produce.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -19,16 +19,19 @@
 
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
+#include "src/client/chat_client.h"
 #include "src/server/http_handler.h"
 #include "src/server/http_request_parser.h"
 #include "src/server/http_response.h"
 #include "src/server/metrics.h"
+#include "tests/server/muxchatd_process.h"
 #include "tests/server/prometheus_process.h"
 
 namespace muxchat::server {
 namespace {
 
 using testing::HavePrometheus;
+using testing::MuxchatdProcess;
 using testing::PrometheusProcess;
 
 class TinyMetricsEndpoint {
@@ -111,6 +114,46 @@ class TinyMetricsEndpoint {
   std::atomic<int> scrapes_{0};
   std::thread thread_;
 };
+
+constexpr absl::Duration kTimeout = absl::Seconds(10);
+
+TEST(PrometheusScrape, ARealPrometheusScrapesTheRealMuxchatdAndReadsItsSeriesBack) {
+  if (!HavePrometheus()) GTEST_SKIP() << "prometheus not installed (Debian package prometheus)";
+  MuxchatdProcess daemon({"--listen=127.0.0.1:0", "--log_level=warn"});
+  const uint16_t port = daemon.ReadPort();
+  ASSERT_NE(port, 0) << daemon.first_line();
+  auto alice = client::ChatClient::Connect("127.0.0.1", port, kTimeout);
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  ASSERT_TRUE((*alice)->Hello("alice", kTimeout).ok());
+  ASSERT_TRUE((*alice)->CreateRoom("lobby", kTimeout).ok());
+  auto joined = (*alice)->JoinRoom("lobby", kTimeout);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  ASSERT_TRUE((*alice)->SendAndWait(joined->room_id(), "hello, prometheus", kTimeout).ok());
+
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  PrometheusProcess prometheus;
+  ASSERT_TRUE(prometheus.Start(target).ok()) << prometheus.Log();
+  ASSERT_TRUE(prometheus.WaitForTargetUp(target).ok()) << prometheus.Log();
+  absl::StatusOr<std::string> up = prometheus.QueryValue("up{job=\"muxchat\"}");
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(*up, "1");
+  absl::StatusOr<std::string> logins = prometheus.QueryValue("muxchat_logins_total");
+  ASSERT_TRUE(logins.ok()) << logins.status();
+  EXPECT_EQ(*logins, "1");
+  absl::StatusOr<std::string> messages = prometheus.QueryValue("muxchat_messages_accepted_total");
+  ASSERT_TRUE(messages.ok()) << messages.status();
+  EXPECT_EQ(*messages, "1");
+  absl::StatusOr<std::string> open =
+      prometheus.QueryValue("muxchat_connections{transport=\"tcp\",state=\"open\"}");
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_EQ(*open, "1");
+  prometheus.Stop();
+
+  daemon.Signal(SIGTERM);
+  const int status = daemon.Wait(absl::Seconds(10));
+  ASSERT_NE(status, -1) << "muxchatd did not exit";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
 
 TEST(PrometheusScrape, ARealPrometheusScrapesOurHttpStackAndReadsASeriesBack) {
   if (!HavePrometheus()) GTEST_SKIP() << "prometheus not installed (Debian package prometheus)";
