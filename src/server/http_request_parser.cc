@@ -184,6 +184,14 @@ HttpRequestParser::Result HttpRequestParser::Feed(wire::Buffer* in) {
   const http_errno err = HTTP_PARSER_ERRNO(&impl_->parser);
   if (result_ == Result::kComplete || result_ == Result::kError) return result_;
   if (err != HPE_OK) {
+    // The method is whole once any later part fails. Without this, whether a
+    // malformed POST got 405 or 400 would depend on how its bytes were split
+    // (on_url fires at the end of each piece, not only at the end of the URL).
+    const unsigned method = impl_->parser.method;
+    if (err != HPE_INVALID_METHOD && method != HTTP_GET && method != HTTP_HEAD) {
+      return Fail(HttpStatus::kMethodNotAllowed,
+                  absl::StrCat("method ", http_method_str(static_cast<http_method>(method)), " not allowed"));
+    }
     return Fail(err == HPE_HEADER_OVERFLOW ? HttpStatus::kHeaderFieldsTooLarge : HttpStatus::kBadRequest,
                 http_errno_description(err));
   }

@@ -126,6 +126,18 @@ TEST(HttpRequestParser, PostIsRefusedWith405AsSoonAsTheMethodIsRead) {
   EXPECT_EQ(p.error(), "method POST not allowed");
 }
 
+TEST(HttpRequestParser, AMalformedPostIs405HoweverItIsSplit) {
+  const std::string text = "POST /metric\x1a HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (size_t cut = 0; cut < text.size(); ++cut) {
+    HttpRequestParser p;
+    wire::Buffer in;
+    Result r = cut == 0 ? Result::kNeedMore : FeedAll(&p, text.substr(0, cut), &in);
+    if (r == Result::kNeedMore) r = FeedAll(&p, text.substr(cut), &in);
+    EXPECT_EQ(r, Result::kError) << cut;
+    EXPECT_EQ(p.error_status(), HttpStatus::kMethodNotAllowed) << cut << ": " << p.error();
+  }
+}
+
 TEST(HttpRequestParser, OtherKnownMethodsAre405) {
   for (const char* method : {"PUT", "DELETE", "OPTIONS", "CONNECT", "PATCH", "TRACE"}) {
     HttpRequestParser p;
