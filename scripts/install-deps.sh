@@ -12,6 +12,8 @@ packages=(
   libedit-dev                 # line editing in the interactive client
   libhttp-parser-dev          # HTTP requests on the chat port (/metrics, /healthz)
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
+  libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client
+  openssl                     # scripts/make-dev-cert.sh (and its test)
 )
 
 missing=()

@@ -26,6 +26,7 @@
 #include "src/server/metrics.h"
 #include "src/server/poller.h"
 #include "src/server/server_options.h"
+#include "src/server/tls_context.h"
 #include "src/wire/frame_codec.h"
 
 namespace muxchat::server {
@@ -78,6 +79,13 @@ class Server final : public EventLoop::Handler {
   // method (no muxchat length prefix can start with either: both would
   // announce a frame of hundreds of MiB), anything else is muxchat.
   void Sniff(Connection* conn, absl::Time now);
+  // Drives a TLS handshake; once done, ALPN picks HTTP or muxchat.
+  void HandshakeTls(Connection* conn, absl::Time now);
+  // --require_tls: true (and the connection closing, told why in its own
+  // protocol) for cleartext from a non-loopback peer.
+  bool RefusedCleartext(Connection* conn, unsigned char first);
+  // SIGHUP: new connections get the certificate and key read afresh.
+  void ReloadTls();
   void HandleRead(Connection* conn, absl::Time now);
   void HandleFrames(Connection* conn, absl::Time now);
   // Feeds the HTTP parser; once a request is complete (or refused), answers
@@ -107,6 +115,7 @@ class Server final : public EventLoop::Handler {
   const ServerOptions options_;
   Logger* const logger_;
   std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<TlsContext> tls_;  // null: TLS not configured
   ChatService service_;
   wire::FrameDecoder decoder_;
   // Counters bumped on this thread (by the ChatService too), read by scrapes

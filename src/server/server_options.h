@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "src/server/metrics_access.h"
+#include "src/server/tls_context.h"
 #include "src/wire/frame_format.h"
 
 namespace muxchat::server {
@@ -46,7 +47,12 @@ struct ServerOptions {
   // Who may GET /metrics on the port (--metrics): off, loopback peers, anyone.
   MetricsAccess metrics = MetricsAccess::kLoopback;
 
-  int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM, owned by the caller; -1 = none
+  // TLS on the same port: on when tls.cert_file is set (reloaded on SIGHUP).
+  TlsOptions tls;
+  // Refuse cleartext (muxchat and HTTP) except from loopback addresses.
+  bool require_tls = false;
+
+  int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM (and SIGHUP), owned by the caller; -1 = none
 };
 
 }  // namespace muxchat::server
