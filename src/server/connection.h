@@ -23,6 +23,8 @@
 
 namespace muxchat::server {
 
+class HttpRequestParser;
+
 class Connection {
  public:
   // The lifecycle, in order. Legal moves are in CanMove (connection.cc):
@@ -91,6 +93,8 @@ class Connection {
   void ReleaseIdleMemory();
 
   wire::Buffer& input() { return input_; }
+  // The HTTP request being read in state kHttp; made on first use.
+  HttpRequestParser* http_parser();
   wire::OutputQueue& output() { return output_; }
 
   // Session state, managed by the ChatService.
@@ -151,6 +155,7 @@ class Connection {
   CloseReason close_reason_ = CloseReason::kNone;
   wire::Buffer input_;
   wire::OutputQueue output_;
+  std::unique_ptr<HttpRequestParser> http_parser_;  // HTTP connections only
 
   std::string nickname_;
   std::string folded_nickname_;
