@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "src/server/chat_service.h"
 #include "src/server/logger.h"
 #include "src/server/server.h"
 
@@ -78,6 +79,12 @@ int main(int argc, char** argv) {
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.signal_fd = signal_fd;
 
+  // Refused before listening: limits that contradict each other would make
+  // Welcome announce a frame bound the server itself breaks.
+  if (absl::Status st = muxchat::server::ChatService::CheckOptions(options); !st.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server = muxchat::server::Server::Create(options, &logger);
   if (!server.ok()) {
     std::fprintf(stderr, "muxchatd: %s\n", std::string(server.status().message()).c_str());
