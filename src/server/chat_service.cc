@@ -156,8 +156,9 @@ absl::Status ChatService::CheckOptions(const ServerOptions& o) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "--max_text_bytes=", o.max_text_bytes, " does not fit --max_frame_bytes=", o.max_frame_bytes,
-      ": a message of that size, with its sender, seq and timestamp, would need a ", LargestFrameBytes(o, o.max_text_bytes),
-      "-byte frame; lower --max_text_bytes to at most ", lo, " or raise --max_frame_bytes"));
+      ": a frame carrying a text that long (with its sender, seq, timestamp or room name) takes up to ",
+      LargestFrameBytes(o, o.max_text_bytes), " bytes; lower --max_text_bytes to at most ", lo,
+      " or raise --max_frame_bytes"));
 }
 
 ChatService::ChatService(const ServerOptions& options, Logger* logger)

@@ -18,7 +18,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000", "address to listen on: host:port or [v6]:port; port 0 picks one");
 ABSL_FLAG(std::string, poller, "epoll", "event backend: epoll or poll");
-ABSL_FLAG(uint32_t, max_frame_bytes, muxchat::wire::kDefaultMaxFrameBytes, "largest frame body a client may send");
+ABSL_FLAG(uint32_t, max_frame_bytes, muxchat::wire::kDefaultMaxFrameBytes,
+          "largest frame body either side sends; must hold a --max_text_bytes message");
 ABSL_FLAG(uint32_t, max_text_bytes, 16 * 1024, "largest message text");
 ABSL_FLAG(uint32_t, max_connections, 10000, "connections beyond this get Error(SERVER_FULL) and are closed");
 ABSL_FLAG(uint32_t, history, 100, "messages per room replayed to a joining member");

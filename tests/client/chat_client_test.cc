@@ -489,7 +489,9 @@ TEST_F(ChatClientTest, ListAllRoomsFollowsTheCursorUntilTheLastPage) {
       EXPECT_EQ(f.list_rooms().after(), page == 0 ? "" : absl::StrCat("r", page * 2 - 1));
       v1::ServerFrame out = ReplyFrame(f.request_id(), v1::SUCCESS, "");
       out.mutable_reply()->set_total_rooms(5);
-      for (int i = page * 2; i < std::min(page * 2 + 2, 5); ++i) out.mutable_reply()->add_rooms()->set_name(absl::StrCat("r", i));
+      for (int i = page * 2; i < std::min(page * 2 + 2, 5); ++i) {
+        out.mutable_reply()->add_rooms()->set_name(absl::StrCat("r", i));
+      }
       if (page < 2) out.mutable_reply()->set_next_cursor(absl::StrCat("r", page * 2 + 1));
       ASSERT_TRUE(s.Write(out));
     }
