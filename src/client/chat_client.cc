@@ -468,6 +468,10 @@ void ChatClient::ReadSome() {
 }
 
 void ChatClient::Dispatch(v1::ServerFrame frame) {
+  // A keepalive ping is queued by the server on its own, never between a
+  // post's Reply and our copy of it; any other frame ends the wait for it.
+  std::optional<std::pair<uint64_t, uint64_t>> post_copy;
+  if (!frame.has_ping()) post_copy = std::exchange(post_copy_, std::nullopt);
   switch (frame.body_case()) {
     case v1::ServerFrame::kPing: {
       // Keepalive: answer, never surface. Flushed by our caller.
@@ -493,8 +497,8 @@ void ChatClient::Dispatch(v1::ServerFrame frame) {
     case v1::ServerFrame::kChatMessage: {
       const v1::ChatMessage& msg = frame.chat_message();
       if (!msg.replay() && !nickname_.empty() && absl::EqualsIgnoreCase(msg.sender(), nickname_)) {
-        // The copy of one of our posts: its Reply came first and named it.
-        if (posted_copies_.erase({frame.room_id(), msg.seq()}) > 0) {
+        // The copy of one of our posts: its Reply came just before and named it.
+        if (post_copy == std::make_pair(frame.room_id(), msg.seq())) {
           events_.push_back(std::move(frame));
           return;
         }
@@ -521,7 +525,7 @@ void ChatClient::Dispatch(v1::ServerFrame frame) {
     return;
   }
   if (post_requests_.erase(id) > 0 && frame.has_reply() && frame.reply().status() == v1::SUCCESS) {
-    posted_copies_.insert({frame.reply().room_id(), frame.reply().last_seq()});
+    post_copy_ = std::make_pair(frame.reply().room_id(), frame.reply().last_seq());
   }
   if (auto sr = send_room_.find(id); sr != send_room_.end()) {
     // A Reply to a send is always a failure: that send will never be echoed.

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -212,10 +213,11 @@ class ChatClient {
   // Unacknowledged sends: request_ids in send order, per room; and the room of each.
   absl::flat_hash_map<uint64_t, std::deque<uint64_t>> pending_sends_;
   absl::flat_hash_map<uint64_t, uint64_t> send_room_;
-  // PostMessage requests not yet answered, and the (room, seq) of our posts
-  // whose own copy is still to come: those copies acknowledge no Send().
+  // PostMessage requests not yet answered. After a post's SUCCESS Reply, its
+  // (room, seq): if we are a member, our copy of the post is the very next
+  // frame, and it acknowledges no Send(). Any other frame clears it.
   absl::flat_hash_set<uint64_t> post_requests_;
-  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> posted_copies_;
+  std::optional<std::pair<uint64_t, uint64_t>> post_copy_;
 
   std::string nickname_;
   v1::Welcome welcome_;
