@@ -87,6 +87,11 @@ void Connection::Send(const v1::ServerFrame& frame) {
   if (Admit(frame.ByteSizeLong() + wire::kLengthPrefixBytes)) (void)wire::AppendFrame(frame, &output_, UINT32_MAX);
 }
 
+char* Connection::SendReserved(size_t n) {
+  if (!Admit(n)) return nullptr;
+  return output_.AppendUninitialized(n);
+}
+
 void Connection::SendShared(const wire::SharedFrame& frame) {
   if (Admit(frame.size())) output_.Append(frame);
 }

@@ -63,6 +63,10 @@ class Connection {
   // once closing; a queue past max_output_bytes closes the connection as a
   // slow consumer instead of growing.
   void Send(const v1::ServerFrame& frame);
+  // Reserves `n` bytes at the end of the output for the caller to fill at
+  // once (several frames encoded in place); null if the connection is
+  // closing or `n` more would make it a slow consumer.
+  char* SendReserved(size_t n);
   // Queues a frame shared with other recipients (a broadcast).
   void SendShared(const wire::SharedFrame& frame);
   // Queues bytes [begin, end) of a shared block of broadcast frames.
