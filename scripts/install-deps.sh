@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
   libedit-dev                 # line editing in the interactive client
+  libutf8proc-dev             # display width of Unicode text (CJK, emoji) in the client
 )
 
 missing=()
