@@ -1,7 +1,10 @@
 #include "src/client/session_common.h"
 
+#include <pwd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "src/client/server_status.h"
@@ -46,6 +49,14 @@ std::string DescribeLoss(ChatClient& client, const absl::Status& status) {
     if (ev->has_error()) return absl::StrCat("the server closed the connection: ", ev->error().message());
   }
   return absl::StrCat("connection to the server lost: ", status.message());
+}
+
+std::string DefaultNickname() {
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr && pw->pw_name[0] != '\0') {
+    return pw->pw_name;
+  }
+  if (const char* user = std::getenv("USER"); user != nullptr && user[0] != '\0') return user;
+  return absl::StrCat("muxchat-", ::getpid());
 }
 
 int ReadSignal(int signal_fd) {

@@ -29,6 +29,11 @@ ExitCode ExitCodeFor(const absl::Status& status);
 // Error if one is queued in `client` (consumed), else `status`'s message.
 std::string DescribeLoss(ChatClient& client, const absl::Status& status);
 
+// The nickname when --nick is not given in script mode: the login name
+// (getpwuid, else $USER), so the same user is the same owner run after run;
+// muxchat-<pid> only if neither is known.
+std::string DefaultNickname();
+
 // Reads one pending signal from `signal_fd`; returns its number, 0 if none.
 int ReadSignal(int signal_fd);
 
