@@ -87,13 +87,15 @@ void TerminalUi::Start(const std::string& prompt) {
   resize_fd_ = ::signalfd(-1, &winch, SFD_NONBLOCK | SFD_CLOEXEC);
   QueryWidth();
   started_ = true;
-  Write(absl::StrCat("\x1b[?2004h", Draw()));  // bracketed paste on
+  std::string out = "\x1b[?2004h";  // bracketed paste on
+  out += Draw();
+  Write(out);
 }
 
 void TerminalUi::SetPrompt(const std::string& prompt) {
   if (prompt == prompt_) return;
   prompt_ = prompt;
-  if (started_) Write(absl::StrCat(Erase(cols_), Draw()));
+  if (started_) Redraw();
 }
 
 void TerminalUi::OnReadable() {
@@ -119,7 +121,7 @@ void TerminalUi::OnReadable() {
       lines_.push_back(std::move(ev->text));
     }
   }
-  Write(absl::StrCat(Erase(cols_), Draw()));
+  Redraw();
 }
 
 bool TerminalUi::TakeLine(std::optional<std::string>* line) {
@@ -131,7 +133,7 @@ bool TerminalUi::TakeLine(std::optional<std::string>* line) {
 
 void TerminalUi::SetInput(std::string text) {
   editor_.SetBuffer(std::move(text));
-  if (started_) Write(absl::StrCat(Erase(cols_), Draw()));
+  if (started_) Redraw();
 }
 
 void TerminalUi::Print(absl::string_view text) {
@@ -147,7 +149,7 @@ void TerminalUi::Print(absl::string_view text) {
 
 void TerminalUi::SetPending(std::vector<std::string> lines) {
   pending_ = std::move(lines);
-  if (started_) Write(absl::StrCat(Erase(cols_), Draw()));
+  if (started_) Redraw();
 }
 
 void TerminalUi::OnResize() {
@@ -158,7 +160,13 @@ void TerminalUi::OnResize() {
   QueryWidth();
   // The terminal has re-wrapped what we drew to the new width; erase it as
   // it is now laid out, then draw for the new width.
-  Write(absl::StrCat(Erase(cols_), Draw()));
+  Redraw();
+}
+
+void TerminalUi::Redraw() {
+  std::string out = Erase(cols_);  // before Draw(), which records the new drawing
+  out += Draw();
+  Write(out);
 }
 
 std::string TerminalUi::Erase(size_t cols) {

@@ -75,8 +75,11 @@ class TerminalUi {
   };
 
   void QueryWidth();
+  // Erase() returns what erases the live area as last drawn, laid out for a
+  // terminal `cols` wide; Draw() what draws it now. Redraw() writes both.
   std::string Erase(size_t cols);
   std::string Draw();
+  void Redraw();
   void Write(const std::string& s);
 
   bool started_ = false;

@@ -166,7 +166,7 @@ class ScreenModel {
           Line& l = lines_[line_];
           const std::vector<Pos> pos = Layout(l);
           for (size_t i = index_; i < l.size(); ++i) {
-            if (pos[i].row == p.row) l[i] = {" ", l[i].width == 2 ? 1 : 1};
+            if (pos[i].row == p.row) l[i] = {" ", 1};
           }
           while (!l.empty() && l.back().glyph == " " && l.size() > index_) l.pop_back();
         }
