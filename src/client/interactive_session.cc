@@ -98,6 +98,10 @@ std::string InteractiveSession::PromptText() const {
 
 std::string InteractiveSession::Form(const char* verb) const { return CommandForm(verb, stage_ == Stage::kChat); }
 
+void InteractiveSession::Echo(const std::string& typed) {
+  ui_.Print(absl::StrCat(SanitizeForTerminal(PromptText()), SanitizeForTerminal(typed)));
+}
+
 void InteractiveSession::System(const std::string& text) { ui_.Print(FormatSystemLine(text, style_)); }
 void InteractiveSession::Error(const std::string& text) { ui_.Print(FormatErrorLine(text, style_)); }
 
@@ -159,7 +163,10 @@ void InteractiveSession::HandleLine(const std::optional<std::string>& line) {
   }
   if (stage_ == Stage::kNick) {
     const std::string nick(absl::StripAsciiWhitespace(lines.front()));
-    if (!nick.empty()) TryNick(nick);
+    if (!nick.empty()) {
+      Echo(nick);
+      TryNick(nick);
+    }
     return;
   }
   const bool in_chat = stage_ == Stage::kChat;
@@ -188,9 +195,12 @@ void InteractiveSession::HandleLine(const std::optional<std::string>& line) {
     }
   }
   kept_text_.clear();
-  for (const Command& c : commands) {
+  for (size_t i = 0; i < commands.size(); ++i) {
     if (exit_code_.has_value()) return;
-    HandleCommand(c);
+    // A command stays in the scrollback as typed; a message shows as
+    // pending, then as the server's echo.
+    if (commands[i].kind != CommandKind::kMessage && commands[i].kind != CommandKind::kEmpty) Echo(lines[i]);
+    HandleCommand(commands[i]);
   }
 }
 

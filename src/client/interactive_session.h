@@ -60,6 +60,8 @@ class InteractiveSession {
   void Lost(const std::string& why);
   std::optional<uint64_t> FindJoined(const std::string& name) const;
   std::string PromptText() const;
+  // Prints what the user typed after the prompt, as the terminal showed it.
+  void Echo(const std::string& typed);
   void System(const std::string& text);
   void Error(const std::string& text);
 
