@@ -9,7 +9,6 @@ packages=(
   libabsl-dev                 # flags, status, strings, containers, time
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
-  libedit-dev                 # line editing in the interactive client
   libutf8proc-dev             # display width of Unicode text (CJK, emoji) in the client
 )
 
