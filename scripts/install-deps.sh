@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
   libutf8proc-dev             # display width of Unicode text (CJK, emoji) in the client
+  libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client
+  openssl                     # scripts/make-dev-cert.sh (and its test)
 )
 
 missing=()

@@ -33,6 +33,10 @@ int Main(int argc, char** argv) {
     std::puts("muxchat 0.1 (protocol 1)");
     return kExitOk;
   }
+  if (options->insecure) {
+    std::fprintf(stderr, "muxchat: warning: --insecure: the server's certificate is not verified; anyone on the "
+                         "path can pose as the server and read this session\n");
+  }
   // `--room R` alone on a terminal opens the interactive client in R.
   const bool interactive = ::isatty(STDIN_FILENO) && (!options->HasAction() || options->OnlyJoins());
   if (!interactive && !options->HasAction()) {

@@ -47,7 +47,7 @@ class ScriptRun {
       : o_(options), signal_fd_(signal_fd), style_(style) {}
 
   int Run() {
-    auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout);
+    auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
     if (!connected.ok()) {
       // The status names the address already ("connect to 127.0.0.1:7399: ...").
       std::fprintf(stderr, "muxchat: %s\n", std::string(connected.status().message()).c_str());
