@@ -140,7 +140,9 @@ TEST(CliLineMode, ResizeTo30ColumnsAndBackKeepsAWrappedInputLineIntact) {
   // 9 + 150 columns: two rows at 100 columns, six at 30.
   const std::string typed = Digits(150);
   alice->Type(typed);
-  ASSERT_TRUE(alice->Expect(typed.substr(140))) << alice->failure();
+  // The end of the last redraw: the text, then the cursor put back after it
+  // (row 1, column 59), so the model has the whole drawing before the resize.
+  ASSERT_TRUE(alice->Expect(typed.substr(140) + "\r\x1b[59C")) << alice->failure();
   screen.Feed(alice->output());
   size_t fed = alice->output().size();
   auto feed = [&] {
@@ -150,7 +152,7 @@ TEST(CliLineMode, ResizeTo30ColumnsAndBackKeepsAWrappedInputLineIntact) {
   screen.Resize(30);
   alice->Resize(30);
   alice->Type("q");  // typed after the resize, so drawn after its redraw ('q' is in no escape sequence)
-  ASSERT_TRUE(alice->Expect("q")) << alice->failure();
+  ASSERT_TRUE(alice->Expect("q\r\x1b[10C")) << alice->failure();  // drawn, cursor at row 5, column 10
   feed();
   std::vector<std::string> rows = screen.Rows();
   ASSERT_GE(rows.size(), 6u) << screen.Dump();
@@ -163,7 +165,7 @@ TEST(CliLineMode, ResizeTo30ColumnsAndBackKeepsAWrappedInputLineIntact) {
   alice->Resize(100);
   alice->Type("\x7f\x7f\x7f");  // Backspace x3 after growing back
   alice->Type("z");
-  ASSERT_TRUE(alice->Expect("z")) << alice->failure();
+  ASSERT_TRUE(alice->Expect("z\r\x1b[58C")) << alice->failure();  // drawn, cursor at row 1, column 58
   feed();
   rows = screen.Rows();
   const std::string now = "[lobby]> " + typed.substr(0, 148) + "z";
@@ -191,7 +193,7 @@ TEST(CliLineMode, WideCharactersWrapAndRedrawWithoutStaleCopies) {
   ASSERT_TRUE(bob.client->SendAndWait(bob.room_id, "party \xf0\x9f\x8e\x89 time", kWait).ok());
   ASSERT_TRUE(alice->Expect("<bob> party \xf0\x9f\x8e\x89 time")) << alice->failure();
   alice->Type("x");
-  ASSERT_TRUE(alice->Expect("x")) << alice->failure();
+  ASSERT_TRUE(alice->Expect("x\r\x1b[7C")) << alice->failure();  // drawn, cursor after it
   ScreenModel screen(30);
   screen.Feed(alice->output());
   const std::vector<std::string> rows = screen.Rows();
