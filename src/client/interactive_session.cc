@@ -29,8 +29,7 @@ InteractiveSession::InteractiveSession(const CliOptions& options, int signal_fd,
 int InteractiveSession::Run() {
   auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
   if (!connected.ok()) {
-    // The status names the address already ("connect to 127.0.0.1:7399: ...").
-    std::fprintf(stderr, "muxchat: %s\n", std::string(connected.status().message()).c_str());
+    std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(options_.host, options_.port, connected.status()).c_str());
     return kExitConnectFailed;
   }
   client_ = std::move(*connected);

@@ -49,8 +49,7 @@ class ScriptRun {
   int Run() {
     auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
     if (!connected.ok()) {
-      // The status names the address already ("connect to 127.0.0.1:7399: ...").
-      std::fprintf(stderr, "muxchat: %s\n", std::string(connected.status().message()).c_str());
+        std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(o_.host, o_.port, connected.status()).c_str());
       return kExitConnectFailed;
     }
     client_ = std::move(*connected);
