@@ -102,6 +102,7 @@ void TerminalUi::OnReadable() {
   if (!started_) return;
   char buf[kReadChunk];
   size_t taken = 0;
+  const size_t dropped_before = editor_.dropped_bytes();
   while (taken < kMaxReadPerCall) {
     const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -113,6 +114,13 @@ void TerminalUi::OnReadable() {
     taken += static_cast<size_t>(n);
     pollfd p{STDIN_FILENO, POLLIN, 0};
     if (::poll(&p, 1, 0) != 1 || (p.revents & POLLIN) == 0) break;
+  }
+  if (editor_.dropped_bytes() != dropped_before) {
+    // Said once per read, not per key: the input line is full.
+    std::string out = Erase(cols_);
+    absl::StrAppend(&out, "error: the input line holds at most ", LineEditor::kMaxLineBytes >> 20, " MiB; ",
+                    editor_.dropped_bytes() - dropped_before, " bytes of input were dropped\n");
+    Write(out);
   }
   while (auto ev = editor_.TakeEvent()) {
     if (ev->kind == LineEditor::EventKind::kEndOfInput) {
