@@ -49,7 +49,7 @@ class ScriptRun {
   int Run() {
     auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
     if (!connected.ok()) {
-        std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(o_.host, o_.port, connected.status()).c_str());
+      std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(o_.host, o_.port, connected.status()).c_str());
       return kExitConnectFailed;
     }
     client_ = std::move(*connected);
