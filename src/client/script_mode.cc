@@ -74,6 +74,16 @@ class ScriptRun {
       }
       if (o_.room.empty()) return kExitOk;
     }
+    if (!o_.sends.empty()) {
+      // A post, not join + send + leave: the members see the message and no
+      // one joining and leaving around it. The Reply is the acknowledgement.
+      // Every --send, in order, each acknowledged before the next.
+      for (const std::string& text : o_.sends) {
+        auto posted = client_->Post(o_.room, text, kRequestTimeout);
+        if (!posted.ok()) return Report(*client_, "message not sent", posted.status());
+      }
+      return kExitOk;
+    }
     for (const std::string& room : o_.rooms) {  // several only with --listen
       auto joined = client_->JoinRoom(room, kRequestTimeout);
       if (!joined.ok()) return Report(*client_, absl::StrCat("cannot join ", room), joined.status());
@@ -83,18 +93,13 @@ class ScriptRun {
       }
       followed_[joined->room_id()] = joined->room_name();
     }
-    for (const std::string& text : o_.sends) {  // every --send, in order
-      auto echo = client_->SendAndWait(room_id_, text, kRequestTimeout);
-      if (!echo.ok()) return Report(*client_, "message not sent", echo.status());
-    }
-    if (!o_.sends.empty()) return kExitOk;
     if (o_.listen) return Listen();
     return SendStdin();
   }
 
  private:
   int List() {
-    auto r = client_->ListRooms(kRequestTimeout);
+    auto r = client_->ListAllRooms(kRequestTimeout);
     if (!r.ok()) return Report(*client_, "cannot list rooms", r.status());
     if (o_.json) {
       for (const v1::RoomInfo& room : r->rooms()) std::printf("%s\n", FormatRoomJson(room).c_str());
