@@ -242,12 +242,7 @@ void ChatService::AnswerPing(Connection* conn, const v1::ClientFrame& f) {
 void ChatService::CloseForRequest(Connection* conn, const v1::ClientFrame& f, CloseReason reason, v1::Status status,
                                   const std::string& message) {
   request_status_ = status;
-  v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  out.mutable_error()->set_status(status);
-  out.mutable_error()->set_message(message);
-  conn->Send(out);
-  conn->Close(reason);
+  conn->Close(reason, status, message, f.request_id());
 }
 
 void ChatService::ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status,

@@ -15,6 +15,8 @@ const char* MetricTransportName(MetricTransport t) {
   switch (t) {
     case MetricTransport::kTcp: return "tcp";
     case MetricTransport::kTls: return "tls";
+    case MetricTransport::kWs: return "ws";
+    case MetricTransport::kWss: return "wss";
   }
   return "unknown";
 }

@@ -20,8 +20,8 @@
 namespace muxchat::server {
 
 // The byte stream under a connection (label `transport`).
-enum class MetricTransport { kTcp, kTls };
-inline constexpr int kMetricTransportCount = 2;
+enum class MetricTransport { kTcp, kTls, kWs, kWss };
+inline constexpr int kMetricTransportCount = 4;
 const char* MetricTransportName(MetricTransport t);
 
 // Where a connection is in its life (label `state`), as the server's
