@@ -538,6 +538,13 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       conn->Heard(now);
       break;
   }
+  // Inside TLS without ALPN, an HTTP request is told by its first byte, as
+  // sniffing does in cleartext (no muxchat length prefix starts with A-Z).
+  if (conn->state() == Connection::State::kAwaitingHello && !conn->input().empty() &&
+      conn->input().Peek()[0] >= 'A' && conn->input().Peek()[0] <= 'Z' &&
+      std::strcmp(conn->transport()->Name(), "tls") == 0) {
+    conn->MoveTo(Connection::State::kHttp);
+  }
   if (conn->state() == Connection::State::kHttp) {
     HandleHttp(conn);
   } else {

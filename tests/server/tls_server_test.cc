@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "src/client/chat_client.h"
@@ -64,6 +65,17 @@ v1::ChatMessage NextMessage(ChatClient& c) {
     if (ev->has_chat_message() && !ev->chat_message().replay()) return ev->chat_message();
   }
   return {};
+}
+
+// Waits until the server counts `n` connections (its stats are published
+// once per loop turn).
+bool AwaitConnections(RunningServer& server, size_t n) {
+  const absl::Time deadline = absl::Now() + kTimeout;
+  while (server.server().connection_count() != n) {
+    if (absl::Now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 TEST_P(TlsServer, TlsClientChatsWithACleartextClientInOneRoom) {
@@ -134,26 +146,37 @@ TEST_P(TlsServer, ClientThatDoesNotTrustTheServerFailsClearlyAndOthersCarryOn) {
   ASSERT_TRUE(pong.ok()) << pong.status();
 }
 
-TEST_P(TlsServer, HttpOverTlsIsAnsweredInsideTls) {
-  RunningServer server(options_);
-  const int fd = RawConnect(server.port());
+// An HTTP exchange over TLS, offering `alpn` (wire format; empty: none).
+std::string HttpOverTls(uint16_t port, const std::string& alpn) {
+  const int fd = RawConnect(port);
   timeval bound{10, 0};  // blocking OpenSSL calls below: never hang the test
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
   std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  SSL_CTX_set_alpn_protos(ctx.get(), alpn, sizeof alpn);
+  if (!alpn.empty()) {
+    SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
+                            static_cast<unsigned>(alpn.size()));
+  }
   std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(ctx.get()), SSL_free);
   SSL_set_fd(ssl.get(), fd);
-  ASSERT_EQ(SSL_connect(ssl.get()), 1);
-  const std::string request = "GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  size_t written = 0;
-  ASSERT_EQ(SSL_write_ex(ssl.get(), request.data(), request.size(), &written), 1);
   std::string response;
-  char buf[4096];
-  size_t n = 0;
-  while (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) == 1) response.append(buf, n);
-  EXPECT_EQ(response.rfind("HTTP/1.1 404", 0), 0u) << response;
+  if (SSL_connect(ssl.get()) == 1) {
+    const std::string request = "GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    size_t written = 0;
+    SSL_write_ex(ssl.get(), request.data(), request.size(), &written);
+    char buf[4096];
+    size_t n = 0;
+    while (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) == 1) response.append(buf, n);
+  }
   ::close(fd);
+  return response;
+}
+
+TEST_P(TlsServer, HttpInsideTlsIsToldByAlpnOrByItsFirstByte) {
+  RunningServer server(options_);
+  const std::string with_alpn = HttpOverTls(server.port(), std::string("\x08http/1.1", 9));
+  EXPECT_EQ(with_alpn.rfind("HTTP/1.1 404", 0), 0u) << with_alpn;
+  const std::string without_alpn = HttpOverTls(server.port(), "");
+  EXPECT_EQ(without_alpn.rfind("HTTP/1.1 404", 0), 0u) << without_alpn;
 }
 
 TEST_P(TlsServer, CleartextFromLoopbackIsStillServedWithRequireTls) {
@@ -200,6 +223,29 @@ TEST_P(TlsServer, HostileTlsStartsEndWithoutDisturbingAChattingPair) {
   ::close(cut);
   ::close(stalled);
   EXPECT_TRUE(alice->Ping(2, kTimeout).ok());
+  EXPECT_TRUE(AwaitConnections(server, 2));  // back to the chatting pair
+}
+
+TEST_P(TlsServer, RenegotiationAttemptEndsOnlyThatConnection) {
+  RunningServer server(options_);
+  auto alice = TlsLogin(server.port(), "alice");
+  ASSERT_NE(alice, nullptr);
+  const int fd = RawConnect(server.port());
+  timeval bound{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);  // TLS 1.3 has no renegotiation
+  std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  ASSERT_EQ(SSL_renegotiate(ssl.get()), 1);
+  EXPECT_NE(SSL_do_handshake(ssl.get()), 1);
+  char c;
+  size_t n = 0;
+  EXPECT_NE(SSL_read_ex(ssl.get(), &c, 1, &n), 1);  // ended, not left hanging
+  ::close(fd);
+  EXPECT_TRUE(alice->Ping(3, kTimeout).ok());
+  EXPECT_TRUE(AwaitConnections(server, 1));
 }
 
 INSTANTIATE_TEST_SUITE_P(Pollers, TlsServer, ::testing::Values("epoll", "poll"));
