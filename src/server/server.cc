@@ -713,6 +713,8 @@ void Server::CheckTimeouts(absl::Time now) {
       case Connection::State::kOpen:
         break;
     }
+    // Quiet for a sweep interval: its buffers come back on the next message.
+    if (now - conn->last_heard() >= kSweepInterval && conn->output().empty()) conn->ReleaseIdleMemory();
     if (options_.keepalive_interval <= absl::ZeroDuration()) continue;
     if (conn->ping_outstanding()) {
       if (now - conn->ping_sent() > options_.keepalive_timeout) {

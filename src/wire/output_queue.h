@@ -58,6 +58,10 @@ class OutputQueue {
   // Past kMaxSliceSegments ranges, the bytes are copied instead.
   void AppendSlice(const SharedFrame& block, size_t begin, size_t end);
 
+  // Frees the drained chunk kept for reuse (an idle connection need not hold
+  // 16 KiB for traffic that may never come back).
+  void ReleaseSpare() { spare_ = Chunk(); }
+
   // Bytes queued and not yet written.
   size_t PendingBytes() const { return pending_; }
   bool empty() const { return pending_ == 0; }
