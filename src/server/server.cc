@@ -466,7 +466,7 @@ void Server::HandshakeTls(Connection* conn, absl::Time now) {
 bool Server::RefusedCleartext(Connection* conn, unsigned char first) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+  if (options_.cleartext_from_loopback && ::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
     if (addr.ss_family == AF_INET) {
       const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
       if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) return false;

@@ -3,6 +3,7 @@
 // a cleartext client in one room; a client that does not trust the server
 // fails with a clear error; hostile TLS starts end without costing a
 // chatting pair anything.
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -187,6 +188,28 @@ TEST_P(TlsServer, CleartextFromLoopbackIsStillServedWithRequireTls) {
   EXPECT_TRUE(bob->Ping(1, kTimeout).ok());
 }
 
+TEST_P(TlsServer, RequireTlsRefusesCleartextSayingWhyInItsOwnProtocol) {
+  options_.require_tls = true;
+  options_.cleartext_from_loopback = false;  // as if the peer were remote
+  RunningServer server(options_);
+  auto tls = TlsLogin(server.port(), "secure");
+  ASSERT_NE(tls, nullptr);
+
+  auto plain = ChatClient::Connect("127.0.0.1", server.port(), kTimeout);
+  ASSERT_TRUE(plain.ok());
+  auto w = (*plain)->Hello("plain", kTimeout);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("TLS only"), absl::string_view::npos) << w.status();
+
+  const int http = RawConnect(server.port());
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(http, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  const std::string response = ReadUntilEof(http);
+  EXPECT_EQ(response.rfind("HTTP/1.1 403", 0), 0u) << response;
+  ::close(http);
+  EXPECT_TRUE(tls->Ping(4, kTimeout).ok());
+}
+
 TEST_P(TlsServer, HostileTlsStartsEndWithoutDisturbingAChattingPair) {
   options_.handshake_timeout = absl::Milliseconds(300);
   RunningServer server(options_);
@@ -212,6 +235,16 @@ TEST_P(TlsServer, HostileTlsStartsEndWithoutDisturbingAChattingPair) {
   const int stalled = RawConnect(server.port());
   ASSERT_EQ(::write(stalled, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
 
+  // A real ClientHello from a client that then never reads the server's
+  // answer nor finishes: the handshake timeout ends it too.
+  const int silent = RawConnect(server.port());
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  std::unique_ptr<SSL, void (*)(SSL*)> hello_only(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(hello_only.get(), silent);
+  ::fcntl(silent, F_SETFL, O_NONBLOCK);
+  EXPECT_NE(SSL_do_handshake(hello_only.get()), 1);  // ClientHello sent; wants to read
+  ::fcntl(silent, F_SETFL, 0);
+
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(alice->SendAndWait(a->room_id(), "m" + std::to_string(i), kTimeout).ok());
     EXPECT_EQ(NextMessage(*bob).text(), "m" + std::to_string(i));
@@ -219,6 +252,8 @@ TEST_P(TlsServer, HostileTlsStartsEndWithoutDisturbingAChattingPair) {
   ReadUntilEof(garbage);
   ReadUntilEof(cut);
   ReadUntilEof(stalled);
+  EXPECT_FALSE(ReadUntilEof(silent).empty());  // the server's flight, then its close
+  ::close(silent);
   ::close(garbage);
   ::close(cut);
   ::close(stalled);
