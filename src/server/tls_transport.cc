@@ -160,7 +160,9 @@ IoResult TlsTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
     IoResult end = Failure(ret, "write");
     if (end.code == IoResult::kWouldBlock) {
       retry_bytes_ = len;
-      end.bytes = total;
+      // Like TCP: progress is kOk (the caller counts it and calls again);
+      // only a call that moved nothing reports what it waits for.
+      if (total > 0) break;
       return end;
     }
     if (total == 0) return end;
