@@ -508,7 +508,7 @@ void Server::HandshakeTls(Connection* conn, absl::Time now) {
 bool Server::RefusedCleartext(Connection* conn, unsigned char first) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+  if (options_.cleartext_from_loopback && ::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
     if (addr.ss_family == AF_INET) {
       const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
       if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) return false;
@@ -589,6 +589,13 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       break;
   }
   if (conn->transport()->HasPendingOutput()) conn->RequestFlush();  // a pong, or the answer to a Close
+  // Inside TLS without ALPN, an HTTP request is told by its first byte, as
+  // sniffing does in cleartext (no muxchat length prefix starts with A-Z).
+  if (conn->state() == Connection::State::kAwaitingHello && !conn->input().empty() &&
+      conn->input().Peek()[0] >= 'A' && conn->input().Peek()[0] <= 'Z' &&
+      std::strcmp(conn->transport()->Name(), "tls") == 0) {
+    conn->MoveTo(Connection::State::kHttp);
+  }
   if (conn->state() == Connection::State::kHttp) {
     HandleHttp(conn);
   } else {
