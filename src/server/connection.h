@@ -80,6 +80,14 @@ class Connection {
   void Close(CloseReason reason, v1::Status error = v1::STATUS_UNSPECIFIED, const std::string& message = "");
   CloseReason close_reason() const { return close_reason_; }
 
+  // Something besides the queue wants writing (the transport's own bytes):
+  // flushed before the loop polls again.
+  void RequestFlush() { MarkDirty(); }
+  // Bytes owed to the peer: the queue's and the transport's own.
+  bool OwesOutput() const {
+    return !output_.empty() || (transport_ != nullptr && transport_->HasPendingOutput());
+  }
+
   // Frees buffers an idle connection does not need (input, the output
   // queue's spare chunk, the transport's own); they come back on demand.
   void ReleaseIdleMemory();

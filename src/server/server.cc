@@ -558,9 +558,16 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       if (r.want & kPollWrite) UpdateInterest(conn, kPollWrite);
       return;
     case IoResult::kError:
-      logger_->Log(LogLevel::kDebug, "conn %d: read: %s", conn->id(), r.error);
       conn->peer_gone = true;
-      conn->Close(CloseReason::kReadError);
+      // A transport that still owes bytes after a read error refused what the
+      // peer sent in its own protocol (a WebSocket Close with a code).
+      if (conn->transport()->HasPendingOutput()) {
+        logger_->Log(LogLevel::kWarn, "conn %d (%s): %s", conn->id(), conn->peer(), r.error);
+        conn->Close(CloseReason::kProtocolError);
+      } else {
+        logger_->Log(LogLevel::kDebug, "conn %d: read: %s", conn->id(), r.error);
+        conn->Close(CloseReason::kReadError);
+      }
       return;
     case IoResult::kEof:
       // Half-close: the peer will send nothing more, but may still read what
@@ -573,6 +580,7 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       metrics_.bytes_received[TransportSlot(conn)] += r.bytes;
       break;
   }
+  if (conn->transport()->HasPendingOutput()) conn->RequestFlush();  // a pong, or the answer to a Close
   if (conn->state() == Connection::State::kHttp) {
     HandleHttp(conn);
   } else {
@@ -661,7 +669,7 @@ std::string Server::RenderMetrics(absl::Time now) {
 }
 
 void Server::UpdateInterest(Connection* conn, uint32_t extra) {
-  const uint32_t want = (conn->peer_gone ? 0u : kPollRead) | (conn->output().empty() ? 0u : kPollWrite) | extra;
+  const uint32_t want = (conn->peer_gone ? 0u : kPollRead) | (conn->OwesOutput() ? kPollWrite : 0u) | extra;
   if (want == conn->interest) return;
   conn->interest = want;
   if (absl::Status st = loop_->Modify(conn->fd(), want); !st.ok()) {
@@ -673,7 +681,7 @@ void Server::Flush(Connection* conn) {
   if (conn->transport() == nullptr) return;
   size_t budget = options_.write_budget_bytes;
   uint32_t extra = 0;
-  while (!conn->output().empty() && budget > 0) {
+  while (conn->OwesOutput() && budget > 0) {
     const IoResult r = conn->transport()->Write(&conn->output(), budget);
     if (r.code == IoResult::kWouldBlock) {
       extra = r.want & kPollRead;  // a TLS write that needs a read first
@@ -731,7 +739,7 @@ void Server::ReapClosing(absl::Time now) {
     const absl::Time deadline =
         phase_ == Phase::kDraining ? drain_deadline_ : conn->closing_since + options_.close_linger;
     // Still owed bytes (or just got some this turn): keep flushing until the deadline.
-    const bool owed = conn->in_dirty_list || !conn->output().empty();
+    const bool owed = conn->in_dirty_list || conn->OwesOutput();
     if (owed && now < deadline) {
       closing_[kept++] = conn;
       loop_->WakeBy(deadline);
@@ -789,7 +797,7 @@ void Server::CheckTimeouts(absl::Time now) {
         break;
     }
     // Quiet for a sweep interval: its buffers come back on the next message.
-    if (now - conn->last_heard() >= kSweepInterval && conn->output().empty()) conn->ReleaseIdleMemory();
+    if (now - conn->last_heard() >= kSweepInterval && !conn->OwesOutput()) conn->ReleaseIdleMemory();
     if (options_.keepalive_interval <= absl::ZeroDuration()) continue;
     if (conn->ping_outstanding()) {
       if (now - conn->ping_sent() > options_.keepalive_timeout) {
