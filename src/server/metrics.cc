@@ -15,8 +15,17 @@ const char* MetricTransportName(MetricTransport t) {
   switch (t) {
     case MetricTransport::kTcp: return "tcp";
     case MetricTransport::kTls: return "tls";
+    case MetricTransport::kWs: return "ws";
+    case MetricTransport::kWss: return "wss";
   }
   return "unknown";
+}
+
+MetricTransport MetricTransportOf(absl::string_view name) {
+  if (name == "tls") return MetricTransport::kTls;
+  if (name == "ws") return MetricTransport::kWs;
+  if (name == "wss") return MetricTransport::kWss;
+  return MetricTransport::kTcp;
 }
 
 const char* MetricConnectionStateName(MetricConnectionState s) {

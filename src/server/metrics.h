@@ -19,10 +19,12 @@
 
 namespace muxchat::server {
 
-// The byte stream under a connection (label `transport`).
-enum class MetricTransport { kTcp, kTls };
-inline constexpr int kMetricTransportCount = 2;
+// The byte stream under a connection (label `transport`): Transport::Name().
+enum class MetricTransport { kTcp, kTls, kWs, kWss };
+inline constexpr int kMetricTransportCount = 4;
 const char* MetricTransportName(MetricTransport t);
+// From Transport::Name() ("tcp", "tls", "ws", "wss"); anything else is tcp.
+MetricTransport MetricTransportOf(absl::string_view transport_name);
 
 // Where a connection is in its life (label `state`), as the server's
 // connection state machine reports it at scrape time.

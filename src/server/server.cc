@@ -34,9 +34,8 @@ constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
 // Metrics slots for a connection's transport and lifecycle state.
 int TransportSlot(Connection* conn) {
-  Transport* t = conn->transport();
-  return static_cast<int>(t != nullptr && std::strcmp(t->Name(), "tls") == 0 ? MetricTransport::kTls
-                                                                             : MetricTransport::kTcp);
+  const Transport* t = conn->transport();
+  return static_cast<int>(t == nullptr ? MetricTransport::kTcp : MetricTransportOf(t->Name()));
 }
 
 int StateSlot(Connection::State s) {

@@ -159,6 +159,18 @@ TEST(RenderPrometheusText, ShuttingDownIsOne) {
   EXPECT_TRUE(HasLine(RenderPrometheusText(Metrics(), g, kNow), "muxchat_shutting_down 1"));
 }
 
+TEST(MetricTransportOf, NamesEveryTransportAndFallsBackToTcp) {
+  EXPECT_EQ(MetricTransportOf("tcp"), MetricTransport::kTcp);
+  EXPECT_EQ(MetricTransportOf("tls"), MetricTransport::kTls);
+  EXPECT_EQ(MetricTransportOf("ws"), MetricTransport::kWs);
+  EXPECT_EQ(MetricTransportOf("wss"), MetricTransport::kWss);
+  EXPECT_EQ(MetricTransportOf("quic"), MetricTransport::kTcp);
+  for (int t = 0; t < kMetricTransportCount; ++t) {
+    const auto transport = static_cast<MetricTransport>(t);
+    EXPECT_EQ(MetricTransportOf(MetricTransportName(transport)), transport);
+  }
+}
+
 TEST(EscapePrometheusLabelValue, EscapesBackslashQuoteAndNewline) {
   EXPECT_EQ(EscapePrometheusLabelValue("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
   EXPECT_EQ(EscapePrometheusLabelValue("plain"), "plain");
