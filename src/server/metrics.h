@@ -35,9 +35,10 @@ const char* MetricConnectionStateName(MetricConnectionState s);
 // Request kinds (label `type`): the ClientFrame body, kOther for an empty or
 // unknown one.
 enum class MetricRequestType {
-  kHello, kCreateRoom, kJoinRoom, kLeaveRoom, kDeleteRoom, kListRooms, kSendMessage, kPing, kPong, kOther
+  kHello, kCreateRoom, kJoinRoom, kLeaveRoom, kDeleteRoom, kListRooms, kSendMessage, kPostMessage, kPing, kPong,
+  kOther
 };
-inline constexpr int kMetricRequestTypeCount = 10;
+inline constexpr int kMetricRequestTypeCount = 11;
 const char* MetricRequestTypeName(MetricRequestType t);
 MetricRequestType MetricRequestTypeOf(v1::ClientFrame::BodyCase body);
 
