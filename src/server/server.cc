@@ -35,12 +35,8 @@ constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
 // Metrics slots for a connection's transport and lifecycle state.
 int TransportSlot(Connection* conn) {
-  Transport* t = conn->transport();
-  const char* name = t != nullptr ? t->Name() : "tcp";
-  for (MetricTransport m : {MetricTransport::kTls, MetricTransport::kWs, MetricTransport::kWss}) {
-    if (std::strcmp(name, MetricTransportName(m)) == 0) return static_cast<int>(m);
-  }
-  return static_cast<int>(MetricTransport::kTcp);
+  const Transport* t = conn->transport();
+  return static_cast<int>(t == nullptr ? MetricTransport::kTcp : MetricTransportOf(t->Name()));
 }
 
 int StateSlot(Connection::State s) {
