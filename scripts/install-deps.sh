@@ -9,6 +9,7 @@ packages=(
   libabsl-dev                 # flags, status, strings, containers, time
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
+  libssl-dev                  # TLS (OpenSSL 3): muxchatd, muxchat, and the load generators in bench/
   libedit-dev                 # line editing in the interactive client
 )
 
