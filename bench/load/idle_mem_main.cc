@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -67,6 +68,9 @@ std::string Field(const char* name, int64_t before, int64_t idle, int64_t after,
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("memory per idle connection: muxchat-idle-mem --target=redis --port=P --server_pid=PID");
   absl::ParseCommandLine(argc, argv);
+  // A server closing on us shows up as EPIPE on write (TLS writes through
+  // OpenSSL cannot pass MSG_NOSIGNAL), not as a killed generator.
+  std::signal(SIGPIPE, SIG_IGN);
   muxchat::bench::IdleOptions o;
   auto target = muxchat::bench::ParseTarget(absl::GetFlag(FLAGS_target));
   if (!target.ok()) {

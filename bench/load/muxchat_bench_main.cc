@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -46,6 +47,9 @@ using muxchat::bench::LoadOptions;
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fan-out load generator: muxchat-bench --target=redis --port=6379 ...");
   absl::ParseCommandLine(argc, argv);
+  // A server closing on us shows up as EPIPE on write (TLS writes through
+  // OpenSSL cannot pass MSG_NOSIGNAL), not as a killed generator.
+  std::signal(SIGPIPE, SIG_IGN);
   LoadOptions o;
   auto target = muxchat::bench::ParseTarget(absl::GetFlag(FLAGS_target));
   if (!target.ok()) {
