@@ -11,6 +11,10 @@ packages=(
   libbenchmark-dev            # micro-benchmarks (bench/)
   libssl-dev                  # TLS (OpenSSL 3): muxchatd, muxchat, and the load generators in bench/
   libedit-dev                 # line editing in the interactive client
+  libhttp-parser-dev          # HTTP requests on the chat port (/metrics, /healthz)
+  prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
+  libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client; SHA-1 for the WebSocket handshake
+  openssl                     # scripts/make-dev-cert.sh (and its test)
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "src/server/http_request_parser.h"
 #include "src/wire/frame_codec.h"
 
 namespace muxchat::server {
@@ -15,12 +16,59 @@ Connection::Connection(uint64_t id, int fd, std::string peer, absl::Time now, ui
       peer_(std::move(peer)),
       max_output_bytes_(max_output_bytes),
       dirty_(dirty),
-      input_(4096),
+      state_(fd < 0 ? State::kAwaitingHello : State::kSniffing),
+      // Empty until the first read: readv spills into the stack first, so an
+      // idle connection holds no input buffer at all.
+      input_(0),
       created_(now),
       last_heard_(now) {}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+HttpRequestParser* Connection::http_parser() {
+  if (http_parser_ == nullptr) http_parser_ = std::make_unique<HttpRequestParser>();
+  return http_parser_.get();
+}
+
+const char* Connection::StateName(State s) {
+  switch (s) {
+    case State::kSniffing: return "sniffing";
+    case State::kTlsHandshake: return "tls_handshake";
+    case State::kAwaitingHello: return "awaiting_hello";
+    case State::kOpen: return "open";
+    case State::kHttp: return "http";
+    case State::kClosing: return "closing";
+    case State::kShutWrite: return "shut_write";
+  }
+  return "unknown";
+}
+
+bool Connection::CanMove(State from, State to) {
+  switch (to) {
+    case State::kSniffing: return false;
+    case State::kTlsHandshake: return from == State::kSniffing;
+    case State::kAwaitingHello: return from == State::kSniffing || from == State::kTlsHandshake;
+    case State::kOpen: return from == State::kAwaitingHello;
+    case State::kHttp:
+      return from == State::kSniffing || from == State::kTlsHandshake || from == State::kAwaitingHello;
+    case State::kClosing: return from != State::kClosing && from != State::kShutWrite;
+    case State::kShutWrite: return from == State::kClosing;
+  }
+  return false;
+}
+
+bool Connection::MoveTo(State next) {
+  if (!CanMove(state_, next)) return false;
+  state_ = next;
+  return true;
+}
+
+void Connection::ReleaseIdleMemory() {
+  input_.ShrinkIfEmpty(0);
+  if (output_.empty()) output_.ReleaseSpare();
+  if (transport_ != nullptr && output_.empty()) transport_->ReleaseIdleBuffers();
 }
 
 void Connection::MarkDirty() {
@@ -45,6 +93,11 @@ void Connection::Send(const v1::ServerFrame& frame) {
   if (Admit(frame.ByteSizeLong() + wire::kLengthPrefixBytes)) (void)wire::AppendFrame(frame, &output_, UINT32_MAX);
 }
 
+char* Connection::SendReserved(size_t n) {
+  if (!Admit(n)) return nullptr;
+  return output_.AppendUninitialized(n);
+}
+
 void Connection::SendShared(const wire::SharedFrame& frame) {
   if (Admit(frame.size())) output_.Append(frame);
 }
@@ -61,7 +114,7 @@ void Connection::Close(CloseReason reason, v1::Status error, const std::string& 
     f.mutable_error()->set_message(message);
     (void)wire::AppendFrame(f, &output_, UINT32_MAX);  // past the cap on purpose: it is the last frame
   }
-  state_ = State::kClosing;
+  MoveTo(State::kClosing);
   close_reason_ = reason;
   MarkDirty();
 }

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "src/server/metrics_access.h"
+#include "src/server/tls_context.h"
 #include "src/wire/frame_format.h"
 
 namespace muxchat::server {
@@ -42,7 +44,15 @@ struct ServerOptions {
   size_t read_budget_bytes = 64 * 1024;    // per connection per loop turn
   size_t write_budget_bytes = 1024 * 1024;  // per connection per loop turn
 
-  int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM, owned by the caller; -1 = none
+  // Who may GET /metrics on the port (--metrics): off, loopback peers, anyone.
+  MetricsAccess metrics = MetricsAccess::kLoopback;
+
+  // TLS on the same port: on when tls.cert_file is set (reloaded on SIGHUP).
+  TlsOptions tls;
+  // Refuse cleartext (muxchat and HTTP) except from loopback addresses.
+  bool require_tls = false;
+
+  int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM (and SIGHUP), owned by the caller; -1 = none
 };
 
 }  // namespace muxchat::server

@@ -28,6 +28,9 @@ class Buffer {
   bool empty() const { return read_ == write_; }
   const char* Peek() const { return data_.data() + read_; }
   absl::string_view View() const { return {Peek(), ReadableBytes()}; }
+  // The readable bytes, writable in place (a WebSocket decoder unmasks its
+  // payload where it lies instead of copying it out).
+  char* MutablePeek() { return data_.data() + read_; }
 
   // Consumes n readable bytes (n <= ReadableBytes()).
   void Consume(size_t n) {
@@ -52,7 +55,8 @@ class Buffer {
   // Bytes currently allocated; used by memory accounting.
   size_t Capacity() const { return data_.capacity(); }
   // Releases memory beyond `keep` bytes when the buffer is empty, so an idle
-  // connection that once received a burst does not hold its peak forever.
+  // connection does not hold a buffer (or the peak of a burst) while it
+  // sends nothing; the server does this from its periodic sweep.
   void ShrinkIfEmpty(size_t keep);
 
   // Reads once from fd with readv into the free space plus a 64 KiB stack
