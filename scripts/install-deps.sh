@@ -9,11 +9,10 @@ packages=(
   libabsl-dev                 # flags, status, strings, containers, time
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
-  libssl-dev                  # TLS (OpenSSL 3): muxchatd, muxchat, and the load generators in bench/
   libedit-dev                 # line editing in the interactive client
   libhttp-parser-dev          # HTTP requests on the chat port (/metrics, /healthz)
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
-  libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client; SHA-1 for the WebSocket handshake
+  libssl-dev                  # OpenSSL 3: TLS in muxchatd, the client and bench/'s load generators; SHA-1 for the WebSocket handshake
   openssl                     # scripts/make-dev-cert.sh (and its test)
 )
 
