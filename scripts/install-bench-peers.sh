@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the servers muxchat is compared against (bench/compare) and gnuplot
-# for its chart: Redis, NATS and ngIRCd from Debian. Idempotent: packages that
+# for its chart: Redis, NATS and ngIRCd from Debian; openssl for the throw-away
+# certificate of bench/compare --tls, and libssl-dev, which the load generators
+# (muxchat-bench, muxchat-idle-mem) link for TLS. Idempotent: packages that
 # are already installed are left alone; the services Debian starts on install
 # are stopped and disabled, because bench/compare starts its own instances on
 # free loopback ports with the configs in bench/peers/.
 set -euo pipefail
 
-pkgs=(redis-server nats-server ngircd gnuplot-nox)
+pkgs=(redis-server nats-server ngircd gnuplot-nox openssl libssl-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -34,6 +36,6 @@ if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
   done
 fi
 
-for b in redis-server nats-server ngircd gnuplot; do
+for b in redis-server nats-server ngircd gnuplot openssl; do
   printf '%-13s %s\n' "$b" "$(command -v "$b" || echo MISSING)"
 done

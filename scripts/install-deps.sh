@@ -12,7 +12,7 @@ packages=(
   libutf8proc-dev             # display width of Unicode text (CJK, emoji) in the client
   libhttp-parser-dev          # HTTP requests on the chat port (/metrics, /healthz)
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
-  libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client; SHA-1 for the WebSocket handshake
+  libssl-dev                  # OpenSSL 3: TLS in muxchatd, the client and bench/'s load generators; SHA-1 for the WebSocket handshake
   openssl                     # scripts/make-dev-cert.sh (and its test)
 )
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/load/client_socket.h"
 #include "bench/load/cpu_usage.h"
 #include "bench/load/payload.h"
 #include "bench/load/stream_checker.h"
@@ -59,6 +60,8 @@ class Generator {
   const LoadOptions o_;
   int epfd_ = -1;
   int timerfd_ = -1;
+  sockaddr_in server_addr_{};
+  std::unique_ptr<TlsClientContext> tls_;  // before conns_: their sockets use it
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Conn*> publishers_;  // by global publisher index
   std::vector<Conn*> dirty_;       // connections with output appended this turn
@@ -82,8 +85,7 @@ struct Conn final : AdapterEvents {
   int room = 0;
   int publisher_index = -1;  // global, publishers only
   bool designated = false;   // subscriber whose receipts acknowledge the window
-  int fd = -1;
-  bool connected = false;
+  ClientSocket sock;
   bool ready = false;
   bool want_write = false;
   bool dirty = false;
@@ -103,9 +105,7 @@ struct Conn final : AdapterEvents {
 };
 
 Generator::~Generator() {
-  for (auto& c : conns_) {
-    if (c->fd >= 0) ::close(c->fd);
-  }
+  conns_.clear();  // closes their sockets
   if (timerfd_ >= 0) ::close(timerfd_);
   if (epfd_ >= 0) ::close(epfd_);
 }
@@ -153,70 +153,47 @@ void Generator::OnPayload(Conn* c, absl::string_view payload) {
 
 void Generator::StartConnect(Conn* c) {
   ++setups_in_flight_;
-  c->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->fd < 0) return Fail(c, absl::StrCat("socket: ", std::strerror(errno)));
-  int one = 1;
-  ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(o_.port));
-  const std::string host = o_.host == "localhost" ? "127.0.0.1" : o_.host;
-  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    return Fail(nullptr, absl::StrCat("--host must be an IPv4 address, got ", o_.host));
-  }
-  if (::connect(c->fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
-    return Fail(c, absl::StrCat("connect: ", std::strerror(errno)));
-  }
+  absl::Status st = c->sock.Connect(server_addr_, nullptr, tls_.get(),
+                                    TlsAfterGreetingLine(o_.target) ? ClientSocket::TlsStart::kAfterGreetingLine
+                                                                    : ClientSocket::TlsStart::kImmediately);
+  if (!st.ok()) return Fail(c, std::string(st.message()));
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT;
   ev.data.u32 = c->index;
   c->want_write = true;
-  ::epoll_ctl(epfd_, EPOLL_CTL_ADD, c->fd, &ev);
+  ::epoll_ctl(epfd_, EPOLL_CTL_ADD, c->sock.fd(), &ev);
 }
 
 void Generator::UpdateInterest(Conn* c) {
-  const bool want = !c->connected || !c->out.empty();
+  const bool want = c->sock.WantsWrite() || (c->sock.established() && !c->out.empty());
   if (want == c->want_write) return;
   c->want_write = want;
   epoll_event ev{};
   ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
   ev.data.u32 = c->index;
-  ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+  ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->sock.fd(), &ev);
 }
 
 void Generator::Flush(Conn* c) {
-  while (!c->out.empty()) {
-    const ssize_t n = ::write(c->fd, c->out.Peek(), c->out.ReadableBytes());
-    if (n > 0) {
-      c->out.Consume(static_cast<size_t>(n));
-    } else if (n < 0 && errno == EINTR) {
-      continue;
-    } else if (n < 0 && errno == EAGAIN) {
-      break;
-    } else {
-      return Fail(c, absl::StrCat("write: ", std::strerror(errno)));
-    }
-  }
+  std::string error;
+  if (c->sock.established() && !c->sock.Write(&c->out, &error)) return Fail(c, error);
   UpdateInterest(c);
 }
 
 void Generator::HandleEvent(Conn* c, uint32_t events) {
-  if (!c->connected) {
-    int err = 0;
-    socklen_t len = sizeof err;
-    ::getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return Fail(c, absl::StrCat("connect: ", std::strerror(err)));
-    if (!(events & (EPOLLOUT | EPOLLIN))) return;
-    c->connected = true;
+  if (!c->sock.established()) {
+    absl::StatusOr<bool> open = c->sock.Advance();
+    if (!open.ok()) return Fail(c, std::string(open.status().message()));
+    if (!*open) return UpdateInterest(c);
     c->adapter->Start(&c->out);
     Flush(c);
     return;
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-    const ssize_t n = c->in.ReadFromFd(c->fd, kReadBudget);
+    const ssize_t n = c->sock.Read(&c->in, kReadBudget);
     if (n == 0) return Fail(c, "server closed the connection");
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
-      return Fail(c, absl::StrCat("read: ", std::strerror(errno)));
+      return Fail(c, errno == EPROTO ? c->sock.tls_error() : absl::StrCat("read: ", std::strerror(errno)));
     }
     if (n > 0) {
       absl::Status st = c->adapter->OnInput(&c->in, &c->out, c);
@@ -262,6 +239,18 @@ absl::Status Generator::Setup() {
   ev.events = EPOLLIN;
   ev.data.u32 = kTimerToken;
   ::epoll_ctl(epfd_, EPOLL_CTL_ADD, timerfd_, &ev);
+  server_addr_.sin_family = AF_INET;
+  server_addr_.sin_port = htons(static_cast<uint16_t>(o_.port));
+  const std::string host = o_.host == "localhost" ? "127.0.0.1" : o_.host;
+  if (::inet_pton(AF_INET, host.c_str(), &server_addr_.sin_addr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--host must be an IPv4 address, got ", o_.host));
+  }
+  if (o_.tls) {
+    absl::StatusOr<std::unique_ptr<TlsClientContext>> tls = TlsClientContext::Create(
+        {o_.ca_file, o_.tls_server_name.empty() ? o_.host : o_.tls_server_name});
+    if (!tls.ok()) return tls.status();
+    tls_ = std::move(*tls);
+  }
 
   auto add = [this](Role role, int room, int k) {
     auto c = std::make_unique<Conn>();

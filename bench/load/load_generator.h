@@ -38,6 +38,11 @@ struct LoadOptions {
   std::string irc_oper_name = "bench";
   std::string irc_oper_password = "bench";
   std::string run_id;  // prefix for names; unique per run
+  // TLS to the server (the certificate verified against ca_file, or the
+  // system store when empty, for tls_server_name, default the host).
+  bool tls = false;
+  std::string ca_file;
+  std::string tls_server_name;
 };
 
 struct LoadResult {

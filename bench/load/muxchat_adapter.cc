@@ -1,6 +1,6 @@
 // muxchat adapter, speaking our own frames through the wire codec: Hello; the
 // room's creator sends CreateRoom (an existing room is fine); then JoinRoom,
-// ready at its SUCCESS reply. Chat messages from other senders are
+// ready at its SUCCESS reply (an idle connection is ready at Welcome). Chat messages from other senders are
 // deliveries; the server's echo of our own sends is ignored (the generator's
 // window is acknowledged by a designated subscriber, the same for every
 // target). Server pings are answered; any Error frame is fatal.
@@ -76,7 +76,9 @@ class MuxchatAdapter final : public ProtocolAdapter {
       }
       case v1::ServerFrame::kWelcome: {
         nickname_ = frame_.welcome().nickname();
-        if (spec_.creates_room) {
+        if (spec_.role == Role::kIdle) {
+          events->OnReady();
+        } else if (spec_.creates_room) {
           v1::ClientFrame f;
           f.set_request_id(kCreateId);
           f.mutable_create_room()->set_name(spec_.room);

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -34,6 +35,9 @@ ABSL_FLAG(bool, json, false, "print one JSON object instead of text");
 ABSL_FLAG(double, setup_timeout, 60, "seconds allowed to connect and subscribe everyone");
 ABSL_FLAG(double, drain_timeout, 10, "seconds without progress before giving up (after publishing: the rest is lost; during: the run failed)");
 ABSL_FLAG(std::string, irc_oper, "bench:bench", "IRC operator NAME:PASSWORD for publishers (empty: none)");
+ABSL_FLAG(bool, tls, false, "connect with TLS (muxchat, redis: from the first byte; nats: after its INFO line)");
+ABSL_FLAG(std::string, ca, "", "with --tls: PEM CA file to verify the server (default: the system store)");
+ABSL_FLAG(std::string, tls_server_name, "", "with --tls: name (or IP) the certificate must match (default: --host)");
 ABSL_FLAG(std::string, run_id, "", "name prefix for this run (default: derived from the PID)");
 
 namespace {
@@ -43,6 +47,9 @@ using muxchat::bench::LoadOptions;
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fan-out load generator: muxchat-bench --target=redis --port=6379 ...");
   absl::ParseCommandLine(argc, argv);
+  // A server closing on us shows up as EPIPE on write (TLS writes through
+  // OpenSSL cannot pass MSG_NOSIGNAL), not as a killed generator.
+  std::signal(SIGPIPE, SIG_IGN);
   LoadOptions o;
   auto target = muxchat::bench::ParseTarget(absl::GetFlag(FLAGS_target));
   if (!target.ok()) {
@@ -84,6 +91,9 @@ int Main(int argc, char** argv) {
   if (o.run_id.empty()) {
     o.run_id = absl::StrCat("b", absl::Hex((getpid() ^ muxchat::bench::MonotonicNanos()) & 0xffffff));
   }
+  o.tls = absl::GetFlag(FLAGS_tls);
+  o.ca_file = absl::GetFlag(FLAGS_ca);
+  o.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   o.progress = !json && isatty(STDERR_FILENO);
 
   // Room for every connection's fd.

@@ -16,7 +16,7 @@ class NatsAdapter final : public ProtocolAdapter {
   void Start(wire::Buffer* out) override {
     out->Append(absl::StrCat("CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"", spec_.name,
                              "\"}\r\n"));
-    if (spec_.role == Role::kSubscriber) out->Append(absl::StrCat("SUB ", spec_.room, " 1\r\n"));
+    if (spec_.role != Role::kPublisher) out->Append(absl::StrCat("SUB ", spec_.room, " 1\r\n"));
     out->Append("PING\r\n");
   }
 

@@ -23,6 +23,8 @@ const char* TargetName(Target t) {
   return "?";
 }
 
+bool TlsAfterGreetingLine(Target t) { return t == Target::kNats; }
+
 size_t MaxPayloadBytes(Target t) {
   switch (t) {
     case Target::kIrc:

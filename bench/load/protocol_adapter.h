@@ -18,7 +18,10 @@
 namespace muxchat::bench {
 
 enum class Target { kMuxchat, kRedis, kNats, kIrc };
-enum class Role { kPublisher, kSubscriber };
+// kIdle: connected and as far as the target's idle client goes (muxchat:
+// Hello answered by Welcome, in no room; Redis and NATS have no log-in, so
+// they subscribe to the spec's channel like a subscriber), then nothing.
+enum class Role { kPublisher, kSubscriber, kIdle };
 
 absl::StatusOr<Target> ParseTarget(absl::string_view name);
 const char* TargetName(Target t);
@@ -51,6 +54,11 @@ class ProtocolAdapter {
   // Appends one publish of `payload` to `out` (only after OnReady).
   virtual void AppendPublish(absl::string_view payload, wire::Buffer* out) = 0;
 };
+
+// Whether the target's TLS starts after one cleartext line from the server
+// (NATS 2.9 sends INFO in the clear, then the client upgrades) rather than at
+// once (muxchat, Redis).
+bool TlsAfterGreetingLine(Target t);
 
 // Largest payload the target can carry in one message (IRC: one 512-byte line).
 size_t MaxPayloadBytes(Target t);

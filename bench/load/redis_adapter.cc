@@ -22,7 +22,7 @@ class RedisAdapter final : public ProtocolAdapter {
                                                   spec.room, "\r\n")) {}
 
   void Start(wire::Buffer* out) override {
-    if (spec_.role == Role::kSubscriber) {
+    if (spec_.role != Role::kPublisher) {
       out->Append("*2\r\n$9\r\nSUBSCRIBE\r\n");
       AppendBulk(spec_.room, out);
     } else {
