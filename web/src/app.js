@@ -362,7 +362,7 @@ function chatLine(room, m) {
     el("div", {
       class: `line msg${own ? " own" : ""}${m.replay ? " replay" : ""}`,
       dataset: { seq: String(seq) },
-      style: `--hue:${hue(m.sender)}`,
+      style: { "--hue": String(hue(m.sender)) },
     },
     el("time", { datetime: t.iso, title: t.full }, t.short),
     el("span", { class: "who" }, m.sender),

@@ -45,13 +45,21 @@ before(async () => {
 });
 
 after(async () => {
+  const blocked = [];
+  for (const p of pages) blocked.push(...(await p.evaluate(() => window.__csp).catch(() => [])));
   for (const p of pages) await p.context().close().catch(() => {});
   await browser?.close();
   await backend?.stop();
+  assert.deepEqual(blocked, [], "the page broke its Content-Security-Policy");
 });
 
 async function openUser(nick, viewport = { width: 1280, height: 800 }, extra = {}) {
   const context = await browser.newContext({ viewport, ...extra });
+  // Anything the Content-Security-Policy blocks is recorded and fails the run.
+  await context.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const page = await context.newPage();
   page.on("dialog", (d) => d.accept());
   page.on("pageerror", (e) => {

@@ -33,6 +33,12 @@ const TYPES = {
   ".txt": "text/plain; charset=utf-8",
 };
 
+// Everything from this origin only (WebSocket included: 'self' covers ws: on
+// the same host and port), no inline script or style, no framing.
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 const toNum = (v) => (v == null ? 0 : typeof v === "number" ? v : v.toNumber ? v.toNumber() : Number(v));
 
 /** Serves `dir` over HTTP: GET of files only, "/" is index.html. */
@@ -46,7 +52,12 @@ export function staticHandler(dir) {
     }
     try {
       const body = await readFile(join(dir, rel));
-      res.writeHead(200, { "Content-Type": TYPES[extname(rel)] ?? "application/octet-stream" });
+      res.writeHead(200, {
+        "Content-Type": TYPES[extname(rel)] ?? "application/octet-stream",
+        // The policy muxchatd should send too: the page needs nothing else.
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+      });
       res.end(body);
     } catch {
       res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
