@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
   libedit-dev                 # line editing in the interactive client
+  libhttp-parser-dev          # HTTP requests on the chat port (/metrics, /healthz)
+  prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
   libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client; SHA-1 for the WebSocket handshake
   openssl                     # scripts/make-dev-cert.sh (and its test)
 )
