@@ -2,8 +2,9 @@
 # The web client's browser test: builds web/dist (scripts/web-build.sh), makes
 # sure Debian's chromium is installed, and runs web/test/browser.test.mjs with
 # node's test runner (headless Chromium driven by playwright-core).
-#   scripts/web-test.sh                  against the test's mock server
-#   MUXCHATD=build/src/server/muxchatd scripts/web-test.sh   against muxchatd
+#   scripts/web-test.sh                  against build/src/server/muxchatd when it
+#                                        serves the page (--web_root), else the mock
+#   MUXCHATD=path/to/muxchatd scripts/web-test.sh   against that muxchatd
 # A muxchat CLI user joins the browsers when MUXCHAT_CLI names the binary
 # (default: build/src/client/muxchat when it has been built).
 #   scripts/web-test.sh --screenshots    also refresh docs/web-*.png
@@ -22,6 +23,13 @@ if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok ins
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium
 fi
 
+# Against the real server as soon as the built muxchatd serves the page
+# (it has --web_root); the test's mock server otherwise.
+if [[ -z "${MUXCHATD:-}" && -x build/src/server/muxchatd ]] &&
+  build/src/server/muxchatd --helpfull 2>&1 | grep -q -- '--web_root'; then
+  export MUXCHATD="$PWD/build/src/server/muxchatd"
+fi
+if [[ -n "${MUXCHATD:-}" ]]; then echo "web-test: against $MUXCHATD"; else echo "web-test: against the mock server"; fi
 if [[ -z "${MUXCHAT_CLI:-}" && -x build/src/client/muxchat ]]; then
   export MUXCHAT_CLI="$PWD/build/src/client/muxchat"
 fi
