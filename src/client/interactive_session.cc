@@ -203,7 +203,7 @@ void InteractiveSession::HandleCommand(const Command& command) {
       return;
     }
     case CommandKind::kList: {
-      auto reply = client_->ListRooms(kRequestTimeout);
+      auto reply = client_->ListAllRooms(kRequestTimeout);
       if (!reply.ok()) return Fail("cannot list rooms", reply.status());
       std::string table = FormatRoomTable(reply->rooms(), absl::Now());
       if (!table.empty() && table.back() == '\n') table.pop_back();

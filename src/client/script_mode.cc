@@ -75,22 +75,24 @@ class ScriptRun {
       }
       if (o_.room.empty()) return kExitOk;
     }
+    if (o_.send.has_value()) {
+      // A post, not join + send + leave: the members see the message and no
+      // one joining and leaving around it. The Reply is the acknowledgement.
+      auto posted = client_->Post(o_.room, *o_.send, kRequestTimeout);
+      if (!posted.ok()) return Report(*client_, "message not sent", posted.status());
+      return kExitOk;
+    }
     auto joined = client_->JoinRoom(o_.room, kRequestTimeout);
     if (!joined.ok()) return Report(*client_, absl::StrCat("cannot join ", o_.room), joined.status());
     room_id_ = joined->room_id();
     room_name_ = joined->room_name();
-    if (o_.send.has_value()) {
-      auto echo = client_->SendAndWait(room_id_, *o_.send, kRequestTimeout);
-      if (!echo.ok()) return Report(*client_, "message not sent", echo.status());
-      return kExitOk;
-    }
     if (o_.listen) return Listen();
     return SendStdin();
   }
 
  private:
   int List() {
-    auto r = client_->ListRooms(kRequestTimeout);
+    auto r = client_->ListAllRooms(kRequestTimeout);
     if (!r.ok()) return Report(*client_, "cannot list rooms", r.status());
     if (o_.json) {
       for (const v1::RoomInfo& room : r->rooms()) std::printf("%s\n", FormatRoomJson(room).c_str());

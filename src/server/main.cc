@@ -13,12 +13,14 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "src/server/chat_service.h"
 #include "src/server/logger.h"
 #include "src/server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000", "address to listen on: host:port or [v6]:port; port 0 picks one");
 ABSL_FLAG(std::string, poller, "epoll", "event backend: epoll or poll");
-ABSL_FLAG(uint32_t, max_frame_bytes, muxchat::wire::kDefaultMaxFrameBytes, "largest frame body a client may send");
+ABSL_FLAG(uint32_t, max_frame_bytes, muxchat::wire::kDefaultMaxFrameBytes,
+          "largest frame body either side sends; must hold a --max_text_bytes message");
 ABSL_FLAG(uint32_t, max_text_bytes, 16 * 1024, "largest message text");
 ABSL_FLAG(uint32_t, max_connections, 10000, "connections beyond this get Error(SERVER_FULL) and are closed");
 ABSL_FLAG(uint32_t, history, 100, "messages per room replayed to a joining member");
@@ -104,6 +106,12 @@ int main(int argc, char** argv) {
   options.require_tls = absl::GetFlag(FLAGS_require_tls);
   options.signal_fd = signal_fd;
 
+  // Refused before listening: limits that contradict each other would make
+  // Welcome announce a frame bound the server itself breaks.
+  if (absl::Status st = muxchat::server::ChatService::CheckOptions(options); !st.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server = muxchat::server::Server::Create(options, &logger);
   if (!server.ok()) {
     std::fprintf(stderr, "muxchatd: %s\n", std::string(server.status().message()).c_str());

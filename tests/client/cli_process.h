@@ -190,6 +190,9 @@ class CliProcess : public Child {
   }
   // Waits for exit and collects the rest of stdout and stderr; returns the exit code (-1 on timeout).
   int Finish(absl::Duration timeout = kWait) {
+    // Stdout is drained until EOF first: a child writing more than a pipe
+    // holds (a long --list) would otherwise never exit.
+    ReadUntil(stdout_, &out_, [] { return false; }, absl::Now() + timeout);
     const int code = ExitCode(timeout);
     const absl::Time deadline = absl::Now() + absl::Seconds(2);
     ReadUntil(stdout_, &out_, [] { return false; }, deadline);

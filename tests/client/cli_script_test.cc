@@ -182,6 +182,45 @@ TEST(CliScript, CreateAndDeleteActions) {
   EXPECT_EQ(del.Finish(), 0) << del.err();
 }
 
+TEST(CliScript, SendPostsWithoutJoinOrLeaveNoise) {
+  Daemon d;
+  Observer obs(d.port(), "r");
+  for (const char* text : {"first", "second"}) {
+    CliProcess sender(Args(d.port(), {"--nick", "mouth", "--room", "r", "--send", text}));
+    EXPECT_EQ(sender.Finish(), 0) << sender.err();
+  }
+  // Everything the room saw, up to the second message: had the sender joined
+  // and left, its member_joined/member_left would be among these, in order.
+  std::vector<v1::ServerFrame> seen;
+  AwaitEvent(*obs.client, [&](const v1::ServerFrame& f) {
+    seen.push_back(f);
+    return f.has_chat_message() && f.chat_message().text() == "second";
+  });
+  std::vector<std::string> texts;
+  for (const v1::ServerFrame& f : seen) {
+    EXPECT_FALSE(f.has_member_joined() || f.has_member_left()) << f.ShortDebugString();
+    if (f.has_chat_message()) texts.push_back(f.chat_message().sender() + ": " + f.chat_message().text());
+  }
+  EXPECT_EQ(texts, (std::vector<std::string>{"mouth: first", "mouth: second"}));
+  auto list = obs.client->ListRooms(kWait);
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->rooms(0).member_count(), 1u);
+}
+
+TEST(CliScript, ListShowsEveryRoomEvenPastOneFrame) {
+  Daemon d({"--messages_per_second=0"});
+  auto c = Login(d.port(), "maker");
+  constexpr int kRooms = 2008;
+  for (int i = 0; i < kRooms; ++i) {
+    ASSERT_TRUE(c->CreateRoom(absl::StrCat("room-with-a-longish-name-", 10000 + i), kWait).ok()) << i;
+  }
+  CliProcess json(Args(d.port(), {"--list", "--json"}));
+  EXPECT_EQ(json.Finish(), 0) << json.err();
+  std::vector<std::string> lines = absl::StrSplit(json.out(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kRooms));
+  EXPECT_NE(lines.back().find("room-with-a-longish-name-12007"), std::string::npos) << lines.back();
+}
+
 // ------------------------------------------------------------- exit codes
 
 TEST(CliExitCode, UsageErrorIs2) {
@@ -218,9 +257,16 @@ TEST(CliExitCode, ConnectionRefusedIs3) {
   ::close(s);
 }
 
-TEST(CliExitCode, JoiningAMissingRoomWithoutCreateIs4) {
+TEST(CliExitCode, SendingToAMissingRoomWithoutCreateIs4) {
   Daemon d;
   CliProcess p(Args(d.port(), {"--room", "ghost", "--send", "boo"}));
+  EXPECT_EQ(p.Finish(), 4);
+  EXPECT_EQ(p.err(), "muxchat: message not sent: no room named 'ghost'\n");
+}
+
+TEST(CliExitCode, JoiningAMissingRoomWithoutCreateIs4) {
+  Daemon d;
+  CliProcess p(Args(d.port(), {"--room", "ghost", "--listen"}));
   EXPECT_EQ(p.Finish(), 4);
   EXPECT_EQ(p.err(), "muxchat: cannot join ghost: no room named 'ghost'\n");
 }

@@ -182,6 +182,20 @@ TEST(Muxchatd, BadFlagValueFailsWithNonZeroExit) {
   EXPECT_NE(WEXITSTATUS(status), 0);
 }
 
+TEST(Muxchatd, RefusesLimitsThatContradictEachOther) {
+  Daemon d({"--listen=127.0.0.1:0", "--max_frame_bytes=1024"});  // default texts (16 KiB) cannot fit
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_EQ(d.ReadPort(), 0) << "it must not start listening";
+}
+
+TEST(Muxchatd, StartsWithLimitsThatFit) {
+  Daemon d({"--listen=127.0.0.1:0", "--max_frame_bytes=1024", "--max_text_bytes=900"});
+  EXPECT_NE(d.ReadPort(), 0) << d.first_line();
+}
+
 client::ClientTlsOptions Trusting(const std::string& ca_file) {
   client::ClientTlsOptions t;
   t.enabled = true;
