@@ -221,14 +221,26 @@ function renderRoomList() {
   if (list.length === 0) ui.roomListNote.textContent = "No rooms yet. Create one below.";
 }
 
+// ListRooms answers one page at a time (PROTOCOL.md 7.5); the sidebar reads
+// at most this many pages per refresh, so a huge server cannot stall it.
+const MAX_ROOM_PAGES = 20;
+
 async function refreshRooms() {
   if (!conn || !conn.isOpen) return;
   try {
-    const f = await conn.request({ listRooms: {} });
-    const reply = f.reply;
-    roomInfo = new Map(reply.rooms.map((r) => [r.name.toLowerCase(), r]));
-    const total = reply.totalRooms || reply.rooms.length;
-    ui.roomListNote.textContent = total > reply.rooms.length ? `${reply.rooms.length} of ${total} rooms shown` : "";
+    const rooms = [];
+    let total = 0;
+    let after = "";
+    for (let page = 0; page < MAX_ROOM_PAGES; page++) {
+      const reply = (await conn.request({ listRooms: { after } })).reply;
+      if (reply.status !== Status.SUCCESS) break;
+      rooms.push(...reply.rooms);
+      total = reply.totalRooms || rooms.length;
+      after = reply.nextCursor || "";
+      if (!after) break;
+    }
+    roomInfo = new Map(rooms.map((r) => [r.name.toLowerCase(), r]));
+    ui.roomListNote.textContent = total > rooms.length ? `${rooms.length} of ${total} rooms shown` : "";
     renderRoomList();
     renderRoomHead();
   } catch (e) {

@@ -231,6 +231,20 @@ test("screenshots at laptop and phone widths", async () => {
   await carol.click(`.room-item[data-room="general"]`);
 });
 
+test("the room list reads every page of ListRooms", async () => {
+  const [alice, bob] = pages;
+  for (const name of ["zeta-1", "zeta-2", "zeta-3"]) await createRoom(alice, name);
+  await bob.click("#refresh");
+  // general, random and three more: three pages of the mock's two.
+  await bob.waitForFunction(
+    () => [...document.querySelectorAll(".room-item")].map((e) => e.dataset.room).join(",") ===
+      "general,random,zeta-1,zeta-2,zeta-3",
+    null,
+    { timeout: WAIT_MS },
+  );
+  for (const name of ["zeta-1", "zeta-2", "zeta-3"]) await alice.click(`.tab[data-room="${name}"] .tab-close`);
+});
+
 test("a room deleted by its owner shows the closed notice", async () => {
   const [alice, bob] = pages;
   await bob.click('.tab[data-room="random"] .tab-name');
