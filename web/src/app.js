@@ -448,6 +448,7 @@ function onState(state, info) {
   } else if (state === "retrying") {
     const s = Math.max(1, Math.round(info.delayMs / 1000));
     setStatus("offline", `offline · retry in ${s} s`);
+    if (conn && !conn.everOpened) ui.loginError.textContent = `Cannot reach the server; retrying in ${s} s…`;
     if (conn && conn.everOpened && !droppedOnce) {
       droppedOnce = true;
       everywhere("Connection lost. Reconnecting…", "drop");
@@ -529,6 +530,10 @@ ui.loginForm.addEventListener("submit", (e) => {
   e.preventDefault();
   const nick = ui.nick.value.trim();
   if (!nick) return;
+  // A second Connect while the first is still trying replaces it.
+  const previous = conn;
+  conn = null;
+  if (previous) previous.stop("");
   ui.loginError.textContent = "";
   try {
     localStorage.setItem(NICK_KEY, nick);

@@ -170,6 +170,24 @@ test("two users chat in one room and see the same messages in the same order", a
   assert.match(time, /\d{1,2}[:.]\d{2}/);
 });
 
+test("a taken nickname gets the server's reason and another try", async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(base);
+    await page.fill("#nick", "ALICE"); // nicknames compare case-insensitively
+    await page.click("#login-form button[type=submit]");
+    await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0, null, { timeout: WAIT_MS });
+    assert.equal(await page.locator("#app").isHidden(), true);
+    await page.fill("#nick", "alice2");
+    await page.click("#login-form button[type=submit]");
+    await page.waitForSelector('#status[data-state="online"]', { timeout: WAIT_MS });
+    assert.equal(await page.locator("#me").textContent(), "alice2");
+  } finally {
+    await context.close();
+  }
+});
+
 test("a muxchat CLI user chats with the browsers in the same order", { skip: !CLI && "set MUXCHAT_CLI to the muxchat binary" }, async () => {
   const [alice, bob] = pages;
   // dave listens from the CLI for the next three live messages.
