@@ -9,7 +9,7 @@ packages=(
   libabsl-dev                 # flags, status, strings, containers, time
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
-  libedit-dev                 # line editing in the interactive client
+  libutf8proc-dev             # display width of Unicode text (CJK, emoji) in the client
   libhttp-parser-dev          # HTTP requests on the chat port (/metrics, /healthz)
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
   libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client; SHA-1 for the WebSocket handshake

@@ -77,7 +77,9 @@ absl::StatusOr<std::unique_ptr<ChatClient>> ChatClient::Connect(const std::strin
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
     name = name.substr(1, name.size() - 2);
   }
-  const std::string what = absl::StrCat(host, ":", port);
+  // "[::1]:7000" for an IPv6 address, as muxchatd prints it; "::1:7000" would be ambiguous.
+  const std::string what = name.find(':') != std::string::npos ? absl::StrCat("[", name, "]:", port)
+                                                                : absl::StrCat(name, ":", port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

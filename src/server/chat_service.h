@@ -67,8 +67,8 @@ class ChatService {
   static void AnswerPing(Connection* conn, const v1::ClientFrame& f);
   // Ends the connection because of request `f`: unlike Connection::Close's
   // own Error frame, this one carries f's request_id.
-  static void CloseForRequest(Connection* conn, const v1::ClientFrame& f, CloseReason reason, v1::Status status,
-                              const std::string& message);
+  void CloseForRequest(Connection* conn, const v1::ClientFrame& f, CloseReason reason, v1::Status status,
+                       const std::string& message);
 
   // The room a request names (by name if given, else by room_id), or null
   // after replying FAILURE_NOT_EXISTS. A name longer than any room's is not
