@@ -3,7 +3,7 @@
 // the same order, a second room in a second tab, history on join, a room
 // deleted by its owner, network text shown as text, the dropped-connection
 // line and the automatic reconnect. Runs against test/mock_server.mjs (the
-// backend is a seam: see backend.mjs). Screenshots go to
+// backend is a seam: see backend.mjs; MUXCHATD selects the real server). Screenshots go to
 // MUXCHAT_SCREENSHOT_DIR (default web/test-results).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,7 +30,7 @@ const pages = [];
 before(async () => {
   assert.ok(existsSync(join(dist, "index.html")), "web/dist is missing: run scripts/web-build.sh first");
   backend = await startBackend(dist);
-  base = `http://127.0.0.1:${backend.port}/`;
+  base = backend.pageUrl;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -131,7 +131,7 @@ const general = [];
 /** Runs the muxchat CLI against the backend; resolves with {code, stdout}. */
 function cli(args, onSpawn = () => {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(CLI, ["--port", String(backend.port), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(CLI, ["--port", String(backend.chatPort), ...args], { stdio: ["ignore", "pipe", "inherit"] });
     let stdout = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.once("error", reject);

@@ -42,8 +42,12 @@ export const CSP =
 
 const toNum = (v) => (v == null ? 0 : typeof v === "number" ? v : v.toNumber ? v.toNumber() : Number(v));
 
-/** Serves `dir` over HTTP: GET of files only, "/" is index.html. */
-export function staticHandler(dir) {
+/**
+ * Serves `dir` over HTTP: GET of files only, "/" is index.html. `csp()` gives
+ * the Content-Security-Policy (the page on another port than the chat needs
+ * that chat's ws: URL in connect-src).
+ */
+export function staticHandler(dir, csp = () => CSP) {
   return async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     const rel = normalize(path === "/" ? "/index.html" : path);
@@ -56,7 +60,7 @@ export function staticHandler(dir) {
       res.writeHead(200, {
         "Content-Type": TYPES[extname(rel)] ?? "application/octet-stream",
         // The policy muxchatd should send too: the page needs nothing else.
-        "Content-Security-Policy": CSP,
+        "Content-Security-Policy": csp(),
         "X-Content-Type-Options": "nosniff",
       });
       res.end(body);
