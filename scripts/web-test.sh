@@ -33,9 +33,10 @@ fi
 # --allowed_origins serves /ws); the test's mock server otherwise.
 if ((use_mock)); then
   unset MUXCHATD
-elif [[ -z "${MUXCHATD:-}" && -x build/src/server/muxchatd ]] &&
-  build/src/server/muxchatd --helpfull 2>&1 | grep -q -- '--allowed_origins'; then
-  export MUXCHATD="$PWD/build/src/server/muxchatd"
+elif [[ -z "${MUXCHATD:-}" && -x build/src/server/muxchatd ]]; then
+  # --helpfull exits non-zero by design: read its text, not its status.
+  help="$(build/src/server/muxchatd --helpfull 2>&1 || true)"
+  if [[ "$help" == *--allowed_origins* ]]; then export MUXCHATD="$PWD/build/src/server/muxchatd"; fi
 fi
 if [[ -n "${MUXCHATD:-}" ]]; then echo "web-test: against $MUXCHATD"; else echo "web-test: against the mock server"; fi
 if [[ -z "${MUXCHAT_CLI:-}" && -x build/src/client/muxchat ]]; then
