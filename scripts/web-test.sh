@@ -2,17 +2,24 @@
 # The web client's browser test: builds web/dist (scripts/web-build.sh), makes
 # sure Debian's chromium is installed, and runs web/test/browser.test.mjs with
 # node's test runner (headless Chromium driven by playwright-core).
-#   scripts/web-test.sh                  against the test's mock server
-#   MUXCHATD=build/src/server/muxchatd scripts/web-test.sh   against muxchatd
+#   scripts/web-test.sh                  against build/src/server/muxchatd when it
+#                                        has been built (it serves /ws), else the mock
+#   MUXCHATD=path/to/muxchatd scripts/web-test.sh   against that muxchatd
+#   scripts/web-test.sh --mock           against the test's mock server
 # A muxchat CLI user joins the browsers when MUXCHAT_CLI names the binary
 # (default: build/src/client/muxchat when it has been built).
 #   scripts/web-test.sh --screenshots    also refresh docs/web-*.png
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ "${1:-}" == "--screenshots" ]]; then
-  export MUXCHAT_SCREENSHOT_DIR="$PWD/docs"
-fi
+use_mock=0
+for arg in "$@"; do
+  case "$arg" in
+    --screenshots) export MUXCHAT_SCREENSHOT_DIR="$PWD/docs" ;;
+    --mock) use_mock=1 ;;
+    *) echo "usage: scripts/web-test.sh [--screenshots] [--mock]" >&2; exit 2 ;;
+  esac
+done
 
 SUDO=""
 if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
@@ -22,6 +29,16 @@ if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok ins
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium
 fi
 
+# Against the real server when it has been built (a muxchatd with
+# --allowed_origins serves /ws); the test's mock server otherwise.
+if ((use_mock)); then
+  unset MUXCHATD
+elif [[ -z "${MUXCHATD:-}" && -x build/src/server/muxchatd ]]; then
+  # --helpfull exits non-zero by design: read its text, not its status.
+  help="$(build/src/server/muxchatd --helpfull 2>&1 || true)"
+  if [[ "$help" == *--allowed_origins* ]]; then export MUXCHATD="$PWD/build/src/server/muxchatd"; fi
+fi
+if [[ -n "${MUXCHATD:-}" ]]; then echo "web-test: against $MUXCHATD"; else echo "web-test: against the mock server"; fi
 if [[ -z "${MUXCHAT_CLI:-}" && -x build/src/client/muxchat ]]; then
   export MUXCHAT_CLI="$PWD/build/src/client/muxchat"
 fi

@@ -221,14 +221,26 @@ function renderRoomList() {
   if (list.length === 0) ui.roomListNote.textContent = "No rooms yet. Create one below.";
 }
 
+// ListRooms answers one page at a time (PROTOCOL.md 7.5); the sidebar reads
+// at most this many pages per refresh, so a huge server cannot stall it.
+const MAX_ROOM_PAGES = 20;
+
 async function refreshRooms() {
   if (!conn || !conn.isOpen) return;
   try {
-    const f = await conn.request({ listRooms: {} });
-    const reply = f.reply;
-    roomInfo = new Map(reply.rooms.map((r) => [r.name.toLowerCase(), r]));
-    const total = reply.totalRooms || reply.rooms.length;
-    ui.roomListNote.textContent = total > reply.rooms.length ? `${reply.rooms.length} of ${total} rooms shown` : "";
+    const rooms = [];
+    let total = 0;
+    let after = "";
+    for (let page = 0; page < MAX_ROOM_PAGES; page++) {
+      const reply = (await conn.request({ listRooms: { after } })).reply;
+      if (reply.status !== Status.SUCCESS) break;
+      rooms.push(...reply.rooms);
+      total = reply.totalRooms || rooms.length;
+      after = reply.nextCursor || "";
+      if (!after) break;
+    }
+    roomInfo = new Map(rooms.map((r) => [r.name.toLowerCase(), r]));
+    ui.roomListNote.textContent = total > rooms.length ? `${rooms.length} of ${total} rooms shown` : "";
     renderRoomList();
     renderRoomHead();
   } catch (e) {
@@ -362,7 +374,7 @@ function chatLine(room, m) {
     el("div", {
       class: `line msg${own ? " own" : ""}${m.replay ? " replay" : ""}`,
       dataset: { seq: String(seq) },
-      style: `--hue:${hue(m.sender)}`,
+      style: { "--hue": String(hue(m.sender)) },
     },
     el("time", { datetime: t.iso, title: t.full }, t.short),
     el("span", { class: "who" }, m.sender),
@@ -436,6 +448,7 @@ function onState(state, info) {
   } else if (state === "retrying") {
     const s = Math.max(1, Math.round(info.delayMs / 1000));
     setStatus("offline", `offline · retry in ${s} s`);
+    if (conn && !conn.everOpened) ui.loginError.textContent = `Cannot reach the server; retrying in ${s} s…`;
     if (conn && conn.everOpened && !droppedOnce) {
       droppedOnce = true;
       everywhere("Connection lost. Reconnecting…", "drop");
@@ -517,6 +530,10 @@ ui.loginForm.addEventListener("submit", (e) => {
   e.preventDefault();
   const nick = ui.nick.value.trim();
   if (!nick) return;
+  // A second Connect while the first is still trying replaces it.
+  const previous = conn;
+  conn = null;
+  if (previous) previous.stop("");
   ui.loginError.textContent = "";
   try {
     localStorage.setItem(NICK_KEY, nick);

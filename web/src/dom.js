@@ -2,7 +2,7 @@
 // attributes), never innerHTML: whatever arrives from the network stays text.
 
 /**
- * el("div", {class: "x", dataset: {id: 1}, onclick: f}, "text", child, ...)
+ * el("div", {class: "x", dataset: {id: 1}, style: {"--hue": 120}, onclick: f}, "text", child, ...)
  * Strings become text nodes; null/false children are skipped.
  */
 export function el(tag, attrs = {}, ...children) {
@@ -13,6 +13,9 @@ export function el(tag, attrs = {}, ...children) {
     else if (k === "dataset") Object.assign(node.dataset, v);
     else if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
     else if (k === "text") node.textContent = v;
+    // Through CSSOM, not a style attribute, so a strict Content-Security-Policy
+    // (no 'unsafe-inline' styles) still allows it.
+    else if (k === "style" && typeof v === "object") for (const [p, val] of Object.entries(v)) node.style.setProperty(p, val);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
   for (const c of children) {

@@ -20,9 +20,10 @@ export function decodeServerFrame(bytes) {
 }
 
 /**
- * 64-bit fields arrive as numbers in the browser bundle and as Long objects
- * where the `long` package is loadable (node); room ids, seqs and timestamps
- * all fit in a double, so both become numbers.
+ * 64-bit fields arrive as numbers in the browser bundle (built without
+ * long.js, see build.mjs) and as Long objects where the `long` package is
+ * loadable (node); room ids, seqs and timestamps all fit in a double, so both
+ * become numbers.
  */
 export function num(v) {
   if (v == null) return 0;

@@ -1,14 +1,19 @@
-// The server the browser test talks to. Today: test/mock_server.mjs (the
-// page's protocol over `ws`), because muxchatd does not serve /ws yet. When
-// MUXCHATD names a muxchatd binary, that real server is started instead,
-// on 127.0.0.1 port 0 with --web_root pointing at web/dist.
-//   backend.port             where the page and /ws are served
+// The server the browser test talks to. With MUXCHATD naming a muxchatd
+// binary: that real server on 127.0.0.1 port 0 (the browsers' /ws and the
+// CLI's TCP on the same port). It serves the page itself when it has
+// --web_root; until then the page comes from a tiny static server here and
+// muxchatd is told to accept that page's Origin (--allowed_origins). Without
+// MUXCHATD: test/mock_server.mjs, page and chat on one port.
+//   backend.pageUrl          where the browsers open the page
+//   backend.chatPort         muxchatd's (or the mock's) port, for the CLI
 //   backend.restart(fn)      drops the server, runs fn while it is down, and
 //                            starts it again on the same port
+//   backend.dropConnections  (mock only) cuts connections, keeps the rooms
 //   backend.stop()
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { createInterface } from "node:readline";
-import { MockChatServer } from "./mock_server.mjs";
+import { CSP, MockChatServer, staticHandler } from "./mock_server.mjs";
 
 export async function startBackend(dist) {
   if (process.env.MUXCHATD) return startMuxchatd(process.env.MUXCHATD, dist);
@@ -16,21 +21,21 @@ export async function startBackend(dist) {
   const port = await mock.start(0);
   return {
     kind: "mock",
-    port,
+    pageUrl: `http://127.0.0.1:${port}/`,
+    chatPort: port,
     async restart(whileDown) {
       await mock.stop();
       await whileDown();
       await mock.start(port);
     },
-    // Connections cut, server state kept (only the mock can do this).
     dropConnections: () => mock.dropConnections(),
     stop: () => mock.stop(),
   };
 }
 
-function launch(binary, dist, listen) {
+function launch(binary, listen, extraArgs) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, [`--listen=${listen}`, `--web_root=${dist}`, "--log_level=warn"], {
+    const child = spawn(binary, [`--listen=${listen}`, "--log_level=warn", ...extraArgs], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     child.once("error", reject);
@@ -43,8 +48,30 @@ function launch(binary, dist, listen) {
   });
 }
 
+function hasFlag(binary, flag) {
+  try {
+    return execFileSync(binary, ["--helpfull"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).includes(`--${flag}`);
+  } catch (e) {
+    return `${e.stdout ?? ""}`.includes(`--${flag}`);
+  }
+}
+
 async function startMuxchatd(binary, dist) {
-  let { child, port } = await launch(binary, dist, "127.0.0.1:0");
+  let pageServer = null;
+  let chatPortNow = 0;
+  let args;
+  if (hasFlag(binary, "web_root")) {
+    args = [`--web_root=${dist}`];
+  } else {
+    pageServer = createServer(staticHandler(dist, () => CSP.replace("connect-src 'self'", `connect-src 'self' ws://127.0.0.1:${chatPortNow}`)));
+    await new Promise((resolve) => pageServer.listen(0, "127.0.0.1", resolve));
+    args = [`--allowed_origins=http://127.0.0.1:${pageServer.address().port}`];
+  }
+  let { child, port } = await launch(binary, "127.0.0.1:0", args);
+  chatPortNow = port;
+  const pageUrl = pageServer
+    ? `http://127.0.0.1:${pageServer.address().port}/?ws=${encodeURIComponent(`ws://127.0.0.1:${port}/ws`)}`
+    : `http://127.0.0.1:${port}/`;
   const kill = (c) =>
     new Promise((resolve) => {
       if (c.exitCode !== null) return resolve();
@@ -54,12 +81,16 @@ async function startMuxchatd(binary, dist) {
     });
   return {
     kind: "muxchatd",
-    port,
+    pageUrl,
+    chatPort: port,
     async restart(whileDown) {
       await kill(child);
       await whileDown();
-      ({ child } = await launch(binary, dist, `127.0.0.1:${port}`));
+      ({ child } = await launch(binary, `127.0.0.1:${port}`, args));
     },
-    stop: () => kill(child),
+    async stop() {
+      await kill(child);
+      if (pageServer) await new Promise((resolve) => pageServer.close(resolve));
+    },
   };
 }

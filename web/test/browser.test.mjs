@@ -3,7 +3,7 @@
 // the same order, a second room in a second tab, history on join, a room
 // deleted by its owner, network text shown as text, the dropped-connection
 // line and the automatic reconnect. Runs against test/mock_server.mjs (the
-// backend is a seam: see backend.mjs). Screenshots go to
+// backend is a seam: see backend.mjs; MUXCHATD selects the real server). Screenshots go to
 // MUXCHAT_SCREENSHOT_DIR (default web/test-results).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -30,7 +30,7 @@ const pages = [];
 before(async () => {
   assert.ok(existsSync(join(dist, "index.html")), "web/dist is missing: run scripts/web-build.sh first");
   backend = await startBackend(dist);
-  base = `http://127.0.0.1:${backend.port}/`;
+  base = backend.pageUrl;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -45,13 +45,21 @@ before(async () => {
 });
 
 after(async () => {
+  const blocked = [];
+  for (const p of pages) blocked.push(...(await p.evaluate(() => window.__csp).catch(() => [])));
   for (const p of pages) await p.context().close().catch(() => {});
   await browser?.close();
   await backend?.stop();
+  assert.deepEqual(blocked, [], "the page broke its Content-Security-Policy");
 });
 
 async function openUser(nick, viewport = { width: 1280, height: 800 }, extra = {}) {
   const context = await browser.newContext({ viewport, ...extra });
+  // Anything the Content-Security-Policy blocks is recorded and fails the run.
+  await context.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   const page = await context.newPage();
   page.on("dialog", (d) => d.accept());
   page.on("pageerror", (e) => {
@@ -123,7 +131,7 @@ const general = [];
 /** Runs the muxchat CLI against the backend; resolves with {code, stdout}. */
 function cli(args, onSpawn = () => {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(CLI, ["--port", String(backend.port), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(CLI, ["--port", String(backend.chatPort), ...args], { stdio: ["ignore", "pipe", "inherit"] });
     let stdout = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.once("error", reject);
@@ -160,6 +168,24 @@ test("two users chat in one room and see the same messages in the same order", a
   // Timestamps are shown in local time (HH:MM).
   const time = await alice.locator(`${roomLog("general")} .line.msg time`).first().textContent();
   assert.match(time, /\d{1,2}[:.]\d{2}/);
+});
+
+test("a taken nickname gets the server's reason and another try", async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(base);
+    await page.fill("#nick", "ALICE"); // nicknames compare case-insensitively
+    await page.click("#login-form button[type=submit]");
+    await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0, null, { timeout: WAIT_MS });
+    assert.equal(await page.locator("#app").isHidden(), true);
+    await page.fill("#nick", "alice2");
+    await page.click("#login-form button[type=submit]");
+    await page.waitForSelector('#status[data-state="online"]', { timeout: WAIT_MS });
+    assert.equal(await page.locator("#me").textContent(), "alice2");
+  } finally {
+    await context.close();
+  }
 });
 
 test("a muxchat CLI user chats with the browsers in the same order", { skip: !CLI && "set MUXCHAT_CLI to the muxchat binary" }, async () => {
@@ -221,6 +247,20 @@ test("screenshots at laptop and phone widths", async () => {
   await carol.waitForTimeout(300); // the drawer's 0.18 s slide-in, for the picture only
   await carol.screenshot({ path: join(shots, "web-phone-rooms.png") });
   await carol.click(`.room-item[data-room="general"]`);
+});
+
+test("the room list reads every page of ListRooms", async () => {
+  const [alice, bob] = pages;
+  for (const name of ["zeta-1", "zeta-2", "zeta-3"]) await createRoom(alice, name);
+  await bob.click("#refresh");
+  // general, random and three more: three pages of the mock's two.
+  await bob.waitForFunction(
+    () => [...document.querySelectorAll(".room-item")].map((e) => e.dataset.room).join(",") ===
+      "general,random,zeta-1,zeta-2,zeta-3",
+    null,
+    { timeout: WAIT_MS },
+  );
+  for (const name of ["zeta-1", "zeta-2", "zeta-3"]) await alice.click(`.tab[data-room="${name}"] .tab-close`);
 });
 
 test("a room deleted by its owner shows the closed notice", async () => {

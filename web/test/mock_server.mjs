@@ -4,8 +4,9 @@
 // proto/muxchat.proto, independently of the page's generated code), one
 // ClientFrame/ServerFrame per binary message. It keeps the chat rules the page
 // relies on (PROTOCOL.md 5, 7, 8): Hello/Welcome, unique nicknames, create,
-// join with history replay, leave, delete with room_closed, ListRooms sorted
-// by name, seq per room, own echo as acknowledgement. Like muxchatd it serves
+// join with history replay, leave, delete with room_closed, ListRooms in
+// pages sorted by name, PostMessage, seq per room, own echo as
+// acknowledgement. Like muxchatd it serves
 // everything on one port: a connection whose first bytes are an HTTP method
 // goes to the HTTP/WebSocket side, any other to the TCP protocol (4-byte
 // big-endian length + ClientFrame), so the muxchat CLI can join the browsers.
@@ -33,10 +34,20 @@ const TYPES = {
   ".txt": "text/plain; charset=utf-8",
 };
 
+// Everything from this origin only (WebSocket included: 'self' covers ws: on
+// the same host and port), no inline script or style, no framing.
+export const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 const toNum = (v) => (v == null ? 0 : typeof v === "number" ? v : v.toNumber ? v.toNumber() : Number(v));
 
-/** Serves `dir` over HTTP: GET of files only, "/" is index.html. */
-export function staticHandler(dir) {
+/**
+ * Serves `dir` over HTTP: GET of files only, "/" is index.html. `csp()` gives
+ * the Content-Security-Policy (the page on another port than the chat needs
+ * that chat's ws: URL in connect-src).
+ */
+export function staticHandler(dir, csp = () => CSP) {
   return async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     const rel = normalize(path === "/" ? "/index.html" : path);
@@ -46,7 +57,12 @@ export function staticHandler(dir) {
     }
     try {
       const body = await readFile(join(dir, rel));
-      res.writeHead(200, { "Content-Type": TYPES[extname(rel)] ?? "application/octet-stream" });
+      res.writeHead(200, {
+        "Content-Type": TYPES[extname(rel)] ?? "application/octet-stream",
+        // The policy muxchatd should send too: the page needs nothing else.
+        "Content-Security-Policy": csp(),
+        "X-Content-Type-Options": "nosniff",
+      });
       res.end(body);
     } catch {
       res.writeHead(404, { "Content-Type": "text/plain" }).end("not found\n");
@@ -291,10 +307,16 @@ export class MockChatServer {
         return;
       }
       case "listRooms": {
-        const rooms = [...this.rooms.values()]
-          .sort((a, b) => (a.name < b.name ? -1 : 1))
-          .map((r) => ({ roomId: r.id, name: r.name, memberCount: r.members.size, owner: r.owner, createdUnixMicros: r.created * 1000, messageCount: r.seq }));
-        this.reply(c, f, { status: Status.SUCCESS, rooms, totalRooms: rooms.length });
+        // Pages of PAGE rooms sorted by case-folded name; the cursor is the
+        // last name of the page (PROTOCOL.md 7.5).
+        const PAGE = 2;
+        const all = [...this.rooms.values()].sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
+        const after = f.listRooms.after.toLowerCase();
+        const rest = all.filter((r) => !after || r.name.toLowerCase() > after);
+        const page = rest.slice(0, PAGE);
+        const rooms = page.map((r) => ({ roomId: r.id, name: r.name, memberCount: r.members.size, owner: r.owner, createdUnixMicros: r.created * 1000, messageCount: r.seq }));
+        const nextCursor = rest.length > PAGE ? page[page.length - 1].name.toLowerCase() : "";
+        this.reply(c, f, { status: Status.SUCCESS, rooms, totalRooms: all.length, nextCursor });
         return;
       }
       case "sendMessage": {
@@ -311,6 +333,23 @@ export class MockChatServer {
         const m = { sender: c.nick, text, seq: ++r.seq, timestampUnixMicros: Date.now() * 1000 };
         r.history.push(m);
         if (r.history.length > 100) r.history.shift();
+        for (const o of r.members) this.send(o, { roomId: r.id, chatMessage: m });
+        return;
+      }
+      case "postMessage": {
+        const r = this.findRoom(f.postMessage.roomName, f.roomId);
+        if (!r) {
+          this.reply(c, f, { status: Status.FAILURE_NOT_EXISTS, message: "no such room" });
+          return;
+        }
+        if (!f.postMessage.text) {
+          this.reply(c, f, { status: Status.FAILURE_INVALID, message: "empty text" });
+          return;
+        }
+        const m = { sender: c.nick, text: f.postMessage.text, seq: ++r.seq, timestampUnixMicros: Date.now() * 1000 };
+        r.history.push(m);
+        if (r.history.length > 100) r.history.shift();
+        this.reply(c, f, { status: Status.SUCCESS, roomId: r.id, roomName: r.name, lastSeq: m.seq });
         for (const o of r.members) this.send(o, { roomId: r.id, chatMessage: m });
         return;
       }
