@@ -28,6 +28,7 @@ struct CliOptions {
   bool listen = false;                // --listen
   int64_t count = 0;                  // --count N (0: no limit)
   bool json = false;                  // --json
+  bool plain = false;                 // --plain: line mode instead of full screen
   bool help = false;                  // --help / -h
   bool version = false;               // --version
 
