@@ -58,6 +58,7 @@ bool Completer::Complete(std::u32string* text, size_t* cursor, const CompletionS
     if (matches_.empty()) return false;
     start_ = start;
     after_ = text->substr(*cursor);
+    if (!after_.empty()) suffix_.clear();  // completing inside text: no separator
     index_ = 0;
     cycling_ = true;
   }

@@ -2,7 +2,8 @@
 // word before the cursor is completed from commands (a first word starting
 // with '/'), room names (the argument of /join, /switch, /leave, /delete,
 // /names, /create, /win) or nicknames (anywhere else; a nick at the start of
-// the line gets ": " after it, irssi style). Several matches: the first is
+// the line gets ": " after it, irssi style; nothing is added when text
+// follows the cursor). Several matches: the first is
 // inserted and each further Tab replaces it by the next, in order.
 //
 // Thread rule: one thread. Holds only the state of the current Tab cycle.

@@ -323,6 +323,12 @@ void FullscreenSession::Submit() {
   input_.Submit();
   windows_.active().ScrollToBottom();
   HandleLine(line);
+  // Events that arrived while a request waited (e.g. a joined room's
+  // history) go in before the next pasted line adds anything.
+  while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+    auto ev = client_->NextEvent(absl::ZeroDuration());
+    if (ev.ok()) HandleEvent(*ev);
+  }
 }
 
 void FullscreenSession::HandleLine(const std::string& line) {
@@ -491,6 +497,10 @@ void FullscreenSession::Join(const std::string& room) {
     return;
   }
   auto reply = client_->JoinRoom(room, kRequestTimeout);
+  if (!reply.ok() && ServerStatusOf(reply.status()) == v1::FAILURE_NOT_EXISTS) {
+    Error(absl::StrCat("cannot join ", room, ": there is no such room (/create ", room, " makes it)"));
+    return;
+  }
   if (!reply.ok()) return Fail(absl::StrCat("cannot join ", room), reply.status());
   RoomWindow* w = windows_.Open(reply->room_id(), SafeText(reply->room_name()));
   w->SetMemberCount(reply->member_count());
