@@ -100,8 +100,8 @@ std::vector<ScreenRow> RoomWindow::LineRows(const ScrollLine& line, int width) c
   int prefix_width = 0;
   for (const Segment& s : prefix) prefix_width += DisplayWidth(s.text);
   // Continuation rows are indented under the text, unless the prefix would
-  // leave too little room (a very narrow terminal).
-  int indent = prefix_width <= width / 2 ? prefix_width : 0;
+  // leave fewer than 10 columns for text (a very narrow terminal).
+  int indent = width - prefix_width >= 10 ? prefix_width : 0;
   std::vector<ScreenRow> rows;
   bool first = true;
   for (absl::string_view paragraph : absl::StrSplit(line.text, '\n')) {
