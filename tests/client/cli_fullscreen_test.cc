@@ -268,5 +268,28 @@ TEST(CliFullscreen, ResizeTo30ColumnsAndBackKeepsEverythingInPlace) {
   EXPECT_EQ(alice->Format("#{cursor_x}"), absl::StrCat(1 + 4 + 5 + 2 + typed.size()));
 }
 
+TEST(CliFullscreen, TermDumbGetsTheLineMode) {
+  Daemon daemon;
+  TmuxTerminal t(Args(daemon.port(), "alice"), 100, 30, {"NO_COLOR=1", "TERM=dumb"});
+  EXPECT_TRUE(t.WaitForScreen([](const Rows& r) { return Contains(r, "logged in as alice") && Contains(r, "\nmuxchat>"); }))
+      << t.last_screen();
+  EXPECT_FALSE(Contains(t.Screen(), "1:status"));
+  t.Keys({"C-c"});
+  EXPECT_EQ(t.AwaitExit(), 0);
+}
+
+TEST(CliFullscreen, PlainFlagGetsTheLineMode) {
+  Daemon daemon;
+  std::vector<std::string> args = Args(daemon.port(), "alice");
+  args.push_back("--plain");
+  TmuxTerminal t(args, 100, 30, {"NO_COLOR=1"});
+  EXPECT_TRUE(t.WaitForScreen([](const Rows& r) { return Contains(r, "logged in as alice") && Contains(r, "\nmuxchat>"); }))
+      << t.last_screen();
+  EXPECT_FALSE(Contains(t.Screen(), "1:status"));
+  t.Type("QUIT");
+  t.Keys({"Enter"});
+  EXPECT_EQ(t.AwaitExit(), 0);
+}
+
 }  // namespace
 }  // namespace muxchat::testing
