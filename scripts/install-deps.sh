@@ -9,7 +9,9 @@ packages=(
   libabsl-dev                 # flags, status, strings, containers, time
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
-  libedit-dev                 # line editing in the interactive client
+  libedit-dev                 # line editing in the interactive client (--plain line mode)
+  libncurses-dev              # ncursesw: the interactive client's full-screen mode
+  tmux                        # tests: drives the full-screen client in a real terminal emulator
 )
 
 missing=()

@@ -64,9 +64,16 @@ bool FullscreenUi::Start(bool colour) {
     ::use_default_colors();
     bright_ = COLORS >= 16;
     static const short kBase[6] = {COLOR_RED, COLOR_GREEN, COLOR_YELLOW, COLOR_BLUE, COLOR_MAGENTA, COLOR_CYAN};
+    // On 256-colour terminals, twelve hues far enough apart to tell nicks
+    // apart (bright variants of the base six look too alike).
+    static const short k256[kNickColours] = {203, 41, 220, 75, 170, 44, 208, 141, 118, 39, 211, 180};
     for (int i = 0; i < kNickColours; ++i) {
       short fg = kBase[i % 6];
-      if (i >= 6 && bright_) fg = static_cast<short>(fg + 8);
+      if (COLORS >= 256) {
+        fg = k256[i];
+      } else if (i >= 6 && bright_) {
+        fg = static_cast<short>(fg + 8);
+      }
       ::init_pair(static_cast<short>(kPairNickBase + i), fg, -1);
     }
     ::init_pair(kPairTime, bright_ ? 8 : COLOR_WHITE, -1);

@@ -9,8 +9,8 @@
 
 namespace muxchat::client {
 
-// Palette slots: red, green, yellow, blue, magenta, cyan and their bright
-// variants (the UI folds 12 to 6 on 8-colour terminals).
+// Palette slots: twelve hues on 256-colour terminals; red, green, yellow,
+// blue, magenta, cyan and their bright variants on 16; the six on 8.
 inline constexpr int kNickColours = 12;
 
 // A slot in [0, kNickColours), from an FNV-1a hash of the lower-cased nick.
