@@ -15,12 +15,46 @@ Connection::Connection(uint64_t id, int fd, std::string peer, absl::Time now, ui
       peer_(std::move(peer)),
       max_output_bytes_(max_output_bytes),
       dirty_(dirty),
+      state_(fd < 0 ? State::kAwaitingHello : State::kSniffing),
       input_(4096),
       created_(now),
       last_heard_(now) {}
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+const char* Connection::StateName(State s) {
+  switch (s) {
+    case State::kSniffing: return "sniffing";
+    case State::kTlsHandshake: return "tls_handshake";
+    case State::kAwaitingHello: return "awaiting_hello";
+    case State::kOpen: return "open";
+    case State::kHttp: return "http";
+    case State::kClosing: return "closing";
+    case State::kShutWrite: return "shut_write";
+  }
+  return "unknown";
+}
+
+bool Connection::CanMove(State from, State to) {
+  switch (to) {
+    case State::kSniffing: return false;
+    case State::kTlsHandshake: return from == State::kSniffing;
+    case State::kAwaitingHello: return from == State::kSniffing || from == State::kTlsHandshake;
+    case State::kOpen: return from == State::kAwaitingHello;
+    case State::kHttp:
+      return from == State::kSniffing || from == State::kTlsHandshake || from == State::kAwaitingHello;
+    case State::kClosing: return from != State::kClosing && from != State::kShutWrite;
+    case State::kShutWrite: return from == State::kClosing;
+  }
+  return false;
+}
+
+bool Connection::MoveTo(State next) {
+  if (!CanMove(state_, next)) return false;
+  state_ = next;
+  return true;
 }
 
 void Connection::MarkDirty() {
@@ -61,7 +95,7 @@ void Connection::Close(CloseReason reason, v1::Status error, const std::string& 
     f.mutable_error()->set_message(message);
     (void)wire::AppendFrame(f, &output_, UINT32_MAX);  // past the cap on purpose: it is the last frame
   }
-  state_ = State::kClosing;
+  MoveTo(State::kClosing);
   close_reason_ = reason;
   MarkDirty();
 }

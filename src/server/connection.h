@@ -1,13 +1,14 @@
-// One client connection: its socket, input bytes, pending output and session
-// state (nickname, joined rooms, rate bucket). Owned by the Server through a
-// unique_ptr; rooms and the chat service only borrow it until the Server
-// reports it closed. A Connection is never destroyed inside its own callback:
-// Close() marks it, and the Server reaps it at the end of the loop turn.
-// Single-threaded (the event-loop thread).
+// One client connection: its socket and transport, its lifecycle state, input
+// bytes, pending output and session state (nickname, joined rooms, rate
+// bucket). Owned by the Server through a unique_ptr; rooms and the chat
+// service only borrow it until the Server reports it closed. A Connection is
+// never destroyed inside its own callback: Close() marks it, and the Server
+// reaps it before the loop polls again. Single-threaded (the event-loop thread).
 #ifndef MUXCHAT_SERVER_CONNECTION_H_
 #define MUXCHAT_SERVER_CONNECTION_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "absl/time/time.h"
 #include "proto/muxchat.pb.h"
 #include "src/server/close_reason.h"
+#include "src/server/transport.h"
 #include "src/wire/buffer.h"
 #include "src/wire/output_queue.h"
 #include "src/wire/shared_frame.h"
@@ -23,11 +25,19 @@ namespace muxchat::server {
 
 class Connection {
  public:
-  enum class State { kHandshake, kOpen, kClosing };
+  // The lifecycle, in order. Legal moves are in CanMove (connection.cc):
+  //   kSniffing -> kTlsHandshake | kAwaitingHello | kHttp
+  //   kTlsHandshake -> kAwaitingHello | kHttp
+  //   kAwaitingHello -> kOpen | kHttp       (HTTP inside TLS is told by its first bytes)
+  //   any of those -> kClosing -> kShutWrite (our FIN or close_notify is out)
+  enum class State { kSniffing, kTlsHandshake, kAwaitingHello, kOpen, kHttp, kClosing, kShutWrite };
+  static const char* StateName(State s);
+  static bool CanMove(State from, State to);
 
   // `fd` is owned (closed by the destructor; -1 for an in-memory connection
-  // used by tests, fuzzers and benchmarks). `dirty` collects connections with
-  // new output to flush; it must outlive this connection.
+  // used by tests, fuzzers and benchmarks, which starts awaiting Hello; a
+  // socket starts sniffing). `dirty` collects connections with new output to
+  // flush; it must outlive this connection.
   Connection(uint64_t id, int fd, std::string peer, absl::Time now, uint64_t max_output_bytes,
              std::vector<Connection*>* dirty);
   ~Connection();
@@ -38,8 +48,16 @@ class Connection {
   int fd() const { return fd_; }
   const std::string& peer() const { return peer_; }
   State state() const { return state_; }
-  bool closing() const { return state_ == State::kClosing; }
+  bool closing() const { return state_ == State::kClosing || state_ == State::kShutWrite; }
   bool logged_in() const { return state_ == State::kOpen; }
+  // Moves along the lifecycle; an illegal move is a bug (checked, logged by
+  // the caller through the return value).
+  bool MoveTo(State next);
+
+  // The byte stream, set once sniffing has chosen it (null before, and for
+  // in-memory connections).
+  Transport* transport() { return transport_.get(); }
+  void set_transport(std::unique_ptr<Transport> t) { transport_ = std::move(t); }
 
   // Queues one frame, serialised straight into the output. Dropped silently
   // once closing; a queue past max_output_bytes closes the connection as a
@@ -63,7 +81,7 @@ class Connection {
   void LogIn(std::string nickname, std::string folded) {
     nickname_ = std::move(nickname);
     folded_nickname_ = std::move(folded);
-    state_ = State::kOpen;
+    MoveTo(State::kOpen);
   }
   const std::string& nickname() const { return nickname_; }
   const std::string& folded_nickname() const { return folded_nickname_; }
@@ -90,14 +108,15 @@ class Connection {
   }
   absl::Time ping_sent() const { return ping_sent_; }
 
-  // Flush bookkeeping owned by the Server.
+  // Flush and teardown bookkeeping owned by the Server (and by the tests and
+  // fuzzers that stand in for it). The lifecycle itself is state().
   bool in_dirty_list = false;
-  bool write_armed = false;      // EPOLLOUT requested
-  bool read_enabled = true;      // false once the peer has sent EOF
-  bool write_shutdown = false;   // SHUT_WR done after the final flush
-  bool disconnected = false;     // ChatService::OnDisconnect has run
-  bool peer_gone = false;        // EOF or error seen: nothing more to wait for
+  bool disconnected = false;   // ChatService::OnDisconnect has run
   absl::Time closing_since;
+  // The socket side, independent of the lifecycle: what the poller watches
+  // and whether the peer's direction has ended (EOF or error).
+  uint32_t interest = 0;       // kPollRead | kPollWrite as registered
+  bool peer_gone = false;
 
  private:
   void MarkDirty();
@@ -107,11 +126,12 @@ class Connection {
 
   const uint64_t id_;
   const int fd_;
+  std::unique_ptr<Transport> transport_;
   const std::string peer_;
   const uint64_t max_output_bytes_;
   std::vector<Connection*>* const dirty_;
 
-  State state_ = State::kHandshake;
+  State state_;
   CloseReason close_reason_ = CloseReason::kNone;
   wire::Buffer input_;
   wire::OutputQueue output_;

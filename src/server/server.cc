@@ -20,10 +20,15 @@
 namespace muxchat::server {
 namespace {
 
-constexpr uint64_t kListenTag = 1;
-constexpr uint64_t kWakeTag = 2;
-constexpr uint64_t kSignalTag = 3;
+// Tokens of the server's own fds; connection IDs start above them.
+constexpr uint64_t kListenToken = 1;
+constexpr uint64_t kWakeToken = 2;
+constexpr uint64_t kSignalToken = 3;
 constexpr int kMaxAcceptsPerTurn = 256;
+// The first byte of a TLS record carrying a handshake (ClientHello).
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
+// HTTP requests on the port are small: a request line and a few headers.
+constexpr size_t kMaxHttpHeaderBytes = 8 * 1024;
 
 std::string ErrnoText(const char* what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
 
@@ -81,18 +86,18 @@ std::string FormatAddress(const sockaddr_storage& addr, uint16_t* port_out) {
 
 }  // namespace
 
-Server::Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Poller> poller)
+Server::Server(const ServerOptions& options, Logger* logger, std::unique_ptr<EventLoop> loop)
     : options_(options),
       logger_(logger),
-      poller_(std::move(poller)),
+      loop_(std::move(loop)),
       service_(options_, logger),
       decoder_(options.max_frame_bytes),
       arena_(ArenaOptionsFor(arena_block_, sizeof arena_block_)) {}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger* logger) {
-  absl::StatusOr<std::unique_ptr<Poller>> poller = MakePoller(options.poller);
-  if (!poller.ok()) return poller.status();
-  std::unique_ptr<Server> server(new Server(options, logger, std::move(*poller)));
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options.poller);
+  if (!loop.ok()) return loop.status();
+  std::unique_ptr<Server> server(new Server(options, logger, std::move(*loop)));
   if (absl::Status st = server->Listen(); !st.ok()) return st;
   return server;
 }
@@ -148,10 +153,10 @@ absl::Status Server::Listen() {
   out_of_fds_frame_ = wire::EncodeFrameToString(full);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) return absl::InternalError(ErrnoText("eventfd"));
-  if (absl::Status st = poller_->Add(listen_fd_, kPollRead, kListenTag); !st.ok()) return st;
-  if (absl::Status st = poller_->Add(wake_fd_, kPollRead, kWakeTag); !st.ok()) return st;
+  if (absl::Status st = loop_->Add(listen_fd_, kPollRead, this, kListenToken); !st.ok()) return st;
+  if (absl::Status st = loop_->Add(wake_fd_, kPollRead, this, kWakeToken); !st.ok()) return st;
   if (options_.signal_fd >= 0) {
-    if (absl::Status st = poller_->Add(options_.signal_fd, kPollRead, kSignalTag); !st.ok()) return st;
+    if (absl::Status st = loop_->Add(options_.signal_fd, kPollRead, this, kSignalToken); !st.ok()) return st;
   }
   return absl::OkStatus();
 }
@@ -163,65 +168,102 @@ void Server::RequestShutdown() {
 }
 
 absl::Status Server::Run() {
-  logger_->Log(LogLevel::kInfo, "listening on %s (poller %s)", bound_address_, poller_->Name());
-  absl::Time now = absl::Now();
-  next_timeout_sweep_ = now + absl::Milliseconds(500);
-  while (phase_ != Phase::kStopped) {
-    // Stats first: a client that sees a reply flushed below must also see
-    // the state that reply describes.
-    PublishStats();
-    FlushDirty();
-    ReapClosing(now);
-    PublishStats();
-    if (phase_ == Phase::kDraining && (connections_.empty() || now >= drain_deadline_)) break;
-
-    // Closing connections and a drain need prompt deadlines; otherwise only
-    // the handshake/keepalive sweep wakes an idle server.
-    MaybeResumeAccepting(now);
-    const int timeout_ms =
-        (!closing_.empty() || phase_ == Phase::kDraining || accept_resume_ != absl::InfinitePast()) ? 20 : 500;
-    if (absl::Status st = poller_->Poll(timeout_ms, &events_); !st.ok()) return st;
-    now = absl::Now();
-    for (const PollEvent& ev : events_) {
-      if (ev.tag == kListenTag) {
-        AcceptAll(now);
-        continue;
-      }
-      if (ev.tag == kWakeTag || ev.tag == kSignalTag) {
-        int count = 0;
-        if (ev.tag == kWakeTag) {
-          uint64_t n = 0;
-          if (::read(wake_fd_, &n, sizeof n) == sizeof n) count = static_cast<int>(n);
-        } else {
-          signalfd_siginfo info;
-          while (::read(options_.signal_fd, &info, sizeof info) == sizeof info) {
-            logger_->Log(LogLevel::kInfo, "received signal %d", info.ssi_signo);
-            ++count;
-          }
-        }
-        for (int i = 0; i < count && phase_ != Phase::kStopped; ++i) OnStopSignal(now);
-        continue;
-      }
-      // Re-check: an earlier event this turn may have closed it (never freed
-      // before the turn ends, but it may be in closing state).
-      auto it = connections_.find(ev.tag);
-      if (it == connections_.end()) continue;
-      Connection* conn = it->second.get();
-      if (ev.writable) HandleWrite(conn);
-      if (ev.readable || ev.error) HandleRead(conn, now);
-    }
-    if (now >= next_timeout_sweep_) {
-      CheckTimeouts(now);
-      next_timeout_sweep_ = now + absl::Milliseconds(500);
-    }
-  }
+  logger_->Log(LogLevel::kInfo, "listening on %s (poller %s)", bound_address_, loop_->poller_name());
+  ScheduleSweep(absl::Now());
+  loop_->SetBeforePoll([this](absl::Time now) { BeforePoll(now); });
+  absl::Status st = loop_->Run();
   const size_t left = connections_.size();
   connections_.clear();
   dirty_.clear();
   closing_.clear();
+  reread_.clear();
   PublishStats();
+  if (!st.ok()) return st;
   logger_->Log(LogLevel::kInfo, "stopped (%d connections closed at exit)", left);
   return absl::OkStatus();
+}
+
+void Server::ScheduleSweep(absl::Time now) {
+  loop_->RunAt(now + kSweepInterval, [this](absl::Time at) {
+    CheckTimeouts(at);
+    ScheduleSweep(at);
+  });
+}
+
+void Server::BeforePoll(absl::Time now) {
+  if (phase_ == Phase::kStopped) {
+    loop_->Quit();
+    return;
+  }
+  // Input a transport read ahead of the poller (TLS records) is handled
+  // first, as if its fd had fired.
+  if (!reread_.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(reread_);
+    for (uint64_t id : ids) {
+      auto it = connections_.find(id);
+      if (it != connections_.end()) HandleRead(it->second.get(), now);
+    }
+  }
+  // Stats first: a client that sees a reply flushed below must also see the
+  // state that reply describes.
+  PublishStats();
+  RetireClosed(now);
+  FlushDirty();
+  ReapClosing(now);
+  PublishStats();
+  if (!dirty_.empty() || !reread_.empty()) loop_->WakeBy(now);  // closed while flushing: retire next turn
+  if (phase_ == Phase::kDraining) {
+    if (connections_.empty() || now >= drain_deadline_) {
+      loop_->Quit();
+      return;
+    }
+    loop_->WakeBy(drain_deadline_);
+  }
+}
+
+void Server::OnEvent(uint64_t token, const PollEvent& ev, absl::Time now) {
+  switch (token) {
+    case kListenToken:
+      AcceptAll(now);
+      return;
+    case kWakeToken:
+    case kSignalToken:
+      OnSignals(token, now);
+      return;
+    default:
+      break;
+  }
+  auto it = connections_.find(token);
+  if (it == connections_.end()) return;
+  Connection* conn = it->second.get();
+  switch (conn->state()) {
+    case Connection::State::kSniffing:
+      Sniff(conn, now);
+      return;
+    case Connection::State::kTlsHandshake:
+      // Handled by the TLS transport's Handshake() once TLS is configured;
+      // until then no connection reaches this state.
+      return;
+    default:
+      if (ev.writable) Flush(conn);
+      if (ev.readable || ev.error) HandleRead(conn, now);
+  }
+}
+
+void Server::OnSignals(uint64_t token, absl::Time now) {
+  int count = 0;
+  if (token == kWakeToken) {
+    uint64_t n = 0;
+    if (::read(wake_fd_, &n, sizeof n) == sizeof n) count = static_cast<int>(n);
+  } else {
+    signalfd_siginfo info;
+    while (::read(options_.signal_fd, &info, sizeof info) == sizeof info) {
+      logger_->Log(LogLevel::kInfo, "received signal %d", info.ssi_signo);
+      ++count;
+    }
+  }
+  for (int i = 0; i < count && phase_ != Phase::kStopped; ++i) OnStopSignal(now);
 }
 
 void Server::OnStopSignal(absl::Time now) {
@@ -231,6 +273,7 @@ void Server::OnStopSignal(absl::Time now) {
   } else {
     logger_->Log(LogLevel::kWarn, "second stop request: exiting at once");
     phase_ = Phase::kStopped;
+    loop_->Quit();
   }
 }
 
@@ -239,7 +282,7 @@ void Server::BeginShutdown(absl::Time now) {
                absl::FormatDuration(options_.shutdown_grace));
   phase_ = Phase::kDraining;
   drain_deadline_ = now + options_.shutdown_grace;
-  poller_->Remove(listen_fd_);
+  loop_->Remove(listen_fd_);
   ::close(listen_fd_);
   listen_fd_ = -1;
   v1::ServerFrame notice;
@@ -247,7 +290,13 @@ void Server::BeginShutdown(absl::Time now) {
   notice.mutable_shutdown()->set_grace_millis(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.shutdown_grace)));
   absl::StatusOr<wire::SharedFrame> bytes = wire::EncodeSharedFrame(notice);
   for (auto& [id, conn] : connections_) {
-    conn->SendShared(*bytes);
+    // Only muxchat speakers are told; an HTTP exchange or a TLS handshake
+    // in progress just ends.
+    const Connection::State s = conn->state();
+    if (s == Connection::State::kSniffing || s == Connection::State::kAwaitingHello ||
+        s == Connection::State::kOpen) {
+      conn->SendShared(*bytes);
+    }
     conn->Close(CloseReason::kShutdown);
   }
 }
@@ -268,7 +317,7 @@ void Server::AcceptAll(absl::Time now) {
       // a moment instead of spinning.
       logger_->Log(LogLevel::kWarn, "accept: %s; pausing accepts for %s", std::strerror(err),
                    absl::FormatDuration(kAcceptPause));
-      PauseAccepting(now + kAcceptPause);
+      PauseAccepting(now);
       return;
     }
     const int one = 1;
@@ -276,11 +325,13 @@ void Server::AcceptAll(absl::Time now) {
     const uint64_t id = next_connection_id_++;
     auto conn = std::make_unique<Connection>(id, fd, FormatAddress(addr, nullptr), now, options_.max_output_bytes,
                                              &dirty_);
+    conn->set_transport(MakeTcpTransport(fd));
     Connection* raw = conn.get();
-    if (absl::Status st = poller_->Add(fd, kPollRead, id); !st.ok()) {
+    if (absl::Status st = loop_->Add(fd, kPollRead, this, id); !st.ok()) {
       logger_->Log(LogLevel::kError, "conn %d: %s", id, st.ToString());
       continue;  // conn's destructor closes fd
     }
+    raw->interest = kPollRead;
     // Connections already closing (lingering for their goodbye) no longer count.
     const bool full = connections_.size() - closing_.size() >= options_.max_connections;
     connections_.emplace(id, std::move(conn));
@@ -292,22 +343,20 @@ void Server::AcceptAll(absl::Time now) {
   }
 }
 
-void Server::PauseAccepting(absl::Time until) {
-  if (accept_resume_ == absl::InfinitePast()) {
-    if (absl::Status st = poller_->Modify(listen_fd_, 0, kListenTag); !st.ok()) {
-      logger_->Log(LogLevel::kError, "listener: %s", st.ToString());
-    }
-  }
-  accept_resume_ = until;
-}
-
-void Server::MaybeResumeAccepting(absl::Time now) {
-  if (accept_resume_ == absl::InfinitePast() || now < accept_resume_ || listen_fd_ < 0) return;
-  accept_resume_ = absl::InfinitePast();
-  if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (absl::Status st = poller_->Modify(listen_fd_, kPollRead, kListenTag); !st.ok()) {
+void Server::PauseAccepting(absl::Time now) {
+  if (accept_paused_ || listen_fd_ < 0) return;
+  accept_paused_ = true;
+  if (absl::Status st = loop_->Modify(listen_fd_, 0); !st.ok()) {
     logger_->Log(LogLevel::kError, "listener: %s", st.ToString());
   }
+  loop_->RunAt(now + kAcceptPause, [this](absl::Time) {
+    accept_paused_ = false;
+    if (listen_fd_ < 0) return;  // shut down meanwhile
+    if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (absl::Status st = loop_->Modify(listen_fd_, kPollRead); !st.ok()) {
+      logger_->Log(LogLevel::kError, "listener: %s", st.ToString());
+    }
+  });
 }
 
 bool Server::TurnAwayOne() {
@@ -324,36 +373,86 @@ bool Server::TurnAwayOne() {
   return fd >= 0;
 }
 
+void Server::Sniff(Connection* conn, absl::Time now) {
+  unsigned char first = 0;
+  const ssize_t n = ::recv(conn->fd(), &first, 1, MSG_PEEK);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+    conn->peer_gone = true;
+    conn->Close(CloseReason::kReadError);
+    return;
+  }
+  if (n == 0) {
+    conn->peer_gone = true;
+    conn->Close(CloseReason::kClientClosed);
+    UpdateInterest(conn);
+    return;
+  }
+  if (first == kTlsHandshakeRecord) {
+    logger_->Log(LogLevel::kWarn, "conn %d (%s): TLS ClientHello, but TLS is not configured", conn->id(),
+                 conn->peer());
+    conn->Close(CloseReason::kProtocolError);
+    return;
+  }
+  if (first >= 'A' && first <= 'Z') {
+    conn->MoveTo(Connection::State::kHttp);
+    HandleRead(conn, now);
+    return;
+  }
+  // Anything else is taken as muxchat: the frame decoder refuses a length
+  // prefix above max_frame_bytes (FRAME_TOO_LARGE) or bytes that do not parse
+  // (PROTOCOL), each with an Error frame, as before sniffing existed.
+  conn->MoveTo(Connection::State::kAwaitingHello);
+  HandleRead(conn, now);
+}
+
 void Server::HandleRead(Connection* conn, absl::Time now) {
-  if (!conn->read_enabled) return;
+  if (conn->peer_gone || conn->transport() == nullptr) return;
   if (conn->closing() || phase_ != Phase::kServing) {
     // No more requests: read only to notice EOF and to keep unread bytes from
     // turning our close into a reset that could destroy the Error frame.
-    char sink[16384];
-    const ssize_t n = ::read(conn->fd(), sink, sizeof sink);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+    const IoResult r = conn->transport()->Read(&conn->input(), 16384);
+    conn->input().Clear();
+    if (r.code == IoResult::kEof || r.code == IoResult::kError) {
       conn->peer_gone = true;
-      conn->read_enabled = false;
-      SetWriteInterest(conn, conn->write_armed);
+      UpdateInterest(conn);
       if (!conn->closing()) conn->Close(CloseReason::kClientClosed);
     }
     return;
   }
-  const ssize_t n = conn->input().ReadFromFd(conn->fd(), options_.read_budget_bytes);
-  if (n == 0) {
-    // Half-close: the peer will send nothing more, but may still read what we
-    // owe it, so replies already queued are flushed before the close.
-    conn->peer_gone = true;
-    conn->read_enabled = false;
-    SetWriteInterest(conn, conn->write_armed);
-  } else if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
-    conn->peer_gone = true;
-    conn->Close(CloseReason::kReadError);
-    return;
-  } else {
-    conn->Heard(now);
+  const IoResult r = conn->transport()->Read(&conn->input(), options_.read_budget_bytes);
+  switch (r.code) {
+    case IoResult::kWouldBlock:
+      if (r.want & kPollWrite) UpdateInterest(conn, kPollWrite);
+      return;
+    case IoResult::kError:
+      logger_->Log(LogLevel::kDebug, "conn %d: read: %s", conn->id(), r.error);
+      conn->peer_gone = true;
+      conn->Close(CloseReason::kReadError);
+      return;
+    case IoResult::kEof:
+      // Half-close: the peer will send nothing more, but may still read what
+      // we owe it, so replies already queued are flushed before the close.
+      conn->peer_gone = true;
+      UpdateInterest(conn);
+      break;
+    case IoResult::kOk:
+      conn->Heard(now);
+      break;
   }
+  if (conn->state() == Connection::State::kHttp) {
+    HandleHttp(conn);
+  } else {
+    HandleFrames(conn, now);
+  }
+  if (conn->peer_gone && !conn->closing()) conn->Close(CloseReason::kClientClosed);
+  if (!conn->closing() && conn->transport()->HasBufferedInput()) {
+    reread_.push_back(conn->id());
+    loop_->WakeBy(now);
+  }
+}
+
+void Server::HandleFrames(Connection* conn, absl::Time now) {
   auto* request = google::protobuf::Arena::CreateMessage<v1::ClientFrame>(&arena_);
   while (!conn->closing()) {
     absl::StatusOr<bool> got = decoder_.Next(&conn->input(), request);
@@ -368,57 +467,84 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
     service_.HandleFrame(conn, *request, now);
   }
   arena_.Reset();
-  if (n == 0 && !conn->closing()) conn->Close(CloseReason::kClientClosed);
 }
 
-void Server::SetWriteInterest(Connection* conn, bool want) {
-  conn->write_armed = want;
-  const uint32_t interest = (conn->read_enabled ? kPollRead : 0u) | (want ? kPollWrite : 0u);
-  if (absl::Status st = poller_->Modify(conn->fd(), interest, conn->id()); !st.ok()) {
+void Server::HandleHttp(Connection* conn) {
+  // One request per connection: answered once its header is complete, then
+  // closed. (The HTTP endpoints themselves arrive with the metrics work.)
+  const absl::string_view in = conn->input().View();
+  const bool complete = in.find("\r\n\r\n") != absl::string_view::npos;
+  if (!complete && in.size() <= kMaxHttpHeaderBytes && !conn->peer_gone) return;
+  const char* status = complete ? "404 Not Found" : "431 Request Header Fields Too Large";
+  if (!complete && in.size() <= kMaxHttpHeaderBytes) status = "400 Bad Request";
+  const std::string response = absl::StrCat("HTTP/1.1 ", status,
+                                            "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  conn->input().Clear();
+  conn->output().AppendCopy(response);
+  conn->Close(CloseReason::kClientClosed);
+}
+
+void Server::UpdateInterest(Connection* conn, uint32_t extra) {
+  const uint32_t want = (conn->peer_gone ? 0u : kPollRead) | (conn->output().empty() ? 0u : kPollWrite) | extra;
+  if (want == conn->interest) return;
+  conn->interest = want;
+  if (absl::Status st = loop_->Modify(conn->fd(), want); !st.ok()) {
     logger_->Log(LogLevel::kError, "conn %d: %s", conn->id(), st.ToString());
   }
 }
 
 void Server::Flush(Connection* conn) {
+  if (conn->transport() == nullptr) return;
   size_t budget = options_.write_budget_bytes;
+  uint32_t extra = 0;
   while (!conn->output().empty() && budget > 0) {
-    const ssize_t n = conn->output().WriteToFd(conn->fd(), budget);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    const IoResult r = conn->transport()->Write(&conn->output(), budget);
+    if (r.code == IoResult::kWouldBlock) {
+      extra = r.want & kPollRead;  // a TLS write that needs a read first
+      break;
+    }
+    if (r.code != IoResult::kOk) {
+      logger_->Log(LogLevel::kDebug, "conn %d: write: %s", conn->id(), r.error);
       conn->peer_gone = true;
       conn->output().Consume(conn->output().PendingBytes());
       if (!conn->closing()) conn->Close(CloseReason::kWriteError);
-      return;
+      break;
     }
-    budget -= std::min(budget, static_cast<size_t>(n));
+    if (r.bytes == 0) break;
+    budget -= std::min(budget, r.bytes);
   }
-  const bool want = !conn->output().empty();
-  if (want != conn->write_armed) SetWriteInterest(conn, want);
+  UpdateInterest(conn, extra);
 }
 
-void Server::HandleWrite(Connection* conn) { Flush(conn); }
-
-void Server::FlushDirty() {
-  // Index loop: a disconnect below may dirty further connections.
+void Server::RetireClosed(absl::Time now) {
+  // Index loop: a member's departure broadcast may close further members
+  // (slow consumers), which append themselves to dirty_.
   for (size_t i = 0; i < dirty_.size(); ++i) {
     Connection* conn = dirty_[i];
-    conn->in_dirty_list = false;
-    if (conn->closing() && !conn->disconnected) {
-      conn->disconnected = true;
-      conn->closing_since = absl::Now();
-      service_.OnDisconnect(conn);
-      closing_.push_back(conn);
-      stat_closed_[static_cast<int>(conn->close_reason())].fetch_add(1, std::memory_order_relaxed);
-      logger_->Log(conn->close_reason() == CloseReason::kClientClosed || conn->close_reason() == CloseReason::kShutdown
-                       ? LogLevel::kInfo
-                       : LogLevel::kWarn,
-                   "conn %d (%s%s%s) closing: %s", conn->id(), conn->peer(), conn->nickname().empty() ? "" : " ",
-                   conn->nickname(), CloseReasonName(conn->close_reason()));
-    }
-    if (!conn->write_armed) Flush(conn);
+    if (!conn->closing() || conn->disconnected) continue;
+    conn->disconnected = true;
+    conn->closing_since = now;
+    service_.OnDisconnect(conn);
+    closing_.push_back(conn);
+    stat_closed_[static_cast<int>(conn->close_reason())].fetch_add(1, std::memory_order_relaxed);
+    logger_->Log(conn->close_reason() == CloseReason::kClientClosed || conn->close_reason() == CloseReason::kShutdown
+                     ? LogLevel::kInfo
+                     : LogLevel::kWarn,
+                 "conn %d (%s%s%s) closing: %s", conn->id(), conn->peer(), conn->nickname().empty() ? "" : " ",
+                 conn->nickname(), CloseReasonName(conn->close_reason()));
   }
-  dirty_.clear();
+}
+
+void Server::FlushDirty() {
+  std::vector<Connection*> dirty;
+  dirty.swap(dirty_);
+  for (Connection* conn : dirty) {
+    conn->in_dirty_list = false;
+    // Connections waiting for the socket to drain are written when it does.
+    if (!(conn->interest & kPollWrite)) Flush(conn);
+  }
+  // A write error above closed some: they are back in dirty_ and are retired
+  // next turn (BeforePoll wakes at once for them).
 }
 
 void Server::ReapClosing(absl::Time now) {
@@ -430,38 +556,57 @@ void Server::ReapClosing(absl::Time now) {
     const bool owed = conn->in_dirty_list || !conn->output().empty();
     if (owed && now < deadline) {
       closing_[kept++] = conn;
+      loop_->WakeBy(deadline);
       continue;
     }
-    if (!conn->write_shutdown) {
-      // Our last bytes are out: FIN, then give the peer a moment to read them
-      // and close its side, so no reset races the Error frame.
-      ::shutdown(conn->fd(), SHUT_WR);
-      conn->write_shutdown = true;
+    if (conn->state() == Connection::State::kClosing) {
+      // Our last bytes are out: FIN (after close_notify on TLS), then give
+      // the peer a moment to read them and close its side, so no reset races
+      // the Error frame.
+      if (conn->transport() != nullptr) conn->transport()->ShutdownWrite();
+      conn->MoveTo(Connection::State::kShutWrite);
     }
     if ((conn->peer_gone || now >= deadline) && !conn->in_dirty_list) {
       Destroy(conn);
       continue;
     }
     closing_[kept++] = conn;
+    loop_->WakeBy(deadline);
   }
   closing_.resize(kept);
 }
 
 void Server::Destroy(Connection* conn) {
   logger_->Log(LogLevel::kDebug, "conn %d closed", conn->id());
-  poller_->Remove(conn->fd());
+  loop_->Remove(conn->fd());
   connections_.erase(conn->id());
 }
 
 void Server::CheckTimeouts(absl::Time now) {
   for (auto& [id, conn] : connections_) {
-    if (conn->closing()) continue;
-    if (!conn->logged_in()) {
-      if (options_.handshake_timeout > absl::ZeroDuration() && now - conn->created() > options_.handshake_timeout) {
-        conn->Close(CloseReason::kTimeout, v1::FAILURE_TIMEOUT,
-                    absl::StrCat("no Hello within ", absl::FormatDuration(options_.handshake_timeout)));
-      }
-      continue;
+    switch (conn->state()) {
+      case Connection::State::kClosing:
+      case Connection::State::kShutWrite:
+        continue;
+      case Connection::State::kSniffing:
+      case Connection::State::kAwaitingHello:
+        if (options_.handshake_timeout > absl::ZeroDuration() && now - conn->created() > options_.handshake_timeout) {
+          conn->Close(CloseReason::kTimeout, v1::FAILURE_TIMEOUT,
+                      absl::StrCat("no Hello within ", absl::FormatDuration(options_.handshake_timeout)));
+        }
+        continue;
+      case Connection::State::kTlsHandshake:
+      case Connection::State::kHttp:
+        // Not muxchat: no Error frame; an HTTP client is told in HTTP.
+        if (options_.handshake_timeout > absl::ZeroDuration() && now - conn->created() > options_.handshake_timeout) {
+          if (conn->state() == Connection::State::kHttp) {
+            conn->output().AppendCopy("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+          }
+          conn->Close(CloseReason::kTimeout);
+        }
+        continue;
+      case Connection::State::kOpen:
+        break;
     }
     if (options_.keepalive_interval <= absl::ZeroDuration()) continue;
     if (conn->ping_outstanding()) {

@@ -1,8 +1,9 @@
-// muxchatd's network engine: the listening socket, the event loop over a
-// Poller, reading frames, flushing output once per turn, timeouts, signals
-// and graceful shutdown. Owns every Connection (unique_ptr, by ID) and the
-// ChatService. Run() runs on one thread; RequestShutdown() and the stats
-// accessors may be called from any thread.
+// muxchatd's network side on an EventLoop: accepting, telling each new
+// connection's protocol from its first byte (muxchat frames, TLS, HTTP),
+// reading frames into the ChatService, flushing output once per turn,
+// timeouts, signals and graceful shutdown. Owns every Connection (unique_ptr,
+// by ID) and the ChatService. Run() runs on one thread; RequestShutdown() and
+// the stats accessors may be called from any thread.
 #ifndef MUXCHAT_SERVER_SERVER_H_
 #define MUXCHAT_SERVER_SERVER_H_
 
@@ -19,6 +20,7 @@
 #include "google/protobuf/arena.h"
 #include "src/server/chat_service.h"
 #include "src/server/connection.h"
+#include "src/server/event_loop.h"
 #include "src/server/logger.h"
 #include "src/server/poller.h"
 #include "src/server/server_options.h"
@@ -26,7 +28,7 @@
 
 namespace muxchat::server {
 
-class Server {
+class Server final : public EventLoop::Handler {
  public:
   // Binds and listens (so the port is known before Run). `logger` is borrowed
   // and must outlive the server.
@@ -38,7 +40,7 @@ class Server {
   // "127.0.0.1:43210" or "[::1]:43210".
   const std::string& bound_address() const { return bound_address_; }
   uint16_t port() const { return port_; }
-  const char* poller_name() const { return poller_->Name(); }
+  const char* poller_name() const { return loop_->poller_name(); }
 
   // Serves until a graceful shutdown completes (or a second request forces
   // it). Returns OK on a clean stop.
@@ -56,35 +58,47 @@ class Server {
   }
 
  private:
-  Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Poller> poller);
+  Server(const ServerOptions& options, Logger* logger, std::unique_ptr<EventLoop> loop);
 
   absl::Status Listen();
+  void OnEvent(uint64_t token, const PollEvent& event, absl::Time now) override;
+  // Once per turn before polling: closed connections leave their rooms, new
+  // output is written, finished connections are destroyed, a drain ends.
+  void BeforePoll(absl::Time now);
   void AcceptAll(absl::Time now);
   // Out of descriptors: accepts one pending connection with the reserve
   // descriptor, sends it Error{SERVER_FULL} and closes it. False if it could not.
   bool TurnAwayOne();
-  // Stops polling the listener until `until` (then MaybeResumeAccepting
-  // re-arms it and retries the reserve fd).
-  void PauseAccepting(absl::Time until);
-  void MaybeResumeAccepting(absl::Time now);
+  // Stops polling the listener for kAcceptPause, then re-arms it.
+  void PauseAccepting(absl::Time now);
+  void OnSignals(uint64_t token, absl::Time now);
+  // Peeks at the first byte: 0x16 starts TLS, an uppercase letter is an HTTP
+  // method (no muxchat length prefix can start with either: both would
+  // announce a frame of hundreds of MiB), anything else is muxchat.
+  void Sniff(Connection* conn, absl::Time now);
   void HandleRead(Connection* conn, absl::Time now);
-  void HandleWrite(Connection* conn);
-  // Writes each connection with new output once; arms write interest for
-  // those the kernel could not take in full.
-  void FlushDirty();
+  void HandleFrames(Connection* conn, absl::Time now);
+  void HandleHttp(Connection* conn);
   void Flush(Connection* conn);
-  void SetWriteInterest(Connection* conn, bool want);
+  // Registers read interest while the peer may still send, write interest
+  // while output is owed (or the transport asked for it).
+  void UpdateInterest(Connection* conn, uint32_t extra = 0);
+  // Runs ChatService::OnDisconnect for connections that began closing.
+  void RetireClosed(absl::Time now);
+  // Writes each connection with new output once.
+  void FlushDirty();
   // Destroys closing connections whose goodbye has left or timed out.
   void ReapClosing(absl::Time now);
   void Destroy(Connection* conn);
   void CheckTimeouts(absl::Time now);
+  void ScheduleSweep(absl::Time now);
   void OnStopSignal(absl::Time now);
   void BeginShutdown(absl::Time now);
   void PublishStats();
 
   const ServerOptions options_;
   Logger* const logger_;
-  std::unique_ptr<Poller> poller_;
+  std::unique_ptr<EventLoop> loop_;
   ChatService service_;
   wire::FrameDecoder decoder_;
 
@@ -95,7 +109,8 @@ class Server {
   // instead of leaving the listener readable and the loop spinning.
   int spare_fd_ = -1;
   static constexpr absl::Duration kAcceptPause = absl::Milliseconds(100);
-  absl::Time accept_resume_ = absl::InfinitePast();  // InfinitePast: accepting
+  static constexpr absl::Duration kSweepInterval = absl::Milliseconds(500);
+  bool accept_paused_ = false;
   std::string out_of_fds_frame_;  // Error{SERVER_FULL}, encoded up front: nothing to build while out of fds
   std::string bound_address_;
   uint16_t port_ = 0;
@@ -104,7 +119,9 @@ class Server {
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> dirty_;
   std::vector<Connection*> closing_;
-  std::vector<PollEvent> events_;
+  // Connections whose transport holds input the poller cannot see (TLS
+  // records read ahead): read again next turn without waiting for an event.
+  std::vector<uint64_t> reread_;
   // Requests are parsed into this arena, reset after each read: a parsed
   // frame's submessage and strings cost a pointer bump, not a malloc. The
   // first block lives inside the Server, so a reset frees nothing.
@@ -114,7 +131,6 @@ class Server {
   enum class Phase { kServing, kDraining, kStopped };
   Phase phase_ = Phase::kServing;
   absl::Time drain_deadline_;
-  absl::Time next_timeout_sweep_;
   int stop_signals_ = 0;
 
   std::atomic<size_t> stat_connections_{0};
