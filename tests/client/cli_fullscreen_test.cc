@@ -291,5 +291,42 @@ TEST(CliFullscreen, PlainFlagGetsTheLineMode) {
   EXPECT_EQ(t.AwaitExit(), 0);
 }
 
+TEST(CliFullscreen, MultiLineMessageShowsAsIndentedLines) {
+  // (The server refuses other control characters; those are neutralised in
+  // the client too, by SanitizeForTerminal, tested in message_format_test.)
+  Daemon daemon;
+  auto alice = Alice(daemon.port(), {"lobby"});
+  Bob bob(daemon.port(), "lobby");
+  bob.Say("col1\tcol2\nsecond line");
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) {
+    for (size_t i = 0; i + 1 < r.size(); ++i) {
+      if (absl::EndsWith(r[i], "<bob> col1 col2") && r[i + 1] == "            second line") return true;
+    }
+    return false;
+  })) << alice->last_screen();
+}
+
+TEST(CliFullscreen, OwnMessageShowsOnceAndIsConfirmed) {
+  Daemon daemon;
+  auto alice = Alice(daemon.port(), {"lobby"}, 100, 30, {});  // with colour: pending is dimmed
+  alice->Type("hello everyone");
+  alice->Keys({"Enter"});
+  // Confirmed: the text is drawn without the dim (SGR 2) pending style.
+  EXPECT_TRUE(alice->WaitForScreen(
+      [](const Rows& r) {
+        for (const auto& row : r) {
+          const size_t at = row.find("hello everyone");
+          if (at == std::string::npos) continue;
+          const size_t sgr = row.rfind("\x1b[", at);
+          return sgr != std::string::npos && row.substr(sgr, at - sgr).find("38;5;") == std::string::npos &&
+                 row.substr(sgr, at - sgr).find(";2") == std::string::npos;
+        }
+        return false;
+      },
+      kWait, true))
+      << TmuxTerminal::Printable(alice->last_screen());
+  EXPECT_EQ(Count(alice->Screen(), "hello everyone"), 1u) << alice->last_screen();
+}
+
 }  // namespace
 }  // namespace muxchat::testing
