@@ -87,7 +87,16 @@ ScreenRow WindowList::StatusBar(int width) const {
     const std::string more = absl::StrCat(" +", windows_.size() - i);
     const bool last = i + 1 == windows_.size();
     if (used + tab_width + (last ? 0 : DisplayWidth(more)) > width) {
-      if (used + DisplayWidth(more) <= width) row.push_back({more, Style::kBar, 0});
+      // The hidden tabs' activity shows on the "+N": a mention there is not lost.
+      Style hidden = Style::kBar;
+      for (size_t k = i; k < windows_.size(); ++k) {
+        if (windows_[k]->mentioned()) {
+          hidden = Style::kTabMention;
+        } else if (windows_[k]->unread() > 0 && hidden == Style::kBar) {
+          hidden = Style::kTabUnread;
+        }
+      }
+      if (used + DisplayWidth(more) <= width) row.push_back({more, hidden, 0});
       break;
     }
     if (!row.empty()) row.push_back({" ", Style::kBar, 0});

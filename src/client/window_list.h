@@ -46,7 +46,8 @@ class WindowList {
 
   // The status bar: "[1:status] 2:lobby(3) 3:dev(1!)" — the active tab in
   // brackets, unread counts in parentheses, '!' and a highlight on a tab
-  // whose room mentioned us. Tabs that do not fit are summarised as "+N".
+  // whose room mentioned us. Tabs that do not fit are summarised as "+N",
+  // styled as a mention (or unread) if any of them has one.
   ScreenRow StatusBar(int width) const;
 
  private:

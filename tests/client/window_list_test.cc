@@ -82,5 +82,15 @@ TEST(WindowList, TabsThatDoNotFitAreCounted) {
   EXPECT_NE(bar.find(" +"), std::string::npos) << bar;
 }
 
+TEST(WindowList, AMentionInAHiddenTabHighlightsTheOverflowCount) {
+  WindowList list;
+  for (uint64_t i = 1; i <= 20; ++i) list.Open(i, "room" + std::to_string(i));
+  list.Find(20)->Add(Chat("alice: psst", true));
+  const ScreenRow bar = list.StatusBar(40);
+  ASSERT_FALSE(bar.empty());
+  EXPECT_EQ(bar.back().text.substr(0, 2), " +");
+  EXPECT_EQ(bar.back().style, Style::kTabMention);
+}
+
 }  // namespace
 }  // namespace muxchat::client
