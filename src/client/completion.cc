@@ -49,7 +49,7 @@ bool Completer::Complete(std::u32string* text, size_t* cursor, const CompletionS
     }
     matches_.clear();
     for (const std::string& candidate : *pool) {
-      std::u32string c = DecodeUtf8(candidate);
+      std::u32string c = ToCodePoints(candidate);
       if (Lower(c).compare(0, word.size(), word) == 0) matches_.push_back(std::move(c));
     }
     std::sort(matches_.begin(), matches_.end(),

@@ -163,13 +163,13 @@ void FullscreenSession::Redraw() {
   // Keep the title within the width.
   std::vector<ScreenRow> body = w.Render(width, ui_.body_rows());
   const std::string prompt = Prompt();
-  const InputLine::View view = input_.Layout(std::max(2, width - DisplayWidth(prompt)));
+  const InputLine::View view = input_.Layout(std::max(2, width - TextColumns(prompt)));
   // Rows are cut to the width by the renderers; the title is cut here.
   int used = 0;
   for (Segment& s : title) {
     const std::vector<std::string> rows = WrapToWidth(s.text, std::max(2, width - used));
     if (rows.size() > 1 || used >= width) s.text = used >= width ? "" : rows.front();
-    used += DisplayWidth(s.text);
+    used += TextColumns(s.text);
   }
   ui_.Draw(title, body, windows_.StatusBar(width), prompt, view);
 }

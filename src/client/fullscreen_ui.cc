@@ -184,7 +184,7 @@ void FullscreenUi::DrawRow(int y, const ScreenRow& row, int base_attr) {
     if (x >= width) break;
     ::attrset(Attr(s));
     ::addstr(s.text.c_str());
-    x += DisplayWidth(s.text);
+    x += TextColumns(s.text);
   }
   ::attrset(base_attr);
   // Fill the rest of the row (in the bar's colour for bars).
@@ -211,7 +211,7 @@ void FullscreenUi::Draw(const ScreenRow& title, const std::vector<ScreenRow>& bo
     ::addstr(prompt.c_str());
     ::attrset(A_NORMAL);
     ::addstr(input.text.c_str());
-    ::move(LINES - 1, DisplayWidth(prompt) + input.cursor_column);
+    ::move(LINES - 1, TextColumns(prompt) + input.cursor_column);
   }
   ::refresh();
 }

@@ -72,7 +72,7 @@ void InputLine::HistoryDown() {
 }
 
 void InputLine::Remember(const std::string& text) {
-  std::u32string entry = DecodeUtf8(text);
+  std::u32string entry = ToCodePoints(text);
   if (!entry.empty() && (history_.empty() || history_.back() != entry)) {
     history_.push_back(std::move(entry));
     if (history_.size() > max_history_) history_.pop_front();
@@ -100,7 +100,7 @@ void InputLine::Clear() {
   first_visible_ = 0;
 }
 
-std::string InputLine::Utf8() const { return EncodeUtf8(text_); }
+std::string InputLine::Utf8() const { return ToUtf8(text_); }
 
 InputLine::View InputLine::Layout(int width) {
   View view;
@@ -108,22 +108,22 @@ InputLine::View InputLine::Layout(int width) {
   // One column stays free after the last character for the cursor.
   if (first_visible_ > cursor_) first_visible_ = cursor_;
   int used = 0;
-  for (size_t i = first_visible_; i < cursor_; ++i) used += CodepointWidth(text_[i]);
-  while (used + 1 > width && first_visible_ < cursor_) used -= CodepointWidth(text_[first_visible_++]);
+  for (size_t i = first_visible_; i < cursor_; ++i) used += CodePointColumns(text_[i]);
+  while (used + 1 > width && first_visible_ < cursor_) used -= CodePointColumns(text_[first_visible_++]);
   // When the text ends before the right edge, show as much as fits on the left.
   int tail = used;
-  for (size_t i = cursor_; i < text_.size(); ++i) tail += CodepointWidth(text_[i]);
-  while (first_visible_ > 0 && tail + 1 + CodepointWidth(text_[first_visible_ - 1]) <= width) {
+  for (size_t i = cursor_; i < text_.size(); ++i) tail += CodePointColumns(text_[i]);
+  while (first_visible_ > 0 && tail + 1 + CodePointColumns(text_[first_visible_ - 1]) <= width) {
     --first_visible_;
-    const int w = CodepointWidth(text_[first_visible_]);
+    const int w = CodePointColumns(text_[first_visible_]);
     used += w;
     tail += w;
   }
   view.cursor_column = used;
   size_t end = first_visible_;
   int shown = 0;
-  while (end < text_.size() && shown + CodepointWidth(text_[end]) <= width) shown += CodepointWidth(text_[end++]);
-  view.text = EncodeUtf8(std::u32string_view(text_).substr(first_visible_, end - first_visible_));
+  while (end < text_.size() && shown + CodePointColumns(text_[end]) <= width) shown += CodePointColumns(text_[end++]);
+  view.text = ToUtf8(std::u32string_view(text_).substr(first_visible_, end - first_visible_));
   return view;
 }
 

@@ -98,7 +98,7 @@ std::vector<ScreenRow> RoomWindow::LineRows(const ScrollLine& line, int width) c
       break;
   }
   int prefix_width = 0;
-  for (const Segment& s : prefix) prefix_width += DisplayWidth(s.text);
+  for (const Segment& s : prefix) prefix_width += TextColumns(s.text);
   // Continuation rows are indented under the text, unless the prefix would
   // leave fewer than 10 columns for text (a very narrow terminal).
   int indent = width - prefix_width >= 10 ? prefix_width : 0;
@@ -128,17 +128,17 @@ std::vector<ScreenRow> RoomWindow::LineRows(const ScrollLine& line, int width) c
   for (ScreenRow& row : rows) {
     int used = 0;
     for (Segment& s : row) {
-      const int w = DisplayWidth(s.text);
+      const int w = TextColumns(s.text);
       if (used + w > width) {
-        std::u32string chars = DecodeUtf8(s.text);
+        std::u32string chars = ToCodePoints(s.text);
         std::u32string kept;
         int k = used;
         for (char32_t c : chars) {
-          if (k + CodepointWidth(c) > width) break;
-          k += CodepointWidth(c);
+          if (k + CodePointColumns(c) > width) break;
+          k += CodePointColumns(c);
           kept.push_back(c);
         }
-        s.text = EncodeUtf8(kept);
+        s.text = ToUtf8(kept);
         used = width;
       } else {
         used += w;
@@ -162,7 +162,7 @@ std::vector<ScreenRow> RoomWindow::Render(int width, int height) {
       std::string bar;
       for (int k = 0; k < side; ++k) bar += "\u2500";
       reversed.push_back({{bar + label + bar, Style::kMarker, 0}});
-      // The bar is cut to width by the renderer of rows (DisplayWidth equal to width or width-1).
+      // 2 * side + 5 <= width: the marker row fits.
     }
   }
   const int total = static_cast<int>(reversed.size());

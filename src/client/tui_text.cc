@@ -4,7 +4,7 @@
 
 namespace muxchat::client {
 
-std::u32string DecodeUtf8(absl::string_view text) {
+std::u32string ToCodePoints(absl::string_view text) {
   std::u32string out;
   out.reserve(text.size());
   size_t i = 0;
@@ -54,7 +54,7 @@ std::u32string DecodeUtf8(absl::string_view text) {
   return out;
 }
 
-std::string EncodeUtf8(std::u32string_view text) {
+std::string ToUtf8(std::u32string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char32_t c : text) {
@@ -78,24 +78,24 @@ std::string EncodeUtf8(std::u32string_view text) {
   return out;
 }
 
-int CodepointWidth(char32_t c) {
+int CodePointColumns(char32_t c) {
   if (c < 0x7f) return 1;  // ASCII fast path (controls are sanitised before display)
   const int w = ::wcwidth(static_cast<wchar_t>(c));
   if (w < 0) return 1;
   return w > 2 ? 2 : w;
 }
 
-int DisplayWidth(std::u32string_view text) {
+int TextColumns(std::u32string_view text) {
   int width = 0;
-  for (char32_t c : text) width += CodepointWidth(c);
+  for (char32_t c : text) width += CodePointColumns(c);
   return width;
 }
 
-int DisplayWidth(absl::string_view utf8) { return DisplayWidth(DecodeUtf8(utf8)); }
+int TextColumns(absl::string_view utf8) { return TextColumns(ToCodePoints(utf8)); }
 
 std::vector<std::string> WrapToWidth(absl::string_view utf8, int width) {
   if (width < 2) width = 2;
-  const std::u32string text = DecodeUtf8(utf8);
+  const std::u32string text = ToCodePoints(utf8);
   std::vector<std::string> rows;
   size_t start = 0;
   while (start < text.size()) {
@@ -103,14 +103,14 @@ std::vector<std::string> WrapToWidth(absl::string_view utf8, int width) {
     size_t end = start;
     size_t last_space = std::u32string::npos;
     while (end < text.size()) {
-      const int w = CodepointWidth(text[end]);
+      const int w = CodePointColumns(text[end]);
       if (used + w > width) break;
       used += w;
       if (text[end] == U' ') last_space = end;
       ++end;
     }
     if (end < text.size() && last_space != std::u32string::npos && last_space > start) end = last_space + 1;
-    rows.push_back(EncodeUtf8(std::u32string_view(text).substr(start, end - start)));
+    rows.push_back(ToUtf8(std::u32string_view(text).substr(start, end - start)));
     start = end;
   }
   if (rows.empty()) rows.emplace_back();

@@ -3,7 +3,9 @@
 // and most emoji take two columns, combining marks none), and wrapping to a
 // width without splitting a character. Invalid UTF-8 decodes to U+FFFD.
 // Pure functions; any thread (wcwidth reads LC_CTYPE, which the CLI sets to a
-// UTF-8 locale at start-up).
+// UTF-8 locale at start-up). Names differ from display_width.h (branch cli,
+// utf8proc) on purpose, so both can link; CodePointColumns can delegate to
+// its CodePointWidth once that is on main.
 #ifndef MUXCHAT_CLIENT_TUI_TEXT_H_
 #define MUXCHAT_CLIENT_TUI_TEXT_H_
 
@@ -14,15 +16,15 @@
 
 namespace muxchat::client {
 
-std::u32string DecodeUtf8(absl::string_view text);
-std::string EncodeUtf8(std::u32string_view text);
+std::u32string ToCodePoints(absl::string_view text);
+std::string ToUtf8(std::u32string_view text);
 
 // Columns a code point occupies: 0 (combining, zero-width), 1 or 2. Code
 // points wcwidth does not know (unassigned, controls) count as 1, so a cursor
 // computed from widths never lags behind what was drawn.
-int CodepointWidth(char32_t c);
-int DisplayWidth(absl::string_view utf8);
-int DisplayWidth(std::u32string_view text);
+int CodePointColumns(char32_t c);
+int TextColumns(absl::string_view utf8);
+int TextColumns(std::u32string_view text);
 
 // Splits `utf8` into rows of at most `width` columns (width >= 2), breaking
 // after the last space of a row when there is one and at a character

@@ -83,10 +83,10 @@ ScreenRow WindowList::StatusBar(int width) const {
                         : w.mentioned()    ? Style::kTabMention
                         : w.unread() > 0   ? Style::kTabUnread
                                            : Style::kBar;
-    const int tab_width = DisplayWidth(tab) + (row.empty() ? 0 : 1);
+    const int tab_width = TextColumns(tab) + (row.empty() ? 0 : 1);
     const std::string more = absl::StrCat(" +", windows_.size() - i);
     const bool last = i + 1 == windows_.size();
-    if (used + tab_width + (last ? 0 : DisplayWidth(more)) > width) {
+    if (used + tab_width + (last ? 0 : TextColumns(more)) > width) {
       // The hidden tabs' activity shows on the "+N": a mention there is not lost.
       Style hidden = Style::kBar;
       for (size_t k = i; k < windows_.size(); ++k) {
@@ -96,7 +96,7 @@ ScreenRow WindowList::StatusBar(int width) const {
           hidden = Style::kTabUnread;
         }
       }
-      if (used + DisplayWidth(more) <= width) row.push_back({more, hidden, 0});
+      if (used + TextColumns(more) <= width) row.push_back({more, hidden, 0});
       break;
     }
     if (!row.empty()) row.push_back({" ", Style::kBar, 0});

@@ -19,10 +19,10 @@ CompletionSources Sources() {
 // Completes `typed` (cursor at the end) `tabs` times; returns the line.
 std::string Tab(const std::string& typed, int tabs = 1) {
   Completer completer;
-  std::u32string text = DecodeUtf8(typed);
+  std::u32string text = ToCodePoints(typed);
   size_t cursor = text.size();
   for (int i = 0; i < tabs; ++i) completer.Complete(&text, &cursor, Sources());
-  return EncodeUtf8(text);
+  return ToUtf8(text);
 }
 
 TEST(Completer, CompletesACommand) { EXPECT_EQ(Tab("/na"), "/names "); }
@@ -55,7 +55,7 @@ TEST(Completer, KeepsTheTextAfterTheCursor) {
   std::u32string text = U"hi bo, welcome";
   size_t cursor = 5;
   ASSERT_TRUE(completer.Complete(&text, &cursor, Sources()));
-  EXPECT_EQ(EncodeUtf8(text), "hi bob, welcome");
+  EXPECT_EQ(ToUtf8(text), "hi bob, welcome");
   EXPECT_EQ(cursor, 6u);
 }
 

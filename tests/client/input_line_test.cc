@@ -10,7 +10,7 @@ namespace muxchat::client {
 namespace {
 
 void Type(InputLine& line, const std::string& text) {
-  for (char32_t c : DecodeUtf8(text)) line.Insert(c);
+  for (char32_t c : ToCodePoints(text)) line.Insert(c);
 }
 
 TEST(InputLine, InsertsAtTheCursor) {

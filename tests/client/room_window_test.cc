@@ -93,7 +93,7 @@ TEST(RoomWindow, RowsNeverExceedTheWidthWithWideCharacters) {
   for (int i = 0; i < 40; ++i) cjk += "\xe4\xbd\xa0";
   w.Add(Chat("bob", cjk + " \xf0\x9f\x98\x80\xf0\x9f\x98\x80"));
   for (int width : {30, 17, 8, 3}) {
-    for (const ScreenRow& row : w.Render(width, 100)) EXPECT_LE(DisplayWidth(RowText(row)), width) << width;
+    for (const ScreenRow& row : w.Render(width, 100)) EXPECT_LE(TextColumns(RowText(row)), width) << width;
   }
 }
 

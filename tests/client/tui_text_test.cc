@@ -15,20 +15,20 @@ class TuiText : public ::testing::Test {
 
 TEST_F(TuiText, DecodeAndEncodeRoundTrip) {
   const std::string text = "a\xc3\xa9\xe4\xbd\xa0\xf0\x9f\x98\x80";  // a é 你 😀
-  EXPECT_EQ(DecodeUtf8(text), (std::u32string{U'a', U'\u00e9', U'\u4f60', U'\U0001F600'}));
-  EXPECT_EQ(EncodeUtf8(DecodeUtf8(text)), text);
+  EXPECT_EQ(ToCodePoints(text), (std::u32string{U'a', U'\u00e9', U'\u4f60', U'\U0001F600'}));
+  EXPECT_EQ(ToUtf8(ToCodePoints(text)), text);
 }
 
 TEST_F(TuiText, InvalidBytesDecodeToReplacementCharacter) {
-  EXPECT_EQ(DecodeUtf8("a\xff" "b"), (std::u32string{U'a', 0xfffd, U'b'}));
-  EXPECT_EQ(DecodeUtf8("a\xe4\xbd"), (std::u32string{U'a', 0xfffd}));
+  EXPECT_EQ(ToCodePoints("a\xff" "b"), (std::u32string{U'a', 0xfffd, U'b'}));
+  EXPECT_EQ(ToCodePoints("a\xe4\xbd"), (std::u32string{U'a', 0xfffd}));
 }
 
 TEST_F(TuiText, CjkAndEmojiTakeTwoColumnsCombiningMarksNone) {
-  EXPECT_EQ(DisplayWidth("abc"), 3);
-  EXPECT_EQ(DisplayWidth("\xe4\xbd\xa0\xe5\xa5\xbd"), 4);  // 你好
-  EXPECT_EQ(DisplayWidth("\xf0\x9f\x98\x80"), 2);          // 😀
-  EXPECT_EQ(DisplayWidth("e\xcc\x81"), 1);                 // e + combining acute
+  EXPECT_EQ(TextColumns("abc"), 3);
+  EXPECT_EQ(TextColumns("\xe4\xbd\xa0\xe5\xa5\xbd"), 4);  // 你好
+  EXPECT_EQ(TextColumns("\xf0\x9f\x98\x80"), 2);          // 😀
+  EXPECT_EQ(TextColumns("e\xcc\x81"), 1);                 // e + combining acute
 }
 
 TEST_F(TuiText, WrapBreaksAfterTheLastSpaceThatFits) {
@@ -40,7 +40,7 @@ TEST_F(TuiText, WrapNeverSplitsAWideCharacterAcrossRows) {
   const std::string five = "\xe4\xb8\x80\xe4\xba\x8c\xe4\xb8\x89\xe5\x9b\x9b\xe4\xba\x94";
   const auto rows = WrapToWidth(five, 5);
   ASSERT_EQ(rows.size(), 3u);
-  for (const auto& row : rows) EXPECT_LE(DisplayWidth(row), 5);
+  for (const auto& row : rows) EXPECT_LE(TextColumns(row), 5);
 }
 
 TEST_F(TuiText, WrapOfEmptyTextIsOneEmptyRow) { EXPECT_EQ(WrapToWidth("", 10), (std::vector<std::string>{""})); }
