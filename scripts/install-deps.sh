@@ -12,6 +12,8 @@ packages=(
   libedit-dev                 # line editing in the interactive client (--plain line mode)
   libncurses-dev              # ncursesw: the interactive client's full-screen mode
   tmux                        # tests: drives the full-screen client in a real terminal emulator
+  libssl-dev                  # OpenSSL 3: TLS in muxchatd and the client
+  openssl                     # scripts/make-dev-cert.sh (and its test)
 )
 
 missing=()

@@ -70,7 +70,8 @@ absl::Status ConnectOne(int fd, const addrinfo* ai, absl::Time deadline, absl::s
 
 absl::StatusOr<std::unique_ptr<ChatClient>> ChatClient::Connect(const std::string& host,
                                                                 uint16_t port,
-                                                                absl::Duration timeout) {
+                                                                absl::Duration timeout,
+                                                                const ClientTlsOptions& tls) {
   const absl::Time deadline = absl::Now() + timeout;
   std::string name = host;
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
@@ -102,7 +103,11 @@ absl::StatusOr<std::unique_ptr<ChatClient>> ChatClient::Connect(const std::strin
     if (last.ok()) {
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      return std::unique_ptr<ChatClient>(new ChatClient(fd));
+      if (!tls.enabled) return std::unique_ptr<ChatClient>(new ChatClient(MakePlainStream(fd)));
+      // A failed handshake or certificate is not worth another address.
+      absl::StatusOr<std::unique_ptr<ClientStream>> stream = MakeTlsStream(fd, name, tls, deadline);
+      if (!stream.ok()) return stream.status();
+      return std::unique_ptr<ChatClient>(new ChatClient(std::move(*stream)));
     }
     ::close(fd);
     if (absl::IsDeadlineExceeded(last)) break;
@@ -113,19 +118,16 @@ absl::StatusOr<std::unique_ptr<ChatClient>> ChatClient::Connect(const std::strin
 std::unique_ptr<ChatClient> ChatClient::FromConnectedFd(int fd) {
   const int flags = ::fcntl(fd, F_GETFL, 0);
   if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  return std::unique_ptr<ChatClient>(new ChatClient(fd));
+  return std::unique_ptr<ChatClient>(new ChatClient(MakePlainStream(fd)));
 }
 
-ChatClient::ChatClient(int fd) : fd_(fd) {}
+ChatClient::ChatClient(std::unique_ptr<ClientStream> stream) : stream_(std::move(stream)) {}
 
 ChatClient::~ChatClient() { Close(); }
 
 void ChatClient::Close() {
   MarkClosed(absl::UnavailableError("connection closed by the client"));
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  stream_.reset();
 }
 
 void ChatClient::MarkClosed(absl::Status why) {
@@ -133,7 +135,7 @@ void ChatClient::MarkClosed(absl::Status why) {
   close_status_ = std::move(why);
   out_.Clear();
   // Make "closed" true for the server too (e.g. after a write timeout).
-  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  if (stream_ != nullptr) stream_->Shutdown();
 }
 
 // ------------------------------------------------------------------ calls
@@ -353,7 +355,8 @@ absl::Status ChatClient::WaitUntil(Ready ready, absl::Time deadline) {
 }
 
 bool ChatClient::PollOnce(absl::Time deadline) {
-  pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (out_.empty() ? 0 : POLLOUT)), 0}, {interrupt_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{fd(), static_cast<short>(POLLIN | (HasPendingOutput() ? POLLOUT : 0)), 0},
+                   {interrupt_fd_, POLLIN, 0}};
   pollfd& p = fds[0];
   int n;
   do {
@@ -373,7 +376,10 @@ bool ChatClient::PollOnce(absl::Time deadline) {
     MarkClosed(absl::UnavailableError("socket is not open"));
     return true;
   }
-  if (p.revents & POLLOUT) WriteSome();
+  if (p.revents & POLLOUT) {
+    WriteSome();
+    if (stream_ != nullptr && stream_->WantsWrite()) ReadSome();  // a TLS read was waiting to write
+  }
   if (p.revents & (POLLIN | POLLHUP | POLLERR)) ReadSome();
   if (!out_.empty()) WriteSome();  // e.g. a Pong queued by ReadSome
   return true;
@@ -386,28 +392,28 @@ absl::Status ChatClient::Flush(absl::Time deadline) {
 
 void ChatClient::WriteSome() {
   while (!out_.empty() && !closed()) {
-    const ssize_t n = ::send(fd_, out_.Peek(), out_.ReadableBytes(), MSG_NOSIGNAL);
-    if (n > 0) {
-      out_.Consume(static_cast<size_t>(n));
+    const StreamResult r = stream_->Write(out_.Peek(), out_.ReadableBytes());
+    if (r.code == StreamResult::kOk && r.bytes > 0) {
+      out_.Consume(r.bytes);
       continue;
     }
-    const int err = errno;
-    if (n < 0 && err == EINTR) continue;
-    if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return;
+    if (r.code == StreamResult::kWouldBlock) return;
     // The server may have said why before it closed (an Error frame): read
     // that first, so it becomes the close status rather than EPIPE.
     ReadSome();
-    MarkClosed(absl::UnavailableError(absl::StrCat("write: ", ErrnoText(err))));
+    MarkClosed(absl::UnavailableError(r.error.empty() ? std::string("write: connection closed") : r.error));
     return;
   }
 }
 
 void ChatClient::ReadSome() {
   size_t total = 0;
-  while (!closed() && total < kMaxReadPerWakeup) {
-    const ssize_t n = in_.ReadFromFd(fd_, kReadChunkBytes);
-    if (n > 0) {
-      total += static_cast<size_t>(n);
+  // Past the cap, bytes already decrypted inside TLS are still read: poll()
+  // could not report them.
+  while (!closed() && (total < kMaxReadPerWakeup || stream_->HasBufferedInput())) {
+    const StreamResult r = stream_->Read(&in_, kReadChunkBytes);
+    if (r.code == StreamResult::kOk) {
+      total += r.bytes;
       for (;;) {
         v1::ServerFrame frame;
         absl::StatusOr<bool> got = decoder_.Next(&in_, &frame);
@@ -422,14 +428,12 @@ void ChatClient::ReadSome() {
       }
       continue;
     }
-    if (n == 0) {
+    if (r.code == StreamResult::kEof) {
       MarkClosed(absl::UnavailableError("connection closed by the server"));
       return;
     }
-    const int err = errno;
-    if (err == EINTR) continue;
-    if (err == EAGAIN || err == EWOULDBLOCK) return;
-    MarkClosed(absl::UnavailableError(absl::StrCat("read: ", ErrnoText(err))));
+    if (r.code == StreamResult::kWouldBlock) return;
+    MarkClosed(absl::UnavailableError(r.error));
     return;
   }
 }

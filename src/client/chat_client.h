@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "proto/muxchat.pb.h"
+#include "src/client/client_stream.h"
 #include "src/client/server_status.h"
 #include "src/wire/buffer.h"
 #include "src/wire/frame_codec.h"
@@ -43,8 +44,11 @@ class ChatClient {
   // tried in turn until one connects or the deadline passes. Name resolution
   // itself (getaddrinfo) is not bounded by `timeout`. Errors: kDeadlineExceeded,
   // kUnavailable (refused/unreachable), kNotFound (name does not resolve).
+  // With tls.enabled, a TLS handshake follows within the same deadline; its
+  // failures are kUnavailable with a one-line reason (see MakeTlsStream).
   static absl::StatusOr<std::unique_ptr<ChatClient>> Connect(const std::string& host, uint16_t port,
-                                                             absl::Duration timeout);
+                                                             absl::Duration timeout,
+                                                             const ClientTlsOptions& tls = {});
   // Wraps an already connected stream socket (taking ownership); used by tests
   // with socketpair(). The fd is made non-blocking.
   static std::unique_ptr<ChatClient> FromConnectedFd(int fd);
@@ -124,12 +128,15 @@ class ChatClient {
   // drain the remaining events with NextEvent(absl::ZeroDuration()).
   absl::Status Pump();
   bool HasQueuedEvent() const { return !events_.empty(); }
-  // True while bytes are queued for the server (poll for POLLOUT too).
-  bool HasPendingOutput() const { return !out_.empty(); }
+  // True while bytes are queued for the server, or TLS needs to write to
+  // make progress (poll for POLLOUT too).
+  bool HasPendingOutput() const { return !out_.empty() || (stream_ != nullptr && stream_->WantsWrite()); }
   // Sends not yet acknowledged by an echo or removed by a failure Reply.
   size_t PendingAcks() const { return send_room_.size(); }
   // The socket, valid until Close() (-1 after). Do not read or write it directly.
-  int fd() const { return fd_; }
+  int fd() const { return stream_ == nullptr ? -1 : stream_->fd(); }
+  // "tcp" or the TLS version in use ("TLSv1.3"); empty after Close().
+  std::string transport() const { return stream_ == nullptr ? std::string() : stream_->Describe(); }
   bool closed() const { return !close_status_.ok(); }
   // While a blocking call waits, also watch `fd` (e.g. the caller's signalfd
   // for Ctrl+C): once it is readable the call returns kCancelled at once,
@@ -151,7 +158,7 @@ class ChatClient {
   const v1::Welcome& welcome() const { return welcome_; }
 
  private:
-  explicit ChatClient(int fd);
+  explicit ChatClient(std::unique_ptr<ClientStream> stream);
 
   // Sends `frame`; `awaited` registers the id for WaitForReply.
   absl::StatusOr<uint64_t> SendFrame(v1::ClientFrame frame, bool awaited);
@@ -180,7 +187,7 @@ class ChatClient {
   void MarkClosed(absl::Status why);
   uint64_t NextRequestId();
 
-  int fd_;
+  std::unique_ptr<ClientStream> stream_;  // null once closed
   wire::Buffer in_;
   wire::Buffer out_;
   wire::FrameDecoder decoder_{kMaxInboundFrameBytes};

@@ -37,6 +37,10 @@ int Main(int argc, char** argv) {
     std::puts("muxchat 0.1 (protocol 1)");
     return kExitOk;
   }
+  if (options->insecure) {
+    std::fprintf(stderr, "muxchat: warning: --insecure: the server's certificate is not verified; anyone on the "
+                         "path can pose as the server and read this session\n");
+  }
   const bool interactive = ::isatty(STDIN_FILENO) && !options->HasAction();
   if (!interactive && !options->HasAction()) {
     std::fprintf(stderr, "muxchat: stdin is not a terminal: give --room R (or --list, --create R, --delete R); "

@@ -98,6 +98,17 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
     } else if (name == "--json") {
       s = no_value();
       o.json = true;
+    } else if (name == "--tls") {
+      s = no_value();
+      o.tls = true;
+    } else if (name == "--ca") {
+      s = value(&o.ca_file);
+      if (s.ok() && o.ca_file.empty()) s = absl::InvalidArgumentError("--ca needs a file");
+      o.tls = true;
+    } else if (name == "--insecure") {
+      s = no_value();
+      o.insecure = true;
+      o.tls = true;
     } else if (name == "--help" || name == "-h") {
       o.help = true;
     } else if (name == "--version") {
@@ -166,6 +177,11 @@ Flags:
   --json          one JSON object per line (--listen, --list)
   --plain         interactive line mode instead of full screen (screen
                   readers, logs); also chosen when TERM is dumb or unset
+  --tls           connect over TLS; the server's certificate is verified
+                  against the system CA store and must name HOST
+  --ca FILE       trust the CA certificate(s) in FILE instead (implies --tls)
+  --insecure      TLS without verifying the server: encrypted, but anyone
+                  on the path can pose as it (implies --tls; warns)
   --help          this text
 
 Colour is used only when stdout is a terminal and NO_COLOR is unset.
@@ -174,7 +190,8 @@ Exit codes:
   0  ok (also Ctrl+C, Ctrl+D, SIGTERM, QUIT)
   1  unexpected local failure (e.g. timed out waiting for the server)
   2  usage error
-  3  connection failure (refused, unreachable, unknown host)
+  3  connection failure (refused, unreachable, unknown host, TLS
+     certificate not trusted or not for HOST)
   4  the server refused a request (its reason is printed)
   5  connection lost or server shut down
 )";

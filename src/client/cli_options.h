@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "src/client/client_stream.h"
 
 namespace muxchat::client {
 
@@ -29,8 +30,20 @@ struct CliOptions {
   int64_t count = 0;                  // --count N (0: no limit)
   bool json = false;                  // --json
   bool plain = false;                 // --plain: line mode instead of full screen
+  bool tls = false;                   // --tls (also implied by --ca and --insecure)
+  std::string ca_file;                // --ca FILE: trusted CA(s); empty: system store
+  bool insecure = false;              // --insecure: TLS without verifying the server
   bool help = false;                  // --help / -h
   bool version = false;               // --version
+
+  // The client library's TLS settings for these flags.
+  ClientTlsOptions TlsOptions() const {
+    ClientTlsOptions t;
+    t.enabled = tls;
+    t.ca_file = ca_file;
+    t.insecure = insecure;
+    return t;
+  }
 
   // True if any flag asks for a scripted action (so script mode even on a tty).
   bool HasAction() const {

@@ -58,7 +58,7 @@ FullscreenSession::FullscreenSession(const CliOptions& options, int signal_fd, L
     : options_(options), signal_fd_(signal_fd), style_(style) {}
 
 int FullscreenSession::Run() {
-  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout);
+  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
   if (!connected.ok()) {
     std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
                  std::string(connected.status().message()).c_str());

@@ -24,7 +24,7 @@ InteractiveSession::InteractiveSession(const CliOptions& options, int signal_fd,
     : options_(options), signal_fd_(signal_fd), style_(style) {}
 
 int InteractiveSession::Run() {
-  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout);
+  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
   if (!connected.ok()) {
     std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
                  std::string(connected.status().message()).c_str());
@@ -32,7 +32,8 @@ int InteractiveSession::Run() {
   }
   client_ = std::move(*connected);
   client_->set_interrupt_fd(signal_fd_);
-  std::printf("connected to %s port %u; Ctrl+C or Ctrl+D quits\n", options_.host.c_str(), options_.port);
+  std::printf("connected to %s port %u%s; Ctrl+C or Ctrl+D quits\n", options_.host.c_str(), options_.port,
+              options_.tls ? (" over " + client_->transport()).c_str() : "");
   ui_.Start(PromptText());
   if (!options_.nick.empty()) TryNick(options_.nick);
 

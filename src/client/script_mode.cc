@@ -47,7 +47,7 @@ class ScriptRun {
       : o_(options), signal_fd_(signal_fd), style_(style) {}
 
   int Run() {
-    auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout);
+    auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
     if (!connected.ok()) {
       std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", o_.host.c_str(), o_.port,
                    std::string(connected.status().message()).c_str());

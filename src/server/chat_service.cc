@@ -185,7 +185,16 @@ void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
   r->set_history_count(static_cast<uint32_t>(room->history().size()));
   conn->Send(out);
 
-  for (const HistoryEntry& e : room->history()) conn->SendShared(EncodeChatFrame(room->id(), e, /*replay=*/true));
+  // The replay is this member's alone: encoded straight into its queue, in
+  // one reservation, not one shared frame per entry.
+  size_t replay_bytes = 0;
+  for (const HistoryEntry& e : room->history()) replay_bytes += ChatFrameSize(room->id(), e, /*replay=*/true);
+  if (char* out = replay_bytes > 0 ? conn->SendReserved(replay_bytes) : nullptr) {
+    for (const HistoryEntry& e : room->history()) {
+      WriteChatFrame(room->id(), e, /*replay=*/true, out);
+      out += ChatFrameSize(room->id(), e, /*replay=*/true);
+    }
+  }
 
   v1::ServerFrame joined;
   joined.set_room_id(room->id());

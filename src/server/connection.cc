@@ -16,7 +16,9 @@ Connection::Connection(uint64_t id, int fd, std::string peer, absl::Time now, ui
       max_output_bytes_(max_output_bytes),
       dirty_(dirty),
       state_(fd < 0 ? State::kAwaitingHello : State::kSniffing),
-      input_(4096),
+      // Empty until the first read: readv spills into the stack first, so an
+      // idle connection holds no input buffer at all.
+      input_(0),
       created_(now),
       last_heard_(now) {}
 
@@ -57,6 +59,12 @@ bool Connection::MoveTo(State next) {
   return true;
 }
 
+void Connection::ReleaseIdleMemory() {
+  input_.ShrinkIfEmpty(0);
+  if (output_.empty()) output_.ReleaseSpare();
+  if (transport_ != nullptr && output_.empty()) transport_->ReleaseIdleBuffers();
+}
+
 void Connection::MarkDirty() {
   if (!in_dirty_list) {
     in_dirty_list = true;
@@ -77,6 +85,11 @@ bool Connection::Admit(size_t bytes) {
 void Connection::Send(const v1::ServerFrame& frame) {
   // The server never builds a frame above its own limit; no cap needed here.
   if (Admit(frame.ByteSizeLong() + wire::kLengthPrefixBytes)) (void)wire::AppendFrame(frame, &output_, UINT32_MAX);
+}
+
+char* Connection::SendReserved(size_t n) {
+  if (!Admit(n)) return nullptr;
+  return output_.AppendUninitialized(n);
 }
 
 void Connection::SendShared(const wire::SharedFrame& frame) {

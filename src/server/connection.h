@@ -63,6 +63,10 @@ class Connection {
   // once closing; a queue past max_output_bytes closes the connection as a
   // slow consumer instead of growing.
   void Send(const v1::ServerFrame& frame);
+  // Reserves `n` bytes at the end of the output for the caller to fill at
+  // once (several frames encoded in place); null if the connection is
+  // closing or `n` more would make it a slow consumer.
+  char* SendReserved(size_t n);
   // Queues a frame shared with other recipients (a broadcast).
   void SendShared(const wire::SharedFrame& frame);
   // Queues bytes [begin, end) of a shared block of broadcast frames.
@@ -73,6 +77,10 @@ class Connection {
   // first reason wins.
   void Close(CloseReason reason, v1::Status error = v1::STATUS_UNSPECIFIED, const std::string& message = "");
   CloseReason close_reason() const { return close_reason_; }
+
+  // Frees buffers an idle connection does not need (input, the output
+  // queue's spare chunk, the transport's own); they come back on demand.
+  void ReleaseIdleMemory();
 
   wire::Buffer& input() { return input_; }
   wire::OutputQueue& output() { return output_; }

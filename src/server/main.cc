@@ -1,6 +1,7 @@
 // muxchatd: the single-port multiplexed chat server. Parses flags, blocks
-// SIGINT/SIGTERM into a signalfd the event loop watches, prints the bound
-// address on one stdout line, and runs the server until it stops.
+// SIGINT/SIGTERM (stop) and SIGHUP (reload TLS) into a signalfd the event
+// loop watches, prints the bound address on one stdout line, and runs the
+// server until it stops.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@ ABSL_FLAG(absl::Duration, keepalive, absl::Seconds(60), "idle time before the se
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(30), "time to answer a keepalive ping");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2), "how long shutdown keeps flushing to clients");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn, error or off");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain) for TLS on the same port; reloaded on SIGHUP");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert; reloaded on SIGHUP");
+ABSL_FLAG(std::string, tls_min_version, "1.2", "lowest TLS version accepted: 1.2 or 1.3");
+ABSL_FLAG(bool, require_tls, false, "refuse cleartext connections except from loopback");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("muxchatd: single-port multiplexed chat server.\nUsage: muxchatd [--listen=127.0.0.1:7000] [flags]");
@@ -45,11 +50,20 @@ int main(int argc, char** argv) {
   }
   muxchat::server::Logger logger(*level);
 
+  const std::string tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string tls_key = absl::GetFlag(FLAGS_tls_key);
+  if (tls_cert.empty() != tls_key.empty()) {
+    std::fprintf(stderr, "muxchatd: --tls_cert and --tls_key go together\n");
+    return 2;
+  }
+
   // Signals become readable events in the loop: no handler runs in between.
+  // SIGHUP reloads the TLS certificate and key.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
   const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd < 0) {
@@ -76,6 +90,10 @@ int main(int argc, char** argv) {
   options.keepalive_interval = absl::GetFlag(FLAGS_keepalive);
   options.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.tls.cert_file = tls_cert;
+  options.tls.key_file = tls_key;
+  options.tls.min_version = absl::GetFlag(FLAGS_tls_min_version);
+  options.require_tls = absl::GetFlag(FLAGS_require_tls);
   options.signal_fd = signal_fd;
 
   absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server = muxchat::server::Server::Create(options, &logger);

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -98,6 +99,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options.poller);
   if (!loop.ok()) return loop.status();
   std::unique_ptr<Server> server(new Server(options, logger, std::move(*loop)));
+  if (!options.tls.cert_file.empty()) {
+    absl::StatusOr<std::unique_ptr<TlsContext>> tls = TlsContext::Create(options.tls);
+    if (!tls.ok()) return tls.status();
+    server->tls_ = std::move(*tls);
+  } else if (options.require_tls) {
+    return absl::InvalidArgumentError("--require_tls needs --tls_cert and --tls_key");
+  }
   if (absl::Status st = server->Listen(); !st.ok()) return st;
   return server;
 }
@@ -169,6 +177,10 @@ void Server::RequestShutdown() {
 
 absl::Status Server::Run() {
   logger_->Log(LogLevel::kInfo, "listening on %s (poller %s)", bound_address_, loop_->poller_name());
+  if (tls_ != nullptr) {
+    logger_->Log(LogLevel::kInfo, "TLS on the same port: certificate %s, minimum TLS %s%s", options_.tls.cert_file,
+                 options_.tls.min_version, options_.require_tls ? ", cleartext only from loopback" : "");
+  }
   ScheduleSweep(absl::Now());
   loop_->SetBeforePoll([this](absl::Time now) { BeforePoll(now); });
   absl::Status st = loop_->Run();
@@ -242,8 +254,7 @@ void Server::OnEvent(uint64_t token, const PollEvent& ev, absl::Time now) {
       Sniff(conn, now);
       return;
     case Connection::State::kTlsHandshake:
-      // Handled by the TLS transport's Handshake() once TLS is configured;
-      // until then no connection reaches this state.
+      HandshakeTls(conn, now);
       return;
     default:
       if (ev.writable) Flush(conn);
@@ -260,6 +271,10 @@ void Server::OnSignals(uint64_t token, absl::Time now) {
     signalfd_siginfo info;
     while (::read(options_.signal_fd, &info, sizeof info) == sizeof info) {
       logger_->Log(LogLevel::kInfo, "received signal %d", info.ssi_signo);
+      if (info.ssi_signo == SIGHUP) {
+        ReloadTls();
+        continue;
+      }
       ++count;
     }
   }
@@ -389,11 +404,24 @@ void Server::Sniff(Connection* conn, absl::Time now) {
     return;
   }
   if (first == kTlsHandshakeRecord) {
-    logger_->Log(LogLevel::kWarn, "conn %d (%s): TLS ClientHello, but TLS is not configured", conn->id(),
-                 conn->peer());
-    conn->Close(CloseReason::kProtocolError);
+    if (tls_ == nullptr) {
+      logger_->Log(LogLevel::kWarn, "conn %d (%s): TLS ClientHello, but TLS is not configured", conn->id(),
+                   conn->peer());
+      conn->Close(CloseReason::kProtocolError);
+      return;
+    }
+    std::unique_ptr<Transport> transport = tls_->NewServerTransport(conn->fd());
+    if (transport == nullptr) {
+      logger_->Log(LogLevel::kError, "conn %d: %s", conn->id(), DrainTlsErrors("cannot allocate a TLS session"));
+      conn->Close(CloseReason::kHandshakeError);
+      return;
+    }
+    conn->set_transport(std::move(transport));
+    conn->MoveTo(Connection::State::kTlsHandshake);
+    HandshakeTls(conn, now);
     return;
   }
+  if (options_.require_tls && RefusedCleartext(conn, first)) return;
   if (first >= 'A' && first <= 'Z') {
     conn->MoveTo(Connection::State::kHttp);
     HandleRead(conn, now);
@@ -404,6 +432,76 @@ void Server::Sniff(Connection* conn, absl::Time now) {
   // (PROTOCOL), each with an Error frame, as before sniffing existed.
   conn->MoveTo(Connection::State::kAwaitingHello);
   HandleRead(conn, now);
+}
+
+void Server::HandshakeTls(Connection* conn, absl::Time now) {
+  const IoResult r = conn->transport()->Handshake();
+  switch (r.code) {
+    case IoResult::kWouldBlock:
+      UpdateInterest(conn, r.want & kPollWrite);
+      return;
+    case IoResult::kEof:
+    case IoResult::kError:
+      // Not muxchat yet: no Error frame, the TLS alert (if any) said it.
+      logger_->Log(LogLevel::kInfo, "conn %d (%s): TLS handshake %s: %s", conn->id(), conn->peer(),
+                   r.code == IoResult::kEof ? "ended by the peer" : "failed", r.error);
+      conn->peer_gone = true;
+      conn->Close(r.code == IoResult::kEof ? CloseReason::kClientClosed : CloseReason::kHandshakeError);
+      UpdateInterest(conn);
+      return;
+    case IoResult::kOk:
+      break;
+  }
+  logger_->Log(LogLevel::kDebug, "conn %d (%s): TLS established, ALPN '%s'", conn->id(), conn->peer(),
+               conn->transport()->alpn());
+  // ALPN decides; a client without ALPN speaks muxchat (the protocol's own
+  // clients always offer muxchat/1).
+  conn->MoveTo(conn->transport()->alpn() == kAlpnHttp ? Connection::State::kHttp
+                                                      : Connection::State::kAwaitingHello);
+  UpdateInterest(conn);
+  // Application data may have come in the handshake's last flight.
+  HandleRead(conn, now);
+}
+
+bool Server::RefusedCleartext(Connection* conn, unsigned char first) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    if (addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+      if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) return false;
+    } else if (addr.ss_family == AF_INET6) {
+      const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+      if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) return false;
+      if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127) return false;
+    } else if (addr.ss_family == AF_UNIX) {
+      return false;
+    }
+  }
+  logger_->Log(LogLevel::kWarn, "conn %d (%s): cleartext refused (--require_tls)", conn->id(), conn->peer());
+  if (first >= 'A' && first <= 'Z') {
+    conn->MoveTo(Connection::State::kHttp);
+    conn->output().AppendCopy("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    conn->Close(CloseReason::kProtocolError);
+  } else {
+    conn->MoveTo(Connection::State::kAwaitingHello);
+    conn->Close(CloseReason::kProtocolError, v1::FAILURE_PERMISSION_DENIED,
+                "this server accepts TLS only (muxchat --tls)");
+  }
+  return true;
+}
+
+void Server::ReloadTls() {
+  if (tls_ == nullptr) {
+    logger_->Log(LogLevel::kInfo, "SIGHUP: TLS is not configured; nothing to reload");
+    return;
+  }
+  if (absl::Status st = tls_->Reload(); !st.ok()) {
+    logger_->Log(LogLevel::kError, "SIGHUP: TLS reload failed, keeping the current certificate: %s", st.message());
+    return;
+  }
+  logger_->Log(LogLevel::kInfo, "SIGHUP: TLS certificate and key reloaded from %s (new connections use them)",
+               options_.tls.cert_file);
 }
 
 void Server::HandleRead(Connection* conn, absl::Time now) {
@@ -608,6 +706,8 @@ void Server::CheckTimeouts(absl::Time now) {
       case Connection::State::kOpen:
         break;
     }
+    // Quiet for a sweep interval: its buffers come back on the next message.
+    if (now - conn->last_heard() >= kSweepInterval && conn->output().empty()) conn->ReleaseIdleMemory();
     if (options_.keepalive_interval <= absl::ZeroDuration()) continue;
     if (conn->ping_outstanding()) {
       if (now - conn->ping_sent() > options_.keepalive_timeout) {

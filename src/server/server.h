@@ -24,6 +24,7 @@
 #include "src/server/logger.h"
 #include "src/server/poller.h"
 #include "src/server/server_options.h"
+#include "src/server/tls_context.h"
 #include "src/wire/frame_codec.h"
 
 namespace muxchat::server {
@@ -76,6 +77,13 @@ class Server final : public EventLoop::Handler {
   // method (no muxchat length prefix can start with either: both would
   // announce a frame of hundreds of MiB), anything else is muxchat.
   void Sniff(Connection* conn, absl::Time now);
+  // Drives a TLS handshake; once done, ALPN picks HTTP or muxchat.
+  void HandshakeTls(Connection* conn, absl::Time now);
+  // --require_tls: true (and the connection closing, told why in its own
+  // protocol) for cleartext from a non-loopback peer.
+  bool RefusedCleartext(Connection* conn, unsigned char first);
+  // SIGHUP: new connections get the certificate and key read afresh.
+  void ReloadTls();
   void HandleRead(Connection* conn, absl::Time now);
   void HandleFrames(Connection* conn, absl::Time now);
   void HandleHttp(Connection* conn);
@@ -99,6 +107,7 @@ class Server final : public EventLoop::Handler {
   const ServerOptions options_;
   Logger* const logger_;
   std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<TlsContext> tls_;  // null: TLS not configured
   ChatService service_;
   wire::FrameDecoder decoder_;
 

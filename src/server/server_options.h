@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "src/server/tls_context.h"
 #include "src/wire/frame_format.h"
 
 namespace muxchat::server {
@@ -42,7 +43,12 @@ struct ServerOptions {
   size_t read_budget_bytes = 64 * 1024;    // per connection per loop turn
   size_t write_budget_bytes = 1024 * 1024;  // per connection per loop turn
 
-  int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM, owned by the caller; -1 = none
+  // TLS on the same port: on when tls.cert_file is set (reloaded on SIGHUP).
+  TlsOptions tls;
+  // Refuse cleartext (muxchat and HTTP) except from loopback addresses.
+  bool require_tls = false;
+
+  int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM (and SIGHUP), owned by the caller; -1 = none
 };
 
 }  // namespace muxchat::server

@@ -52,7 +52,8 @@ class Buffer {
   // Bytes currently allocated; used by memory accounting.
   size_t Capacity() const { return data_.capacity(); }
   // Releases memory beyond `keep` bytes when the buffer is empty, so an idle
-  // connection that once received a burst does not hold its peak forever.
+  // connection does not hold a buffer (or the peak of a burst) while it
+  // sends nothing; the server does this from its periodic sweep.
   void ShrinkIfEmpty(size_t keep);
 
   // Reads once from fd with readv into the free space plus a 64 KiB stack

@@ -112,6 +112,17 @@ void OutputQueue::Consume(size_t n) {
   }
 }
 
+size_t OutputQueue::PeekFront(absl::string_view* spans, size_t max_spans, size_t max_bytes) const {
+  size_t count = 0;
+  size_t total = 0;
+  for (auto it = segments_.begin(); it != segments_.end() && count < max_spans && total < max_bytes; ++it) {
+    const size_t len = std::min(it->size() - it->offset, max_bytes - total);
+    spans[count++] = absl::string_view(it->data() + it->offset, len);
+    total += len;
+  }
+  return count;
+}
+
 void OutputQueue::CopyTo(std::string* out) const {
   for (const Segment& seg : segments_) out->append(seg.data() + seg.offset, seg.size() - seg.offset);
 }

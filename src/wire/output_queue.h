@@ -58,6 +58,10 @@ class OutputQueue {
   // Past kMaxSliceSegments ranges, the bytes are copied instead.
   void AppendSlice(const SharedFrame& block, size_t begin, size_t end);
 
+  // Frees the drained chunk kept for reuse (an idle connection need not hold
+  // 16 KiB for traffic that may never come back).
+  void ReleaseSpare() { spare_ = Chunk(); }
+
   // Bytes queued and not yet written.
   size_t PendingBytes() const { return pending_; }
   bool empty() const { return pending_ == 0; }
@@ -68,8 +72,15 @@ class OutputQueue {
   // from writev (EAGAIN included).
   ssize_t WriteToFd(int fd, size_t max_bytes);
 
-  // Drops `n` queued bytes as if written (used by WriteToFd and by tests).
+  // Drops `n` queued bytes as if written (used by WriteToFd, by transports
+  // that write through PeekFront, and by tests).
   void Consume(size_t n);
+  // Fills `spans` with views of up to `max_spans` segments from the front,
+  // covering at most `max_bytes` in all, without consuming anything; returns
+  // how many it filled. For transports that cannot hand the kernel an iovec
+  // (TLS encrypts into records): they write these bytes, then Consume() what
+  // went out. Views stay valid until the next Consume() or Append*().
+  size_t PeekFront(absl::string_view* spans, size_t max_spans, size_t max_bytes) const;
   // Where the next byte to write lives, or null when empty; lets tests tell
   // bytes shared between queues from copies.
   const char* FrontData() const {

@@ -73,5 +73,39 @@ TEST(CliOptions, PlainSelectsTheLineMode) {
   EXPECT_FALSE(ParseCliOptions({"--plain=yes"}).ok());
 }
 
+TEST(CliOptions, TlsIsOffByDefault) {
+  auto o = Parse({});
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(o->tls);
+  EXPECT_FALSE(o->TlsOptions().enabled);
+  EXPECT_FALSE(o->insecure);
+}
+
+TEST(CliOptions, TlsFlagsMapToTheLibraryOptions) {
+  auto o = Parse({"--tls", "--ca", "/etc/ca.pem"});
+  ASSERT_TRUE(o.ok());
+  const ClientTlsOptions t = o->TlsOptions();
+  EXPECT_TRUE(t.enabled);
+  EXPECT_EQ(t.ca_file, "/etc/ca.pem");
+  EXPECT_FALSE(t.insecure);
+}
+
+TEST(CliOptions, CaAndInsecureImplyTls) {
+  auto a = Parse({"--ca=x.pem"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->tls);
+  auto b = Parse({"--insecure"});
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b->tls);
+  EXPECT_TRUE(b->TlsOptions().insecure);
+}
+
+TEST(CliOptions, TlsFlagMisuseIsAUsageError) {
+  EXPECT_FALSE(Parse({"--tls=yes"}).ok());
+  EXPECT_FALSE(Parse({"--ca"}).ok());
+  EXPECT_FALSE(Parse({"--ca="}).ok());
+  EXPECT_FALSE(Parse({"--insecure=1"}).ok());
+}
+
 }  // namespace
 }  // namespace muxchat::client

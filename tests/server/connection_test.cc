@@ -51,3 +51,22 @@ TEST(ConnectionState, ALoggedInConnectionIsOpen) {
 
 }  // namespace
 }  // namespace muxchat::server
+
+namespace muxchat::server {
+namespace {
+
+TEST(ConnectionMemory, AnIdleConnectionHoldsNoInputBuffer) {
+  std::vector<Connection*> dirty;
+  Connection c(1, -1, "mem", absl::Now(), 1 << 20, &dirty);
+  EXPECT_EQ(c.input().Capacity(), 0u);
+  c.input().Append(std::string(10000, 'x'));
+  EXPECT_GE(c.input().Capacity(), 10000u);
+  c.ReleaseIdleMemory();  // not empty: kept
+  EXPECT_GE(c.input().Capacity(), 10000u);
+  c.input().Consume(10000);
+  c.ReleaseIdleMemory();
+  EXPECT_EQ(c.input().Capacity(), 0u);
+}
+
+}  // namespace
+}  // namespace muxchat::server

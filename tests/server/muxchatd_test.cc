@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "src/client/chat_client.h"
+#include "tests/test_certs.h"
 
 namespace muxchat {
 namespace {
@@ -179,6 +180,67 @@ TEST(Muxchatd, BadFlagValueFailsWithNonZeroExit) {
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_NE(WEXITSTATUS(status), 0);
+}
+
+client::ClientTlsOptions Trusting(const std::string& ca_file) {
+  client::ClientTlsOptions t;
+  t.enabled = true;
+  t.ca_file = ca_file;
+  return t;
+}
+
+TEST(Muxchatd, SighupReloadsTheTlsCertificateForNewConnectionsWithoutDroppingOldOnes) {
+  testing::TempDir dir;
+  testing::TestCa first("first CA");
+  testing::TestCa second("second CA");
+  const std::string ca1 = dir.Write("ca1.crt", first.cert_pem());
+  const std::string ca2 = dir.Write("ca2.crt", second.cert_pem());
+  testing::PemPair pair = first.Issue("server", "DNS:localhost,IP:127.0.0.1");
+  const std::string cert = dir.Write("server.crt", pair.cert);
+  const std::string key = dir.Write("server.key", pair.key);
+  Daemon d({"--listen=127.0.0.1:0", "--log_level=off", "--shutdown_grace=200ms", "--tls_cert=" + cert,
+            "--tls_key=" + key});
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0);
+  auto old = client::ChatClient::Connect("127.0.0.1", port, kTimeout, Trusting(ca1));
+  ASSERT_TRUE(old.ok()) << old.status();
+  ASSERT_TRUE((*old)->Hello("old", kTimeout).ok());
+  EXPECT_FALSE(client::ChatClient::Connect("127.0.0.1", port, kTimeout, Trusting(ca2)).ok());
+
+  pair = second.Issue("server", "DNS:localhost,IP:127.0.0.1");
+  dir.Write("server.key", pair.key);
+  dir.Write("server.crt", pair.cert);
+  d.Signal(SIGHUP);
+  // The reload happens on the server's next loop turn: wait for a handshake
+  // that only the new certificate can pass.
+  absl::StatusOr<std::unique_ptr<client::ChatClient>> fresh = absl::UnavailableError("not tried");
+  for (const absl::Time deadline = absl::Now() + kTimeout; !fresh.ok() && absl::Now() < deadline;) {
+    fresh = client::ChatClient::Connect("127.0.0.1", port, kTimeout, Trusting(ca2));
+  }
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_TRUE((*fresh)->Hello("fresh", kTimeout).ok());
+  EXPECT_TRUE((*old)->Ping(1, kTimeout).ok());  // the old connection lives on
+  EXPECT_FALSE(client::ChatClient::Connect("127.0.0.1", port, kTimeout, Trusting(ca1)).ok());
+  d.Signal(SIGTERM);
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Muxchatd, TlsFlagsAreCheckedAtStartUp) {
+  testing::TempDir dir;
+  {
+    Daemon half({"--listen=127.0.0.1:0", "--tls_cert=" + dir.path() + "/x.crt"});
+    EXPECT_EQ(WEXITSTATUS(half.Wait(absl::Seconds(5))), 2);
+  }
+  {
+    Daemon missing({"--listen=127.0.0.1:0", "--tls_cert=" + dir.path() + "/x.crt", "--tls_key=" + dir.path() + "/x.key"});
+    EXPECT_EQ(WEXITSTATUS(missing.Wait(absl::Seconds(5))), 1);
+  }
+  {
+    Daemon require({"--listen=127.0.0.1:0", "--require_tls"});
+    EXPECT_EQ(WEXITSTATUS(require.Wait(absl::Seconds(5))), 1);
+  }
 }
 
 }  // namespace

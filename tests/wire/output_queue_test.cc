@@ -143,5 +143,33 @@ TEST(OutputQueue, WriteReportsEagainWhenPeerIsFull) {
   ::close(fds[1]);
 }
 
+TEST(OutputQueue, PeekFrontViewsSegmentsInOrderWithoutConsuming) {
+  OutputQueue q;
+  q.AppendCopy("head");
+  SharedFrame big = Frame(std::string(OutputQueue::kCopyThresholdBytes + 1, 'x'));
+  q.Append(big);
+  q.AppendCopy("tail");
+  q.Consume(2);
+  absl::string_view spans[8];
+  ASSERT_EQ(q.PeekFront(spans, 8, 1 << 20), 3u);
+  EXPECT_EQ(spans[0], "ad");
+  EXPECT_EQ(spans[1].data(), big.data());  // the shared bytes themselves
+  EXPECT_EQ(spans[2], "tail");
+  EXPECT_EQ(q.PendingBytes(), 2 + big.size() + 4);
+}
+
+TEST(OutputQueue, PeekFrontStopsAtMaxBytesAndMaxSpans) {
+  OutputQueue q;
+  q.AppendCopy("abcd");
+  q.Append(Frame(std::string(OutputQueue::kCopyThresholdBytes + 1, 'x')));
+  q.AppendCopy("efgh");
+  absl::string_view spans[8];
+  ASSERT_EQ(q.PeekFront(spans, 8, 6), 2u);
+  EXPECT_EQ(spans[0], "abcd");
+  EXPECT_EQ(spans[1], "xx");
+  ASSERT_EQ(q.PeekFront(spans, 1, 1 << 20), 1u);
+  EXPECT_EQ(spans[0], "abcd");
+}
+
 }  // namespace
 }  // namespace muxchat::wire

@@ -1,0 +1,187 @@
+#include "src/server/tls_transport.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "src/server/poller.h"
+#include "src/server/tls_context.h"
+
+namespace muxchat::server {
+namespace {
+
+// Segments gathered per write: a record's worth of small frames.
+constexpr size_t kMaxSpans = 64;
+
+IoResult Result(IoResult::Code code, size_t bytes = 0, uint32_t want = 0, std::string error = {}) {
+  IoResult r;
+  r.code = code;
+  r.bytes = bytes;
+  r.want = want;
+  r.error = std::move(error);
+  return r;
+}
+
+}  // namespace
+
+TlsTransport::TlsTransport(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {
+  SSL_set_app_data(ssl_, this);
+  SSL_set_info_callback(ssl_, &TlsTransport::InfoCallback);
+}
+
+TlsTransport::~TlsTransport() { SSL_free(ssl_); }
+
+void TlsTransport::InfoCallback(const SSL* ssl, int where, int /*ret*/) {
+  if ((where & SSL_CB_HANDSHAKE_START) == 0) return;
+  auto* self = static_cast<TlsTransport*>(SSL_get_app_data(ssl));
+  // TLS 1.3 has no renegotiation (its post-handshake messages also start
+  // "handshakes" here), so only a 1.2 connection counts.
+  if (self != nullptr && self->established_ && SSL_version(ssl) < TLS1_3_VERSION) {
+    self->renegotiation_seen_ = true;
+  }
+}
+
+IoResult TlsTransport::Failure(int ret, const char* op) {
+  const int saved_errno = errno;
+  switch (SSL_get_error(ssl_, ret)) {
+    case SSL_ERROR_WANT_READ:
+      return Result(IoResult::kWouldBlock, 0, kPollRead);
+    case SSL_ERROR_WANT_WRITE:
+      return Result(IoResult::kWouldBlock, 0, kPollWrite);
+    case SSL_ERROR_ZERO_RETURN:
+      return Result(IoResult::kEof);  // close_notify
+    case SSL_ERROR_SYSCALL:
+      if (ERR_peek_error() == 0 && saved_errno == 0) return Result(IoResult::kEof, 0, 0, "peer closed");
+      if (saved_errno == EAGAIN || saved_errno == EINTR) return Result(IoResult::kWouldBlock, 0, kPollRead);
+      return Result(IoResult::kError, 0, 0,
+                    absl::StrCat("TLS ", op, ": ",
+                                 DrainTlsErrors(saved_errno != 0 ? std::strerror(saved_errno) : "I/O error")));
+    case SSL_ERROR_SSL:
+    default:
+      // The peer closed the TCP stream without close_notify (mid-record or
+      // mid-handshake): an end, not an attack on anyone else; the framing
+      // above notices any truncated frame.
+      if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ERR_clear_error();
+        return Result(IoResult::kEof, 0, 0, "peer closed without close_notify");
+      }
+      return Result(IoResult::kError, 0, 0, absl::StrCat("TLS ", op, ": ", DrainTlsErrors("protocol error")));
+  }
+}
+
+IoResult TlsTransport::Handshake() {
+  if (established_) return Result(IoResult::kOk);
+  ERR_clear_error();
+  const int ret = SSL_do_handshake(ssl_);
+  if (ret != 1) return Failure(ret, "handshake");
+  established_ = true;
+  const unsigned char* name = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(ssl_, &name, &len);
+  alpn_.assign(reinterpret_cast<const char*>(name), name == nullptr ? 0 : len);
+  return Result(IoResult::kOk);
+}
+
+IoResult TlsTransport::Read(wire::Buffer* in, size_t max_bytes) {
+  if (has_deferred_end_) return deferred_end_;
+  size_t total = 0;
+  while (total < max_bytes) {
+    const size_t room = std::min(max_bytes - total, kRecordBytes);
+    in->EnsureWritable(room);
+    size_t got = 0;
+    ERR_clear_error();
+    const int ret = SSL_read_ex(ssl_, in->BeginWrite(), room, &got);
+    IoResult end;
+    if (renegotiation_seen_) {
+      end = Result(IoResult::kError, 0, 0, "TLS renegotiation refused");
+    } else if (ret == 1) {
+      in->CommitWrite(got);
+      total += got;
+      continue;
+    } else {
+      end = Failure(ret, "read");
+    }
+    if (total == 0) return end;
+    if (end.code != IoResult::kWouldBlock) {
+      deferred_end_ = end;
+      has_deferred_end_ = true;
+    }
+    break;
+  }
+  return Result(IoResult::kOk, total);
+}
+
+IoResult TlsTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
+  if (has_deferred_end_) return deferred_end_;
+  // One record's staging, shared by every transport of this thread: it
+  // only lives during one SSL_write, so no connection keeps 16 KiB for it.
+  static thread_local char staging[kRecordBytes];
+  size_t total = 0;
+  while (!out->empty() && (total < max_bytes || retry_bytes_ > 0)) {
+    // A retry must offer at least the bytes of the write that blocked.
+    const size_t limit = std::min(kRecordBytes, std::max(max_bytes > total ? max_bytes - total : 0, retry_bytes_));
+    absl::string_view spans[kMaxSpans];
+    const size_t count = out->PeekFront(spans, kMaxSpans, limit);
+    const char* data = spans[0].data();
+    size_t len = spans[0].size();
+    if (count > 1 && len < limit) {
+      // Small frames: coalesce into one record rather than one each.
+      len = 0;
+      for (size_t i = 0; i < count; ++i) {
+        std::memcpy(staging + len, spans[i].data(), spans[i].size());
+        len += spans[i].size();
+      }
+      data = staging;
+    }
+    size_t written = 0;
+    ERR_clear_error();
+    const int ret = SSL_write_ex(ssl_, data, len, &written);
+    if (ret == 1) {
+      out->Consume(written);
+      total += written;
+      retry_bytes_ = 0;
+      continue;
+    }
+    IoResult end = Failure(ret, "write");
+    if (end.code == IoResult::kWouldBlock) {
+      retry_bytes_ = len;
+      end.bytes = total;
+      return end;
+    }
+    if (total == 0) return end;
+    deferred_end_ = end;
+    has_deferred_end_ = true;
+    break;
+  }
+  return Result(IoResult::kOk, total);
+}
+
+bool TlsTransport::HasBufferedInput() const { return !has_deferred_end_ && SSL_pending(ssl_) > 0; }
+
+void TlsTransport::ShutdownWrite() {
+  if (established_ && !has_deferred_end_) {
+    // Sends close_notify if the socket takes it now; never waits for the
+    // peer's (bidirectional shutdown buys nothing before a close).
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
+  }
+  ::shutdown(fd_, SHUT_WR);
+}
+
+void TlsTransport::ReleaseIdleBuffers() {
+  // Fails harmlessly (returns 0) while a record is half read or written.
+  SSL_free_buffers(ssl_);
+}
+
+const char* TlsTransport::version() const { return SSL_get_version(ssl_); }
+
+bool TlsTransport::ktls_send() const { return BIO_get_ktls_send(SSL_get_wbio(ssl_)) != 0; }
+
+}  // namespace muxchat::server
