@@ -4,7 +4,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <langinfo.h>
+
+#include <clocale>
 #include <cstdio>
+#include <string>
 
 // ncursesw: wide-character aware curses; its macros (e.g. `clear`, `move`)
 // stay confined to this file.
@@ -37,6 +41,10 @@ FullscreenUi::~FullscreenUi() { Stop(); }
 
 bool FullscreenUi::Start(bool colour) {
   if (started_) return true;
+  // ncursesw draws and measures wide characters only in a UTF-8 locale; the
+  // protocol is UTF-8 whatever the environment says.
+  const char* locale = std::setlocale(LC_CTYPE, "");
+  if (locale == nullptr || std::string(::nl_langinfo(CODESET)) != "UTF-8") std::setlocale(LC_CTYPE, "C.UTF-8");
   std::fflush(stdout);
   SCREEN* screen = ::newterm(nullptr, stdout, stdin);
   if (screen == nullptr) return false;

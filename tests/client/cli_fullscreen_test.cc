@@ -328,5 +328,17 @@ TEST(CliFullscreen, OwnMessageShowsOnceAndIsConfirmed) {
   EXPECT_EQ(Count(alice->Screen(), "hello everyone"), 1u) << alice->last_screen();
 }
 
+TEST(CliFullscreen, WideCharactersAreDrawnEvenInTheCLocale) {
+  Daemon daemon;
+  auto alice = Alice(daemon.port(), {"lobby"}, 100, 30, {"NO_COLOR=1", "LC_ALL=C"});
+  Bob bob(daemon.port(), "lobby");
+  bob.Say("\xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80 end");  // 你好 😀 end
+  EXPECT_TRUE(alice->WaitForText("<bob> \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x98\x80 end")) << alice->last_screen();
+  alice->Type("\xe4\xbd\xa0\xe5\xa5\xbd");
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] \xe4\xbd\xa0\xe5\xa5\xbd"; }))
+      << alice->last_screen();
+  EXPECT_EQ(alice->Format("#{cursor_x}"), "12");  // "[lobby] " 8 + two wide characters 4
+}
+
 }  // namespace
 }  // namespace muxchat::testing
