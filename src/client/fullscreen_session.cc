@@ -60,8 +60,14 @@ FullscreenSession::FullscreenSession(const CliOptions& options, int signal_fd, L
 int FullscreenSession::Run() {
   auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
   if (!connected.ok()) {
-    std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
-                 std::string(connected.status().message()).c_str());
+    // Say the address once: the library's message may already name it.
+    const std::string why(connected.status().message());
+    if (absl::StartsWith(why, "connect to ")) {
+      std::fprintf(stderr, "muxchat: cannot %s\n", why.c_str());
+    } else {
+      std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
+                   why.c_str());
+    }
     return kExitConnectFailed;
   }
   client_ = std::move(*connected);
@@ -381,10 +387,9 @@ CompletionSources FullscreenSession::Sources() const {
   CompletionSources s;
   s.commands = {"/create", "/delete", "/help", "/join", "/leave", "/list", "/names",
                 "/quit",   "/rooms",  "/switch", "/win"};
-  auto& windows = const_cast<WindowList&>(windows_);
-  s.rooms = windows.RoomNames();
+  s.rooms = windows_.RoomNames();
   s.rooms.insert(s.rooms.end(), known_rooms_.begin(), known_rooms_.end());
-  for (const std::string& nick : windows.active().KnownMembers()) {
+  for (const std::string& nick : windows_.active().KnownMembers()) {
     if (!absl::EqualsIgnoreCase(nick, client_->nickname())) s.nicks.push_back(nick);
   }
   return s;

@@ -32,6 +32,7 @@ class WindowList {
   RoomWindow& status() { return *windows_.front(); }
 
   RoomWindow& active() { return *windows_[active_]; }
+  const RoomWindow& active() const { return *windows_[active_]; }
   size_t active_index() const { return active_; }
   size_t size() const { return windows_.size(); }
   RoomWindow& at(size_t index) { return *windows_[index]; }

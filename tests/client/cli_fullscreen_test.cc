@@ -1,6 +1,11 @@
 // The full-screen mode of the muxchat CLI, driven in a real terminal
 // emulator (tmux) against a real muxchatd; the other side of each
 // conversation is a ChatClient. The screen is read as a user sees it.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -338,6 +343,23 @@ TEST(CliFullscreen, WideCharactersAreDrawnEvenInTheCLocale) {
   EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] \xe4\xbd\xa0\xe5\xa5\xbd"; }))
       << alice->last_screen();
   EXPECT_EQ(alice->Format("#{cursor_x}"), "12");  // "[lobby] " 8 + two wide characters 4
+}
+
+TEST(CliFullscreen, RefusedConnectionSaysTheAddressOnceAndExits3) {
+  // A port nothing listens on: bind one, note it, close it.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const uint16_t port = ntohs(addr.sin_port);
+  ::close(fd);
+  TmuxTerminal t(Args(port, "alice"), 100, 30, {"NO_COLOR=1"});
+  EXPECT_EQ(t.AwaitExit(), 3);
+  EXPECT_TRUE(t.WaitForText(absl::StrCat("muxchat: cannot connect to 127.0.0.1:", port, ": Connection refused")))
+      << t.last_screen();
 }
 
 }  // namespace
