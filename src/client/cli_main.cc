@@ -16,6 +16,7 @@
 #include "src/client/cli_options.h"
 #include "src/client/exit_codes.h"
 #include "src/client/fullscreen_session.h"
+#include "src/client/fullscreen_ui.h"
 #include "src/client/interactive_session.h"
 #include "src/client/message_format.h"
 #include "src/client/script_mode.h"
@@ -78,7 +79,7 @@ int Main(int argc, char** argv) {
   // cannot address the cursor.
   const char* term = std::getenv("TERM");
   const bool fullscreen = interactive && !options->plain && ::isatty(STDOUT_FILENO) && term != nullptr &&
-                          term[0] != '\0' && std::string(term) != "dumb";
+                          term[0] != '\0' && std::string(term) != "dumb" && FullscreenUi::TerminalSupported();
   if (fullscreen) {
     FullscreenSession session(*options, signal_fd, style);
     code = session.Run();

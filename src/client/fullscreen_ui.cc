@@ -13,6 +13,7 @@
 // ncursesw: wide-character aware curses; its macros (e.g. `clear`, `move`)
 // stay confined to this file.
 #include <ncursesw/curses.h>
+#include <ncursesw/term.h>
 
 #include "src/client/nick_colour.h"
 #include "src/client/tui_text.h"
@@ -36,6 +37,15 @@ enum Pair : short {
 };
 
 }  // namespace
+
+bool FullscreenUi::TerminalSupported() {
+  int error = 0;
+  if (::setupterm(nullptr, STDOUT_FILENO, &error) != OK) return false;
+  char* cup = ::tigetstr(const_cast<char*>("cup"));
+  const bool addressable = cup != nullptr && cup != reinterpret_cast<char*>(-1);
+  ::del_curterm(cur_term);
+  return addressable;
+}
 
 FullscreenUi::~FullscreenUi() { Stop(); }
 

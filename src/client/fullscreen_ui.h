@@ -30,6 +30,10 @@ class FullscreenUi {
     char32_t ch = 0;
   };
 
+  // True if terminfo knows the terminal on stdout (TERM) and it can address
+  // the cursor; otherwise the caller should use the line mode.
+  static bool TerminalSupported();
+
   FullscreenUi() = default;
   ~FullscreenUi();
   FullscreenUi(const FullscreenUi&) = delete;

@@ -283,6 +283,16 @@ TEST(CliFullscreen, TermDumbGetsTheLineMode) {
   EXPECT_EQ(t.AwaitExit(), 0);
 }
 
+TEST(CliFullscreen, UnknownTerminalGetsTheLineMode) {
+  Daemon daemon;
+  TmuxTerminal t(Args(daemon.port(), "alice"), 100, 30, {"NO_COLOR=1", "TERM=no-such-terminal"});
+  EXPECT_TRUE(t.WaitForScreen([](const Rows& r) { return Contains(r, "logged in as alice") && Contains(r, "\nmuxchat>"); }))
+      << t.last_screen();
+  EXPECT_FALSE(Contains(t.Screen(), "1:status"));
+  t.Keys({"C-c"});
+  EXPECT_EQ(t.AwaitExit(), 0);
+}
+
 TEST(CliFullscreen, PlainFlagGetsTheLineMode) {
   Daemon daemon;
   std::vector<std::string> args = Args(daemon.port(), "alice");
