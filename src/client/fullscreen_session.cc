@@ -161,7 +161,7 @@ void FullscreenSession::Redraw() {
                                   options_.host, ":", options_.port, " | status: server and command output"),
                      Style::kBar, 0});
   } else {
-    title.push_back({absl::StrCat(" ", windows_.active_index() + 1, ":", w.name(), " | ", Members(w.member_count()),
+    title.push_back({absl::StrCat(" ", windows_.active_index() + 1, ":", w.name(), " | ", Members(w.members().count()),
                                   " | you are ", client_->nickname()),
                      Style::kBar, 0});
   }
@@ -389,7 +389,7 @@ CompletionSources FullscreenSession::Sources() const {
                 "/quit",   "/rooms",  "/switch", "/win"};
   s.rooms = windows_.RoomNames();
   s.rooms.insert(s.rooms.end(), known_rooms_.begin(), known_rooms_.end());
-  for (const std::string& nick : windows_.active().KnownMembers()) {
+  for (const std::string& nick : windows_.active().members().Known()) {
     if (!absl::EqualsIgnoreCase(nick, client_->nickname())) s.nicks.push_back(nick);
   }
   return s;
@@ -508,8 +508,8 @@ void FullscreenSession::Join(const std::string& room) {
   }
   if (!reply.ok()) return Fail(absl::StrCat("cannot join ", room), reply.status());
   RoomWindow* w = windows_.Open(reply->room_id(), SafeText(reply->room_name()));
-  w->SetMemberCount(reply->member_count());
-  w->AddMember(client_->nickname());
+  w->members().SetCount(reply->member_count());
+  w->members().Add(client_->nickname());
   windows_.ActivateRoom(reply->room_id());
   System(absl::StrCat("joined ", w->name(), " (", Members(reply->member_count()),
                       "); type to chat, /names for who is here, /help for commands"),
@@ -546,16 +546,7 @@ void FullscreenSession::Names(const std::string& room) {
                        : absl::StrCat("you are not in ", room, " (/join ", room, " first)"));
     return;
   }
-  // The protocol gives member counts, not names: the names are those this
-  // client has seen since it joined (presence events and messages).
-  const std::vector<std::string> known = w->KnownMembers();
-  std::string text = absl::StrCat(w->name(), ": ", Members(w->member_count()), ": ", absl::StrJoin(known, " "));
-  if (w->member_count() > known.size()) {
-    const size_t unknown = w->member_count() - known.size();
-    absl::StrAppend(&text, " and ", unknown, " more who joined before you and have not spoken since",
-                    " (the server does not send member lists)");
-  }
-  System(text);
+  System(w->members().Describe(w->name()));
 }
 
 void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
@@ -585,7 +576,7 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
         windows_.status().Add(std::move(line));
         return;
       }
-      if (!m.replay()) w->AddMember(m.sender());
+      if (!m.replay()) w->members().Add(m.sender());
       w->Add(std::move(line));
       if (m.replay()) {
         auto it = history_left_.find(frame.room_id());
@@ -598,16 +589,16 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
     }
     case v1::ServerFrame::kMemberJoined:
       if (w == nullptr) return;
-      w->AddMember(frame.member_joined().nickname());
-      w->SetMemberCount(frame.member_joined().member_count());
+      w->members().Add(frame.member_joined().nickname());
+      w->members().SetCount(frame.member_joined().member_count());
       System(absl::StrCat(SafeText(frame.member_joined().nickname()), " joined (",
                           Members(frame.member_joined().member_count()), ")"),
              w);
       return;
     case v1::ServerFrame::kMemberLeft:
       if (w == nullptr) return;
-      w->RemoveMember(frame.member_left().nickname());
-      w->SetMemberCount(frame.member_left().member_count());
+      w->members().Remove(frame.member_left().nickname());
+      w->members().SetCount(frame.member_left().member_count());
       System(absl::StrCat(SafeText(frame.member_left().nickname()), " left (", SafeText(frame.member_left().reason()),
                           "; ", Members(frame.member_left().member_count()), ")"),
              w);

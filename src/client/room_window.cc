@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "src/client/nick_colour.h"
 #include "src/client/tui_text.h"
@@ -64,16 +63,6 @@ void RoomWindow::Deactivate() {
 
 void RoomWindow::ScrollUp(int rows) { scroll_ += std::max(rows, 1); }
 void RoomWindow::ScrollDown(int rows) { scroll_ = std::max(0, scroll_ - std::max(rows, 1)); }
-
-void RoomWindow::AddMember(const std::string& nick) { members_[absl::AsciiStrToLower(nick)] = nick; }
-void RoomWindow::RemoveMember(const std::string& nick) { members_.erase(absl::AsciiStrToLower(nick)); }
-
-std::vector<std::string> RoomWindow::KnownMembers() const {
-  std::vector<std::string> out;
-  out.reserve(members_.size());
-  for (const auto& [lower, nick] : members_) out.push_back(nick);
-  return out;
-}
 
 std::vector<ScreenRow> RoomWindow::LineRows(const ScrollLine& line, int width) const {
   ScreenRow prefix;

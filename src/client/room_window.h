@@ -14,9 +14,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <string>
 #include <vector>
+
+#include "src/client/room_members.h"
 
 namespace muxchat::client {
 
@@ -86,14 +87,9 @@ class RoomWindow {
   // lines arrive while scrolled up.
   std::vector<ScreenRow> Render(int width, int height);
 
-  // Members: the server gives only a count (Join reply, MemberJoined,
-  // MemberLeft); names are learned from presence events and live messages.
-  void SetMemberCount(uint32_t count) { member_count_ = count; }
-  void AddMember(const std::string& nick);
-  void RemoveMember(const std::string& nick);
-  uint32_t member_count() const { return member_count_; }
-  // Known member names, sorted case-insensitively.
-  std::vector<std::string> KnownMembers() const;
+  // Who is in the room, as far as this client knows (see RoomMembers).
+  RoomMembers& members() { return members_; }
+  const RoomMembers& members() const { return members_; }
 
   size_t line_count() const { return lines_.size(); }
   const ScrollLine& line(size_t i) const { return lines_[i]; }
@@ -114,8 +110,7 @@ class RoomWindow {
   bool has_marker_ = false;
   int scroll_ = 0;
   int last_width_ = 0;
-  uint32_t member_count_ = 0;
-  std::map<std::string, std::string> members_;  // lower-case -> as given
+  RoomMembers members_;
 };
 
 }  // namespace muxchat::client

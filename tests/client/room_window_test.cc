@@ -161,14 +161,5 @@ TEST(RoomWindow, MentionedTextIsHighlighted) {
   EXPECT_EQ(w.Render(40, 1)[0].back().style, Style::kMention);
 }
 
-TEST(RoomWindow, KnownMembersFollowJoinsAndLeaves) {
-  RoomWindow w(1, "lobby");
-  w.AddMember("bob");
-  w.AddMember("Alice");
-  w.AddMember("carol");
-  w.RemoveMember("CAROL");
-  EXPECT_EQ(w.KnownMembers(), (std::vector<std::string>{"Alice", "bob"}));
-}
-
 }  // namespace
 }  // namespace muxchat::client
