@@ -365,10 +365,6 @@ bool FullscreenSession::HandleLocalCommand(const std::string& line) {
   const size_t space = rest.find(' ');
   const std::string word = absl::AsciiStrToLower(rest.substr(0, space));
   const std::string arg(space == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(rest.substr(space)));
-  if (word == "names") {
-    Names(arg);
-    return true;
-  }
   if (word == "win" || word == "window") {
     size_t n = 0;
     if (!absl::SimpleAtoi(arg, &n) || n == 0 || !windows_.Activate(n - 1)) {
@@ -467,6 +463,9 @@ void FullscreenSession::HandleCommand(const Command& command) {
       windows_.ActivateRoom(w->room_id());
       return;
     }
+    case CommandKind::kNames:
+      Names(command.arg);
+      return;
     case CommandKind::kRooms: {
       std::string text = "your rooms:";
       for (size_t i = 1; i < windows_.size(); ++i) absl::StrAppend(&text, " ", i + 1, ":", windows_.at(i).name());

@@ -3,8 +3,8 @@
 // one window per joined room plus a status window, a status bar of room tabs
 // with unread counts and mention highlights, scrollback (PgUp/PgDn), /names,
 // Tab completion, an input line with history, and nick colours. Same
-// commands as the line mode (CommandParser) plus /names, /win N and the
-// window keys. One poll loop over the quit signalfd, a SIGWINCH signalfd,
+// commands as the line mode (CommandParser, /names included) plus /win N
+// and the window keys. One poll loop over the quit signalfd, a SIGWINCH signalfd,
 // stdin and the connection; nothing blocks but bounded request/reply calls.
 //
 // Thread rule: main thread only. Borrows `signal_fd` (must outlive Run()).
@@ -46,7 +46,7 @@ class FullscreenSession {
   void HandleKey(const FullscreenUi::Key& key);
   void Submit();
   void HandleLine(const std::string& line);
-  // Full-screen-only commands (/names, /win); false if `line` is not one.
+  // Full-screen-only commands (/win, and /help with the keys); false if `line` is not one.
   bool HandleLocalCommand(const std::string& line);
   void HandleCommand(const Command& command);
   void HandleEvent(const v1::ServerFrame& frame);

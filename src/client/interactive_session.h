@@ -17,6 +17,7 @@
 #include "src/client/cli_options.h"
 #include "src/client/command_parser.h"
 #include "src/client/message_format.h"
+#include "src/client/room_members.h"
 #include "src/client/terminal_ui.h"
 
 namespace muxchat::client {
@@ -57,6 +58,7 @@ class InteractiveSession {
   Stage stage_ = Stage::kNick;
   std::map<uint64_t, std::string> joined_;    // room id -> name
   std::map<uint64_t, uint32_t> history_left_;  // room id -> replayed messages still to come
+  std::map<uint64_t, RoomMembers> members_;    // room id -> who is there, as far as we know (/names)
   uint64_t active_ = 0;
   std::optional<int> exit_code_;
 };

@@ -75,5 +75,13 @@ TEST(CommandParser, TrailingCarriageReturnIsIgnored) {
   EXPECT_EQ(c.arg, "lobby");
 }
 
+TEST(CommandParser, NamesTakesAnOptionalRoomInChatMode) {
+  EXPECT_EQ(ParseCommand("/names", true).kind, CommandKind::kNames);
+  const Command named = ParseCommand("/names lobby", true);
+  EXPECT_EQ(named.kind, CommandKind::kNames);
+  EXPECT_EQ(named.arg, "lobby");
+  EXPECT_EQ(ParseCommand("NAMES", false).kind, CommandKind::kInvalid);
+}
+
 }  // namespace
 }  // namespace muxchat::client
