@@ -24,11 +24,18 @@ ChatService::ChatService(const ServerOptions& options, Logger* logger)
 }
 
 void ChatService::HandleFrame(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
+  request_status_ = v1::SUCCESS;
+  DispatchFrame(conn, f, now);
+  metrics_->CountRequest(f.body_case(), request_status_);
+}
+
+void ChatService::DispatchFrame(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
   if (f.body_case() == v1::ClientFrame::kPong) return;  // keepalive answer; activity already noted
   // Every request costs a token, not only sends: a loop of ListRooms,
   // Join/Leave or Hello makes the server work for everyone too.
   if (!conn->TakeRequestToken(now, options_.messages_per_second, options_.message_burst)) {
     if (options_.max_rate_violations > 0 && conn->rate_violations() >= options_.max_rate_violations) {
+      request_status_ = v1::FAILURE_RATE_LIMITED;
       conn->Close(CloseReason::kFlooding, v1::FAILURE_RATE_LIMITED, "disconnected for flooding");
       return;
     }
@@ -41,6 +48,7 @@ void ChatService::HandleFrame(Connection* conn, const v1::ClientFrame& f, absl::
     return;
   }
   if (!conn->logged_in()) {
+    request_status_ = v1::FAILURE_HANDSHAKE;
     conn->Close(CloseReason::kHandshakeError, v1::FAILURE_HANDSHAKE, "the first request must be Hello");
     return;
   }
@@ -65,6 +73,7 @@ void ChatService::HandleFrame(Connection* conn, const v1::ClientFrame& f, absl::
 
 void ChatService::ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status,
                                const std::string& message) {
+  request_status_ = status;
   v1::ServerFrame out;
   out.set_request_id(f.request_id());
   out.set_room_id(f.room_id());
@@ -80,6 +89,7 @@ void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f) {
     return;
   }
   if (hello.protocol_version() != wire::kProtocolVersion) {
+    request_status_ = v1::FAILURE_VERSION_MISMATCH;
     conn->Close(CloseReason::kHandshakeError, v1::FAILURE_VERSION_MISMATCH,
                 absl::StrCat("unsupported protocol version ", hello.protocol_version(), "; this server speaks ",
                              wire::kProtocolVersion));
@@ -96,6 +106,7 @@ void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f) {
   }
   nicknames_.emplace(folded, conn);
   conn->LogIn(hello.nickname(), std::move(folded));
+  ++metrics_->logins;
   logger_->Log(LogLevel::kInfo, "conn %d logged in as %s (%s)", conn->id(), hello.nickname(), hello.client_name());
   v1::ServerFrame out;
   out.set_request_id(f.request_id());
@@ -271,6 +282,7 @@ void ChatService::HandleSend(Connection* conn, const v1::ClientFrame& f, absl::T
     return;
   }
   const HistoryEntry& e = room->Record(conn->nickname(), text, now);
+  ++metrics_->messages_accepted;
   // Encoded once, straight from the history entry, into the shared block;
   // every member's queue references those same bytes.
   const size_t size = ChatFrameSize(room->id(), e, /*replay=*/false);
@@ -286,7 +298,9 @@ size_t ChatService::PlaceInBlock(size_t n) {
 
 void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip) {
   for (Connection* member : room.members()) {
-    if (member != skip) member->SendSlice(block_, begin, end);
+    if (member == skip) continue;
+    member->SendSlice(block_, begin, end);
+    ++metrics_->deliveries;
   }
 }
 

@@ -13,6 +13,7 @@
 #include "proto/muxchat.pb.h"
 #include "src/server/connection.h"
 #include "src/server/logger.h"
+#include "src/server/metrics.h"
 #include "src/server/room_registry.h"
 #include "src/server/server_options.h"
 
@@ -32,11 +33,18 @@ class ChatService {
   // and frees its nickname. Call exactly once, before destroying it.
   void OnDisconnect(Connection* conn);
 
+  // Counts requests, logins, messages and deliveries into `metrics` from now
+  // on (it must outlive this service); until set, into a private registry.
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
+  const Metrics& metrics() const { return *metrics_; }
+
   const RoomRegistry& rooms() const { return rooms_; }
   size_t logged_in_count() const { return nicknames_.size(); }
   const v1::Limits& limits() const { return limits_; }
 
  private:
+  // HandleFrame's work; HandleFrame counts the request's outcome around it.
+  void DispatchFrame(Connection* conn, const v1::ClientFrame& frame, absl::Time now);
   void HandleHello(Connection* conn, const v1::ClientFrame& f);
   void HandleCreate(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   void HandleJoin(Connection* conn, const v1::ClientFrame& f);
@@ -74,6 +82,12 @@ class ChatService {
   // when the last queue that references it has written its range.
   static constexpr size_t kBlockBytes = 64 * 1024;
   wire::SharedFrame block_;
+
+  Metrics own_metrics_;
+  Metrics* metrics_ = &own_metrics_;
+  // The status the request being handled was answered with (ReplyFailure and
+  // fatal refusals set it); counted by HandleFrame.
+  v1::Status request_status_ = v1::SUCCESS;
 };
 
 }  // namespace muxchat::server

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "src/server/http_request_parser.h"
 #include "src/wire/frame_codec.h"
 
 namespace muxchat::server {
@@ -24,6 +25,11 @@ Connection::Connection(uint64_t id, int fd, std::string peer, absl::Time now, ui
 
 Connection::~Connection() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+HttpRequestParser* Connection::http_parser() {
+  if (http_parser_ == nullptr) http_parser_ = std::make_unique<HttpRequestParser>();
+  return http_parser_.get();
 }
 
 const char* Connection::StateName(State s) {

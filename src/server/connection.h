@@ -23,6 +23,8 @@
 
 namespace muxchat::server {
 
+class HttpRequestParser;
+
 class Connection {
  public:
   // The lifecycle, in order. Legal moves are in CanMove (connection.cc):
@@ -78,11 +80,21 @@ class Connection {
   void Close(CloseReason reason, v1::Status error = v1::STATUS_UNSPECIFIED, const std::string& message = "");
   CloseReason close_reason() const { return close_reason_; }
 
+  // Something besides the queue wants writing (the transport's own bytes):
+  // flushed before the loop polls again.
+  void RequestFlush() { MarkDirty(); }
+  // Bytes owed to the peer: the queue's and the transport's own.
+  bool OwesOutput() const {
+    return !output_.empty() || (transport_ != nullptr && transport_->HasPendingOutput());
+  }
+
   // Frees buffers an idle connection does not need (input, the output
   // queue's spare chunk, the transport's own); they come back on demand.
   void ReleaseIdleMemory();
 
   wire::Buffer& input() { return input_; }
+  // The HTTP request being read in state kHttp; made on first use.
+  HttpRequestParser* http_parser();
   wire::OutputQueue& output() { return output_; }
 
   // Session state, managed by the ChatService.
@@ -143,6 +155,7 @@ class Connection {
   CloseReason close_reason_ = CloseReason::kNone;
   wire::Buffer input_;
   wire::OutputQueue output_;
+  std::unique_ptr<HttpRequestParser> http_parser_;  // HTTP connections only
 
   std::string nickname_;
   std::string folded_nickname_;

@@ -33,6 +33,8 @@ ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10), "time allowed be
 ABSL_FLAG(absl::Duration, keepalive, absl::Seconds(60), "idle time before the server pings a client (0 = never)");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(30), "time to answer a keepalive ping");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(2), "how long shutdown keeps flushing to clients");
+ABSL_FLAG(std::string, metrics, "loopback",
+          "who may GET /metrics on the port: off (404), loopback (127.0.0.0/8 and ::1; 403 for others) or on");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warn, error or off");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain) for TLS on the same port; reloaded on SIGHUP");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert; reloaded on SIGHUP");
@@ -49,6 +51,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   muxchat::server::Logger logger(*level);
+  absl::StatusOr<muxchat::server::MetricsAccess> metrics = muxchat::server::ParseMetricsAccess(absl::GetFlag(FLAGS_metrics));
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(metrics.status().message()).c_str());
+    return 2;
+  }
 
   const std::string tls_cert = absl::GetFlag(FLAGS_tls_cert);
   const std::string tls_key = absl::GetFlag(FLAGS_tls_key);
@@ -90,6 +97,7 @@ int main(int argc, char** argv) {
   options.keepalive_interval = absl::GetFlag(FLAGS_keepalive);
   options.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.metrics = *metrics;
   options.tls.cert_file = tls_cert;
   options.tls.key_file = tls_key;
   options.tls.min_version = absl::GetFlag(FLAGS_tls_min_version);

@@ -17,6 +17,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/server/http_handler.h"
+#include "src/server/http_request_parser.h"
+#include "src/server/metrics_access.h"
 
 namespace muxchat::server {
 namespace {
@@ -28,8 +31,26 @@ constexpr uint64_t kSignalToken = 3;
 constexpr int kMaxAcceptsPerTurn = 256;
 // The first byte of a TLS record carrying a handshake (ClientHello).
 constexpr unsigned char kTlsHandshakeRecord = 0x16;
-// HTTP requests on the port are small: a request line and a few headers.
-constexpr size_t kMaxHttpHeaderBytes = 8 * 1024;
+
+// Metrics slots for a connection's transport and lifecycle state.
+int TransportSlot(Connection* conn) {
+  Transport* t = conn->transport();
+  return static_cast<int>(t != nullptr && std::strcmp(t->Name(), "tls") == 0 ? MetricTransport::kTls
+                                                                             : MetricTransport::kTcp);
+}
+
+int StateSlot(Connection::State s) {
+  switch (s) {
+    case Connection::State::kSniffing: return static_cast<int>(MetricConnectionState::kSniffing);
+    case Connection::State::kTlsHandshake: return static_cast<int>(MetricConnectionState::kTlsHandshake);
+    case Connection::State::kAwaitingHello: return static_cast<int>(MetricConnectionState::kAwaitingHello);
+    case Connection::State::kOpen: return static_cast<int>(MetricConnectionState::kOpen);
+    case Connection::State::kHttp: return static_cast<int>(MetricConnectionState::kHttp);
+    case Connection::State::kClosing:
+    case Connection::State::kShutWrite: return static_cast<int>(MetricConnectionState::kClosing);
+  }
+  return static_cast<int>(MetricConnectionState::kClosing);
+}
 
 std::string ErrnoText(const char* what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
 
@@ -93,7 +114,9 @@ Server::Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Eve
       loop_(std::move(loop)),
       service_(options_, logger),
       decoder_(options.max_frame_bytes),
-      arena_(ArenaOptionsFor(arena_block_, sizeof arena_block_)) {}
+      arena_(ArenaOptionsFor(arena_block_, sizeof arena_block_)) {
+  service_.set_metrics(&metrics_);
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger* logger) {
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options.poller);
@@ -222,7 +245,12 @@ void Server::BeforePoll(absl::Time now) {
   PublishStats();
   RetireClosed(now);
   FlushDirty();
+  if (fanout_pending_ > 0) {
+    metrics_.fanout.Observe(absl::Now() - now, fanout_pending_);
+    fanout_pending_ = 0;
+  }
   ReapClosing(now);
+  metrics_.loop_busy.Update(loop_->busy_time(), now);
   PublishStats();
   if (!dirty_.empty() || !reread_.empty()) loop_->WakeBy(now);  // closed while flushing: retire next turn
   if (phase_ == Phase::kDraining) {
@@ -305,9 +333,14 @@ void Server::BeginShutdown(absl::Time now) {
   notice.mutable_shutdown()->set_grace_millis(static_cast<uint32_t>(absl::ToInt64Milliseconds(options_.shutdown_grace)));
   absl::StatusOr<wire::SharedFrame> bytes = wire::EncodeSharedFrame(notice);
   for (auto& [id, conn] : connections_) {
-    // Only muxchat speakers are told; an HTTP exchange or a TLS handshake
-    // in progress just ends.
+    // Only muxchat speakers are told; an HTTP client gets 503, a TLS
+    // handshake in progress just ends.
     const Connection::State s = conn->state();
+    if (s == Connection::State::kHttp) {
+      RespondHttp(conn.get(), HttpResponse::Text(HttpStatus::kServiceUnavailable, "shutting down"),
+                  /*head_only=*/false, CloseReason::kShutdown);
+      continue;
+    }
     if (s == Connection::State::kSniffing || s == Connection::State::kAwaitingHello ||
         s == Connection::State::kOpen) {
       conn->SendShared(*bytes);
@@ -338,6 +371,7 @@ void Server::AcceptAll(absl::Time now) {
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     const uint64_t id = next_connection_id_++;
+    ++metrics_.connections_accepted;
     auto conn = std::make_unique<Connection>(id, fd, FormatAddress(addr, nullptr), now, options_.max_output_bytes,
                                              &dirty_);
     conn->set_transport(MakeTcpTransport(fd));
@@ -524,9 +558,16 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       if (r.want & kPollWrite) UpdateInterest(conn, kPollWrite);
       return;
     case IoResult::kError:
-      logger_->Log(LogLevel::kDebug, "conn %d: read: %s", conn->id(), r.error);
       conn->peer_gone = true;
-      conn->Close(CloseReason::kReadError);
+      // A transport that still owes bytes after a read error refused what the
+      // peer sent in its own protocol (a WebSocket Close with a code).
+      if (conn->transport()->HasPendingOutput()) {
+        logger_->Log(LogLevel::kWarn, "conn %d (%s): %s", conn->id(), conn->peer(), r.error);
+        conn->Close(CloseReason::kProtocolError);
+      } else {
+        logger_->Log(LogLevel::kDebug, "conn %d: read: %s", conn->id(), r.error);
+        conn->Close(CloseReason::kReadError);
+      }
       return;
     case IoResult::kEof:
       // Half-close: the peer will send nothing more, but may still read what
@@ -536,8 +577,10 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       break;
     case IoResult::kOk:
       conn->Heard(now);
+      metrics_.bytes_received[TransportSlot(conn)] += r.bytes;
       break;
   }
+  if (conn->transport()->HasPendingOutput()) conn->RequestFlush();  // a pong, or the answer to a Close
   if (conn->state() == Connection::State::kHttp) {
     HandleHttp(conn);
   } else {
@@ -552,6 +595,7 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
 
 void Server::HandleFrames(Connection* conn, absl::Time now) {
   auto* request = google::protobuf::Arena::CreateMessage<v1::ClientFrame>(&arena_);
+  const uint64_t accepted_before = metrics_.messages_accepted;
   while (!conn->closing()) {
     absl::StatusOr<bool> got = decoder_.Next(&conn->input(), request);
     if (!got.ok()) {
@@ -564,26 +608,68 @@ void Server::HandleFrames(Connection* conn, absl::Time now) {
     if (!*got) break;
     service_.HandleFrame(conn, *request, now);
   }
+  fanout_pending_ += metrics_.messages_accepted - accepted_before;
   arena_.Reset();
 }
 
 void Server::HandleHttp(Connection* conn) {
-  // One request per connection: answered once its header is complete, then
-  // closed. (The HTTP endpoints themselves arrive with the metrics work.)
-  const absl::string_view in = conn->input().View();
-  const bool complete = in.find("\r\n\r\n") != absl::string_view::npos;
-  if (!complete && in.size() <= kMaxHttpHeaderBytes && !conn->peer_gone) return;
-  const char* status = complete ? "404 Not Found" : "431 Request Header Fields Too Large";
-  if (!complete && in.size() <= kMaxHttpHeaderBytes) status = "400 Bad Request";
-  const std::string response = absl::StrCat("HTTP/1.1 ", status,
-                                            "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  // One request per connection (every response closes): bounded in bytes by
+  // the parser, in time by --handshake_timeout (CheckTimeouts: 408).
+  HttpRequestParser* parser = conn->http_parser();
+  const HttpRequestParser::Result result = parser->Feed(&conn->input());
+  if (result == HttpRequestParser::Result::kNeedMore) {
+    if (!conn->peer_gone) return;
+    // The peer ended its side mid-request; it may still read our answer.
+    RespondHttp(conn, HttpErrorResponse(HttpStatus::kBadRequest), /*head_only=*/false, CloseReason::kProtocolError);
+    return;
+  }
+  if (result == HttpRequestParser::Result::kError) {
+    logger_->Log(LogLevel::kInfo, "conn %d (%s): HTTP %d: %s", conn->id(), conn->peer(),
+                 HttpStatusCode(parser->error_status()), parser->error());
+    RespondHttp(conn, HttpErrorResponse(parser->error_status()), /*head_only=*/false, CloseReason::kProtocolError);
+    return;
+  }
+  const HttpRequest& request = parser->request();
+  sockaddr_storage peer{};
+  socklen_t len = sizeof peer;
+  const bool known_peer = ::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+  HttpHandlerContext context;
+  context.metrics_access = options_.metrics;
+  context.metrics_allowed =
+      known_peer && MetricsScrapeAllowed(options_.metrics, reinterpret_cast<const sockaddr*>(&peer), len);
+  context.shutting_down = phase_ != Phase::kServing;
+  const absl::Time now = loop_->now();
+  const HttpResponse response = HandleHttpRequest(request, context, [&] { return RenderMetrics(now); });
+  logger_->Log(LogLevel::kDebug, "conn %d (%s): HTTP %s %s -> %d", conn->id(), conn->peer(),
+               request.method == HttpRequest::Method::kHead ? "HEAD" : "GET", request.path,
+               HttpStatusCode(response.status));
+  RespondHttp(conn, response, request.method == HttpRequest::Method::kHead, CloseReason::kClientClosed);
+}
+
+void Server::RespondHttp(Connection* conn, const HttpResponse& response, bool head_only, CloseReason reason) {
+  metrics_.CountHttpResponse(response.status);
   conn->input().Clear();
-  conn->output().AppendCopy(response);
-  conn->Close(CloseReason::kClientClosed);
+  conn->output().AppendCopy(RenderHttpResponse(response, head_only, absl::Now()));
+  conn->Close(reason);
+}
+
+std::string Server::RenderMetrics(absl::Time now) {
+  MetricsGauges g;
+  for (const auto& [id, conn] : connections_) {
+    ++g.connections[TransportSlot(conn.get())][StateSlot(conn->state())];
+    const uint64_t pending = conn->output().PendingBytes();
+    g.output_backlog_bytes += pending;
+    g.output_backlog_max_bytes = std::max(g.output_backlog_max_bytes, pending);
+    g.members += conn->rooms().size();
+  }
+  g.logged_in = service_.logged_in_count();
+  g.rooms = service_.rooms().size();
+  g.shutting_down = phase_ != Phase::kServing;
+  return RenderPrometheusText(metrics_, g, now);
 }
 
 void Server::UpdateInterest(Connection* conn, uint32_t extra) {
-  const uint32_t want = (conn->peer_gone ? 0u : kPollRead) | (conn->output().empty() ? 0u : kPollWrite) | extra;
+  const uint32_t want = (conn->peer_gone ? 0u : kPollRead) | (conn->OwesOutput() ? kPollWrite : 0u) | extra;
   if (want == conn->interest) return;
   conn->interest = want;
   if (absl::Status st = loop_->Modify(conn->fd(), want); !st.ok()) {
@@ -595,7 +681,7 @@ void Server::Flush(Connection* conn) {
   if (conn->transport() == nullptr) return;
   size_t budget = options_.write_budget_bytes;
   uint32_t extra = 0;
-  while (!conn->output().empty() && budget > 0) {
+  while (conn->OwesOutput() && budget > 0) {
     const IoResult r = conn->transport()->Write(&conn->output(), budget);
     if (r.code == IoResult::kWouldBlock) {
       extra = r.want & kPollRead;  // a TLS write that needs a read first
@@ -609,6 +695,7 @@ void Server::Flush(Connection* conn) {
       break;
     }
     if (r.bytes == 0) break;
+    metrics_.bytes_sent[TransportSlot(conn)] += r.bytes;
     budget -= std::min(budget, r.bytes);
   }
   UpdateInterest(conn, extra);
@@ -625,6 +712,7 @@ void Server::RetireClosed(absl::Time now) {
     service_.OnDisconnect(conn);
     closing_.push_back(conn);
     stat_closed_[static_cast<int>(conn->close_reason())].fetch_add(1, std::memory_order_relaxed);
+    metrics_.CountClose(conn->close_reason());
     logger_->Log(conn->close_reason() == CloseReason::kClientClosed || conn->close_reason() == CloseReason::kShutdown
                      ? LogLevel::kInfo
                      : LogLevel::kWarn,
@@ -651,7 +739,7 @@ void Server::ReapClosing(absl::Time now) {
     const absl::Time deadline =
         phase_ == Phase::kDraining ? drain_deadline_ : conn->closing_since + options_.close_linger;
     // Still owed bytes (or just got some this turn): keep flushing until the deadline.
-    const bool owed = conn->in_dirty_list || !conn->output().empty();
+    const bool owed = conn->in_dirty_list || conn->OwesOutput();
     if (owed && now < deadline) {
       closing_[kept++] = conn;
       loop_->WakeBy(deadline);
@@ -698,16 +786,18 @@ void Server::CheckTimeouts(absl::Time now) {
         // Not muxchat: no Error frame; an HTTP client is told in HTTP.
         if (options_.handshake_timeout > absl::ZeroDuration() && now - conn->created() > options_.handshake_timeout) {
           if (conn->state() == Connection::State::kHttp) {
-            conn->output().AppendCopy("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            RespondHttp(conn.get(), HttpErrorResponse(HttpStatus::kRequestTimeout), /*head_only=*/false,
+                        CloseReason::kTimeout);
+          } else {
+            conn->Close(CloseReason::kTimeout);
           }
-          conn->Close(CloseReason::kTimeout);
         }
         continue;
       case Connection::State::kOpen:
         break;
     }
     // Quiet for a sweep interval: its buffers come back on the next message.
-    if (now - conn->last_heard() >= kSweepInterval && conn->output().empty()) conn->ReleaseIdleMemory();
+    if (now - conn->last_heard() >= kSweepInterval && !conn->OwesOutput()) conn->ReleaseIdleMemory();
     if (options_.keepalive_interval <= absl::ZeroDuration()) continue;
     if (conn->ping_outstanding()) {
       if (now - conn->ping_sent() > options_.keepalive_timeout) {

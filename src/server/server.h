@@ -21,7 +21,9 @@
 #include "src/server/chat_service.h"
 #include "src/server/connection.h"
 #include "src/server/event_loop.h"
+#include "src/server/http_response.h"
 #include "src/server/logger.h"
+#include "src/server/metrics.h"
 #include "src/server/poller.h"
 #include "src/server/server_options.h"
 #include "src/server/tls_context.h"
@@ -86,7 +88,13 @@ class Server final : public EventLoop::Handler {
   void ReloadTls();
   void HandleRead(Connection* conn, absl::Time now);
   void HandleFrames(Connection* conn, absl::Time now);
+  // Feeds the HTTP parser; once a request is complete (or refused), answers
+  // it (/metrics, /healthz, 404, 405, 400...) and closes.
   void HandleHttp(Connection* conn);
+  // Queues the response, counts it and closes the connection with `reason`.
+  void RespondHttp(Connection* conn, const HttpResponse& response, bool head_only, CloseReason reason);
+  // The body of GET /metrics: counters plus gauges read from the state now.
+  std::string RenderMetrics(absl::Time now);
   void Flush(Connection* conn);
   // Registers read interest while the peer may still send, write interest
   // while output is owed (or the transport asked for it).
@@ -110,6 +118,12 @@ class Server final : public EventLoop::Handler {
   std::unique_ptr<TlsContext> tls_;  // null: TLS not configured
   ChatService service_;
   wire::FrameDecoder decoder_;
+  // Counters bumped on this thread (by the ChatService too), read by scrapes
+  // served on this thread.
+  Metrics metrics_;
+  // Chat messages accepted this turn, timed into metrics_.fanout once the
+  // turn's flush has written them to the members.
+  uint64_t fanout_pending_ = 0;
 
   int listen_fd_ = -1;
   int wake_fd_ = -1;  // eventfd for RequestShutdown

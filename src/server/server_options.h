@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "src/server/metrics_access.h"
 #include "src/server/tls_context.h"
 #include "src/wire/frame_format.h"
 
@@ -42,6 +43,9 @@ struct ServerOptions {
 
   size_t read_budget_bytes = 64 * 1024;    // per connection per loop turn
   size_t write_budget_bytes = 1024 * 1024;  // per connection per loop turn
+
+  // Who may GET /metrics on the port (--metrics): off, loopback peers, anyone.
+  MetricsAccess metrics = MetricsAccess::kLoopback;
 
   // TLS on the same port: on when tls.cert_file is set (reloaded on SIGHUP).
   TlsOptions tls;

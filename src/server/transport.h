@@ -54,6 +54,10 @@ class Transport {
   virtual void ShutdownWrite() = 0;
   // Negotiated ALPN protocol ("muxchat/1", "http/1.1"), empty if none.
   virtual absl::string_view alpn() const { return {}; }
+  // Bytes the transport itself owes the peer beyond the connection's queue
+  // (WebSocket pongs and close frames, staged frames): the server keeps
+  // flushing, and a closing connection lingers, until they are out.
+  virtual bool HasPendingOutput() const { return false; }
   // Releases buffers the transport keeps while idle (TLS's record buffers).
   virtual void ReleaseIdleBuffers() {}
 };

@@ -28,6 +28,9 @@ class Buffer {
   bool empty() const { return read_ == write_; }
   const char* Peek() const { return data_.data() + read_; }
   absl::string_view View() const { return {Peek(), ReadableBytes()}; }
+  // The readable bytes, writable in place (a WebSocket decoder unmasks its
+  // payload where it lies instead of copying it out).
+  char* MutablePeek() { return data_.data() + read_; }
 
   // Consumes n readable bytes (n <= ReadableBytes()).
   void Consume(size_t n) {

@@ -77,7 +77,7 @@ class TmuxTerminal {
   }
   ~TmuxTerminal() {
     Tmux({"kill-server"});
-    for (const char* f : {"/before", "/after", "/code", "/paste"}) ::unlink((dir_ + f).c_str());
+    for (const char* f : {"/before", "/after", "/code", "/paste", "/sock"}) ::unlink((dir_ + f).c_str());
     ::rmdir(dir_.c_str());
   }
   TmuxTerminal(const TmuxTerminal&) = delete;

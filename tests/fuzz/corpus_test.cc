@@ -79,6 +79,28 @@ TEST(FuzzCorpus, ChatServiceSeedsAndRegressionsPass) {
   RunAll(FuzzChatService, ReadInputs("chat_service", "regressions"));
 }
 
+TEST(FuzzCorpus, WebSocketDecoderSeedsAndRegressionsPass) {
+  const auto seeds = ReadInputs("websocket_decoder", "corpus");
+  EXPECT_FALSE(seeds.empty()) << "no seeds under " << MUXCHAT_FUZZ_DIR;
+  RunAll(FuzzWebSocketDecoder, seeds);
+  RunAll(FuzzWebSocketDecoder, ReadInputs("websocket_decoder", "regressions"));
+}
+
+TEST(FuzzCorpus, WebSocketDecoderSurvivesSeedMutations) {
+  RunMutations(FuzzWebSocketDecoder, ReadInputs("websocket_decoder", "corpus"), 10000);
+}
+
+TEST(FuzzCorpus, HttpRequestParserSeedsAndRegressionsPass) {
+  const auto seeds = ReadInputs("http_request_parser", "corpus");
+  EXPECT_FALSE(seeds.empty()) << "no seeds under " << MUXCHAT_FUZZ_DIR;
+  RunAll(FuzzHttpRequestParser, seeds);
+  RunAll(FuzzHttpRequestParser, ReadInputs("http_request_parser", "regressions"));
+}
+
+TEST(FuzzCorpus, HttpRequestParserSurvivesSeedMutations) {
+  RunMutations(FuzzHttpRequestParser, ReadInputs("http_request_parser", "corpus"), 10000);
+}
+
 TEST(FuzzCorpus, FrameDecoderSurvivesSeedMutations) {
   RunMutations(FuzzFrameDecoder, ReadInputs("frame_decoder", "corpus"), 10000);
 }

@@ -34,6 +34,17 @@ int FuzzFrameDecoder(const uint8_t* data, size_t size);
 // order are checked.
 int FuzzChatService(const uint8_t* data, size_t size);
 
+// Input: [2 bytes: message cap selector][1 byte: role bit 0x80 (set: read
+// server frames as a client), split seed in the low bits][bytes...]: WebSocket
+// frames fed to a WebSocketDecoder once whole and once in pseudo-random
+// pieces; both must yield the same events and close code.
+int FuzzWebSocketDecoder(const uint8_t* data, size_t size);
+
+// Input: [1 byte: limits selector][1 byte: split seed][bytes...]. The bytes
+// go to an HttpRequestParser once whole and once in pseudo-random pieces;
+// both must reach the same request or error status, within the head limit.
+int FuzzHttpRequestParser(const uint8_t* data, size_t size);
+
 // protobuf logs every string field with invalid UTF-8 it refuses to parse;
 // fuzzing produces millions. Returns true so it can initialise a static.
 bool SilenceProtobufLogs();

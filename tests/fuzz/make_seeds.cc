@@ -10,6 +10,7 @@
 
 #include "proto/muxchat.pb.h"
 #include "src/wire/frame_codec.h"
+#include "src/wire/websocket_codec.h"
 
 namespace {
 
@@ -129,5 +130,38 @@ int main(int argc, char** argv) {
                               Op(16, 0, std::string("\x02\x01\x03\x01", 4)) + Op(16, 0, "\x06\x01\x00\x00hey!") +
                               Op(16, 1, std::string("\x00\x00\x01", 3)) + Op(16, 1, "\x04\x01\x03\x01"));
   Write(cs, "garbage_then_hello", Op(0, 3, "\x00\x00\x00\x02\xff\xff") + Raw(3, Hello("alice")));
+
+  // websocket_decoder: [cap hi][cap lo][split seed] then masked client frames.
+  const auto ws = root / "websocket_decoder";
+  using muxchat::wire::WsOpcode;
+  auto frame = [](WsOpcode op, const std::string& payload, bool fin = true, uint8_t rsv = 0) {
+    muxchat::wire::Buffer b;
+    muxchat::wire::AppendWsClientFrame(op, payload, 0x37FA213Du, &b, fin, rsv);
+    return std::string(b.View());
+  };
+  const std::string hello = EncodeFrameToString(Hello("alice"));
+  const std::string body = hello.substr(muxchat::wire::kLengthPrefixBytes);
+  Write(ws, "session", cap64k + frame(WsOpcode::kBinary, body) + frame(WsOpcode::kPing, "p") +
+                           frame(WsOpcode::kBinary, std::string(300, 'x')) +
+                           frame(WsOpcode::kClose, std::string("\x03\xe8" "bye", 5)));
+  Write(ws, "fragmented", cap64k + frame(WsOpcode::kBinary, "ab", false) + frame(WsOpcode::kPong, "") +
+                              frame(WsOpcode::kContinuation, std::string(200, 'c'), true));
+  Write(ws, "small_cap", cap16 + frame(WsOpcode::kBinary, std::string(20, 'y')));
+  Write(ws, "text", cap64k + frame(WsOpcode::kText, "hi"));
+  Write(ws, "reserved_bits", cap64k + frame(WsOpcode::kBinary, "x", true, 4));
+  Write(ws, "unmasked", cap64k + std::string("\x82\x01x", 3));
+  Write(ws, "length_2_63", cap64k + std::string("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00", 10));
+  Write(ws, "close_bad_utf8", cap64k + frame(WsOpcode::kClose, std::string("\x03\xe8\xff", 3)));
+  auto server = [](WsOpcode op, const std::string& payload) {
+    muxchat::wire::Buffer b;
+    muxchat::wire::AppendWsServerFrame(op, payload, &b);
+    return std::string(b.View());
+  };
+  const std::string client_role("\xff\xff\x85", 3);  // cap 65535 % 70000, client role, seed 5
+  Write(ws, "client_session", client_role + server(WsOpcode::kBinary, body) + server(WsOpcode::kPing, "k") +
+                                  server(WsOpcode::kBinary, std::string(130, 'q')) +
+                                  server(WsOpcode::kClose, std::string("\x03\xe9", 2)));
+  Write(ws, "client_masked", client_role + frame(WsOpcode::kBinary, "masked"));
+  Write(ws, "big_64bit_length", cap64k + frame(WsOpcode::kBinary, std::string(65536, 'z')));
   return 0;
 }

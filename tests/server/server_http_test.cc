@@ -1,0 +1,243 @@
+// HTTP on the chat port, against a real Server on loopback, for both
+// pollers: /metrics (checked by the real promtool), /healthz, the refusals,
+// the time bound, and that chat and HTTP share the port.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/server/http_test_client.h"
+#include "tests/server/promtool.h"
+#include "tests/server/server_fixture.h"
+
+namespace muxchat::server {
+namespace {
+
+using testing::ConnectAs;
+using testing::HttpGet;
+using testing::HttpReply;
+using testing::kTimeout;
+using testing::ParseHttpReply;
+using testing::RawConnect;
+using testing::RawHttpExchange;
+using testing::ReadUntilEof;
+using testing::RunningServer;
+
+// The value of an unlabelled or fully labelled series in an exposition, or -1.
+double SeriesValue(const std::string& exposition, absl::string_view series) {
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    if (absl::StartsWith(line, series) && line.size() > series.size() && line[series.size()] == ' ') {
+      double v = -1;
+      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
+    }
+  }
+  return -1;
+}
+
+class ServerHttpTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  ServerOptions Options() {
+    ServerOptions o;
+    o.poller = GetParam();
+    return o;
+  }
+
+  HttpReply Get(uint16_t port, const std::string& target) {
+    absl::StatusOr<HttpReply> r = HttpGet(port, target, kTimeout);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : HttpReply();
+  }
+
+  // Sends raw bytes and parses what comes back before the server closes.
+  HttpReply Exchange(uint16_t port, const std::string& request) {
+    absl::StatusOr<std::string> raw = RawHttpExchange(port, request, kTimeout);
+    EXPECT_TRUE(raw.ok()) << raw.status();
+    if (!raw.ok()) return HttpReply();
+    absl::StatusOr<HttpReply> r = ParseHttpReply(*raw);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : HttpReply();
+  }
+};
+
+TEST_P(ServerHttpTest, HealthzIsOkWhileServing) {
+  RunningServer s(Options());
+  const HttpReply r = Get(s.port(), "/healthz");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_TRUE(absl::StrContains(r.head, "\r\nConnection: close\r\n")) << r.head;
+}
+
+TEST_P(ServerHttpTest, MetricsAfterChatCountTheTrafficAndPassPromtool) {
+  RunningServer s(Options());
+  auto alice = ConnectAs(s.port(), "alice");
+  auto bob = ConnectAs(s.port(), "bob");
+  ASSERT_TRUE(alice && bob);
+  ASSERT_TRUE(alice->CreateRoom("lobby", kTimeout).ok());
+  auto joined = alice->JoinRoom("lobby", kTimeout);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  ASSERT_TRUE(bob->JoinRoom("lobby", kTimeout).ok());
+  ASSERT_TRUE(alice->SendAndWait(joined->room_id(), "hello", kTimeout).ok());
+  // bob has it once he sees it: the server counted it before writing it.
+  bool got = false;
+  for (int i = 0; i < 10 && !got; ++i) {
+    auto ev = bob->NextEvent(kTimeout);
+    ASSERT_TRUE(ev.ok()) << ev.status();
+    got = ev->has_chat_message();
+  }
+  ASSERT_TRUE(got);
+
+  const HttpReply r = Get(s.port(), "/metrics");
+  ASSERT_EQ(r.status, 200) << r.head;
+  EXPECT_TRUE(absl::StrContains(r.head, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n")) << r.head;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_logins_total"), 2) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_logged_in_users"), 2) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_rooms"), 1) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_room_members"), 2) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_messages_accepted_total"), 1) << r.body;
+  // bob's join notice to alice, then the message to both.
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_deliveries_total"), 3) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_fanout_seconds_count"), 1) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_requests_total{type=\"send_message\",status=\"success\"}"), 1) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_connections{transport=\"tcp\",state=\"open\"}"), 2) << r.body;
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_connections{transport=\"tcp\",state=\"http\"}"), 1) << r.body;
+  EXPECT_GT(SeriesValue(r.body, "muxchat_received_bytes_total{transport=\"tcp\"}"), 0) << r.body;
+  EXPECT_GT(SeriesValue(r.body, "muxchat_sent_bytes_total{transport=\"tcp\"}"), 0) << r.body;
+  if (testing::HavePromtool()) {
+    const testing::PromtoolResult check = testing::PromtoolCheckMetrics(r.body);
+    EXPECT_EQ(check.exit_code, 0) << check.output << "\n--- /metrics:\n" << r.body;
+  }
+}
+
+TEST_P(ServerHttpTest, ProtocolErrorsAreCountedByReason) {
+  RunningServer s(Options());
+  const int fd = RawConnect(s.port());
+  ASSERT_EQ(::write(fd, "\x7f\xff\xff\xff", 4), 4);  // a length far above the cap
+  ReadUntilEof(fd);  // Error{FRAME_TOO_LARGE}, then close
+  ::close(fd);
+  const HttpReply r = Get(s.port(), "/metrics");
+  EXPECT_EQ(SeriesValue(r.body, "muxchat_connections_closed_total{reason=\"frame_too_large\"}"), 1) << r.body;
+}
+
+TEST_P(ServerHttpTest, HeadMetricsSendsTheHeadersOnly) {
+  RunningServer s(Options());
+  const HttpReply r = Exchange(s.port(), "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_TRUE(absl::StrContains(r.head, "\r\nContent-Length: ")) << r.head;
+  EXPECT_EQ(r.body, "");
+}
+
+TEST_P(ServerHttpTest, UnknownPathsAre404) {
+  RunningServer s(Options());
+  EXPECT_EQ(Get(s.port(), "/").status, 404);
+  EXPECT_EQ(Get(s.port(), "/metrics/x").status, 404);
+}
+
+TEST_P(ServerHttpTest, OtherMethodsAre405WithAllow) {
+  RunningServer s(Options());
+  const HttpReply r = Exchange(s.port(), "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+  EXPECT_EQ(r.status, 405) << r.head;
+  EXPECT_TRUE(absl::StrContains(r.head, "\r\nAllow: GET, HEAD\r\n")) << r.head;
+}
+
+TEST_P(ServerHttpTest, MalformedRequestsAre400) {
+  RunningServer s(Options());
+  EXPECT_EQ(Exchange(s.port(), "GXT / HTTP/1.1\r\nHost: x\r\n\r\n").status, 400);
+  EXPECT_EQ(Exchange(s.port(), "GET / HTTP/1.1\r\n\r\n").status, 400);  // no Host
+}
+
+TEST_P(ServerHttpTest, OversizeHeadIs431) {
+  RunningServer s(Options());
+  const HttpReply r =
+      Exchange(s.port(), "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(r.status, 431) << r.head;
+}
+
+TEST_P(ServerHttpTest, AHalfClosedPartialRequestIs400) {
+  RunningServer s(Options());
+  const int fd = RawConnect(s.port());
+  const std::string part = "GET /healthz HTTP/1.1\r\nHo";
+  ASSERT_EQ(::write(fd, part.data(), part.size()), static_cast<ssize_t>(part.size()));
+  ::shutdown(fd, SHUT_WR);
+  absl::StatusOr<HttpReply> r = ParseHttpReply(ReadUntilEof(fd));
+  ::close(fd);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST_P(ServerHttpTest, ARequestThatNeverEndsGets408AtTheHandshakeTimeout) {
+  ServerOptions o = Options();
+  o.handshake_timeout = absl::Milliseconds(300);
+  RunningServer s(o);
+  const int fd = RawConnect(s.port());
+  const std::string part = "GET /metrics HTTP/1.1\r\n";
+  ASSERT_EQ(::write(fd, part.data(), part.size()), static_cast<ssize_t>(part.size()));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpReply> r = ParseHttpReply(ReadUntilEof(fd));
+  ::close(fd);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 408);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+}
+
+TEST_P(ServerHttpTest, APendingRequestGets503WhenTheServerShutsDown) {
+  RunningServer s(Options());
+  const int fd = RawConnect(s.port());
+  const std::string part = "GET /healthz HTTP/1.1\r\n";
+  ASSERT_EQ(::write(fd, part.data(), part.size()), static_cast<ssize_t>(part.size()));
+  // The server must have seen the bytes (state http) before the shutdown:
+  // a scrape served after them shows the connection in that state.
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    seen = SeriesValue(Get(s.port(), "/metrics").body, "muxchat_connections{transport=\"tcp\",state=\"http\"}") == 2;
+  }
+  ASSERT_TRUE(seen) << "the pending request never reached the server";
+  s.server().RequestShutdown();
+  absl::StatusOr<HttpReply> r = ParseHttpReply(ReadUntilEof(fd));
+  ::close(fd);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, "shutting down\n");
+}
+
+TEST_P(ServerHttpTest, MetricsOffIs404AndHealthzStillServes) {
+  ServerOptions o = Options();
+  o.metrics = MetricsAccess::kOff;
+  RunningServer s(o);
+  EXPECT_EQ(Get(s.port(), "/metrics").status, 404);
+  EXPECT_EQ(Get(s.port(), "/healthz").status, 200);
+}
+
+TEST_P(ServerHttpTest, ChatAndHttpShareThePortWithoutLoss) {
+  RunningServer s(Options());
+  auto alice = ConnectAs(s.port(), "alice");
+  auto bob = ConnectAs(s.port(), "bob");
+  ASSERT_TRUE(alice && bob);
+  ASSERT_TRUE(alice->CreateRoom("lobby", kTimeout).ok());
+  auto joined = alice->JoinRoom("lobby", kTimeout);
+  ASSERT_TRUE(joined.ok());
+  ASSERT_TRUE(bob->JoinRoom("lobby", kTimeout).ok());
+  constexpr int kMessages = 50;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(alice->SendAndWait(joined->room_id(), absl::StrCat("m", i), kTimeout).ok());
+    if (i % 10 == 0) {
+      EXPECT_EQ(Get(s.port(), "/metrics").status, 200);
+    }
+  }
+  int seen = 0;
+  while (seen < kMessages) {
+    auto ev = bob->NextEvent(kTimeout);
+    ASSERT_TRUE(ev.ok()) << ev.status();
+    if (ev->has_chat_message()) {
+      EXPECT_EQ(ev->chat_message().text(), absl::StrCat("m", seen++));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Pollers, ServerHttpTest, ::testing::Values("epoll", "poll"));
+
+}  // namespace
+}  // namespace muxchat::server
