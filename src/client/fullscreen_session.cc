@@ -166,7 +166,6 @@ void FullscreenSession::Redraw() {
                      Style::kBar, 0});
   }
   if (w.scrolled()) title.push_back({"  [scrolled back: PgDn]", Style::kTabUnread, 0});
-  // Keep the title within the width.
   std::vector<ScreenRow> body = w.Render(width, ui_.body_rows());
   const std::string prompt = Prompt();
   const InputLine::View view = input_.Layout(std::max(2, width - TextColumns(prompt)));
