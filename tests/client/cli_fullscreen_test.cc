@@ -372,5 +372,24 @@ TEST(CliFullscreen, RefusedConnectionSaysTheAddressOnceAndExits3) {
       << t.last_screen();
 }
 
+TEST(CliFullscreen, HalfTypedTextSurvivesTheRoomBeingDeleted) {
+  Daemon daemon;
+  auto bob = Login(daemon.port(), "bob");
+  ASSERT_TRUE(bob->CreateRoom("lobby", kWait).ok());
+  TmuxTerminal alice(Args(daemon.port(), "alice"), 100, 30, {"NO_COLOR=1"});
+  ASSERT_TRUE(alice.WaitForText("logged in as alice")) << alice.last_screen();
+  alice.Type("/join lobby");
+  alice.Keys({"Enter"});
+  ASSERT_TRUE(alice.WaitForText("joined lobby")) << alice.last_screen();
+  alice.Type("half typed");
+  ASSERT_TRUE(alice.WaitForScreen([](const Rows& r) { return r.back() == "[lobby] half typed"; }));
+  ASSERT_TRUE(bob->DeleteRoom("lobby", kWait).ok());
+  // Back in the status window, told why, the text still on the line and not executed.
+  EXPECT_TRUE(alice.WaitForScreen([](const Rows& r) {
+    return Contains(r, "room lobby was deleted by bob") && r.back() == "muxchat> half typed";
+  })) << alice.last_screen();
+  EXPECT_FALSE(Contains(alice.Screen(), "error:")) << alice.last_screen();
+}
+
 }  // namespace
 }  // namespace muxchat::testing
