@@ -88,6 +88,7 @@ int FullscreenSession::Run() {
   System(absl::StrCat("connected to ", options_.host, " port ", options_.port,
                       "; Ctrl+C, Ctrl+D or /quit exits"));
   if (!options_.nick.empty()) {
+    Redraw();  // show the screen while the login request waits
     TryNick(options_.nick);
   } else {
     System("choose a nickname and press Enter");

@@ -391,5 +391,24 @@ TEST(CliFullscreen, HalfTypedTextSurvivesTheRoomBeingDeleted) {
   EXPECT_FALSE(Contains(alice.Screen(), "error:")) << alice.last_screen();
 }
 
+TEST(CliFullscreen, CtrlCDuringARequestTheServerNeverAnswersExitsZeroAtOnce) {
+  // A listener that never accepts: the connect completes, the login request
+  // waits (up to 10 s) for an answer that never comes.
+  const int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(silent, 4), 0);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  TmuxTerminal t(Args(ntohs(addr.sin_port), "alice"), 100, 30, {"NO_COLOR=1"});
+  ASSERT_TRUE(t.WaitForText("connected to")) << t.last_screen();
+  t.Keys({"C-c"});
+  EXPECT_EQ(t.AwaitExit(absl::Seconds(2)), 0);
+  EXPECT_TRUE(t.TerminalRestored());
+  ::close(silent);
+}
+
 }  // namespace
 }  // namespace muxchat::testing
