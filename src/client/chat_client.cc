@@ -77,7 +77,9 @@ absl::StatusOr<std::unique_ptr<ChatClient>> ChatClient::Connect(const std::strin
   if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
     name = name.substr(1, name.size() - 2);
   }
-  const std::string what = absl::StrCat(host, ":", port);
+  // "[::1]:7000" for an IPv6 address, as muxchatd prints it; "::1:7000" would be ambiguous.
+  const std::string what = name.find(':') != std::string::npos ? absl::StrCat("[", name, "]:", port)
+                                                                : absl::StrCat(name, ":", port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -207,9 +209,33 @@ absl::StatusOr<v1::Reply> ChatClient::DeleteRoom(const std::string& name, absl::
 }
 
 absl::StatusOr<v1::Reply> ChatClient::ListRooms(absl::Duration timeout) {
+  return ListRooms(v1::ListRooms(), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::ListRooms(const v1::ListRooms& query, absl::Duration timeout) {
   v1::ClientFrame frame;
-  frame.mutable_list_rooms();
+  *frame.mutable_list_rooms() = query;
   return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::ListAllRooms(absl::Duration timeout, const std::string& name_prefix) {
+  const absl::Time deadline = absl::Now() + timeout;
+  v1::ListRooms query;
+  query.set_name_prefix(name_prefix);
+  v1::Reply all;
+  for (;;) {
+    absl::StatusOr<v1::Reply> page = ListRooms(query, deadline - absl::Now());
+    if (!page.ok()) return page.status();
+    all.set_status(page->status());
+    all.set_total_rooms(page->total_rooms());
+    for (v1::RoomInfo& room : *page->mutable_rooms()) *all.add_rooms() = std::move(room);
+    // An empty page with a cursor, or a cursor that does not move, would
+    // loop forever against a faulty server: stop there.
+    if (page->next_cursor().empty() || page->rooms_size() == 0 || page->next_cursor() == query.after()) break;
+    query.set_after(page->next_cursor());
+  }
+  all.set_message(absl::StrCat(all.rooms_size(), " rooms"));
+  return all;
 }
 
 absl::StatusOr<v1::Pong> ChatClient::Ping(uint64_t nonce, absl::Duration timeout) {
@@ -251,6 +277,14 @@ absl::StatusOr<v1::ChatMessage> ChatClient::SendAndWait(uint64_t room_id, absl::
   return absl::InternalError(absl::StrCat("send ", *id, " was answered unexpectedly"));
 }
 
+absl::StatusOr<v1::Reply> ChatClient::Post(const std::string& room_name, absl::string_view text,
+                                           absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.mutable_post_message()->set_room_name(room_name);
+  frame.mutable_post_message()->set_text(std::string(text));
+  return Call(std::move(frame), timeout);
+}
+
 // -------------------------------------------------------------- low level
 
 uint64_t ChatClient::NextRequestId() {
@@ -284,6 +318,7 @@ absl::StatusOr<uint64_t> ChatClient::SendFrame(v1::ClientFrame frame, bool await
     if (await_send) awaited_.insert(id);
   } else if (!frame.has_pong()) {
     awaited_.insert(id);
+    if (frame.has_post_message()) post_requests_.insert(id);
   }
   const absl::Status flushed = Flush(absl::Now() + write_timeout_);
   if (absl::IsDeadlineExceeded(flushed) && !closed()) {
@@ -439,6 +474,10 @@ void ChatClient::ReadSome() {
 }
 
 void ChatClient::Dispatch(v1::ServerFrame frame) {
+  // A keepalive ping is queued by the server on its own, never between a
+  // post's Reply and our copy of it; any other frame ends the wait for it.
+  std::optional<std::pair<uint64_t, uint64_t>> post_copy;
+  if (!frame.has_ping()) post_copy = std::exchange(post_copy_, std::nullopt);
   switch (frame.body_case()) {
     case v1::ServerFrame::kPing: {
       // Keepalive: answer, never surface. Flushed by our caller.
@@ -464,6 +503,11 @@ void ChatClient::Dispatch(v1::ServerFrame frame) {
     case v1::ServerFrame::kChatMessage: {
       const v1::ChatMessage& msg = frame.chat_message();
       if (!msg.replay() && !nickname_.empty() && absl::EqualsIgnoreCase(msg.sender(), nickname_)) {
+        // The copy of one of our posts: its Reply came just before and named it.
+        if (post_copy == std::make_pair(frame.room_id(), msg.seq())) {
+          events_.push_back(std::move(frame));
+          return;
+        }
         auto it = pending_sends_.find(frame.room_id());
         if (it != pending_sends_.end() && !it->second.empty()) {
           // Our own echo acknowledges the oldest pending send to this room.
@@ -485,6 +529,9 @@ void ChatClient::Dispatch(v1::ServerFrame frame) {
   if (id == 0) {
     events_.push_back(std::move(frame));
     return;
+  }
+  if (post_requests_.erase(id) > 0 && frame.has_reply() && frame.reply().status() == v1::SUCCESS) {
+    post_copy_ = std::make_pair(frame.reply().room_id(), frame.reply().last_seq());
   }
   if (auto sr = send_room_.find(id); sr != send_room_.end()) {
     // A Reply to a send is always a failure: that send will never be echoed.

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -73,7 +75,16 @@ class ChatClient {
   absl::StatusOr<v1::Reply> JoinRoomById(uint64_t room_id, absl::Duration timeout);
   absl::StatusOr<v1::Reply> LeaveRoom(uint64_t room_id, absl::Duration timeout);
   absl::StatusOr<v1::Reply> DeleteRoom(const std::string& name, absl::Duration timeout);
+  // One page of the room list (the first, with a default query): rooms
+  // sorted by case-folded name; Reply.next_cursor, if set, goes into the next
+  // query's `after`.
   absl::StatusOr<v1::Reply> ListRooms(absl::Duration timeout);
+  absl::StatusOr<v1::Reply> ListRooms(const v1::ListRooms& query, absl::Duration timeout);
+  // Every room whose name starts with `name_prefix` (all when empty), paging
+  // until the server says there is no more, within one `timeout` overall. The
+  // rooms of all pages come in one Reply (total_rooms as the server last
+  // said, next_cursor empty). Against a server without paging: its one page.
+  absl::StatusOr<v1::Reply> ListAllRooms(absl::Duration timeout, const std::string& name_prefix = "");
   absl::StatusOr<v1::Pong> Ping(uint64_t nonce, absl::Duration timeout);
 
   // --- Chat messages.
@@ -90,6 +101,11 @@ class ChatClient {
   // NOT also queued as an event. A failure Reply -> StatusFromServer(...).
   absl::StatusOr<v1::ChatMessage> SendAndWait(uint64_t room_id, absl::string_view text,
                                               absl::Duration timeout);
+  // Posts to a room by name without joining it (PostMessage): the members
+  // see the message and no join or leave. Waits for the server's Reply,
+  // whose last_seq is the message's seq. If we are a member, our own copy of
+  // the message arrives as an event and acknowledges no Send().
+  absl::StatusOr<v1::Reply> Post(const std::string& room_name, absl::string_view text, absl::Duration timeout);
 
   // --- Low level.
 
@@ -204,6 +220,11 @@ class ChatClient {
   // Unacknowledged sends: request_ids in send order, per room; and the room of each.
   absl::flat_hash_map<uint64_t, std::deque<uint64_t>> pending_sends_;
   absl::flat_hash_map<uint64_t, uint64_t> send_room_;
+  // PostMessage requests not yet answered. After a post's SUCCESS Reply, its
+  // (room, seq): if we are a member, our copy of the post is the very next
+  // frame, and it acknowledges no Send(). Any other frame clears it.
+  absl::flat_hash_set<uint64_t> post_requests_;
+  std::optional<std::pair<uint64_t, uint64_t>> post_copy_;
 
   std::string nickname_;
   v1::Welcome welcome_;

@@ -5,9 +5,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <langinfo.h>
-
-#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -42,10 +39,16 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "muxchat: warning: --insecure: the server's certificate is not verified; anyone on the "
                          "path can pose as the server and read this session\n");
   }
-  const bool interactive = ::isatty(STDIN_FILENO) && !options->HasAction();
+  // `--room R` alone on a terminal opens the interactive client in R.
+  const bool interactive = ::isatty(STDIN_FILENO) && (!options->HasAction() || options->OnlyJoins());
   if (!interactive && !options->HasAction()) {
     std::fprintf(stderr, "muxchat: stdin is not a terminal: give --room R (or --list, --create R, --delete R); "
                          "see muxchat --help\n");
+    return kExitUsage;
+  }
+  if (!interactive && options->rooms.size() > 1 && !options->listen) {
+    std::fprintf(stderr, "muxchat: lines from stdin go to one room: give one --room (several only with --listen, "
+                         "or on a terminal); see muxchat --help\n");
     return kExitUsage;
   }
 
@@ -63,11 +66,6 @@ int Main(int argc, char** argv) {
     std::perror("muxchat: signalfd");
     return kExitInternal;
   }
-
-  // libedit needs a UTF-8 locale to edit and encode non-ASCII text; the
-  // protocol is UTF-8 whatever the environment says.
-  const char* locale = std::setlocale(LC_CTYPE, "");
-  if (locale == nullptr || std::string(nl_langinfo(CODESET)) != "UTF-8") std::setlocale(LC_CTYPE, "C.UTF-8");
 
   LineStyle style;
   const char* no_color = std::getenv("NO_COLOR");

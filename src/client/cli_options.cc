@@ -19,6 +19,34 @@ absl::Status ParsePort(const std::string& text, uint16_t* port) {
   return absl::OkStatus();
 }
 
+// Splits "host", "host:port", "[v6]:port" or "[v6]"; a bare IPv6 address
+// (two or more colons, no brackets) is a host alone.
+absl::Status SplitHostPort(const std::string& arg, std::string* host, std::optional<uint16_t>* port) {
+  std::string port_text;
+  if (!arg.empty() && arg[0] == '[') {
+    const size_t close = arg.find(']');
+    if (close == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("missing ']' in '", arg, "'"));
+    *host = arg.substr(1, close - 1);
+    const std::string rest = arg.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return absl::InvalidArgumentError(absl::StrCat("expected [ADDRESS]:PORT, got '", arg, "'"));
+      port_text = rest.substr(1);
+    }
+  } else if (const size_t colon = arg.find(':'); colon != std::string::npos && arg.find(':', colon + 1) == std::string::npos) {
+    *host = arg.substr(0, colon);
+    port_text = arg.substr(colon + 1);
+  } else {
+    *host = arg;
+  }
+  if (host->empty()) return absl::InvalidArgumentError(absl::StrCat("no host in '", arg, "'"));
+  if (!port_text.empty() || (arg.size() > 0 && arg.back() == ':')) {
+    uint16_t p = 0;
+    if (absl::Status s = ParsePort(port_text, &p); !s.ok()) return s;
+    *port = p;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args) {
@@ -68,10 +96,11 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
     } else if (name == "--nick") {
       s = value(&o.nick);
     } else if (name == "--room") {
-      s = value(&o.room);
+      s = value(&v);
+      if (s.ok()) o.rooms.push_back(v);
     } else if (name == "--send") {
       s = value(&v);
-      o.send = v;
+      if (s.ok()) o.sends.push_back(v);
     } else if (name == "--create") {
       o.create = true;
       if (inline_value.has_value()) {
@@ -121,9 +150,19 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
   if (positional.size() > 2) {
     return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", positional[2], "'"));
   }
+  if (!o.rooms.empty()) o.room = o.rooms.front();
+  if (!o.sends.empty()) o.send = o.sends.front();
   if (!positional.empty()) {
     if (host_flag) return absl::InvalidArgumentError("HOST given twice (argument and --host)");
-    o.host = positional[0];
+    std::optional<uint16_t> port;
+    if (absl::Status s = SplitHostPort(positional[0], &o.host, &port); !s.ok()) return s;
+    if (port.has_value()) {
+      if (port_flag || positional.size() == 2) {
+        return absl::InvalidArgumentError(absl::StrCat("PORT given twice ('", positional[0], "' and ",
+                                                       port_flag ? "--port" : absl::StrCat("'", positional[1], "'"), ")"));
+      }
+      o.port = *port;
+    }
   }
   if (positional.size() == 2) {
     if (port_flag) return absl::InvalidArgumentError("PORT given twice (argument and --port)");
@@ -139,6 +178,9 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
   if ((o.send.has_value() || o.listen) && o.room.empty()) {
     return absl::InvalidArgumentError(o.listen ? "--listen needs --room" : "--send needs --room");
   }
+  if (o.rooms.size() > 1 && (o.send.has_value() || o.create)) {
+    return absl::InvalidArgumentError(o.create ? "--create goes with one --room" : "--send goes to one room: give one --room");
+  }
   if (o.send.has_value() && o.listen) return absl::InvalidArgumentError("--send and --listen exclude each other");
   if (o.count > 0 && !o.listen) return absl::InvalidArgumentError("--count only goes with --listen");
   if (o.json && !o.listen && !o.list) return absl::InvalidArgumentError("--json only goes with --listen or --list");
@@ -150,18 +192,20 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
 }
 
 const char* UsageText() {
-  return R"(usage: muxchat [HOST [PORT]] [flags]
+  return R"(usage: muxchat [HOST[:PORT] | [V6ADDR]:PORT | HOST PORT] [flags]
 
 Interactive (stdin is a terminal, no action flag): a full-screen client with
 one window per room (status bar of rooms with unread counts, PgUp/PgDn
 scrollback, Tab completion, /names); --plain (or TERM=dumb) gives the line
 mode instead: a command prompt with CREATE, JOIN, DELETE, LIST, HELP, QUIT,
 where JOIN enters chat mode.
+  muxchat --room R [--room S]       on a terminal: join R (and S), chat there
 
 Script mode (stdin is not a terminal, or an action flag is given):
-  muxchat --room R --send TEXT      join R, send TEXT, wait for its acknowledgement
+  muxchat --room R --send TEXT [--send TEXT2...]
+                                    join R, send each TEXT in order, each acknowledged
   muxchat --room R [--create] < FILE  send each line of stdin in order
-  muxchat --room R --listen [--count N] [--json]
+  muxchat --room R [--room S...] --listen [--count N] [--json]
                                     print messages until Ctrl+C/SIGTERM or N messages
   muxchat --list [--json]           list rooms
   muxchat --create R                create room R
@@ -171,8 +215,10 @@ Flags:
   --host HOST     server host (default 127.0.0.1; or the first argument)
   --port PORT     server port (default 7000; or the second argument)
   --nick NICK     nickname (interactive: asked for if missing;
-                  script: defaults to muxchat-<pid>)
-  --room R        the room for --send, --listen or stdin lines
+                  script: defaults to your login name)
+  --room R        the room for --send, --listen or stdin lines (repeat
+                  it to --listen to several rooms or join several)
+  --send TEXT     a message to send (repeat it to send several, in order)
   --create [R]    create the room first if it does not exist
   --json          one JSON object per line (--listen, --list)
   --plain         interactive line mode instead of full screen (screen

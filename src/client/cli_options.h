@@ -19,9 +19,11 @@ namespace muxchat::client {
 struct CliOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7000;
-  std::string nick;                   // empty: ask (interactive) or muxchat-<pid> (script)
-  std::string room;                   // --room
-  std::optional<std::string> send;    // --send TEXT
+  std::string nick;                   // empty: ask (interactive) or the login name (script)
+  std::string room;                   // the first --room (rooms[0]), empty if none
+  std::vector<std::string> rooms;     // every --room, in order
+  std::optional<std::string> send;    // the first --send TEXT (sends[0])
+  std::vector<std::string> sends;     // every --send, in order
   bool create = false;                // --create (with or without a room)
   std::string create_room;            // --create R (the room, if given there)
   std::string delete_room;            // --delete R
@@ -45,13 +47,20 @@ struct CliOptions {
     return t;
   }
 
-  // True if any flag asks for a scripted action (so script mode even on a tty).
+  // True if any flag asks for a scripted action (script mode, except that
+  // --room alone on a terminal opens the interactive client in that room).
   bool HasAction() const {
     return send.has_value() || create || !delete_room.empty() || list || listen || !room.empty();
   }
+  // True if the only action is --room (one or more): on a terminal, the
+  // interactive client joins those rooms.
+  bool OnlyJoins() const {
+    return !rooms.empty() && !send.has_value() && !create && delete_room.empty() && !list && !listen;
+  }
 };
 
-// Parses argv[1..]: `[HOST [PORT]]` positionals and the flags in UsageText().
+// Parses argv[1..]: `[HOST [PORT]]` positionals (HOST may be HOST:PORT,
+// [v6addr]:PORT or [v6addr]) and the flags in UsageText().
 // Flags accept `--flag=value` and `--flag value`. kInvalidArgument with a
 // one-line explanation for anything malformed or contradictory.
 absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args);

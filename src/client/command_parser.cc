@@ -45,16 +45,17 @@ Command ParseCommand(absl::string_view line, bool in_chat) {
   const absl::string_view arg = absl::StripAsciiWhitespace(rest.substr(end));
   for (const Verb& verb : kVerbs) {
     if (word != verb.name) continue;
+    const std::string form = CommandForm(verb.name, in_chat);
     const bool chat_only = verb.kind == CommandKind::kSwitch || verb.kind == CommandKind::kRooms ||
                            verb.kind == CommandKind::kLeave || verb.kind == CommandKind::kNames;
     if (chat_only && !in_chat) {
-      return {CommandKind::kInvalid, absl::StrCat(word, " only works in chat mode (JOIN a room first)")};
+      return {CommandKind::kInvalid, absl::StrCat(form, " only works in chat mode (JOIN a room first)")};
     }
     if (verb.arg == Verb::kRequired && arg.empty()) {
-      return {CommandKind::kInvalid, absl::StrCat(word, " needs a room name, e.g. ", word, " lobby")};
+      return {CommandKind::kInvalid, absl::StrCat(form, " needs a room name, e.g. ", form, " lobby")};
     }
     if (verb.arg == Verb::kNone && !arg.empty()) {
-      return {CommandKind::kInvalid, absl::StrCat(word, " takes no argument")};
+      return {CommandKind::kInvalid, absl::StrCat(form, " takes no argument")};
     }
     if (verb.arg != Verb::kNone) {
       for (char c : arg) {
@@ -65,6 +66,10 @@ Command ParseCommand(absl::string_view line, bool in_chat) {
   }
   return {CommandKind::kInvalid,
           absl::StrCat("unknown command '", rest.substr(0, end), "' (type ", in_chat ? "/help" : "HELP", ")")};
+}
+
+std::string CommandForm(absl::string_view verb, bool in_chat) {
+  return in_chat ? absl::StrCat("/", absl::AsciiStrToLower(verb)) : absl::AsciiStrToUpper(verb);
 }
 
 const char* CommandHelp(bool in_chat) {

@@ -35,6 +35,10 @@ struct Command {
 // `in_chat`: chat mode, where plain text is a message and commands need '/'.
 Command ParseCommand(absl::string_view line, bool in_chat);
 
+// How to name command `verb` to the user: "/join" in chat mode, "JOIN" at
+// the command prompt, so hints and errors show the form that works there.
+std::string CommandForm(absl::string_view verb, bool in_chat);
+
 // The help text for the prompt (in_chat false) or chat mode (true).
 const char* CommandHelp(bool in_chat);
 

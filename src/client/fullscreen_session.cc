@@ -93,7 +93,6 @@ int FullscreenSession::Run() {
   } else {
     System("choose a nickname and press Enter");
   }
-  if (logged_in_ && !options_.room.empty()) Join(options_.room);
 
   while (!exit_code_.has_value()) {
     while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
@@ -406,6 +405,11 @@ void FullscreenSession::TryNick(const std::string& nick) {
   logged_in_ = true;
   System(absl::StrCat("logged in as ", welcome->nickname(), " (server ", welcome->server_version(),
                       "); /join ROOM to chat, /list for rooms, /help for commands"));
+  // `muxchat --room R [--room S]` on a terminal: join them, the last one active.
+  for (const std::string& room : options_.rooms) {
+    if (exit_code_.has_value()) break;
+    Join(room);
+  }
 }
 
 void FullscreenSession::HandleCommand(const Command& command) {

@@ -3,12 +3,15 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "src/client/room_table.h"
 #include "src/client/server_status.h"
 #include "src/client/session_common.h"
@@ -26,8 +29,7 @@ InteractiveSession::InteractiveSession(const CliOptions& options, int signal_fd,
 int InteractiveSession::Run() {
   auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
   if (!connected.ok()) {
-    std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
-                 std::string(connected.status().message()).c_str());
+    std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(options_.host, options_.port, connected.status()).c_str());
     return kExitConnectFailed;
   }
   client_ = std::move(*connected);
@@ -47,12 +49,13 @@ int InteractiveSession::Run() {
       Lost(DescribeLoss(*client_, client_->close_status()));
       break;
     }
-    pollfd fds[3] = {
+    pollfd fds[4] = {
         {signal_fd_, POLLIN, 0},
         {STDIN_FILENO, POLLIN, 0},
         {client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
+        {ui_.resize_fd(), POLLIN, 0},
     };
-    if (::poll(fds, 3, -1) < 0) {
+    if (::poll(fds, 4, -1) < 0) {
       if (errno == EINTR) continue;
       Lost("poll failed");
       break;
@@ -62,6 +65,7 @@ int InteractiveSession::Run() {
       exit_code_ = kExitOk;  // Ctrl+C, SIGTERM, SIGHUP: a clean exit
       break;
     }
+    if (fds[3].revents & POLLIN) ui_.OnResize();
     if (fds[2].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       if (fds[1].revents & POLLIN) {
@@ -90,6 +94,12 @@ std::string InteractiveSession::PromptText() const {
     }
   }
   return "> ";
+}
+
+std::string InteractiveSession::Form(const char* verb) const { return CommandForm(verb, stage_ == Stage::kChat); }
+
+void InteractiveSession::Echo(const std::string& typed) {
+  ui_.Print(absl::StrCat(SanitizeForTerminal(PromptText()), SanitizeForTerminal(typed)));
 }
 
 void InteractiveSession::System(const std::string& text) { ui_.Print(FormatSystemLine(text, style_)); }
@@ -131,6 +141,14 @@ void InteractiveSession::TryNick(const std::string& nick) {
   System(absl::StrCat("logged in as ", welcome->nickname(), " (server ", welcome->server_version(),
                       "); type HELP for commands"));
   ui_.SetPrompt(PromptText());
+  JoinInitialRooms();
+}
+
+void InteractiveSession::JoinInitialRooms() {
+  for (const std::string& room : options_.rooms) {
+    if (exit_code_.has_value()) return;
+    Join(room);
+  }
 }
 
 void InteractiveSession::HandleLine(const std::optional<std::string>& line) {
@@ -138,12 +156,52 @@ void InteractiveSession::HandleLine(const std::optional<std::string>& line) {
     exit_code_ = kExitOk;
     return;
   }
+  // A multi-line paste arrives as one text: each line in order.
+  std::vector<std::string> lines = absl::StrSplit(*line, '\n');
+  for (std::string& l : lines) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  }
   if (stage_ == Stage::kNick) {
-    const std::string nick(absl::StripAsciiWhitespace(*line));
-    if (!nick.empty()) TryNick(nick);
+    const std::string nick(absl::StripAsciiWhitespace(lines.front()));
+    if (!nick.empty()) {
+      Echo(nick);
+      TryNick(nick);
+    }
     return;
   }
-  HandleCommand(ParseCommand(*line, stage_ == Stage::kChat));
+  const bool in_chat = stage_ == Stage::kChat;
+  std::vector<Command> commands;
+  for (const std::string& l : lines) commands.push_back(ParseCommand(l, in_chat));
+  // Refuse the whole text, and give it back, if any message in it is over
+  // the server's limit: nothing is sent and nothing is lost.
+  const uint32_t max_text = client_->welcome().limits().max_text_bytes();
+  for (const Command& c : commands) {
+    if (c.kind == CommandKind::kMessage && max_text > 0 && c.arg.size() > max_text) {
+      Error(absl::StrCat("not sent: a message of ", c.arg.size(), " bytes is over the server's limit of ", max_text,
+                         " bytes; it stays on the input line"));
+      ui_.SetInput(*line);
+      return;
+    }
+  }
+  // Text typed as a message before our last room went away is not a
+  // command: keep it until it can be sent.
+  if (!kept_text_.empty() && !in_chat && absl::StartsWith(*line, kept_text_)) {
+    for (const Command& c : commands) {
+      if (c.kind == CommandKind::kInvalid) {
+        Error("not sent: you are in no room now; JOIN one, then press Enter to send it");
+        ui_.SetInput(*line);
+        return;
+      }
+    }
+  }
+  kept_text_.clear();
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (exit_code_.has_value()) return;
+    // A command stays in the scrollback as typed; a message shows as
+    // pending, then as the server's echo.
+    if (commands[i].kind != CommandKind::kMessage && commands[i].kind != CommandKind::kEmpty) Echo(lines[i]);
+    HandleCommand(commands[i]);
+  }
 }
 
 std::optional<uint64_t> InteractiveSession::FindJoined(const std::string& name) const {
@@ -155,6 +213,7 @@ std::optional<uint64_t> InteractiveSession::FindJoined(const std::string& name) 
 
 void InteractiveSession::Activate(uint64_t room_id) {
   active_ = room_id;
+  kept_text_.clear();
   stage_ = Stage::kChat;
   ui_.SetPrompt(PromptText());
 }
@@ -168,7 +227,10 @@ void InteractiveSession::LeaveChatIfEmpty() {
   }
   active_ = 0;
   stage_ = Stage::kPrompt;
-  System("back at the command prompt (HELP for commands)");
+  kept_text_ = ui_.input();
+  System(kept_text_.empty() ? "back at the command prompt (HELP for commands)"
+                            : "back at the command prompt (HELP for commands); your unsent text stays on the input "
+                              "line until you JOIN a room");
   ui_.SetPrompt(PromptText());
 }
 
@@ -185,15 +247,14 @@ void InteractiveSession::HandleCommand(const Command& command) {
     case CommandKind::kQuit:
       exit_code_ = kExitOk;
       return;
-    case CommandKind::kMessage: {
-      auto sent = client_->Send(active_, command.arg);
-      if (!sent.ok()) Fail("message not sent", sent.status());
+    case CommandKind::kMessage:
+      SendMessage(command.arg);
       return;
-    }
     case CommandKind::kCreate: {
       auto reply = client_->CreateRoom(command.arg, kRequestTimeout);
       if (!reply.ok()) return Fail(absl::StrCat("cannot create ", command.arg), reply.status());
-      System(absl::StrCat("created room ", reply->room_name(), "; JOIN ", reply->room_name(), " to enter it"));
+      System(absl::StrCat("created room ", reply->room_name(), "; ", Form("join"), " ", reply->room_name(),
+                          " to enter it"));
       return;
     }
     case CommandKind::kDelete: {
@@ -203,7 +264,7 @@ void InteractiveSession::HandleCommand(const Command& command) {
       return;
     }
     case CommandKind::kList: {
-      auto reply = client_->ListRooms(kRequestTimeout);
+      auto reply = client_->ListAllRooms(kRequestTimeout);
       if (!reply.ok()) return Fail("cannot list rooms", reply.status());
       std::string table = FormatRoomTable(reply->rooms(), absl::Now());
       if (!table.empty() && table.back() == '\n') table.pop_back();
@@ -251,7 +312,14 @@ void InteractiveSession::Join(const std::string& room) {
     return;
   }
   auto reply = client_->JoinRoom(room, kRequestTimeout);
-  if (!reply.ok()) return Fail(absl::StrCat("cannot join ", room), reply.status());
+  if (!reply.ok()) {
+    if (ServerStatusOf(reply.status()) == v1::FAILURE_NOT_EXISTS && !client_->closed()) {
+      Error(absl::StrCat("cannot join ", room, ": ", reply.status().message(), "; ", Form("create"), " ", room,
+                         " creates it"));
+      return;
+    }
+    return Fail(absl::StrCat("cannot join ", room), reply.status());
+  }
   joined_[reply->room_id()] = reply->room_name();
   members_[reply->room_id()].SetCount(reply->member_count());
   members_[reply->room_id()].Add(client_->nickname());
@@ -278,10 +346,36 @@ void InteractiveSession::Leave(const std::string& room) {
   auto reply = client_->LeaveRoom(id, kRequestTimeout);
   if (!reply.ok()) return Fail(absl::StrCat("cannot leave ", joined_[id]), reply.status());
   System(absl::StrCat("left ", joined_[id]));
+  DropPending(id);
   joined_.erase(id);
   history_left_.erase(id);
   members_.erase(id);
   LeaveChatIfEmpty();
+}
+
+void InteractiveSession::SendMessage(const std::string& text) {
+  auto sent = client_->Send(active_, text);
+  if (!sent.ok()) return Fail("message not sent", sent.status());
+  pending_.push_back({*sent, active_, text});
+  ShowPending();
+}
+
+void InteractiveSession::DropPending(uint64_t room_id) {
+  const size_t before = pending_.size();
+  pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                [&](const Pending& p) { return p.room_id == room_id; }),
+                 pending_.end());
+  if (pending_.size() != before) ShowPending();
+}
+
+void InteractiveSession::ShowPending() {
+  std::vector<std::string> rows;
+  for (const Pending& p : pending_) {
+    const auto room = joined_.find(p.room_id);
+    rows.push_back(FormatPendingLine(client_->nickname(), p.text,
+                                     p.room_id == active_ || room == joined_.end() ? "" : room->second));
+  }
+  ui_.SetPending(std::move(rows));
 }
 
 void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
@@ -291,7 +385,17 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
     case v1::ServerFrame::kChatMessage: {
       const v1::ChatMessage& m = frame.chat_message();
       if (!m.replay() && joined != joined_.end()) members_[frame.room_id()].Add(m.sender());
-      ui_.Print(FormatChatLine(m, frame.room_id() == active_ ? "" : room, style_));
+      if (!m.replay() && m.sender() == client_->nickname()) {
+        // Our own message confirmed: it leaves the pending rows and is
+        // printed once, as the server stamped it.
+        auto it = std::find_if(pending_.begin(), pending_.end(),
+                               [&](const Pending& p) { return p.room_id == frame.room_id(); });
+        if (it != pending_.end()) {
+          pending_.erase(it);
+          ShowPending();
+        }
+      }
+      ui_.Print(FormatChatLines(m, frame.room_id() == active_ ? "" : room, style_));
       if (m.replay()) {
         auto it = history_left_.find(frame.room_id());
         if (it != history_left_.end() && --it->second == 0) {
@@ -322,18 +426,27 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
       // Our own DELETE already said "deleted room X".
       if (!absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname())) System(absl::StrCat("room ", closed.name(), " was deleted by ", closed.closed_by(),
                           closed.reason().empty() ? "" : absl::StrCat(" (", closed.reason(), ")")));
+      DropPending(frame.room_id());
       joined_.erase(frame.room_id());
       history_left_.erase(frame.room_id());
       members_.erase(frame.room_id());
       if (stage_ == Stage::kChat) LeaveChatIfEmpty();
       return;
     }
-    case v1::ServerFrame::kReply:
+    case v1::ServerFrame::kReply: {
       // An answer nobody waited for: a refused message (Send does not wait).
-      if (frame.reply().status() != v1::SUCCESS) {
-        Error(absl::StrCat("message not delivered: ", frame.reply().message()));
+      if (frame.reply().status() == v1::SUCCESS) return;
+      auto it = std::find_if(pending_.begin(), pending_.end(),
+                             [&](const Pending& p) { return p.request_id == frame.request_id(); });
+      std::string what;
+      if (it != pending_.end()) {
+        what = absl::StrCat(" '", absl::string_view(it->text).substr(0, 40), it->text.size() > 40 ? "...'" : "'");
+        pending_.erase(it);
+        ShowPending();
       }
+      Error(absl::StrCat("message", what, " not delivered: ", frame.reply().message()));
       return;
+    }
     case v1::ServerFrame::kShutdown:
       Lost(absl::StrCat("the server is shutting down",
                         frame.shutdown().reason().empty() ? "" : absl::StrCat(": ", frame.shutdown().reason())));

@@ -8,6 +8,7 @@
 #define MUXCHAT_CLIENT_INTERACTIVE_SESSION_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,7 +35,20 @@ class InteractiveSession {
  private:
   enum class Stage { kNick, kPrompt, kChat };
 
+  // A message sent and not yet echoed back by the server.
+  struct Pending {
+    uint64_t request_id;
+    uint64_t room_id;
+    std::string text;
+  };
+
   void TryNick(const std::string& nick);
+  void JoinInitialRooms();
+  void SendMessage(const std::string& text);
+  void ShowPending();
+  void DropPending(uint64_t room_id);
+  // "/join" in chat mode, "JOIN" at the prompt.
+  std::string Form(const char* verb) const;
   void HandleLine(const std::optional<std::string>& line);
   void HandleCommand(const Command& command);
   void HandleEvent(const v1::ServerFrame& frame);
@@ -47,6 +61,8 @@ class InteractiveSession {
   void Lost(const std::string& why);
   std::optional<uint64_t> FindJoined(const std::string& name) const;
   std::string PromptText() const;
+  // Prints what the user typed after the prompt, as the terminal showed it.
+  void Echo(const std::string& typed);
   void System(const std::string& text);
   void Error(const std::string& text);
 
@@ -59,6 +75,10 @@ class InteractiveSession {
   std::map<uint64_t, std::string> joined_;    // room id -> name
   std::map<uint64_t, uint32_t> history_left_;  // room id -> replayed messages still to come
   std::map<uint64_t, RoomMembers> members_;    // room id -> who is there, as far as we know (/names)
+  std::deque<Pending> pending_;                // in send order
+  // Text typed in chat mode that stayed on the input line when the last
+  // joined room went away: not to be run as a command by accident.
+  std::string kept_text_;
   uint64_t active_ = 0;
   std::optional<int> exit_code_;
 };

@@ -1,7 +1,12 @@
 #include "src/client/message_format.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "src/client/display_width.h"
 
 namespace muxchat::client {
 namespace {
@@ -59,6 +64,33 @@ std::string FormatChatLine(const v1::ChatMessage& message, absl::string_view roo
                   c ? kReset : "", c && message.replay() ? kDim : "", " ");
   absl::StrAppend(&out, SanitizeForTerminal(message.text()), c ? kReset : "");
   return out;
+}
+
+std::string FormatChatLines(const v1::ChatMessage& message, absl::string_view room, const LineStyle& style) {
+  if (message.text().find('\n') == std::string::npos) return FormatChatLine(message, room, style);
+  // Format the first line as a whole message, then indent the others by the
+  // display width of everything before the text: "[room] [HH:MM:SS] <nick> ".
+  std::vector<absl::string_view> lines = absl::StrSplit(message.text(), '\n');
+  v1::ChatMessage first = message;
+  first.set_text(std::string(absl::StripSuffix(lines[0], "\r")));
+  std::string out = FormatChatLine(first, room, style);
+  v1::ChatMessage bare = message;
+  bare.set_text("");
+  const LineStyle plain{false, style.zone};
+  const size_t indent = DisplayWidth(FormatChatLine(bare, room, plain));
+  for (size_t i = 1; i < lines.size(); ++i) {
+    absl::StrAppend(&out, "\n", std::string(indent, ' '), style.colour && message.replay() ? kDim : "",
+                    SanitizeForTerminal(absl::StripSuffix(lines[i], "\r")), style.colour && message.replay() ? kReset : "");
+  }
+  return out;
+}
+
+std::string FormatPendingLine(absl::string_view nick, absl::string_view text, absl::string_view room) {
+  const size_t newline = text.find('\n');
+  const absl::string_view first = newline == absl::string_view::npos ? text : text.substr(0, newline);
+  return absl::StrCat(room.empty() ? "" : absl::StrCat("[", SanitizeForTerminal(room), "] "), "[sending] <",
+                      SanitizeForTerminal(nick), "> ", SanitizeForTerminal(absl::StripSuffix(first, "\r")),
+                      newline == absl::string_view::npos ? "" : " \xe2\x80\xa6");
 }
 
 std::string FormatSystemLine(absl::string_view text, const LineStyle& style) {

@@ -32,6 +32,16 @@ std::string SanitizeForTerminal(absl::string_view text);
 // `history | ` for replayed history.
 std::string FormatChatLine(const v1::ChatMessage& message, absl::string_view room, const LineStyle& style);
 
+// FormatChatLine for the interactive client: a multi-line message shows as
+// several lines, the second and later indented under the first line's text
+// (each line still has its control characters made visible).
+std::string FormatChatLines(const v1::ChatMessage& message, absl::string_view room, const LineStyle& style);
+
+// One row for a message we sent that the server has not echoed yet:
+// `[sending] <nick> text` (its first line, then "…" if it has more),
+// prefixed by `[room] ` when `room` is non-empty.
+std::string FormatPendingLine(absl::string_view nick, absl::string_view text, absl::string_view room);
+
 // `-- text` (colour: dim yellow): joins, leaves, deletions, notices.
 std::string FormatSystemLine(absl::string_view text, const LineStyle& style);
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "src/client/display_width.h"
 #include "src/client/message_format.h"
 
 namespace muxchat::client {
@@ -13,13 +14,6 @@ namespace {
 
 constexpr size_t kColumns = 5;
 using Row = std::array<std::string, kColumns>;
-
-// Code points in a UTF-8 string (continuation bytes do not count).
-size_t DisplayWidth(const std::string& s) {
-  size_t n = 0;
-  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80 ? 1 : 0;
-  return n;
-}
 
 }  // namespace
 

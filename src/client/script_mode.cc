@@ -49,13 +49,12 @@ class ScriptRun {
   int Run() {
     auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
     if (!connected.ok()) {
-      std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", o_.host.c_str(), o_.port,
-                   std::string(connected.status().message()).c_str());
+      std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(o_.host, o_.port, connected.status()).c_str());
       return kExitConnectFailed;
     }
     client_ = std::move(*connected);
     client_->set_interrupt_fd(signal_fd_);
-    const std::string nick = o_.nick.empty() ? absl::StrCat("muxchat-", ::getpid()) : o_.nick;
+    const std::string nick = o_.nick.empty() ? DefaultNickname() : o_.nick;
     if (auto w = client_->Hello(nick, kRequestTimeout, kClientName); !w.ok()) {
       return Report(*client_, absl::StrCat("login as ", nick, " refused"), w.status());
     }
@@ -75,14 +74,24 @@ class ScriptRun {
       }
       if (o_.room.empty()) return kExitOk;
     }
-    auto joined = client_->JoinRoom(o_.room, kRequestTimeout);
-    if (!joined.ok()) return Report(*client_, absl::StrCat("cannot join ", o_.room), joined.status());
-    room_id_ = joined->room_id();
-    room_name_ = joined->room_name();
-    if (o_.send.has_value()) {
-      auto echo = client_->SendAndWait(room_id_, *o_.send, kRequestTimeout);
-      if (!echo.ok()) return Report(*client_, "message not sent", echo.status());
+    if (!o_.sends.empty()) {
+      // A post, not join + send + leave: the members see the message and no
+      // one joining and leaving around it. The Reply is the acknowledgement.
+      // Every --send, in order, each acknowledged before the next.
+      for (const std::string& text : o_.sends) {
+        auto posted = client_->Post(o_.room, text, kRequestTimeout);
+        if (!posted.ok()) return Report(*client_, "message not sent", posted.status());
+      }
       return kExitOk;
+    }
+    for (const std::string& room : o_.rooms) {  // several only with --listen
+      auto joined = client_->JoinRoom(room, kRequestTimeout);
+      if (!joined.ok()) return Report(*client_, absl::StrCat("cannot join ", room), joined.status());
+      if (room_id_ == 0) {
+        room_id_ = joined->room_id();
+        room_name_ = joined->room_name();
+      }
+      followed_[joined->room_id()] = joined->room_name();
     }
     if (o_.listen) return Listen();
     return SendStdin();
@@ -90,7 +99,7 @@ class ScriptRun {
 
  private:
   int List() {
-    auto r = client_->ListRooms(kRequestTimeout);
+    auto r = client_->ListAllRooms(kRequestTimeout);
     if (!r.ok()) return Report(*client_, "cannot list rooms", r.status());
     if (o_.json) {
       for (const v1::RoomInfo& room : r->rooms()) std::printf("%s\n", FormatRoomJson(room).c_str());
@@ -125,9 +134,12 @@ class ScriptRun {
       while (client_->HasQueuedEvent()) {
         auto ev = client_->NextEvent(absl::ZeroDuration());
         if (!ev.ok()) break;
-        if (ev->has_chat_message() && ev->room_id() == room_id_ && !ev->chat_message().replay()) {
-          const std::string line = o_.json ? FormatMessageJson(room_name_, ev->chat_message())
-                                           : FormatChatLine(ev->chat_message(), "", style_);
+        const auto room = followed_.find(ev->room_id());
+        if (ev->has_chat_message() && room != followed_.end() && !ev->chat_message().replay()) {
+          // With several rooms, each text line says which one it is from.
+          const std::string line = o_.json ? FormatMessageJson(room->second, ev->chat_message())
+                                           : FormatChatLine(ev->chat_message(),
+                                                            followed_.size() > 1 ? room->second : "", style_);
           std::printf("%s\n", line.c_str());
           std::fflush(stdout);
           if (o_.count > 0 && ++printed >= o_.count) return kExitOk;
@@ -235,11 +247,14 @@ class ScriptRun {
   const CliOptions& o_;
   // If `ev` ends the run (our room deleted, the server shutting down or
   // closing us with an Error), says why on stderr and returns the exit code.
-  std::optional<int> EndsRun(const v1::ServerFrame& ev) const {
-    if (ev.has_room_closed() && ev.room_id() == room_id_) {
-      std::fprintf(stderr, "muxchat: room %s was deleted by %s\n", room_name_.c_str(),
+  // With several --listen rooms, the run ends when the last one is deleted.
+  std::optional<int> EndsRun(const v1::ServerFrame& ev) {
+    if (ev.has_room_closed() && followed_.count(ev.room_id()) != 0) {
+      std::fprintf(stderr, "muxchat: room %s was deleted by %s\n", followed_[ev.room_id()].c_str(),
                    ev.room_closed().closed_by().c_str());
-      return kExitConnectionLost;
+      followed_.erase(ev.room_id());
+      if (followed_.empty()) return kExitConnectionLost;
+      return std::nullopt;
     }
     if (ev.has_shutdown() || ev.has_error()) {
       const std::string why = ev.has_shutdown()
@@ -254,8 +269,9 @@ class ScriptRun {
   const int signal_fd_;
   const LineStyle& style_;
   std::unique_ptr<ChatClient> client_;
-  uint64_t room_id_ = 0;
+  uint64_t room_id_ = 0;  // the first --room: where --send and stdin lines go
   std::string room_name_;
+  std::map<uint64_t, std::string> followed_;  // every joined room: id -> name
   // Stdin lines by line index: read but not yet sent (or to resend), and sent
   // but not yet acknowledged (request_id, line index) in send order.
   std::map<uint64_t, std::string> unsent_;

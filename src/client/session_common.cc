@@ -1,8 +1,12 @@
 #include "src/client/session_common.h"
 
+#include <pwd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "src/client/server_status.h"
 
@@ -46,6 +50,23 @@ std::string DescribeLoss(ChatClient& client, const absl::Status& status) {
     if (ev->has_error()) return absl::StrCat("the server closed the connection: ", ev->error().message());
   }
   return absl::StrCat("connection to the server lost: ", status.message());
+}
+
+std::string ConnectFailure(const std::string& host, uint16_t port, const absl::Status& status) {
+  const std::string address =
+      host.find(':') != std::string::npos && host.front() != '[' ? absl::StrCat("[", host, "]:", port)
+                                                                 : absl::StrCat(host, ":", port);
+  const absl::string_view message = status.message();
+  if (absl::StrContains(message, address) || absl::StartsWith(message, "cannot resolve")) return std::string(message);
+  return absl::StrCat("cannot connect to ", address, ": ", message);
+}
+
+std::string DefaultNickname() {
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr && pw->pw_name[0] != '\0') {
+    return pw->pw_name;
+  }
+  if (const char* user = std::getenv("USER"); user != nullptr && user[0] != '\0') return user;
+  return absl::StrCat("muxchat-", ::getpid());
 }
 
 int ReadSignal(int signal_fd) {

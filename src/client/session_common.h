@@ -4,6 +4,7 @@
 #ifndef MUXCHAT_CLIENT_SESSION_COMMON_H_
 #define MUXCHAT_CLIENT_SESSION_COMMON_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -28,6 +29,17 @@ ExitCode ExitCodeFor(const absl::Status& status);
 // Why the connection ended, in one line: the server's shutdown notice or
 // Error if one is queued in `client` (consumed), else `status`'s message.
 std::string DescribeLoss(ChatClient& client, const absl::Status& status);
+
+// The one line for a failed ChatClient::Connect to `host`:`port`, naming the
+// address once: the status as is when it names it already ("connect to
+// 127.0.0.1:7399: Connection refused", "cannot resolve nosuch: ..."), else
+// prefixed with "cannot connect to HOST:PORT: " (TLS failures, timeouts).
+std::string ConnectFailure(const std::string& host, uint16_t port, const absl::Status& status);
+
+// The nickname when --nick is not given in script mode: the login name
+// (getpwuid, else $USER), so the same user is the same owner run after run;
+// muxchat-<pid> only if neither is known.
+std::string DefaultNickname();
 
 // Reads one pending signal from `signal_fd`; returns its number, 0 if none.
 int ReadSignal(int signal_fd);

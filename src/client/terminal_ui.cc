@@ -1,138 +1,135 @@
 #include "src/client/terminal_ui.h"
 
-#include <stdio.h>
-// libedit's readline emulation; after <stdio.h>, which it needs.
-#include <editline/readline.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
+#include <cstdio>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/client/display_width.h"
 
 namespace muxchat::client {
 namespace {
 
-TerminalUi* g_active = nullptr;
-// Set by ReadKey when the user pressed Ctrl+D.
-bool g_eof_key = false;
+// Input read per OnReadable before redrawing: a paste of any size is taken
+// in a few large reads instead of a redraw per key.
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxReadPerCall = 1 << 20;
+// Pending lines shown at most; the rest are summarised on one more row.
+constexpr size_t kMaxPendingShown = 5;
 
-// Reads one byte from stdin; -1 at end of input or on error.
-int ReadByte() {
-  unsigned char c = 0;
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
-    if (n == 1) return c;
-    if (n < 0 && errno == EINTR) continue;
-    return -1;
+// `s` without ANSI CSI escape sequences (the colours FormatChatLine adds).
+std::string StripEscapes(absl::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\x1b' && i + 1 < s.size() && s[i + 1] == '[') {
+      i += 2;
+      while (i < s.size() && !(s[i] >= 0x40 && s[i] <= 0x7e)) ++i;
+      continue;
+    }
+    out.push_back(s[i]);
   }
+  return out;
 }
 
-// libedit's key reader: returns one character (a Unicode code point, decoded
-// from UTF-8; libedit stores it as a wchar_t). Ctrl+D ends the session at
-// once, even with text on the line (libedit alone would delete a character
-// there): it is reported as end of input, so libedit returns without a line.
-int ReadKey(FILE* /*unused*/) {
-  const int lead = ReadByte();
-  if (lead < 0) return EOF;
-  if (lead == 0x04) {
-    g_eof_key = true;
-    return EOF;
-  }
-  int more = 0;
-  int code = lead;
-  if ((lead & 0xe0) == 0xc0) {
-    more = 1;
-    code = lead & 0x1f;
-  } else if ((lead & 0xf0) == 0xe0) {
-    more = 2;
-    code = lead & 0x0f;
-  } else if ((lead & 0xf8) == 0xf0) {
-    more = 3;
-    code = lead & 0x07;
-  } else if (lead >= 0x80) {
-    return 0xfffd;  // a stray continuation or invalid byte
-  }
-  for (int i = 0; i < more; ++i) {
-    const int next = ReadByte();  // the rest of a character arrives with its lead byte
-    if (next < 0) return EOF;
-    if ((next & 0xc0) != 0x80) return 0xfffd;
-    code = (code << 6) | (next & 0x3f);
-  }
-  return code;
-}
-
-void WriteAll(absl::string_view s) {
-  std::fwrite(s.data(), 1, s.size(), stdout);
-}
-
-// Code points in a UTF-8 string.
-size_t Width(absl::string_view s) {
-  size_t n = 0;
-  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80 ? 1 : 0;
-  return n;
+// Rows `text` (printable, one line) takes on a terminal `cols` wide.
+size_t RowsOf(absl::string_view text, size_t cols) {
+  size_t row = 0, col = 0;
+  LayoutPosition(text, text.size(), cols, &row, &col);
+  return col == 0 && row > 0 ? row : row + 1;
 }
 
 }  // namespace
 
-TerminalUi::TerminalUi() { g_active = this; }
+TerminalUi::~TerminalUi() { Stop(); }
 
-TerminalUi::~TerminalUi() {
-  Stop();
-  if (g_active == this) g_active = nullptr;
+void TerminalUi::Write(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
+}
+
+void TerminalUi::QueryWidth() {
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+    cols_ = ws.ws_col;
+    rows_ = ws.ws_row > 0 ? ws.ws_row : 24;
+  }
 }
 
 void TerminalUi::Start(const std::string& prompt) {
   if (started_) return;
-  have_termios_ = ::tcgetattr(STDIN_FILENO, &original_) == 0;
   prompt_ = prompt;
-  // Signals stay ours (a signalfd in the caller's loop): libedit must not
-  // install handlers of its own.
-  rl_catch_signals = 0;
-  rl_getc_function = &ReadKey;
-  rl_instream = stdin;
-  rl_outstream = stdout;
-  std::fflush(stdout);
-  rl_callback_handler_install(prompt_.c_str(), &TerminalUi::OnLine);
+  have_termios_ = ::tcgetattr(STDIN_FILENO, &original_) == 0;
+  if (have_termios_) {
+    termios raw = original_;
+    // Keys one at a time, no echo, no flow control, Enter as '\r'. ISIG
+    // stays: Ctrl+C is SIGINT, read from the caller's signalfd. Ctrl+Z and
+    // Ctrl+\ are disabled: stopping with the terminal in raw mode would
+    // leave the shell a broken terminal.
+    raw.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO | IEXTEN));
+    raw.c_iflag &= static_cast<tcflag_t>(~(IXON | ICRNL | INLCR | ISTRIP));
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    raw.c_cc[VSUSP] = _POSIX_VDISABLE;
+    raw.c_cc[VQUIT] = _POSIX_VDISABLE;
+    ::tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
+  }
+  sigset_t winch;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  ::sigprocmask(SIG_BLOCK, &winch, nullptr);
+  resize_fd_ = ::signalfd(-1, &winch, SFD_NONBLOCK | SFD_CLOEXEC);
+  QueryWidth();
   started_ = true;
+  std::string out = "\x1b[?2004h";  // bracketed paste on
+  out += Draw();
+  Write(out);
 }
 
 void TerminalUi::SetPrompt(const std::string& prompt) {
   if (prompt == prompt_) return;
   prompt_ = prompt;
-  if (!started_) return;
-  Print("");
+  if (started_) Redraw();
 }
 
 void TerminalUi::OnReadable() {
   if (!started_) return;
-  const size_t before = lines_.size();
-  g_eof_key = false;
-  rl_callback_read_char();
-  if (g_eof_key && lines_.size() == before) lines_.push_back(std::nullopt);
-  if (lines_.size() != before) {
-    // libedit 3.1-20221030 leaves its unbuffered (one key per call) mode when
-    // it hands over a line, so the next call would block until Enter.
-    // Installing the handler again restores that mode, resets the line and
-    // draws the prompt.
-    rl_callback_handler_install(prompt_.c_str(), &TerminalUi::OnLine);
+  char buf[kReadChunk];
+  size_t taken = 0;
+  const size_t dropped_before = editor_.dropped_bytes();
+  while (taken < kMaxReadPerCall) {
+    const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      lines_.push_back(std::nullopt);  // the terminal went away
+      return;
+    }
+    editor_.Feed(absl::string_view(buf, static_cast<size_t>(n)));
+    taken += static_cast<size_t>(n);
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    if (::poll(&p, 1, 0) != 1 || (p.revents & POLLIN) == 0) break;
   }
-}
-
-void TerminalUi::OnLine(char* line) {
-  if (g_active == nullptr) {
-    std::free(line);
-    return;
+  if (editor_.dropped_bytes() != dropped_before) {
+    // Said once per read, not per key: the input line is full.
+    std::string out = Erase(cols_);
+    absl::StrAppend(&out, "error: the input line holds at most ", LineEditor::kMaxLineBytes >> 20, " MiB; ",
+                    editor_.dropped_bytes() - dropped_before, " bytes of input were dropped\n");
+    Write(out);
   }
-  if (line == nullptr) {
-    g_active->lines_.push_back(std::nullopt);
-    return;
+  while (auto ev = editor_.TakeEvent()) {
+    if (ev->kind == LineEditor::EventKind::kEndOfInput) {
+      lines_.push_back(std::nullopt);
+    } else {
+      lines_.push_back(std::move(ev->text));
+    }
   }
-  if (*line != '\0') add_history(line);
-  g_active->lines_.push_back(std::string(line));
-  std::free(line);
+  Redraw();
 }
 
 bool TerminalUi::TakeLine(std::optional<std::string>* line) {
@@ -142,40 +139,105 @@ bool TerminalUi::TakeLine(std::optional<std::string>* line) {
   return true;
 }
 
+void TerminalUi::SetInput(std::string text) {
+  editor_.SetBuffer(std::move(text));
+  if (started_) Redraw();
+}
+
 void TerminalUi::Print(absl::string_view text) {
   if (!started_) {
-    if (!text.empty()) {
-      WriteAll(text);
-      WriteAll("\n");
-    }
-    std::fflush(stdout);
+    if (!text.empty()) Write(absl::StrCat(text, "\n"));
     return;
   }
-  // Erase the prompt and the partial input (which may wrap over several
-  // rows), print, then let libedit redraw from a cleared display.
-  winsize ws{};
-  const size_t cols = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
-  const size_t point = rl_point > 0 ? Width(absl::string_view(rl_line_buffer, static_cast<size_t>(rl_point))) : 0;
-  const size_t row = (Width(prompt_) + point) / cols;
-  std::string out = "\r";
-  if (row > 0) absl::StrAppend(&out, "\x1b[", row, "A");
-  out += "\x1b[J";
+  std::string out = Erase(cols_);
   if (!text.empty()) absl::StrAppend(&out, text, "\n");
-  WriteAll(out);
-  std::fflush(stdout);
-  rl_set_prompt(prompt_.c_str());
-  rl_forced_update_display();
-  std::fflush(stdout);
+  absl::StrAppend(&out, Draw());
+  Write(out);
+}
+
+void TerminalUi::SetPending(std::vector<std::string> lines) {
+  pending_ = std::move(lines);
+  if (started_) Redraw();
+}
+
+void TerminalUi::OnResize() {
+  signalfd_siginfo info;
+  while (::read(resize_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+  }
+  if (!started_) return;
+  QueryWidth();
+  // The terminal has re-wrapped what we drew to the new width; erase it as
+  // it is now laid out, then draw for the new width.
+  Redraw();
+}
+
+void TerminalUi::Redraw() {
+  std::string out = Erase(cols_);  // before Draw(), which records the new drawing
+  out += Draw();
+  Write(out);
+}
+
+std::string TerminalUi::Erase(size_t cols) {
+  if (!drawn_.has_value()) return "";
+  size_t up = 0;
+  for (const std::string& line : drawn_->pending) up += RowsOf(line, cols);
+  size_t row = 0, col = 0;
+  LayoutPosition(drawn_->input, drawn_->cursor_byte, cols, &row, &col);
+  up += row;
+  drawn_.reset();
+  std::string out = "\r";
+  if (up > 0) absl::StrAppend(&out, "\x1b[", up, "A");
+  out += "\x1b[J";
+  return out;
+}
+
+std::string TerminalUi::Draw() {
+  Drawn drawn;
+  std::string out;
+  // Pending lines: one row each (cut to fit), the excess summarised.
+  const size_t shown = std::min(pending_.size(), kMaxPendingShown);
+  for (size_t i = 0; i < shown; ++i) {
+    std::string line = StripEscapes(pending_[i]);
+    if (DisplayWidth(line) > cols_ - 1) {
+      line = absl::StrCat(PrefixFittingWidth(line, cols_ > 2 ? cols_ - 2 : 0), "\xe2\x80\xa6");
+    }
+    drawn.pending.push_back(line);
+  }
+  if (pending_.size() > shown) drawn.pending.push_back(absl::StrCat("(", pending_.size() - shown, " more pending)"));
+  for (const std::string& line : drawn.pending) absl::StrAppend(&out, line, "\n");
+  const size_t max_rows = rows_ > drawn.pending.size() + 1 ? rows_ - drawn.pending.size() - 1 : 1;
+  const EditorView view = editor_.View(prompt_, cols_, max_rows);
+  out += view.text;
+  size_t row = view.end_row;
+  if (view.cursor_row > view.end_row) {
+    // The cursor belongs at the start of the next row, where the terminal
+    // has not moved yet (it waits to wrap): a space puts it there, on a row
+    // that continues the same wrapped line.
+    out += " ";
+    row = view.end_row + 1;
+  }
+  out += "\r";
+  if (row > view.cursor_row) absl::StrAppend(&out, "\x1b[", row - view.cursor_row, "A");
+  if (view.cursor_col > 0) absl::StrAppend(&out, "\x1b[", view.cursor_col, "C");
+  drawn.input = view.text;
+  drawn.cursor_byte = view.cursor_byte;
+  if (view.cursor_row > view.end_row) {
+    drawn.input += " ";
+    drawn.cursor_byte = drawn.input.size() - 1;
+  }
+  drawn_ = std::move(drawn);
+  return out;
 }
 
 void TerminalUi::Stop() {
   if (!started_) return;
+  std::string out = Erase(cols_);
+  out += "\x1b[?2004l";  // bracketed paste off
+  Write(out);
   started_ = false;
-  rl_callback_handler_remove();
-  // Erase the prompt line, so the shell's prompt starts at column 0.
-  WriteAll("\r\x1b[J");
-  std::fflush(stdout);
   if (have_termios_) ::tcsetattr(STDIN_FILENO, TCSADRAIN, &original_);
+  if (resize_fd_ >= 0) ::close(resize_fd_);
+  resize_fd_ = -1;
 }
 
 }  // namespace muxchat::client

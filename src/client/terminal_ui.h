@@ -1,54 +1,97 @@
-// TerminalUi: the interactive client's terminal — line editing and history
-// through libedit's readline-compatible callback interface (driven from the
-// caller's poll loop: call OnReadable() when stdin is readable), and output
-// that may arrive at any time without garbling the line being typed: Print()
-// erases the prompt and partial input, prints, then has libedit redraw both.
+// TerminalUi: the line-mode client's terminal. Puts the terminal in raw mode
+// (keeping ISIG, so Ctrl+C still arrives as SIGINT through the caller's
+// signalfd), turns on bracketed paste, feeds every byte stdin has to a
+// LineEditor, and keeps a "live area" at the bottom of the screen: the
+// pending (not yet confirmed) messages, then the prompt and the input line,
+// which may wrap over several rows. Output that arrives at any time goes
+// above it: Print() erases the live area, prints, and redraws it.
 //
-// Thread rule: main thread only; at most one TerminalUi may exist (libedit's
-// readline emulation is global state). Stop() (or the destructor) restores
-// the terminal's original termios.
+// Resizing: SIGWINCH arrives on resize_fd() (a signalfd this class owns);
+// OnResize() erases the live area as the terminal has re-wrapped it and
+// redraws it for the new width. This assumes a terminal that reflows wrapped
+// lines on resize (tmux, VTE, kitty, iTerm2, Windows Terminal...); xterm,
+// which does not, may keep a stale row of the old input after a resize.
+//
+// Thread rule: main thread only; at most one TerminalUi should be started at a
+// time (it owns the terminal's modes). Stop() (or the destructor) restores the
+// original termios and turns bracketed paste off.
 #ifndef MUXCHAT_CLIENT_TERMINAL_UI_H_
 #define MUXCHAT_CLIENT_TERMINAL_UI_H_
 
 #include <termios.h>
 
+#include <cstddef>
 #include <deque>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
+#include "src/client/line_editor.h"
 
 namespace muxchat::client {
 
 class TerminalUi {
  public:
-  TerminalUi();
+  TerminalUi() = default;
   ~TerminalUi();
   TerminalUi(const TerminalUi&) = delete;
   TerminalUi& operator=(const TerminalUi&) = delete;
 
-  // Shows `prompt` and starts reading lines. stdin and stdout must be a terminal.
+  // Shows `prompt` and starts reading keys. stdin and stdout must be a terminal.
   void Start(const std::string& prompt);
   // Changes the prompt and redraws it with the partial input.
   void SetPrompt(const std::string& prompt);
-  // Reads what stdin has (one key); completed lines are queued for TakeLine.
+  // Reads what stdin has (all of a paste that is already there, up to 1 MiB
+  // per call), edits, and redraws once.
   void OnReadable();
-  // Next completed line: true and `*line` set (nullopt = end of input, i.e.
-  // Ctrl+D on an empty line), or false when none is queued.
+  // Next submitted text: true and `*line` set (nullopt = end of input:
+  // Ctrl+D, or the terminal went away), or false when none is queued. A
+  // multi-line paste comes as one text with '\n' between its lines.
   bool TakeLine(std::optional<std::string>* line);
+  // Puts `text` back on the input line (a line the caller refused to send).
+  void SetInput(std::string text);
+  // The text on the input line now.
+  const std::string& input() const { return editor_.buffer(); }
   // Prints `text` (one or more lines, no trailing newline needed) above the
-  // prompt, then redraws the prompt and the partial input as they were.
+  // live area, then redraws the live area as it was.
   void Print(absl::string_view text);
-  // Removes the line handler and restores the terminal. Idempotent.
+  // Lines shown between the output and the prompt until replaced (messages
+  // sent but not yet confirmed). Each is shown on one row, cut to fit.
+  void SetPending(std::vector<std::string> lines);
+  // A signalfd that becomes readable when the terminal is resized; -1 before
+  // Start(). Call OnResize() then.
+  int resize_fd() const { return resize_fd_; }
+  void OnResize();
+  // Erases the live area and restores the terminal. Idempotent.
   void Stop();
 
  private:
-  static void OnLine(char* line);
+  // The live area as drawn last, enough to erase it after a resize too.
+  struct Drawn {
+    std::vector<std::string> pending;  // as written (colour escapes stripped)
+    std::string input;                 // prompt + visible input, as written
+    size_t cursor_byte = 0;            // the cursor within `input`
+  };
+
+  void QueryWidth();
+  // Erase() returns what erases the live area as last drawn, laid out for a
+  // terminal `cols` wide; Draw() what draws it now. Redraw() writes both.
+  std::string Erase(size_t cols);
+  std::string Draw();
+  void Redraw();
+  void Write(const std::string& s);
 
   bool started_ = false;
   bool have_termios_ = false;
   termios original_{};
+  int resize_fd_ = -1;
+  size_t cols_ = 80;
+  size_t rows_ = 24;
   std::string prompt_;
+  LineEditor editor_;
+  std::vector<std::string> pending_;
+  std::optional<Drawn> drawn_;
   std::deque<std::optional<std::string>> lines_;
 };
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/muxchat.pb.h"
 #include "src/server/connection.h"
@@ -23,6 +24,13 @@ inline constexpr char kServerVersion[] = "muxchatd/0.1.0";
 
 class ChatService {
  public:
+  // The frame-size contract of docs/PROTOCOL.md §12: every frame either side
+  // may need to send (the largest ChatMessage or replay, SendMessage and
+  // PostMessage with the longest text, a one-room ListRooms page, Welcome,
+  // any Reply) fits max_frame_bytes. kInvalidArgument, naming the largest
+  // max_text_bytes that would fit, when it does not. Call before starting.
+  static absl::Status CheckOptions(const ServerOptions& options);
+
   ChatService(const ServerOptions& options, Logger* logger);
   ChatService(const ChatService&) = delete;
   ChatService& operator=(const ChatService&) = delete;
@@ -52,9 +60,19 @@ class ChatService {
   void HandleDelete(Connection* conn, const v1::ClientFrame& f);
   void HandleList(Connection* conn, const v1::ClientFrame& f);
   void HandleSend(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  void HandlePost(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  // Stamps `text` into `room`'s history and queues the ChatMessage to every member.
+  void Deliver(Room* room, const Connection* sender, const std::string& text, absl::Time now);
+  // Answers a Ping with a Pong carrying its nonce.
+  static void AnswerPing(Connection* conn, const v1::ClientFrame& f);
+  // Ends the connection because of request `f`: unlike Connection::Close's
+  // own Error frame, this one carries f's request_id.
+  void CloseForRequest(Connection* conn, const v1::ClientFrame& f, CloseReason reason, v1::Status status,
+                       const std::string& message);
 
   // The room a request names (by name if given, else by room_id), or null
-  // after replying FAILURE_NOT_EXISTS.
+  // after replying FAILURE_NOT_EXISTS. A name longer than any room's is not
+  // echoed back, so the reply stays within max_frame_bytes.
   Room* FindRoomOrReply(Connection* conn, const v1::ClientFrame& f, absl::string_view name);
   // The room with the frame's room_id if conn is a member, or null after
   // replying NOT_EXISTS or NOT_MEMBER ("<refusal> '<room>'").
@@ -62,7 +80,11 @@ class ChatService {
   // Fills a SUCCESS reply about `room` answering `f`; returns it for extras.
   static v1::Reply* SuccessReply(v1::ServerFrame* out, const v1::ClientFrame& f, const Room& room,
                                  std::string message);
-  void ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status, const std::string& message);
+  // A failure Reply. Its envelope room_id (and Reply.room_id/room_name) name
+  // `room` when the request resolved to an existing one, else the envelope
+  // echoes the request's room_id.
+  void ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status, const std::string& message,
+                    const Room* room = nullptr);
   // Encodes once and queues the same bytes to every member except `skip`.
   void Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip);
   // Reserves `n` bytes at the end of the current broadcast block (a new block

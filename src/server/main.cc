@@ -6,19 +6,26 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "src/server/chat_service.h"
 #include "src/server/logger.h"
 #include "src/server/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000", "address to listen on: host:port or [v6]:port; port 0 picks one");
 ABSL_FLAG(std::string, poller, "epoll", "event backend: epoll or poll");
-ABSL_FLAG(uint32_t, max_frame_bytes, muxchat::wire::kDefaultMaxFrameBytes, "largest frame body a client may send");
+ABSL_FLAG(uint32_t, max_frame_bytes, muxchat::wire::kDefaultMaxFrameBytes,
+          "largest frame body either side sends; must hold a --max_text_bytes message");
 ABSL_FLAG(uint32_t, max_text_bytes, 16 * 1024, "largest message text");
 ABSL_FLAG(uint32_t, max_connections, 10000, "connections beyond this get Error(SERVER_FULL) and are closed");
 ABSL_FLAG(uint32_t, history, 100, "messages per room replayed to a joining member");
@@ -41,9 +48,53 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert; reloaded on 
 ABSL_FLAG(std::string, tls_min_version, "1.2", "lowest TLS version accepted: 1.2 or 1.3");
 ABSL_FLAG(bool, require_tls, false, "refuse cleartext connections except from loopback");
 
+namespace {
+
+constexpr char kUsage[] =
+    "muxchatd: single-port multiplexed chat server.\n"
+    "usage: muxchatd [--listen=127.0.0.1:7000] [flags]";
+
+// --help: muxchatd's own flags (the ones defined in this file, not the
+// libraries'), sorted, each with its default. Handled here rather than by
+// absl's --help, which matched none of them and exited 1.
+void PrintHelp() {
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::EndsWith(flag->Filename(), "src/server/main.cc")) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const absl::CommandLineFlag* a, const absl::CommandLineFlag* b) { return a->Name() < b->Name(); });
+  std::printf("%s\n\nflags:\n", kUsage);
+  for (const absl::CommandLineFlag* f : flags) {
+    std::printf("  --%s  %s (default: %s)\n", std::string(f->Name()).c_str(), f->Help().c_str(),
+                f->DefaultValue().empty() ? "\"\"" : f->DefaultValue().c_str());
+  }
+  std::printf("  --help  this text\n  --version  the version\n");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("muxchatd: single-port multiplexed chat server.\nUsage: muxchatd [--listen=127.0.0.1:7000] [flags]");
-  absl::ParseCommandLine(argc, argv);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-h" || arg == "-help") {
+      PrintHelp();
+      return 0;
+    }
+    if (arg == "--version" || arg == "-version") {
+      std::printf("%s\n", muxchat::server::kServerVersion);
+      return 0;
+    }
+  }
+  absl::SetProgramUsageMessage(kUsage);
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    // Never ignored: `muxchatd 7400` would otherwise listen on 7000.
+    std::fprintf(stderr, "muxchatd: unexpected argument '%s'; the address is a flag: --listen=HOST:PORT "
+                         "(see muxchatd --help)\n", positional[1]);
+    return 2;
+  }
 
   absl::StatusOr<muxchat::server::LogLevel> level = muxchat::server::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) {
@@ -104,6 +155,12 @@ int main(int argc, char** argv) {
   options.require_tls = absl::GetFlag(FLAGS_require_tls);
   options.signal_fd = signal_fd;
 
+  // Refused before listening: limits that contradict each other would make
+  // Welcome announce a frame bound the server itself breaks.
+  if (absl::Status st = muxchat::server::ChatService::CheckOptions(options); !st.ok()) {
+    std::fprintf(stderr, "muxchatd: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server = muxchat::server::Server::Create(options, &logger);
   if (!server.ok()) {
     std::fprintf(stderr, "muxchatd: %s\n", std::string(server.status().message()).c_str());

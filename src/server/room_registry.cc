@@ -1,7 +1,5 @@
 #include "src/server/room_registry.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "src/server/name_rules.h"
 
@@ -42,9 +40,8 @@ std::unique_ptr<Room> RoomRegistry::Remove(uint64_t id) {
 
 std::vector<const Room*> RoomRegistry::SortedByName() const {
   std::vector<const Room*> out;
-  out.reserve(by_id_.size());
-  for (const auto& [id, room] : by_id_) out.push_back(room.get());
-  std::sort(out.begin(), out.end(), [](const Room* a, const Room* b) { return FoldName(a->name()) < FoldName(b->name()); });
+  out.reserve(by_name_.size());
+  for (const auto& [folded, room] : by_name_) out.push_back(room);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -33,12 +34,17 @@ class RoomRegistry {
   size_t size() const { return by_id_.size(); }
   std::vector<const Room*> SortedByName() const;
 
+  // Rooms in the order ListRooms promises: by case-folded name (ASCII folding,
+  // then byte order), which is unique, so the order is total and stable.
+  using ByFoldedName = absl::btree_map<std::string, Room*>;
+  const ByFoldedName& by_folded_name() const { return by_name_; }
+
  private:
   const size_t max_rooms_;
   const size_t history_capacity_;
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Room>> by_id_;
-  absl::flat_hash_map<std::string, Room*> by_name_;  // folded name
+  ByFoldedName by_name_;  // folded name; ordered, for ListRooms paging
 };
 
 }  // namespace muxchat::server

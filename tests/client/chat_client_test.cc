@@ -6,11 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <thread>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/wire/buffer.h"
 #include "src/wire/frame_codec.h"
@@ -474,6 +476,103 @@ TEST_F(ChatClientTest, OversizedFrameIsRejectedLocallyAndNothingIsSent) {
   v1::ClientFrame got;
   ASSERT_TRUE(server_.Read(&got));
   EXPECT_EQ(got.send_message().text(), "ok");
+}
+
+TEST_F(ChatClientTest, ListAllRoomsFollowsTheCursorUntilTheLastPage) {
+  Handshake("alice");
+  server_.RunInThread([](FakeServer& s) {
+    for (int page = 0; page < 3; ++page) {
+      v1::ClientFrame f;
+      ASSERT_TRUE(s.Read(&f));
+      ASSERT_TRUE(f.has_list_rooms());
+      EXPECT_EQ(f.list_rooms().name_prefix(), "r");
+      EXPECT_EQ(f.list_rooms().after(), page == 0 ? "" : absl::StrCat("r", page * 2 - 1));
+      v1::ServerFrame out = ReplyFrame(f.request_id(), v1::SUCCESS, "");
+      out.mutable_reply()->set_total_rooms(5);
+      for (int i = page * 2; i < std::min(page * 2 + 2, 5); ++i) {
+        out.mutable_reply()->add_rooms()->set_name(absl::StrCat("r", i));
+      }
+      if (page < 2) out.mutable_reply()->set_next_cursor(absl::StrCat("r", page * 2 + 1));
+      ASSERT_TRUE(s.Write(out));
+    }
+  });
+  absl::StatusOr<v1::Reply> all = client_->ListAllRooms(kLong, "r");
+  server_.Join();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->rooms_size(), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(all->rooms(i).name(), absl::StrCat("r", i));
+  EXPECT_EQ(all->total_rooms(), 5u);
+  EXPECT_TRUE(all->next_cursor().empty());
+}
+
+TEST_F(ChatClientTest, ListAllRoomsStopsAtAPageWithoutRooms) {
+  Handshake("alice");
+  server_.RunInThread([](FakeServer& s) {
+    v1::ClientFrame f;
+    ASSERT_TRUE(s.Read(&f));
+    v1::ServerFrame out = ReplyFrame(f.request_id(), v1::SUCCESS, "");
+    out.mutable_reply()->set_next_cursor("stuck");  // a faulty server: a cursor but no rooms
+    ASSERT_TRUE(s.Write(out));
+  });
+  absl::StatusOr<v1::Reply> all = client_->ListAllRooms(kLong);
+  server_.Join();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->rooms_size(), 0);
+}
+
+TEST_F(ChatClientTest, PostIsAnsweredByItsReplyAndItsCopyAcksNoSend) {
+  Handshake("alice");
+  absl::StatusOr<uint64_t> s1 = client_->Send(5, "sent");
+  ASSERT_TRUE(s1.ok());
+  server_.RunInThread([&](FakeServer& s) {
+    v1::ClientFrame send, post;
+    ASSERT_TRUE(s.Read(&send));
+    ASSERT_TRUE(s.Read(&post));
+    ASSERT_TRUE(post.has_post_message());
+    EXPECT_EQ(post.post_message().room_name(), "news");
+    EXPECT_EQ(post.post_message().text(), "posted");
+    // As the server orders it: the post's Reply, then (we are a member) its
+    // copy, which must not be taken for the pending send's echo.
+    v1::ServerFrame reply = ReplyFrame(post.request_id(), v1::SUCCESS, "posted to 'news'");
+    reply.set_room_id(5);
+    reply.mutable_reply()->set_room_id(5);
+    reply.mutable_reply()->set_last_seq(7);
+    ASSERT_TRUE(s.Write(reply));
+    ASSERT_TRUE(s.Write(ChatFrame(5, "alice", "posted", 7)));
+  });
+  absl::StatusOr<v1::Reply> posted = client_->Post("news", "posted", kLong);
+  ASSERT_TRUE(posted.ok()) << posted.status();
+  EXPECT_EQ(posted->last_seq(), 7u);
+  absl::StatusOr<v1::ServerFrame> e = client_->NextEvent(kLong);
+  server_.Join();
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->chat_message().text(), "posted");  // the copy is an event...
+  EXPECT_EQ(client_->PendingAcks(), 1u);          // ...and the send still awaits its echo
+  server_.RunInThread([](FakeServer& s) { ASSERT_TRUE(s.Write(ChatFrame(5, "alice", "sent", 8))); });
+  while (client_->PendingAcks() > 0) AwaitAndPump(*client_);
+  server_.Join();
+}
+
+TEST_F(ChatClientTest, APostToARoomWeAreNotInLeavesSendAcksAlone) {
+  Handshake("alice");
+  absl::StatusOr<uint64_t> s1 = client_->Send(5, "sent");
+  ASSERT_TRUE(s1.ok());
+  server_.RunInThread([&](FakeServer& s) {
+    v1::ClientFrame send, post;
+    ASSERT_TRUE(s.Read(&send));
+    ASSERT_TRUE(s.Read(&post));
+    v1::ServerFrame reply = ReplyFrame(post.request_id(), v1::SUCCESS, "posted");
+    reply.mutable_reply()->set_room_id(6);  // not a member there: no copy follows
+    reply.mutable_reply()->set_last_seq(3);
+    ASSERT_TRUE(s.Write(reply));
+    ASSERT_TRUE(s.Write(ChatFrame(5, "alice", "sent", 9)));
+  });
+  ASSERT_TRUE(client_->Post("elsewhere", "posted", kLong).ok());
+  while (client_->PendingAcks() > 0) AwaitAndPump(*client_);
+  server_.Join();
+  absl::StatusOr<v1::ServerFrame> e = client_->NextEvent(absl::ZeroDuration());
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->chat_message().text(), "sent");  // the send's acknowledgement, as an event
 }
 
 TEST(ChatClientConnect, ResolvesHostNames) {

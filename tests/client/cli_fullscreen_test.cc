@@ -410,5 +410,17 @@ TEST(CliFullscreen, CtrlCDuringARequestTheServerNeverAnswersExitsZeroAtOnce) {
   ::close(silent);
 }
 
+TEST(CliFullscreen, RoomFlagsOnATerminalOpenAWindowEach) {
+  Daemon daemon;
+  auto bob = Login(daemon.port(), "bob");
+  ASSERT_TRUE(bob->CreateRoom("lobby", kWait).ok());
+  ASSERT_TRUE(bob->CreateRoom("dev", kWait).ok());
+  std::vector<std::string> args = Args(daemon.port(), "alice");
+  for (const char* flag : {"--room", "lobby", "--room", "dev"}) args.push_back(flag);
+  TmuxTerminal alice(args, 100, 30, {"NO_COLOR=1"});
+  EXPECT_TRUE(alice.WaitForScreen([](const Rows& r) { return StatusBar(r) == "1:status 2:lobby [3:dev]"; }))
+      << alice.last_screen();
+}
+
 }  // namespace
 }  // namespace muxchat::testing

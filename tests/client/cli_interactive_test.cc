@@ -93,7 +93,8 @@ TEST(CliInteractive, RefusalShowsTheServersReasonInOneLine) {
   Daemon d;
   auto alice = LoggedIn(d.port(), "alice");
   alice->Type("join nowhere\r");
-  ASSERT_TRUE(alice->Expect("error: cannot join nowhere: no room named 'nowhere'\r\n")) << alice->failure();
+  ASSERT_TRUE(alice->Expect("error: cannot join nowhere: no room named 'nowhere'; CREATE nowhere creates it\r\n"))
+      << alice->failure();
   ASSERT_TRUE(alice->Expect("muxchat> ")) << alice->failure();
   alice->Type("frobnicate\r");
   ASSERT_TRUE(alice->Expect("error: unknown command 'frobnicate'")) << alice->failure();
@@ -221,7 +222,7 @@ TEST(CliInteractive, CtrlCAtThePromptExitsZeroAtOnceAndRestoresTheTerminal) {
   auto alice = LoggedIn(d.port(), "alice");
   alice->Type("half");
   ASSERT_TRUE(alice->Expect("half")) << alice->failure();
-  EXPECT_EQ(alice->LocalModes() & (ICANON | ECHO), 0u) << "libedit should have the terminal in raw mode";
+  EXPECT_EQ(alice->LocalModes() & (ICANON | ECHO), 0u) << "the client should have the terminal in raw mode";
   alice->Type("\x03");
   EXPECT_EQ(alice->ExitCode(absl::Seconds(1)), 0);
   ExpectTerminalRestored(*alice);

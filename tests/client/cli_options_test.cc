@@ -26,6 +26,58 @@ TEST(CliOptions, HostAndPortPositionalOrFlags) {
   EXPECT_EQ(b->port, 9);
 }
 
+TEST(CliOptions, HostColonPortAsTheServerPrintsIt) {
+  auto o = Parse({"127.0.0.1:7311"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->host, "127.0.0.1");
+  EXPECT_EQ(o->port, 7311);
+}
+
+TEST(CliOptions, BracketedV6AddressWithPort) {
+  auto o = Parse({"[::1]:7311"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->host, "::1");
+  EXPECT_EQ(o->port, 7311);
+  auto bare = Parse({"[::1]"});
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->host, "::1");
+  EXPECT_EQ(bare->port, 7000);
+  auto unbracketed = Parse({"::1", "9"});
+  ASSERT_TRUE(unbracketed.ok());
+  EXPECT_EQ(unbracketed->host, "::1");
+  EXPECT_EQ(unbracketed->port, 9);
+}
+
+TEST(CliOptions, PortGivenTwiceIsAUsageError) {
+  EXPECT_FALSE(Parse({"h:1", "2"}).ok());
+  EXPECT_FALSE(Parse({"h:1", "--port", "2"}).ok());
+  EXPECT_FALSE(Parse({"h:x"}).ok());
+  EXPECT_FALSE(Parse({"[::1"}).ok());
+}
+
+TEST(CliOptions, RepeatedRoomsAndSendsAreAllKeptInOrder) {
+  auto listen = Parse({"--listen", "--room", "a", "--room", "b"});
+  ASSERT_TRUE(listen.ok()) << listen.status();
+  EXPECT_EQ(listen->rooms, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(listen->room, "a");
+  auto sends = Parse({"--room", "r", "--send", "one", "--send", "two"});
+  ASSERT_TRUE(sends.ok()) << sends.status();
+  EXPECT_EQ(sends->sends, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(*sends->send, "one");
+}
+
+TEST(CliOptions, SendToSeveralRoomsIsRefusedNotDropped) {
+  EXPECT_FALSE(Parse({"--room", "a", "--room", "b", "--send", "x"}).ok());
+  EXPECT_FALSE(Parse({"--room", "a", "--room", "b", "--create"}).ok());
+}
+
+TEST(CliOptions, RoomAloneOnlyJoins) {
+  EXPECT_TRUE(Parse({"--nick", "eve", "--room", "lobby"})->OnlyJoins());
+  EXPECT_FALSE(Parse({"--room", "lobby", "--listen"})->OnlyJoins());
+  EXPECT_FALSE(Parse({"--room", "lobby", "--send", "x"})->OnlyJoins());
+  EXPECT_FALSE(Parse({})->OnlyJoins());
+}
+
 TEST(CliOptions, BadPortIsAUsageError) {
   EXPECT_FALSE(Parse({"h", "0"}).ok());
   EXPECT_FALSE(Parse({"h", "65536"}).ok());

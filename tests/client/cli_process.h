@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -190,6 +191,9 @@ class CliProcess : public Child {
   }
   // Waits for exit and collects the rest of stdout and stderr; returns the exit code (-1 on timeout).
   int Finish(absl::Duration timeout = kWait) {
+    // Stdout is drained until EOF first: a child writing more than a pipe
+    // holds (a long --list) would otherwise never exit.
+    ReadUntil(stdout_, &out_, [] { return false; }, absl::Now() + timeout);
     const int code = ExitCode(timeout);
     const absl::Time deadline = absl::Now() + absl::Seconds(2);
     ReadUntil(stdout_, &out_, [] { return false; }, deadline);
@@ -204,15 +208,16 @@ class CliProcess : public Child {
   std::string out_, err_;
 };
 
-// muxchat on a pseudo-terminal (forkpty), 200x50, TERM=xterm, in the line
-// mode (--plain; the full-screen mode is tested through tmux).
+// muxchat on a pseudo-terminal (forkpty), 200x50 unless told, TERM=xterm, in
+// the line mode (--plain; the full-screen mode is tested through tmux).
 class PtyProcess : public Child {
  public:
-  explicit PtyProcess(std::vector<std::string> args, bool colour = false) {
+  explicit PtyProcess(std::vector<std::string> args, bool colour = false, unsigned short cols = 200,
+                      std::vector<std::string> env = {}) {
     args.insert(args.begin(), "--plain");
     winsize ws{};
     ws.ws_row = 50;
-    ws.ws_col = 200;
+    ws.ws_col = cols;
     pid_ = ::forkpty(&master_, nullptr, nullptr, &ws);
     if (pid_ == 0) {
       ::setenv("TERM", "xterm", 1);
@@ -221,6 +226,7 @@ class PtyProcess : public Child {
       } else {
         ::setenv("NO_COLOR", "1", 1);
       }
+      for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
       std::string path = MUXCHAT_PATH;
       auto argv = Argv(path, args);
       ::execv(path.c_str(), argv.data());
@@ -235,7 +241,43 @@ class PtyProcess : public Child {
     ::close(master_);
   }
 
-  void Type(const std::string& keys) { ASSERT_EQ(::write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size())); }
+  // Writes `keys` to the terminal, reading the client's output meanwhile (a
+  // long paste must not deadlock against a client blocked on its output).
+  void Type(const std::string& keys) {
+    size_t done = 0;
+    const absl::Time deadline = absl::Now() + kWait;
+    const int flags = ::fcntl(master_, F_GETFL);
+    ::fcntl(master_, F_SETFL, flags | O_NONBLOCK);
+    struct Restore {
+      int fd, flags;
+      ~Restore() { ::fcntl(fd, F_SETFL, flags); }
+    } restore{master_, flags};
+    while (done < keys.size()) {
+      pollfd p{master_, POLLIN | POLLOUT, 0};
+      const int ready = ::poll(&p, 1, PollMs(deadline));
+      if (ready < 0 && errno == EINTR) continue;
+      ASSERT_GT(ready, 0) << "terminal not writable in time";
+      if (p.revents & POLLIN) {
+        char buf[4096];
+        const ssize_t n = ::read(master_, buf, sizeof buf);
+        if (n > 0) out_.append(buf, static_cast<size_t>(n));
+      }
+      if (p.revents & POLLOUT) {
+        const ssize_t n = ::write(master_, keys.data() + done, std::min<size_t>(keys.size() - done, 1024));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        ASSERT_GT(n, 0);
+        done += static_cast<size_t>(n);
+      }
+    }
+  }
+
+  // Resizes the terminal; the kernel sends the client SIGWINCH.
+  void Resize(unsigned short cols, unsigned short rows = 50) {
+    winsize ws{};
+    ws.ws_row = rows;
+    ws.ws_col = cols;
+    ASSERT_EQ(::ioctl(master_, TIOCSWINSZ, &ws), 0);
+  }
 
   // Waits until `needle` appears in the output after the mark, then moves the
   // mark past it. On failure, the output since the mark is in failure().

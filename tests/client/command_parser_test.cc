@@ -83,5 +83,15 @@ TEST(CommandParser, NamesTakesAnOptionalRoomInChatMode) {
   EXPECT_EQ(ParseCommand("NAMES", false).kind, CommandKind::kInvalid);
 }
 
+TEST(CommandParser, HintsNameTheSlashFormInChatMode) {
+  EXPECT_EQ(ParseCommand("/join", true).arg, "/join needs a room name, e.g. /join lobby");
+  EXPECT_EQ(ParseCommand("/list x", true).arg, "/list takes no argument");
+}
+
+TEST(CommandParser, HintsNameTheWordFormAtThePrompt) {
+  EXPECT_EQ(ParseCommand("join", false).arg, "JOIN needs a room name, e.g. JOIN lobby");
+  EXPECT_EQ(ParseCommand("switch x", false).arg, "SWITCH only works in chat mode (JOIN a room first)");
+}
+
 }  // namespace
 }  // namespace muxchat::client

@@ -70,5 +70,27 @@ TEST(MessageFormat, MessageJsonHasEveryField) {
             "\"time_unix_micros\":1795594147123456,\"text\":\"say \\\"hi\\\"\\n\"}");
 }
 
+TEST(MessageFormat, MultiLineMessageIsIndentedUnderTheFirstLine) {
+  v1::ChatMessage m;
+  m.set_sender("bob");
+  m.set_text("one\ntwo\x1b[2J\r\nthree");
+  m.set_timestamp_unix_micros(0);
+  const std::string indent(std::string("[00:00:00] <bob> ").size(), ' ');
+  EXPECT_EQ(FormatChatLines(m, "", LineStyle{}),
+            "[00:00:00] <bob> one\n" + indent + "two^[[2J\n" + indent + "three");
+}
+
+TEST(MessageFormat, OneLineMessageIsTheSameAsFormatChatLine) {
+  v1::ChatMessage m;
+  m.set_sender("bob");
+  m.set_text("hi");
+  EXPECT_EQ(FormatChatLines(m, "r", LineStyle{}), FormatChatLine(m, "r", LineStyle{}));
+}
+
+TEST(MessageFormat, PendingLineShowsTheFirstLineMarkedSending) {
+  EXPECT_EQ(FormatPendingLine("alice", "hello", ""), "[sending] <alice> hello");
+  EXPECT_EQ(FormatPendingLine("alice", "a\nb", "lobby"), "[lobby] [sending] <alice> a \xe2\x80\xa6");
+}
+
 }  // namespace
 }  // namespace muxchat::client

@@ -57,6 +57,18 @@ TEST(RoomTable, Utf8NamesCountAsOneColumnPerCodePoint) {
   EXPECT_EQ(lines[2].substr(0, 6), "abcd  ");
 }
 
+TEST(RoomTable, WideCharactersCountTwoColumnsSoColumnsStayAligned) {
+  google::protobuf::RepeatedPtrField<v1::RoomInfo> rooms;
+  *rooms.Add() = Room("\xe4\xbc\x9a\xe8\xad\xb0", 1, "z", 1, absl::Seconds(1));  // 会議: 4 columns
+  *rooms.Add() = Room("\xf0\x9f\x8e\x89x", 1, "z", 1, absl::Seconds(1));           // 🎉x: 3 columns
+  *rooms.Add() = Room("abcd", 1, "z", 1, absl::Seconds(1));
+  const std::vector<std::string> lines = absl::StrSplit(FormatRoomTable(rooms, kNow), '\n');
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_EQ(lines[1], "\xe4\xbc\x9a\xe8\xad\xb0        1  z             1   1s");
+  EXPECT_EQ(lines[2], "\xf0\x9f\x8e\x89x         1  z             1   1s");
+  EXPECT_EQ(lines[3], "abcd        1  z             1   1s");
+}
+
 TEST(RoomTable, RoomJson) {
   EXPECT_EQ(FormatRoomJson(Room("r\"1", 2, "al", 3, absl::ZeroDuration())),
             "{\"room\":\"r\\\"1\",\"room_id\":1,\"members\":2,\"owner\":\"al\",\"messages\":3,"

@@ -59,6 +59,7 @@ struct Seen {
 class Harness {
  public:
   Harness() : options_(FuzzOptions()), logger_(server::LogLevel::kOff), service_(options_, &logger_) {
+    FUZZ_CHECK(server::ChatService::CheckOptions(options_).ok());
     for (size_t i = 0; i < kSlots; ++i) Open(i);
   }
   ~Harness() {
@@ -129,7 +130,7 @@ class Harness {
     f.set_request_id(++next_request_);
     f.set_room_id(At(p, len, 1) % 8);  // IDs 0..7: real, deleted and never-existing ones
     const std::string name = kNames[At(p, len, 2) % (sizeof kNames / sizeof kNames[0])];
-    switch (At(p, len, 0) % 10) {
+    switch (At(p, len, 0) % 12) {
       case 0: {
         f.mutable_hello()->set_nickname(name);
         f.mutable_hello()->set_protocol_version(At(p, len, 3) == 7 ? 2 : 1);
@@ -151,6 +152,18 @@ class Harness {
       }
       case 7: f.mutable_ping()->set_nonce(At(p, len, 3)); break;
       case 8: f.mutable_pong(); break;
+      case 9: {
+        f.mutable_post_message()->set_room_name(At(p, len, 3) % 2 ? name : "");
+        f.mutable_post_message()->set_text(At(p, len, 4) % 4 ? "posted" : "");
+        break;
+      }
+      case 10: {
+        v1::ListRooms* list = f.mutable_list_rooms();
+        list->set_after(At(p, len, 3) % 2 ? name : "");
+        list->set_limit(At(p, len, 4) % 4);
+        list->set_name_prefix(At(p, len, 5) % 2 ? name.substr(0, 1) : "");
+        break;
+      }
       default: break;  // no body
     }
     return f;
@@ -203,6 +216,7 @@ class Harness {
       absl::StatusOr<bool> got = dec.Next(&buf, &f);
       FUZZ_CHECK(got.ok());
       if (!*got) break;
+      FUZZ_CHECK(f.ByteSizeLong() <= options_.max_frame_bytes);  // the bound Welcome announces
       if (f.has_reply()) {
         auto it = seen.pending.find(f.request_id());
         if (it != seen.pending.end()) {

@@ -3,8 +3,10 @@
 #include "src/server/chat_service.h"
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/wire/frame_codec.h"
 #include "tests/wire/decode_all.h"
@@ -477,10 +479,39 @@ TEST_F(ChatServiceTest, RateLimitRefusesThenDisconnectsAFlooder) {
   EXPECT_EQ(TakeOne(a).chat_message().text(), "4");  // the earlier refusal still counts
   Send(a, room, "5");
   EXPECT_EQ(TakeOne(a).reply().status(), v1::FAILURE_RATE_LIMITED);
+  Send(a, room, "6");  // the third refusal since the client last slowed down: still answered
+  EXPECT_EQ(TakeOne(a).reply().status(), v1::FAILURE_RATE_LIMITED);
   EXPECT_FALSE(a->closing());
-  Send(a, room, "6");  // the third refusal since the client last slowed down
+  v1::ClientFrame seventh;
+  seventh.set_request_id(4242);
+  seventh.set_room_id(room);
+  seventh.mutable_send_message()->set_text("7");
+  Request(a, seventh);  // one over max_rate_violations refusals
   EXPECT_TRUE(a->closing());
   EXPECT_EQ(a->close_reason(), CloseReason::kFlooding);
+  v1::ServerFrame error = TakeOne(a);
+  ASSERT_TRUE(error.has_error());
+  EXPECT_EQ(error.error().status(), v1::FAILURE_RATE_LIMITED);
+  EXPECT_EQ(error.request_id(), 4242u);  // the request that tipped it over
+}
+
+TEST_F(ChatServiceTest, FloodingDisconnectsAfterExactlyMaxRateViolationsRefusals) {
+  options_.messages_per_second = 1;
+  options_.message_burst = 1;
+  options_.max_rate_violations = 1000;
+  Start();
+  Connection* a = LogIn("a");  // takes the only token; time stands still from here
+  v1::ClientFrame list;
+  list.mutable_list_rooms();
+  int refused = 0;
+  while (!a->closing() && refused < 2000) {
+    Request(a, list);
+    for (const v1::ServerFrame& out : Take(a)) {
+      if (out.has_reply() && out.reply().status() == v1::FAILURE_RATE_LIMITED) ++refused;
+    }
+  }
+  EXPECT_TRUE(a->closing());
+  EXPECT_EQ(refused, 1000);
 }
 
 TEST_F(ChatServiceTest, SteadyFloodAboveTheRateIsDroppedDespiteOccasionalSuccesses) {
@@ -577,6 +608,328 @@ TEST_F(ChatServiceTest, PingIsAnsweredWithSameNonce) {
   v1::ServerFrame out = TakeOne(a);
   EXPECT_EQ(out.request_id(), 5u);
   EXPECT_EQ(out.pong().nonce(), 1234u);
+}
+
+// ------------------------------------------------ the protocol contract (§12, §16)
+
+TEST_F(ChatServiceTest, DefaultOptionsAreConsistent) { EXPECT_TRUE(ChatService::CheckOptions(options_).ok()); }
+
+TEST_F(ChatServiceTest, TextsThatCannotFitAFrameAreRefusedAtStart) {
+  options_.max_frame_bytes = 1024;  // the default max_text_bytes (16384) cannot fit
+  absl::Status st = ChatService::CheckOptions(options_);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("--max_text_bytes"), std::string::npos) << st;
+  options_.max_frame_bytes = 100;  // not even the protocol's own frames fit
+  st = ChatService::CheckOptions(options_);
+  EXPECT_NE(st.message().find("too small"), std::string::npos) << st;
+}
+
+TEST_F(ChatServiceTest, EveryServerFrameFitsTheAnnouncedMaxFrameBytes) {
+  options_.max_frame_bytes = 1024;
+  // The largest text the check lets through, and it is tight: one more fails.
+  options_.max_text_bytes = 1024;
+  while (!ChatService::CheckOptions(options_).ok()) --options_.max_text_bytes;
+  ASSERT_GT(options_.max_text_bytes, 800u);
+  options_.max_text_bytes += 1;
+  EXPECT_FALSE(ChatService::CheckOptions(options_).ok());
+  options_.max_text_bytes -= 1;
+  Start();
+  const std::string nick(32, 'n');  // the longest nickname and room name
+  const std::string name(options_.max_room_name_bytes, 'r');
+  Connection* a = LogIn(nick);
+  const uint64_t room = Create(a, name).room_id();
+  Join(a, name);
+  v1::ClientFrame send;
+  send.set_room_id(room);
+  send.mutable_send_message()->set_text(std::string(options_.max_text_bytes, 'x'));
+  EXPECT_LE(send.ByteSizeLong(), options_.max_frame_bytes);  // the client's side fits too
+  Request(a, send);
+  v1::ServerFrame echo = TakeOne(a);
+  ASSERT_TRUE(echo.has_chat_message());
+  EXPECT_LE(echo.ByteSizeLong(), options_.max_frame_bytes);
+  Connection* b = LogIn("b");
+  for (const v1::ServerFrame& f : Join(b, name)) EXPECT_LE(f.ByteSizeLong(), options_.max_frame_bytes);
+}
+
+TEST_F(ChatServiceTest, ARateLimitedPingIsStillAnsweredWithPong) {
+  options_.messages_per_second = 1;
+  options_.message_burst = 1;
+  Start();
+  Connection* a = LogIn("a");  // takes the only token
+  v1::ClientFrame ping;
+  ping.mutable_ping()->set_nonce(99);
+  Request(a, ping);
+  v1::ServerFrame out = TakeOne(a);
+  ASSERT_TRUE(out.has_pong());
+  EXPECT_EQ(out.pong().nonce(), 99u);
+  EXPECT_EQ(a->rate_violations(), 1u);  // still counts toward flooding
+}
+
+TEST_F(ChatServiceTest, SubSecondKeepaliveIsNotAnnouncedAsNever) {
+  options_.keepalive_interval = absl::Milliseconds(500);
+  Start();
+  EXPECT_EQ(service_->limits().keepalive_seconds(), 1u);
+  EXPECT_EQ(service_->limits().keepalive_millis(), 500u);
+  options_.keepalive_interval = absl::ZeroDuration();
+  Start();
+  EXPECT_EQ(service_->limits().keepalive_seconds(), 0u);
+  EXPECT_EQ(service_->limits().keepalive_millis(), 0u);
+}
+
+TEST_F(ChatServiceTest, FailuresAboutAnExistingRoomNameItInTheEnvelope) {
+  options_.max_members_per_room = 1;
+  Start();
+  Connection* a = LogIn("a");
+  Connection* b = LogIn("b");
+  const uint64_t room = Create(a, "lobby").room_id();
+  Join(a, "lobby");
+  auto full = Join(b, "lobby");  // by name, envelope room_id 0
+  ASSERT_EQ(full.size(), 1u);
+  EXPECT_EQ(full[0].reply().status(), v1::FAILURE_LIMIT_REACHED);
+  EXPECT_EQ(full[0].room_id(), room);
+  EXPECT_EQ(full[0].reply().room_id(), room);
+  v1::ClientFrame del;
+  del.mutable_delete_room()->set_name("LOBBY");
+  Request(b, del);
+  v1::ServerFrame denied = TakeOne(b);
+  EXPECT_EQ(denied.reply().status(), v1::FAILURE_PERMISSION_DENIED);
+  EXPECT_EQ(denied.room_id(), room);
+  v1::ClientFrame create;
+  create.mutable_create_room()->set_name("Lobby");
+  Request(b, create);
+  v1::ServerFrame taken = TakeOne(b);
+  EXPECT_EQ(taken.reply().status(), v1::FAILURE_ALREADY_EXISTS);
+  EXPECT_EQ(taken.room_id(), room);
+  v1::ClientFrame join;
+  join.mutable_join_room()->set_name("nowhere");
+  Request(b, join);
+  EXPECT_EQ(TakeOne(b).room_id(), 0u);  // no such room: nothing to name
+}
+
+TEST_F(ChatServiceTest, FatalErrorsCarryTheRequestIdThatCausedThem) {
+  Connection* c = NewConnection();
+  v1::ClientFrame f;
+  f.set_request_id(31);
+  f.mutable_list_rooms();
+  service_->HandleFrame(c, f, now_);
+  v1::ServerFrame out = TakeOne(c);
+  ASSERT_TRUE(out.has_error());
+  EXPECT_EQ(out.error().status(), v1::FAILURE_HANDSHAKE);
+  EXPECT_EQ(out.request_id(), 31u);
+}
+
+TEST_F(ChatServiceTest, AKnownFieldWithTheWrongWireTypeIsAProtocolError) {
+  Connection* a = LogIn("a");
+  // request_id 5, then field 16 (send_message) as a varint instead of a message.
+  v1::ClientFrame f;
+  ASSERT_TRUE(f.ParseFromString(std::string("\x08\x05\x80\x01\x07", 5)));  // protobuf accepts it...
+  EXPECT_EQ(f.body_case(), v1::ClientFrame::BODY_NOT_SET);                  // ...as an unknown field
+  service_->HandleFrame(a, f, now_);
+  v1::ServerFrame out = TakeOne(a);
+  ASSERT_TRUE(out.has_error());
+  EXPECT_EQ(out.error().status(), v1::FAILURE_PROTOCOL);
+  EXPECT_EQ(out.request_id(), 5u);
+  EXPECT_EQ(a->close_reason(), CloseReason::kProtocolError);
+}
+
+TEST_F(ChatServiceTest, AMistypedFieldInsideTheBodyIsAProtocolErrorToo) {
+  Connection* a = LogIn("a");
+  // send_message { text (field 1) as varint 7 }.
+  v1::ClientFrame f;
+  ASSERT_TRUE(f.ParseFromString(std::string("\x08\x06\x82\x01\x02\x08\x07", 7)));
+  ASSERT_TRUE(f.has_send_message());
+  service_->HandleFrame(a, f, now_);
+  v1::ServerFrame out = TakeOne(a);
+  ASSERT_TRUE(out.has_error());
+  EXPECT_EQ(out.error().status(), v1::FAILURE_PROTOCOL);
+}
+
+TEST_F(ChatServiceTest, AnUnknownFieldNumberIsStillIgnored) {
+  Connection* a = LogIn("a");
+  v1::ClientFrame f;  // list_rooms{} plus field 99 (varint 1): a newer client's extra
+  ASSERT_TRUE(f.ParseFromString(std::string("\x08\x07\x7a\x00\x98\x06\x01", 7)));
+  ASSERT_TRUE(f.has_list_rooms());
+  service_->HandleFrame(a, f, now_);
+  EXPECT_EQ(TakeOne(a).reply().status(), v1::SUCCESS);
+}
+
+TEST_F(ChatServiceTest, AnOverlongRoomNameIsNotEchoedBack) {
+  Connection* a = LogIn("a");
+  v1::ClientFrame f;
+  f.mutable_join_room()->set_name(std::string(60000, 'x'));
+  Request(a, f);
+  v1::ServerFrame out = TakeOne(a);
+  EXPECT_EQ(out.reply().status(), v1::FAILURE_NOT_EXISTS);
+  EXPECT_LT(out.ByteSizeLong(), 200u);
+}
+
+// ------------------------------------------------------------ ListRooms paging
+
+class ListRoomsTest : public ChatServiceTest {
+ protected:
+  // Every page from the start, following next_cursor; each page is checked
+  // against max_frame_bytes and total_rooms.
+  std::vector<v1::RoomInfo> ListAll(Connection* c, const std::string& prefix, uint32_t limit, uint32_t total,
+                                    int* pages) {
+    std::vector<v1::RoomInfo> all;
+    std::string cursor;
+    *pages = 0;
+    do {
+      v1::ClientFrame f;
+      f.mutable_list_rooms()->set_after(cursor);
+      f.mutable_list_rooms()->set_name_prefix(prefix);
+      f.mutable_list_rooms()->set_limit(limit);
+      Request(c, f);
+      v1::ServerFrame out = TakeOne(c);
+      EXPECT_LE(out.ByteSizeLong(), options_.max_frame_bytes);
+      EXPECT_EQ(out.reply().total_rooms(), total);
+      if (total > 0) {
+        EXPECT_GT(out.reply().rooms_size(), 0);
+      }
+      if (limit > 0) {
+        EXPECT_LE(out.reply().rooms_size(), static_cast<int>(limit));
+      }
+      for (const v1::RoomInfo& r : out.reply().rooms()) all.push_back(r);
+      cursor = out.reply().next_cursor();
+      ++*pages;
+    } while (!cursor.empty() && *pages < 10000);
+    return all;
+  }
+
+  void SetUp() override {
+    options_.messages_per_second = 0;  // thousands of requests in no time
+    Start();
+  }
+};
+
+TEST_F(ListRoomsTest, RoomsAreSortedByCaseFoldedName) {
+  Connection* a = LogIn("a");
+  for (const char* name : {"beta", "Zed", "apple", "Alpha2", "alpha"}) Create(a, name);
+  int pages = 0;
+  auto all = ListAll(a, "", 0, 5, &pages);
+  std::vector<std::string> names;
+  for (const auto& r : all) names.push_back(r.name());
+  EXPECT_EQ(names, (std::vector<std::string>{"alpha", "Alpha2", "apple", "beta", "Zed"}));
+  EXPECT_EQ(pages, 1);
+}
+
+TEST_F(ListRoomsTest, PagesThroughMoreThanTwoThousandRooms) {
+  Connection* a = LogIn("a");
+  constexpr int kRooms = 2008;
+  for (int i = 0; i < kRooms; ++i) Create(a, absl::StrCat("room-with-a-longish-name-", 100000 + i * 7 % kRooms));
+  int pages = 0;
+  auto all = ListAll(a, "", 0, kRooms, &pages);
+  ASSERT_EQ(all.size(), static_cast<size_t>(kRooms));
+  EXPECT_GT(pages, 1);
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].name(), all[i].name());
+}
+
+TEST_F(ListRoomsTest, SmallFramesStillPageThroughEverything) {
+  options_.max_frame_bytes = 1024;
+  options_.max_text_bytes = 256;
+  ASSERT_TRUE(ChatService::CheckOptions(options_).ok());
+  Start();
+  Connection* a = LogIn(std::string(32, 'o'));  // the longest owner
+  for (int i = 0; i < 300; ++i) Create(a, absl::StrCat(std::string(60, 'n'), 1000 + i));  // near the longest names
+  int pages = 0;
+  EXPECT_EQ(ListAll(a, "", 0, 300, &pages).size(), 300u);
+  EXPECT_GT(pages, 30);
+}
+
+TEST_F(ListRoomsTest, PrefixAndLimitSelectAPage) {
+  Connection* a = LogIn("a");
+  for (const char* name : {"dev-core", "DEV-docs", "dev-ops", "devil", "ops", "dev"}) Create(a, name);
+  int pages = 0;
+  auto dev = ListAll(a, "Dev-", 2, 3, &pages);
+  ASSERT_EQ(dev.size(), 3u);
+  EXPECT_EQ(dev[0].name(), "dev-core");
+  EXPECT_EQ(dev[1].name(), "DEV-docs");
+  EXPECT_EQ(dev[2].name(), "dev-ops");
+  EXPECT_EQ(pages, 2);
+  EXPECT_TRUE(ListAll(a, "nothing", 0, 0, &pages).empty());
+}
+
+TEST_F(ListRoomsTest, ACursorSurvivesTheDeletionOfItsRoom) {
+  Connection* a = LogIn("a");
+  for (const char* name : {"a1", "a2", "a3", "a4"}) Create(a, name);
+  v1::ClientFrame f;
+  f.mutable_list_rooms()->set_limit(2);
+  Request(a, f);
+  v1::Reply first = TakeOne(a).reply();
+  ASSERT_EQ(first.rooms_size(), 2);
+  ASSERT_FALSE(first.next_cursor().empty());
+  v1::ClientFrame del;
+  del.mutable_delete_room()->set_name("a2");
+  Request(a, del);
+  Take(a);
+  f.mutable_list_rooms()->set_after(first.next_cursor());
+  Request(a, f);
+  v1::Reply second = TakeOne(a).reply();
+  ASSERT_EQ(second.rooms_size(), 2);
+  EXPECT_EQ(second.rooms(0).name(), "a3");
+  EXPECT_EQ(second.rooms(1).name(), "a4");
+  EXPECT_TRUE(second.next_cursor().empty());
+}
+
+// ------------------------------------------------------------------ PostMessage
+
+TEST_F(ChatServiceTest, APostReachesMembersWithoutJoinOrLeaveEvents) {
+  Connection* owner = LogIn("owner");
+  const uint64_t room = Create(owner, "news").room_id();
+  Connection* listener = LogIn("listener");
+  Join(listener, "news");
+  Connection* poster = LogIn("poster");
+  v1::ClientFrame post;
+  post.set_request_id(9);
+  post.mutable_post_message()->set_room_name("NEWS");
+  post.mutable_post_message()->set_text("hello from outside");
+  service_->HandleFrame(poster, post, now_);
+  v1::ServerFrame reply = TakeOne(poster);  // the Reply is the acknowledgement; no echo
+  EXPECT_EQ(reply.request_id(), 9u);
+  EXPECT_EQ(reply.room_id(), room);
+  EXPECT_EQ(reply.reply().status(), v1::SUCCESS);
+  EXPECT_EQ(reply.reply().last_seq(), 1u);
+  v1::ServerFrame got = TakeOne(listener);  // exactly the message, nothing else
+  ASSERT_TRUE(got.has_chat_message());
+  EXPECT_EQ(got.room_id(), room);
+  EXPECT_EQ(got.chat_message().sender(), "poster");
+  EXPECT_EQ(got.chat_message().text(), "hello from outside");
+  EXPECT_EQ(got.chat_message().seq(), 1u);
+  service_->OnDisconnect(poster);
+  EXPECT_TRUE(Take(listener).empty());  // and no member_left either
+  EXPECT_EQ(service_->rooms().FindById(room)->member_count(), 1u);
+}
+
+TEST_F(ChatServiceTest, APostByRoomIdWorksAndAMemberPosterGetsTheReplyBeforeItsCopy) {
+  Connection* a = LogIn("a");
+  const uint64_t room = Create(a, "news").room_id();
+  Join(a, "news");
+  v1::ClientFrame post;
+  post.set_room_id(room);
+  post.mutable_post_message()->set_text("mine");
+  Request(a, post);
+  auto frames = Take(a);
+  ASSERT_EQ(frames.size(), 2u);
+  ASSERT_TRUE(frames[0].has_reply());
+  EXPECT_EQ(frames[0].reply().last_seq(), 1u);
+  EXPECT_EQ(frames[1].chat_message().seq(), 1u);
+}
+
+TEST_F(ChatServiceTest, APostIsRefusedLikeASend) {
+  Connection* a = LogIn("a");
+  const uint64_t room = Create(a, "news").room_id();
+  v1::ClientFrame post;
+  post.mutable_post_message()->set_room_name("nowhere");
+  post.mutable_post_message()->set_text("x");
+  Request(a, post);
+  EXPECT_EQ(TakeOne(a).reply().status(), v1::FAILURE_NOT_EXISTS);
+  post.mutable_post_message()->set_room_name("news");
+  post.mutable_post_message()->set_text("");
+  Request(a, post);
+  v1::ServerFrame empty = TakeOne(a);
+  EXPECT_EQ(empty.reply().status(), v1::FAILURE_INVALID);
+  EXPECT_EQ(empty.room_id(), room);
+  EXPECT_EQ(service_->rooms().FindById(room)->last_seq(), 0u);
 }
 
 }  // namespace

@@ -85,6 +85,15 @@ class Daemon {
 
   const std::string& first_line() const { return first_line_; }
 
+  // Everything the daemon writes to stdout until it closes it.
+  std::string ReadAll() {
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, stdout_)) > 0) out.append(buf, n);
+    return out;
+  }
+
  private:
   pid_t pid_ = -1;
   bool reaped_ = false;
@@ -180,6 +189,51 @@ TEST(Muxchatd, BadFlagValueFailsWithNonZeroExit) {
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_NE(WEXITSTATUS(status), 0);
+}
+
+TEST(Muxchatd, StrayArgumentIsAnErrorNotSilentlyIgnored) {
+  Daemon d({"7400"});
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1) << "muxchatd kept running with a stray argument";
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_EQ(d.ReadAll().find("listening"), std::string::npos);
+}
+
+TEST(Muxchatd, HelpListsItsOwnFlagsWithDefaultsAndExitsZero) {
+  Daemon d({"--help"});
+  const std::string out = d.ReadAll();
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(out.find("--listen"), std::string::npos) << out;
+  EXPECT_NE(out.find("(default: 127.0.0.1:7000)"), std::string::npos) << out;
+  EXPECT_NE(out.find("--max_text_bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("(default: 16384)"), std::string::npos) << out;
+}
+
+TEST(Muxchatd, VersionPrintsTheMuxchatdVersionAndExitsZero) {
+  Daemon d({"--version"});
+  const std::string out = d.ReadAll();
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(out.rfind("muxchatd/", 0), 0u) << out;
+}
+
+TEST(Muxchatd, RefusesLimitsThatContradictEachOther) {
+  Daemon d({"--listen=127.0.0.1:0", "--max_frame_bytes=1024"});  // default texts (16 KiB) cannot fit
+  const int status = d.Wait(absl::Seconds(5));
+  ASSERT_NE(status, -1);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_EQ(d.ReadPort(), 0) << "it must not start listening";
+}
+
+TEST(Muxchatd, StartsWithLimitsThatFit) {
+  Daemon d({"--listen=127.0.0.1:0", "--max_frame_bytes=1024", "--max_text_bytes=900"});
+  EXPECT_NE(d.ReadPort(), 0) << d.first_line();
 }
 
 client::ClientTlsOptions Trusting(const std::string& ca_file) {
