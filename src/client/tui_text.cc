@@ -1,6 +1,6 @@
 #include "src/client/tui_text.h"
 
-#include <cwchar>
+#include "src/client/display_width.h"
 
 namespace muxchat::client {
 
@@ -80,9 +80,10 @@ std::string ToUtf8(std::u32string_view text) {
 
 int CodePointColumns(char32_t c) {
   if (c < 0x7f) return 1;  // ASCII fast path (controls are sanitised before display)
-  const int w = ::wcwidth(static_cast<wchar_t>(c));
-  if (w < 0) return 1;
-  return w > 2 ? 2 : w;
+  // The same Unicode tables as the line mode (utf8proc, display_width.h).
+  // C1 controls never reach the screen raw; count them as one like the rest.
+  const int w = CodePointWidth(c);
+  return (c >= 0x80 && c < 0xa0) ? 1 : w;
 }
 
 int TextColumns(std::u32string_view text) {
