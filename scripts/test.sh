@@ -5,7 +5,8 @@
 #   scripts/test.sh --sanitize [args...]    build-asan/, the same under ASan + UBSan
 #   scripts/test.sh --tsan [args...]        build-tsan/, ThreadSanitizer over what uses
 #                                           threads: the in-process server tests
-#                                           (server_test, adversarial_test) and the soak
+#                                           (server_test, adversarial_test, tls_server_test)
+#                                           and the soak
 #   scripts/test.sh --soak [args...]        build/, only the small soak (ctest -L soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,8 @@ case "${1:-}" in
     shift
     build_dir=build-tsan
     cmake_args+=(-DMUXCHAT_TSAN=ON -DMUXCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-    targets=(server_test adversarial_test muxchatd muxchat_soak)
-    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest)|ServerListen)\." "-L soak -V")
+    targets=(server_test adversarial_test tls_server_test muxchatd muxchat_soak)
+    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest|TlsServer)|ServerListen)\." "-L soak -V")
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     ;;
   --soak)

@@ -242,12 +242,7 @@ void ChatService::AnswerPing(Connection* conn, const v1::ClientFrame& f) {
 void ChatService::CloseForRequest(Connection* conn, const v1::ClientFrame& f, CloseReason reason, v1::Status status,
                                   const std::string& message) {
   request_status_ = status;
-  v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  out.mutable_error()->set_status(status);
-  out.mutable_error()->set_message(message);
-  conn->Send(out);
-  conn->Close(reason);
+  conn->Close(reason, status, message, f.request_id());
 }
 
 void ChatService::ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::Status status,
@@ -524,11 +519,13 @@ size_t ChatService::PlaceInBlock(size_t n) {
 }
 
 void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip) {
+  uint64_t delivered = 0;  // a local: the calls below could alias a counter in memory
   for (Connection* member : room.members()) {
     if (member == skip) continue;
     member->SendSlice(block_, begin, end);
-    ++metrics_->deliveries;
+    ++delivered;
   }
+  metrics_->deliveries += delivered;
 }
 
 void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip) {

@@ -49,7 +49,8 @@ bool Connection::CanMove(State from, State to) {
   switch (to) {
     case State::kSniffing: return false;
     case State::kTlsHandshake: return from == State::kSniffing;
-    case State::kAwaitingHello: return from == State::kSniffing || from == State::kTlsHandshake;
+    case State::kAwaitingHello:  // kHttp: a WebSocket upgrade
+      return from == State::kSniffing || from == State::kTlsHandshake || from == State::kHttp;
     case State::kOpen: return from == State::kAwaitingHello;
     case State::kHttp:
       return from == State::kSniffing || from == State::kTlsHandshake || from == State::kAwaitingHello;
@@ -106,10 +107,11 @@ void Connection::SendSlice(const wire::SharedFrame& block, size_t begin, size_t 
   if (Admit(end - begin)) output_.AppendSlice(block, begin, end);
 }
 
-void Connection::Close(CloseReason reason, v1::Status error, const std::string& message) {
+void Connection::Close(CloseReason reason, v1::Status error, const std::string& message, uint64_t request_id) {
   if (closing()) return;
   if (error != v1::STATUS_UNSPECIFIED) {
     v1::ServerFrame f;
+    f.set_request_id(request_id);
     f.mutable_error()->set_status(error);
     f.mutable_error()->set_message(message);
     (void)wire::AppendFrame(f, &output_, UINT32_MAX);  // past the cap on purpose: it is the last frame

@@ -31,6 +31,7 @@ class Connection {
   //   kSniffing -> kTlsHandshake | kAwaitingHello | kHttp
   //   kTlsHandshake -> kAwaitingHello | kHttp
   //   kAwaitingHello -> kOpen | kHttp       (HTTP inside TLS is told by its first bytes)
+  //   kHttp -> kAwaitingHello                (GET /ws upgraded to WebSocket)
   //   any of those -> kClosing -> kShutWrite (our FIN or close_notify is out)
   enum class State { kSniffing, kTlsHandshake, kAwaitingHello, kOpen, kHttp, kClosing, kShutWrite };
   static const char* StateName(State s);
@@ -77,7 +78,11 @@ class Connection {
   // Marks the connection closing. If `error` is not STATUS_UNSPECIFIED an
   // Error frame is queued first, so the client learns why. Idempotent: the
   // first reason wins.
-  void Close(CloseReason reason, v1::Status error = v1::STATUS_UNSPECIFIED, const std::string& message = "");
+  // `request_id` tags the Error with the request that caused it (0: none).
+  void Close(CloseReason reason, v1::Status error = v1::STATUS_UNSPECIFIED, const std::string& message = "",
+             uint64_t request_id = 0);
+  // Hands the transport over to a wrapper (a WebSocket upgrade).
+  std::unique_ptr<Transport> release_transport() { return std::move(transport_); }
   CloseReason close_reason() const { return close_reason_; }
 
   // Something besides the queue wants writing (the transport's own bytes):

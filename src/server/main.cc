@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate (chain) for TLS on the sam
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert; reloaded on SIGHUP");
 ABSL_FLAG(std::string, tls_min_version, "1.2", "lowest TLS version accepted: 1.2 or 1.3");
 ABSL_FLAG(bool, require_tls, false, "refuse cleartext connections except from loopback");
+ABSL_FLAG(std::string, allowed_origins, "",
+          "browser origins allowed to open WebSocket /ws: comma-separated scheme://host[:port], or * "
+          "(empty: only pages served by this server, i.e. Origin matching the request's Host)");
 
 namespace {
 
@@ -153,6 +156,7 @@ int main(int argc, char** argv) {
   options.tls.key_file = tls_key;
   options.tls.min_version = absl::GetFlag(FLAGS_tls_min_version);
   options.require_tls = absl::GetFlag(FLAGS_require_tls);
+  options.allowed_origins = absl::GetFlag(FLAGS_allowed_origins);
   options.signal_fd = signal_fd;
 
   // Refused before listening: limits that contradict each other would make

@@ -15,8 +15,17 @@ const char* MetricTransportName(MetricTransport t) {
   switch (t) {
     case MetricTransport::kTcp: return "tcp";
     case MetricTransport::kTls: return "tls";
+    case MetricTransport::kWs: return "ws";
+    case MetricTransport::kWss: return "wss";
   }
   return "unknown";
+}
+
+MetricTransport MetricTransportOf(absl::string_view name) {
+  if (name == "tls") return MetricTransport::kTls;
+  if (name == "ws") return MetricTransport::kWs;
+  if (name == "wss") return MetricTransport::kWss;
+  return MetricTransport::kTcp;
 }
 
 const char* MetricConnectionStateName(MetricConnectionState s) {
@@ -40,6 +49,7 @@ const char* MetricRequestTypeName(MetricRequestType t) {
     case MetricRequestType::kDeleteRoom: return "delete_room";
     case MetricRequestType::kListRooms: return "list_rooms";
     case MetricRequestType::kSendMessage: return "send_message";
+    case MetricRequestType::kPostMessage: return "post_message";
     case MetricRequestType::kPing: return "ping";
     case MetricRequestType::kPong: return "pong";
     case MetricRequestType::kOther: return "other";
@@ -56,6 +66,7 @@ MetricRequestType MetricRequestTypeOf(v1::ClientFrame::BodyCase body) {
     case v1::ClientFrame::kDeleteRoom: return MetricRequestType::kDeleteRoom;
     case v1::ClientFrame::kListRooms: return MetricRequestType::kListRooms;
     case v1::ClientFrame::kSendMessage: return MetricRequestType::kSendMessage;
+    case v1::ClientFrame::kPostMessage: return MetricRequestType::kPostMessage;
     case v1::ClientFrame::kPing: return MetricRequestType::kPing;
     case v1::ClientFrame::kPong: return MetricRequestType::kPong;
     default: return MetricRequestType::kOther;

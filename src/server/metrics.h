@@ -19,10 +19,12 @@
 
 namespace muxchat::server {
 
-// The byte stream under a connection (label `transport`).
-enum class MetricTransport { kTcp, kTls };
-inline constexpr int kMetricTransportCount = 2;
+// The byte stream under a connection (label `transport`): Transport::Name().
+enum class MetricTransport { kTcp, kTls, kWs, kWss };
+inline constexpr int kMetricTransportCount = 4;
 const char* MetricTransportName(MetricTransport t);
+// From Transport::Name() ("tcp", "tls", "ws", "wss"); anything else is tcp.
+MetricTransport MetricTransportOf(absl::string_view transport_name);
 
 // Where a connection is in its life (label `state`), as the server's
 // connection state machine reports it at scrape time.
@@ -33,9 +35,10 @@ const char* MetricConnectionStateName(MetricConnectionState s);
 // Request kinds (label `type`): the ClientFrame body, kOther for an empty or
 // unknown one.
 enum class MetricRequestType {
-  kHello, kCreateRoom, kJoinRoom, kLeaveRoom, kDeleteRoom, kListRooms, kSendMessage, kPing, kPong, kOther
+  kHello, kCreateRoom, kJoinRoom, kLeaveRoom, kDeleteRoom, kListRooms, kSendMessage, kPostMessage, kPing, kPong,
+  kOther
 };
-inline constexpr int kMetricRequestTypeCount = 10;
+inline constexpr int kMetricRequestTypeCount = 11;
 const char* MetricRequestTypeName(MetricRequestType t);
 MetricRequestType MetricRequestTypeOf(v1::ClientFrame::BodyCase body);
 

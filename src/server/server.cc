@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/server/websocket_transport.h"
 #include "src/server/http_handler.h"
 #include "src/server/http_request_parser.h"
 #include "src/server/metrics_access.h"
@@ -34,9 +35,8 @@ constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
 // Metrics slots for a connection's transport and lifecycle state.
 int TransportSlot(Connection* conn) {
-  Transport* t = conn->transport();
-  return static_cast<int>(t != nullptr && std::strcmp(t->Name(), "tls") == 0 ? MetricTransport::kTls
-                                                                             : MetricTransport::kTcp);
+  const Transport* t = conn->transport();
+  return static_cast<int>(t == nullptr ? MetricTransport::kTcp : MetricTransportOf(t->Name()));
 }
 
 int StateSlot(Connection::State s) {
@@ -119,9 +119,13 @@ Server::Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Eve
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger* logger) {
+  if (absl::Status st = ChatService::CheckOptions(options); !st.ok()) return st;
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options.poller);
   if (!loop.ok()) return loop.status();
   std::unique_ptr<Server> server(new Server(options, logger, std::move(*loop)));
+  absl::StatusOr<OriginPolicy> origins = ParseAllowedOrigins(options.allowed_origins);
+  if (!origins.ok()) return origins.status();
+  server->origin_policy_ = std::move(*origins);
   if (!options.tls.cert_file.empty()) {
     absl::StatusOr<std::unique_ptr<TlsContext>> tls = TlsContext::Create(options.tls);
     if (!tls.ok()) return tls.status();
@@ -500,7 +504,7 @@ void Server::HandshakeTls(Connection* conn, absl::Time now) {
 bool Server::RefusedCleartext(Connection* conn, unsigned char first) {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
-  if (::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+  if (options_.cleartext_from_loopback && ::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
     if (addr.ss_family == AF_INET) {
       const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
       if ((ntohl(a->sin_addr.s_addr) >> 24) == 127) return false;
@@ -581,6 +585,13 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       break;
   }
   if (conn->transport()->HasPendingOutput()) conn->RequestFlush();  // a pong, or the answer to a Close
+  // Inside TLS without ALPN, an HTTP request is told by its first byte, as
+  // sniffing does in cleartext (no muxchat length prefix starts with A-Z).
+  if (conn->state() == Connection::State::kAwaitingHello && !conn->input().empty() &&
+      conn->input().Peek()[0] >= 'A' && conn->input().Peek()[0] <= 'Z' &&
+      std::strcmp(conn->transport()->Name(), "tls") == 0) {
+    conn->MoveTo(Connection::State::kHttp);
+  }
   if (conn->state() == Connection::State::kHttp) {
     HandleHttp(conn);
   } else {
@@ -630,6 +641,10 @@ void Server::HandleHttp(Connection* conn) {
     return;
   }
   const HttpRequest& request = parser->request();
+  if (request.path == "/ws") {
+    UpgradeToWebSocket(conn, request);
+    return;
+  }
   sockaddr_storage peer{};
   socklen_t len = sizeof peer;
   const bool known_peer = ::getpeername(conn->fd(), reinterpret_cast<sockaddr*>(&peer), &len) == 0;
@@ -644,6 +659,40 @@ void Server::HandleHttp(Connection* conn) {
                request.method == HttpRequest::Method::kHead ? "HEAD" : "GET", request.path,
                HttpStatusCode(response.status));
   RespondHttp(conn, response, request.method == HttpRequest::Method::kHead, CloseReason::kClientClosed);
+}
+
+void Server::UpgradeToWebSocket(Connection* conn, const HttpRequest& request) {
+  WebSocketUpgradeRequest upgrade;
+  upgrade.is_get = request.method == HttpRequest::Method::kGet;
+  upgrade.version_major = request.version_major;
+  upgrade.version_minor = request.version_minor;
+  upgrade.host = request.host;
+  upgrade.origin = request.origin;
+  upgrade.connection = request.connection;
+  upgrade.upgrade = request.upgrade;
+  upgrade.sec_websocket_key = request.sec_websocket_key;
+  upgrade.sec_websocket_version = request.sec_websocket_version;
+  absl::StatusOr<std::string> accepted = AcceptWebSocketUpgrade(upgrade, origin_policy_);
+  if (!accepted.ok()) {
+    logger_->Log(LogLevel::kInfo, "conn %d (%s): WebSocket upgrade refused: %s", conn->id(), conn->peer(),
+                 accepted.status().message());
+    conn->input().Clear();
+    conn->output().AppendCopy(BuildUpgradeRejection(accepted.status()));
+    conn->Close(CloseReason::kProtocolError);
+    return;
+  }
+  // Bytes after the request head are already the client's first frames.
+  const std::string early(conn->input().View());
+  conn->input().Clear();
+  conn->set_transport(std::make_unique<WebSocketTransport>(conn->release_transport(), options_.max_frame_bytes,
+                                                           early, *accepted));
+  conn->MoveTo(Connection::State::kAwaitingHello);
+  conn->RequestFlush();  // the 101
+  logger_->Log(LogLevel::kDebug, "conn %d (%s): WebSocket established", conn->id(), conn->peer());
+  if (!early.empty()) {
+    reread_.push_back(conn->id());
+    loop_->WakeBy(loop_->now());
+  }
 }
 
 void Server::RespondHttp(Connection* conn, const HttpResponse& response, bool head_only, CloseReason reason) {

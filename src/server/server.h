@@ -27,6 +27,8 @@
 #include "src/server/poller.h"
 #include "src/server/server_options.h"
 #include "src/server/tls_context.h"
+#include "src/server/http_request_parser.h"
+#include "src/server/websocket_handshake.h"
 #include "src/wire/frame_codec.h"
 
 namespace muxchat::server {
@@ -91,6 +93,9 @@ class Server final : public EventLoop::Handler {
   // Feeds the HTTP parser; once a request is complete (or refused), answers
   // it (/metrics, /healthz, 404, 405, 400...) and closes.
   void HandleHttp(Connection* conn);
+  // GET /ws: answers the upgrade and puts WebSocket framing over the
+  // connection's transport; from then on it is a muxchat connection.
+  void UpgradeToWebSocket(Connection* conn, const HttpRequest& request);
   // Queues the response, counts it and closes the connection with `reason`.
   void RespondHttp(Connection* conn, const HttpResponse& response, bool head_only, CloseReason reason);
   // The body of GET /metrics: counters plus gauges read from the state now.
@@ -116,6 +121,7 @@ class Server final : public EventLoop::Handler {
   Logger* const logger_;
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<TlsContext> tls_;  // null: TLS not configured
+  OriginPolicy origin_policy_;
   ChatService service_;
   wire::FrameDecoder decoder_;
   // Counters bumped on this thread (by the ChatService too), read by scrapes

@@ -51,6 +51,12 @@ struct ServerOptions {
   TlsOptions tls;
   // Refuse cleartext (muxchat and HTTP) except from loopback addresses.
   bool require_tls = false;
+  // Whether require_tls lets loopback peers speak cleartext (muxchatd: always;
+  // tests turn it off to see the refusal on a loopback-only machine).
+  bool cleartext_from_loopback = true;
+  // Browser pages allowed to open GET /ws (--allowed_origins): comma-separated
+  // scheme://host[:port] or "*"; empty means pages this server served itself.
+  std::string allowed_origins;
 
   int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM (and SIGHUP), owned by the caller; -1 = none
 };

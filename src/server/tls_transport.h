@@ -35,8 +35,8 @@ class TlsTransport : public Transport {
   const char* Name() const override { return "tls"; }
   IoResult Handshake() override;
   IoResult Read(wire::Buffer* in, size_t max_bytes) override;
-  // Consumes from `out` what went out. If it then blocks, the result is
-  // kWouldBlock with `want`, and `bytes` still counts what went out before.
+  // Consumes from `out` what went out: kOk with the count if anything did
+  // (as TCP does), else kWouldBlock with `want`.
   IoResult Write(wire::OutputQueue* out, size_t max_bytes) override;
   bool HasBufferedInput() const override;
   void ShutdownWrite() override;

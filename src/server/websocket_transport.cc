@@ -28,13 +28,16 @@ void MoveFront(wire::OutputQueue* from, size_t n, char* to) {
 }  // namespace
 
 WebSocketTransport::WebSocketTransport(std::unique_ptr<Transport> inner, size_t max_message_bytes,
-                                       absl::string_view early)
+                                       absl::string_view early, absl::string_view preamble)
     : inner_(std::move(inner)), decoder_(max_message_bytes), raw_(0), control_(0) {
   raw_.Append(early);
+  early_unparsed_ = !early.empty();
+  staged_.AppendCopy(preamble);
 }
 
 IoResult WebSocketTransport::Read(wire::Buffer* in, size_t max_bytes) {
   IoResult r;
+  early_unparsed_ = false;
   if (!peer_closed_) r = inner_->Read(&raw_, max_bytes);
   if (r.code == IoResult::kError || r.code == IoResult::kWouldBlock) {
     if (r.code == IoResult::kWouldBlock && !raw_.empty()) r = IoResult{};  // early bytes still to parse
@@ -120,7 +123,7 @@ IoResult WebSocketTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
 
 bool WebSocketTransport::HasBufferedInput() const {
   // Whole frames left in raw_ (a read stopped at the budget) count too.
-  return inner_->HasBufferedInput();
+  return early_unparsed_ || inner_->HasBufferedInput();
 }
 
 void WebSocketTransport::ShutdownWrite() {

@@ -24,8 +24,10 @@ class WebSocketTransport final : public Transport {
  public:
   // `max_message_bytes`: the largest binary message a client may send (the
   // server's max_frame_bytes; above it: close 1009). `early` holds bytes the
-  // client sent after its upgrade request, already read from the socket.
-  WebSocketTransport(std::unique_ptr<Transport> inner, size_t max_message_bytes, absl::string_view early);
+  // client sent after its upgrade request, already read from the socket;
+  // `preamble` goes out raw before any frame (the 101 answer).
+  WebSocketTransport(std::unique_ptr<Transport> inner, size_t max_message_bytes, absl::string_view early,
+                     absl::string_view preamble);
 
   const char* Name() const override { return inner_->Name()[1] == 'l' ? "wss" : "ws"; }
   IoResult Handshake() override { return IoResult{}; }
@@ -58,6 +60,7 @@ class WebSocketTransport final : public Transport {
   wire::Buffer control_;      // pongs and our Close, sent at the next message boundary
   uint16_t close_sent_ = 0;
   bool peer_closed_ = false;
+  bool early_unparsed_ = false;  // raw_ holds bytes no Read has looked at yet
 };
 
 }  // namespace muxchat::server

@@ -40,6 +40,7 @@ class Buffer {
   void Clear() { read_ = write_ = 0; }
 
   void Append(const void* data, size_t n) {
+    if (n == 0) return;  // an empty buffer has no storage: memcpy from/to null is undefined even for 0 bytes
     EnsureWritable(n);
     std::memcpy(data_.data() + write_, data, n);
     write_ += n;

@@ -214,6 +214,7 @@ class AdversarialTest : public ::testing::TestWithParam<const char*> {
   static ServerOptions DefaultOptions() {
     ServerOptions o;
     o.max_frame_bytes = kMaxFrameBytes;
+    o.max_text_bytes = kMaxFrameBytes / 2;  // must fit a frame (ChatService::CheckOptions)
     o.max_rooms = kMaxRooms;
     o.max_rooms_per_connection = kMaxRoomsPerConnection;
     o.handshake_timeout = kHandshakeTimeout;

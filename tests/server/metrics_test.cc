@@ -1,5 +1,6 @@
 #include "src/server/metrics.h"
 
+#include <set>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -157,6 +158,39 @@ TEST(RenderPrometheusText, ShuttingDownIsOne) {
   MetricsGauges g;
   g.shutting_down = true;
   EXPECT_TRUE(HasLine(RenderPrometheusText(Metrics(), g, kNow), "muxchat_shutting_down 1"));
+}
+
+TEST(MetricRequestTypeOf, EveryClientFrameBodyHasItsOwnTypeAndEmptyIsOther) {
+  const v1::ClientFrame::BodyCase bodies[] = {
+      v1::ClientFrame::kHello,     v1::ClientFrame::kCreateRoom,  v1::ClientFrame::kJoinRoom,
+      v1::ClientFrame::kLeaveRoom, v1::ClientFrame::kDeleteRoom,  v1::ClientFrame::kListRooms,
+      v1::ClientFrame::kSendMessage, v1::ClientFrame::kPostMessage, v1::ClientFrame::kPing,
+      v1::ClientFrame::kPong,
+  };
+  // Every body field of ClientFrame is listed above: a new request type
+  // must get its own label, not fall into "other".
+  EXPECT_EQ(static_cast<int>(sizeof bodies / sizeof bodies[0]),
+            v1::ClientFrame::descriptor()->FindOneofByName("body")->field_count());
+  std::set<std::string> names;
+  for (v1::ClientFrame::BodyCase b : bodies) {
+    const MetricRequestType t = MetricRequestTypeOf(b);
+    EXPECT_NE(t, MetricRequestType::kOther) << b;
+    names.insert(MetricRequestTypeName(t));
+  }
+  EXPECT_EQ(names.size(), sizeof bodies / sizeof bodies[0]);
+  EXPECT_EQ(MetricRequestTypeOf(v1::ClientFrame::BODY_NOT_SET), MetricRequestType::kOther);
+}
+
+TEST(MetricTransportOf, NamesEveryTransportAndFallsBackToTcp) {
+  EXPECT_EQ(MetricTransportOf("tcp"), MetricTransport::kTcp);
+  EXPECT_EQ(MetricTransportOf("tls"), MetricTransport::kTls);
+  EXPECT_EQ(MetricTransportOf("ws"), MetricTransport::kWs);
+  EXPECT_EQ(MetricTransportOf("wss"), MetricTransport::kWss);
+  EXPECT_EQ(MetricTransportOf("quic"), MetricTransport::kTcp);
+  for (int t = 0; t < kMetricTransportCount; ++t) {
+    const auto transport = static_cast<MetricTransport>(t);
+    EXPECT_EQ(MetricTransportOf(MetricTransportName(transport)), transport);
+  }
 }
 
 TEST(EscapePrometheusLabelValue, EscapesBackslashQuoteAndNewline) {

@@ -1,7 +1,9 @@
 // HTTP on the chat port, against a real Server on loopback, for both
 // pollers: /metrics (checked by the real promtool), /healthz, the refusals,
-// the time bound, and that chat and HTTP share the port.
+// the time bound, that chat and HTTP share the port, and /metrics inside TLS.
+#include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <string>
@@ -13,6 +15,7 @@
 #include "tests/server/http_test_client.h"
 #include "tests/server/promtool.h"
 #include "tests/server/server_fixture.h"
+#include "tests/test_certs.h"
 
 namespace muxchat::server {
 namespace {
@@ -235,6 +238,59 @@ TEST_P(ServerHttpTest, ChatAndHttpShareThePortWithoutLoss) {
       EXPECT_EQ(ev->chat_message().text(), absl::StrCat("m", seen++));
     }
   }
+}
+
+// GET over TLS (ALPN http/1.1) with a blocking OpenSSL client (bounded by SO_RCVTIMEO);
+// returns everything read until the server closes.
+std::string GetOverTls(uint16_t port, const std::string& target) {
+  const int fd = RawConnect(port);
+  timeval bound{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  // Inside TLS the server tells HTTP from muxchat by ALPN, as browsers and
+  // Prometheus offer it.
+  const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  SSL_CTX_set_alpn_protos(ctx.get(), alpn, sizeof alpn);
+  std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  std::string response;
+  if (SSL_connect(ssl.get()) == 1) {
+    const std::string request = absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    size_t written = 0;
+    if (SSL_write_ex(ssl.get(), request.data(), request.size(), &written) == 1) {
+      char buf[16384];
+      size_t n = 0;
+      while (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) == 1) response.append(buf, n);
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+TEST_P(ServerHttpTest, MetricsInsideTlsCountTlsConnectionsApart) {
+  muxchat::testing::TempDir dir;
+  muxchat::testing::TestCa ca;
+  const auto pair = ca.Issue("muxchat test server", "DNS:localhost,IP:127.0.0.1");
+  ServerOptions o = Options();
+  o.tls.cert_file = dir.Write("server.crt", pair.cert);
+  o.tls.key_file = dir.Write("server.key", pair.key);
+  RunningServer s(o);
+  client::ClientTlsOptions tls;
+  tls.enabled = true;
+  tls.ca_file = dir.Write("ca.crt", ca.cert_pem());
+  auto alice = client::ChatClient::Connect("localhost", s.port(), kTimeout, tls);
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  ASSERT_TRUE((*alice)->Hello("alice", kTimeout).ok());
+
+  absl::StatusOr<HttpReply> r = ParseHttpReply(GetOverTls(s.port(), "/metrics"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status, 200) << r->head;
+  EXPECT_EQ(SeriesValue(r->body, "muxchat_connections{transport=\"tls\",state=\"open\"}"), 1) << r->body;
+  EXPECT_EQ(SeriesValue(r->body, "muxchat_connections{transport=\"tls\",state=\"http\"}"), 1) << r->body;
+  EXPECT_EQ(SeriesValue(r->body, "muxchat_connections{transport=\"tcp\",state=\"open\"}"), 0) << r->body;
+  EXPECT_GT(SeriesValue(r->body, "muxchat_received_bytes_total{transport=\"tls\"}"), 0) << r->body;
+  EXPECT_GT(SeriesValue(r->body, "muxchat_sent_bytes_total{transport=\"tls\"}"), 0) << r->body;
+  EXPECT_EQ(SeriesValue(r->body, "muxchat_received_bytes_total{transport=\"tcp\"}"), 0) << r->body;
 }
 
 INSTANTIATE_TEST_SUITE_P(Pollers, ServerHttpTest, ::testing::Values("epoll", "poll"));

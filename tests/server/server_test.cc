@@ -222,6 +222,7 @@ TEST_P(ServerTest, GarbageClosesOnlyTheOffenderWithAnError) {
 TEST_P(ServerTest, OversizedLengthClosesWithFrameTooLarge) {
   ServerOptions o = Options();
   o.max_frame_bytes = 1024;
+  o.max_text_bytes = 900;  // what fits a 1 KiB frame (ChatService::CheckOptions)
   StartServer(o);
   for (uint32_t length : {1025u, 0xFFFFFFFFu}) {
     const int bad = RawConnect(port());

@@ -3,6 +3,7 @@
 // a cleartext client in one room; a client that does not trust the server
 // fails with a clear error; hostile TLS starts end without costing a
 // chatting pair anything.
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -10,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "src/client/chat_client.h"
@@ -64,6 +66,17 @@ v1::ChatMessage NextMessage(ChatClient& c) {
     if (ev->has_chat_message() && !ev->chat_message().replay()) return ev->chat_message();
   }
   return {};
+}
+
+// Waits until the server counts `n` connections (its stats are published
+// once per loop turn).
+bool AwaitConnections(RunningServer& server, size_t n) {
+  const absl::Time deadline = absl::Now() + kTimeout;
+  while (server.server().connection_count() != n) {
+    if (absl::Now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
 }
 
 TEST_P(TlsServer, TlsClientChatsWithACleartextClientInOneRoom) {
@@ -134,26 +147,37 @@ TEST_P(TlsServer, ClientThatDoesNotTrustTheServerFailsClearlyAndOthersCarryOn) {
   ASSERT_TRUE(pong.ok()) << pong.status();
 }
 
-TEST_P(TlsServer, HttpOverTlsIsAnsweredInsideTls) {
-  RunningServer server(options_);
-  const int fd = RawConnect(server.port());
+// An HTTP exchange over TLS, offering `alpn` (wire format; empty: none).
+std::string HttpOverTls(uint16_t port, const std::string& alpn) {
+  const int fd = RawConnect(port);
   timeval bound{10, 0};  // blocking OpenSSL calls below: never hang the test
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
   std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
-  const unsigned char alpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  SSL_CTX_set_alpn_protos(ctx.get(), alpn, sizeof alpn);
+  if (!alpn.empty()) {
+    SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
+                            static_cast<unsigned>(alpn.size()));
+  }
   std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(ctx.get()), SSL_free);
   SSL_set_fd(ssl.get(), fd);
-  ASSERT_EQ(SSL_connect(ssl.get()), 1);
-  const std::string request = "GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  size_t written = 0;
-  ASSERT_EQ(SSL_write_ex(ssl.get(), request.data(), request.size(), &written), 1);
   std::string response;
-  char buf[4096];
-  size_t n = 0;
-  while (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) == 1) response.append(buf, n);
-  EXPECT_EQ(response.rfind("HTTP/1.1 404", 0), 0u) << response;
+  if (SSL_connect(ssl.get()) == 1) {
+    const std::string request = "GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    size_t written = 0;
+    SSL_write_ex(ssl.get(), request.data(), request.size(), &written);
+    char buf[4096];
+    size_t n = 0;
+    while (SSL_read_ex(ssl.get(), buf, sizeof buf, &n) == 1) response.append(buf, n);
+  }
   ::close(fd);
+  return response;
+}
+
+TEST_P(TlsServer, HttpInsideTlsIsToldByAlpnOrByItsFirstByte) {
+  RunningServer server(options_);
+  const std::string with_alpn = HttpOverTls(server.port(), std::string("\x08http/1.1", 9));
+  EXPECT_EQ(with_alpn.rfind("HTTP/1.1 404", 0), 0u) << with_alpn;
+  const std::string without_alpn = HttpOverTls(server.port(), "");
+  EXPECT_EQ(without_alpn.rfind("HTTP/1.1 404", 0), 0u) << without_alpn;
 }
 
 TEST_P(TlsServer, CleartextFromLoopbackIsStillServedWithRequireTls) {
@@ -162,6 +186,28 @@ TEST_P(TlsServer, CleartextFromLoopbackIsStillServedWithRequireTls) {
   auto bob = ConnectAs(server.port(), "bob");
   ASSERT_NE(bob, nullptr);
   EXPECT_TRUE(bob->Ping(1, kTimeout).ok());
+}
+
+TEST_P(TlsServer, RequireTlsRefusesCleartextSayingWhyInItsOwnProtocol) {
+  options_.require_tls = true;
+  options_.cleartext_from_loopback = false;  // as if the peer were remote
+  RunningServer server(options_);
+  auto tls = TlsLogin(server.port(), "secure");
+  ASSERT_NE(tls, nullptr);
+
+  auto plain = ChatClient::Connect("127.0.0.1", server.port(), kTimeout);
+  ASSERT_TRUE(plain.ok());
+  auto w = (*plain)->Hello("plain", kTimeout);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("TLS only"), absl::string_view::npos) << w.status();
+
+  const int http = RawConnect(server.port());
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(http, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  const std::string response = ReadUntilEof(http);
+  EXPECT_EQ(response.rfind("HTTP/1.1 403", 0), 0u) << response;
+  ::close(http);
+  EXPECT_TRUE(tls->Ping(4, kTimeout).ok());
 }
 
 TEST_P(TlsServer, HostileTlsStartsEndWithoutDisturbingAChattingPair) {
@@ -189,6 +235,16 @@ TEST_P(TlsServer, HostileTlsStartsEndWithoutDisturbingAChattingPair) {
   const int stalled = RawConnect(server.port());
   ASSERT_EQ(::write(stalled, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
 
+  // A real ClientHello from a client that then never reads the server's
+  // answer nor finishes: the handshake timeout ends it too.
+  const int silent = RawConnect(server.port());
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  std::unique_ptr<SSL, void (*)(SSL*)> hello_only(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(hello_only.get(), silent);
+  ::fcntl(silent, F_SETFL, O_NONBLOCK);
+  EXPECT_NE(SSL_do_handshake(hello_only.get()), 1);  // ClientHello sent; wants to read
+  ::fcntl(silent, F_SETFL, 0);
+
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(alice->SendAndWait(a->room_id(), "m" + std::to_string(i), kTimeout).ok());
     EXPECT_EQ(NextMessage(*bob).text(), "m" + std::to_string(i));
@@ -196,10 +252,35 @@ TEST_P(TlsServer, HostileTlsStartsEndWithoutDisturbingAChattingPair) {
   ReadUntilEof(garbage);
   ReadUntilEof(cut);
   ReadUntilEof(stalled);
+  EXPECT_FALSE(ReadUntilEof(silent).empty());  // the server's flight, then its close
+  ::close(silent);
   ::close(garbage);
   ::close(cut);
   ::close(stalled);
   EXPECT_TRUE(alice->Ping(2, kTimeout).ok());
+  EXPECT_TRUE(AwaitConnections(server, 2));  // back to the chatting pair
+}
+
+TEST_P(TlsServer, RenegotiationAttemptEndsOnlyThatConnection) {
+  RunningServer server(options_);
+  auto alice = TlsLogin(server.port(), "alice");
+  ASSERT_NE(alice, nullptr);
+  const int fd = RawConnect(server.port());
+  timeval bound{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound);
+  std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION);  // TLS 1.3 has no renegotiation
+  std::unique_ptr<SSL, void (*)(SSL*)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  ASSERT_EQ(SSL_renegotiate(ssl.get()), 1);
+  EXPECT_NE(SSL_do_handshake(ssl.get()), 1);
+  char c;
+  size_t n = 0;
+  EXPECT_NE(SSL_read_ex(ssl.get(), &c, 1, &n), 1);  // ended, not left hanging
+  ::close(fd);
+  EXPECT_TRUE(alice->Ping(3, kTimeout).ok());
+  EXPECT_TRUE(AwaitConnections(server, 1));
 }
 
 INSTANTIATE_TEST_SUITE_P(Pollers, TlsServer, ::testing::Values("epoll", "poll"));

@@ -65,5 +65,16 @@ TEST(Buffer, ShrinkIfEmptyReleasesBurstMemory) {
   EXPECT_EQ(buf.Capacity(), 16u);
 }
 
+// Under UBSan (scripts/test.sh --sanitize) this failed: memcpy from a null
+// source into a buffer with no storage, even for zero bytes.
+TEST(Buffer, AppendingNothingToABufferWithoutStorageIsANoOp) {
+  Buffer buf(0);
+  buf.Append(nullptr, 0);
+  buf.Append(absl::string_view());
+  EXPECT_TRUE(buf.empty());
+  buf.Append("ab");
+  EXPECT_EQ(buf.View(), "ab");
+}
+
 }  // namespace
 }  // namespace muxchat::wire
