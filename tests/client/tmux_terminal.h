@@ -76,6 +76,12 @@ class TmuxTerminal {
     Tmux({"set-option", "-g", "escape-time", "10"});
   }
   ~TmuxTerminal() {
+    // End muxchat while its terminal exists (Ctrl+C), so no client outlives
+    // the test half-way through its exit (seen under LeakSanitizer).
+    if (!exited_) {
+      Keys({"C-c"});
+      AwaitExit(absl::Seconds(5));
+    }
     Tmux({"kill-server"});
     for (const char* f : {"/before", "/after", "/code", "/paste", "/sock"}) ::unlink((dir_ + f).c_str());
     ::rmdir(dir_.c_str());
@@ -170,6 +176,7 @@ class TmuxTerminal {
   int AwaitExit(absl::Duration timeout = kWait) {
     WaitForChild waiter(socket_);
     if (waiter.ExitCode(timeout) != 0) return -1;
+    exited_ = true;
     std::ifstream in(dir_ + "/code");
     int code = -1;
     in >> code;
@@ -203,6 +210,7 @@ class TmuxTerminal {
   std::string dir_;
   std::string socket_;
   std::vector<std::string> last_screen_;
+  bool exited_ = false;
 };
 
 }  // namespace muxchat::testing
