@@ -804,7 +804,10 @@ void Server::ReapClosing(absl::Time now) {
       // Our last bytes are out: FIN (after close_notify on TLS), then give
       // the peer a moment to read them and close its side, so no reset races
       // the Error frame.
-      if (conn->transport() != nullptr) conn->transport()->ShutdownWrite();
+      if (conn->transport() != nullptr) {
+        conn->transport()->SetCloseReason(conn->close_reason());
+        conn->transport()->ShutdownWrite();
+      }
       conn->MoveTo(Connection::State::kShutWrite);
     }
     if ((conn->peer_gone || now >= deadline) && !conn->in_dirty_list) {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "src/server/close_reason.h"
 #include "src/wire/buffer.h"
 #include "src/wire/output_queue.h"
 
@@ -49,6 +50,9 @@ class Transport {
   // Application bytes already read from the socket and buffered inside the
   // transport, which the poller cannot report (TLS records decrypted ahead).
   virtual bool HasBufferedInput() const { return false; }
+  // Why the connection is ending, just before ShutdownWrite: a transport
+  // with a goodbye of its own (WebSocket's Close code) says it accordingly.
+  virtual void SetCloseReason(CloseReason) {}
   // Ends our direction once everything owed has been written: FIN for TCP,
   // close_notify then FIN for TLS. Best effort, never blocks.
   virtual void ShutdownWrite() = 0;

@@ -25,6 +25,25 @@ void MoveFront(wire::OutputQueue* from, size_t n, char* to) {
   }
 }
 
+// The Close code that goes with the server's reason for ending (PROTOCOL.md §17.3).
+uint16_t CloseCodeFor(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::kShutdown: return wire::kWsCloseGoingAway;
+    case CloseReason::kServerFull: return 1013;  // try again later
+    case CloseReason::kFrameTooLarge: return wire::kWsCloseMessageTooBig;
+    case CloseReason::kProtocolError: return wire::kWsCloseInvalidPayload;
+    case CloseReason::kHandshakeError:
+    case CloseReason::kSlowConsumer:
+    case CloseReason::kTimeout:
+    case CloseReason::kFlooding: return wire::kWsClosePolicyViolation;
+    case CloseReason::kReadError:
+    case CloseReason::kWriteError: return wire::kWsCloseInternalError;
+    case CloseReason::kNone:
+    case CloseReason::kClientClosed: return wire::kWsCloseNormal;
+  }
+  return wire::kWsCloseNormal;
+}
+
 }  // namespace
 
 WebSocketTransport::WebSocketTransport(std::unique_ptr<Transport> inner, size_t max_message_bytes,
@@ -127,9 +146,10 @@ bool WebSocketTransport::HasBufferedInput() const {
 }
 
 void WebSocketTransport::ShutdownWrite() {
-  // Our side ends with a Close (1000 unless one was already sent), then the
-  // inner transport's own ending. Best effort: one write, never blocking.
-  if (close_sent_ == 0) QueueClose(wire::kWsCloseNormal, "");
+  // Our side ends with a Close (its code from the reason, unless one was
+  // already sent), then the inner transport's own ending. Best effort: one
+  // write, never blocking.
+  if (close_sent_ == 0) QueueClose(CloseCodeFor(reason_), "");
   if (!control_.empty()) {
     staged_.AppendCopy(control_.View());
     control_.Clear();

@@ -35,6 +35,7 @@ class WebSocketTransport final : public Transport {
   IoResult Write(wire::OutputQueue* out, size_t max_bytes) override;
   bool HasBufferedInput() const override;
   bool HasPendingOutput() const override { return !staged_.empty() || !control_.empty(); }
+  void SetCloseReason(CloseReason reason) override { reason_ = reason; }
   void ShutdownWrite() override;
   absl::string_view alpn() const override { return inner_->alpn(); }
   void ReleaseIdleBuffers() override;
@@ -60,7 +61,8 @@ class WebSocketTransport final : public Transport {
   wire::Buffer control_;      // pongs and our Close, sent at the next message boundary
   uint16_t close_sent_ = 0;
   bool peer_closed_ = false;
-  bool early_unparsed_ = false;  // raw_ holds bytes no Read has looked at yet
+  bool early_unparsed_ = false;
+  CloseReason reason_ = CloseReason::kNone;  // raw_ holds bytes no Read has looked at yet
 };
 
 }  // namespace muxchat::server
