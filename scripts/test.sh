@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs missing dependencies, builds muxchat with warnings as errors and
 # runs every test under ctest, except the soak (label `soak`: see --soak).
-#   scripts/test.sh [extra ctest args...]   build/, all tests but the soak
+#   scripts/test.sh [extra ctest args...]   build/, all tests but the soak, then the web
+#                                           client's browser test (scripts/web-test.sh)
 #   scripts/test.sh --sanitize [args...]    build-asan/, the same under ASan + UBSan
 #   scripts/test.sh --tsan [args...]        build-tsan/, ThreadSanitizer over what uses
 #                                           threads: the in-process server tests
@@ -15,9 +16,11 @@ build_dir=build
 cmake_args=(-DMUXCHAT_WERROR=ON)
 targets=()
 ctest_runs=("-LE soak")
+web_test=1
 case "${1:-}" in
   --sanitize)
     shift
+    web_test=0
     build_dir=build-asan
     cmake_args+=(-DMUXCHAT_SANITIZE=ON -DMUXCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -25,6 +28,7 @@ case "${1:-}" in
     ;;
   --tsan)
     shift
+    web_test=0
     build_dir=build-tsan
     cmake_args+=(-DMUXCHAT_TSAN=ON -DMUXCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
     targets=(server_test adversarial_test tls_server_test muxchatd muxchat_soak)
@@ -33,6 +37,7 @@ case "${1:-}" in
     ;;
   --soak)
     shift
+    web_test=0
     targets=(muxchatd muxchat_soak)
     ctest_runs=("-L soak -V")
     ;;
@@ -49,3 +54,6 @@ for run in "${ctest_runs[@]}"; do
   # shellcheck disable=SC2086  # each run is "-X value"; the value has no spaces
   ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" $run "$@"
 done
+# The browser test against the muxchatd just built (skipped when ctest was
+# given a filter: that run is about the C++ tests).
+if ((web_test)) && (($# == 0)); then bash scripts/web-test.sh; fi

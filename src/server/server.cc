@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "src/server/protocol_sniffer.h"
 #include "src/server/websocket_transport.h"
 #include "src/server/http_handler.h"
 #include "src/server/http_request_parser.h"
@@ -30,8 +31,6 @@ constexpr uint64_t kListenToken = 1;
 constexpr uint64_t kWakeToken = 2;
 constexpr uint64_t kSignalToken = 3;
 constexpr int kMaxAcceptsPerTurn = 256;
-// The first byte of a TLS record carrying a handshake (ClientHello).
-constexpr unsigned char kTlsHandshakeRecord = 0x16;
 
 // Metrics slots for a connection's transport and lifecycle state.
 int TransportSlot(Connection* conn) {
@@ -441,7 +440,8 @@ void Server::Sniff(Connection* conn, absl::Time now) {
     UpdateInterest(conn);
     return;
   }
-  if (first == kTlsHandshakeRecord) {
+  const SniffedProtocol protocol = SniffProtocol(first);
+  if (protocol == SniffedProtocol::kTls) {
     if (tls_ == nullptr) {
       logger_->Log(LogLevel::kWarn, "conn %d (%s): TLS ClientHello, but TLS is not configured", conn->id(),
                    conn->peer());
@@ -460,7 +460,7 @@ void Server::Sniff(Connection* conn, absl::Time now) {
     return;
   }
   if (options_.require_tls && RefusedCleartext(conn, first)) return;
-  if (first >= 'A' && first <= 'Z') {
+  if (protocol == SniffedProtocol::kHttp) {
     conn->MoveTo(Connection::State::kHttp);
     HandleRead(conn, now);
     return;
@@ -517,7 +517,7 @@ bool Server::RefusedCleartext(Connection* conn, unsigned char first) {
     }
   }
   logger_->Log(LogLevel::kWarn, "conn %d (%s): cleartext refused (--require_tls)", conn->id(), conn->peer());
-  if (first >= 'A' && first <= 'Z') {
+  if (StartsHttpMethod(first)) {
     conn->MoveTo(Connection::State::kHttp);
     conn->output().AppendCopy("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     conn->Close(CloseReason::kProtocolError);
@@ -590,6 +590,12 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
   if (conn->state() == Connection::State::kAwaitingHello && !conn->input().empty() &&
       conn->input().Peek()[0] >= 'A' && conn->input().Peek()[0] <= 'Z' &&
       std::strcmp(conn->transport()->Name(), "tls") == 0) {
+    conn->MoveTo(Connection::State::kHttp);
+  }
+  // Inside TLS without ALPN the first application byte tells HTTP from
+  // muxchat, as the first byte on the socket does for cleartext.
+  if (conn->state() == Connection::State::kAwaitingHello && !conn->input().empty() &&
+      StartsHttpMethod(static_cast<unsigned char>(conn->input().Peek()[0]))) {
     conn->MoveTo(Connection::State::kHttp);
   }
   if (conn->state() == Connection::State::kHttp) {

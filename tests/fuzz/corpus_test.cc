@@ -109,5 +109,16 @@ TEST(FuzzCorpus, ChatServiceSurvivesSeedMutations) {
   RunMutations(FuzzChatService, ReadInputs("chat_service", "corpus"), 10000);
 }
 
+TEST(FuzzCorpus, ConnectionFrontSeedsAndRegressionsPass) {
+  const auto seeds = ReadInputs("connection_front", "corpus");
+  EXPECT_FALSE(seeds.empty()) << "no seeds under " << MUXCHAT_FUZZ_DIR;
+  RunAll(FuzzConnectionFront, seeds);
+  RunAll(FuzzConnectionFront, ReadInputs("connection_front", "regressions"));
+}
+
+TEST(FuzzCorpus, ConnectionFrontSurvivesSeedMutations) {
+  RunMutations(FuzzConnectionFront, ReadInputs("connection_front", "corpus"), 10000);
+}
+
 }  // namespace
 }  // namespace muxchat::fuzz

@@ -45,6 +45,13 @@ int FuzzWebSocketDecoder(const uint8_t* data, size_t size);
 // both must reach the same request or error status, within the head limit.
 int FuzzHttpRequestParser(const uint8_t* data, size_t size);
 
+// Input: [1 byte: frame cap selector][1 byte: seed][bytes...]: what a new
+// connection sends, through the server's front end: the first-byte sniffer,
+// then the frame decoder, or the HTTP parser and, for GET /ws, the WebSocket
+// upgrade and WebSocketTransport over a transport that hands the rest out in
+// pieces; frames written back through it are read as a client would.
+int FuzzConnectionFront(const uint8_t* data, size_t size);
+
 // protobuf logs every string field with invalid UTF-8 it refuses to parse;
 // fuzzing produces millions. Returns true so it can initialise a static.
 bool SilenceProtobufLogs();
