@@ -2,13 +2,21 @@
 # Installs the servers muxchat is compared against (bench/compare) and gnuplot
 # for its chart: Redis, NATS and ngIRCd from Debian; openssl for the throw-away
 # certificate of bench/compare --tls, and libssl-dev, which the load generators
-# (muxchat-bench, muxchat-idle-mem) link for TLS. Idempotent: packages that
+# (muxchat-bench, muxchat-idle-mem) link for TLS; Node.js and npm (Debian's
+# nodejs/npm, unless a node/npm is already on PATH) for the WebSocket peers of
+# bench/compare --ws, whose npm packages (socket.io, ws; versions pinned by
+# bench/peers/node/package-lock.json) go into bench/peers/node/node_modules
+# with `npm ci`. Idempotent: packages that
 # are already installed are left alone; the services Debian starts on install
 # are stopped and disabled, because bench/compare starts its own instances on
 # free loopback ports with the configs in bench/peers/.
 set -euo pipefail
 
 pkgs=(redis-server nats-server ngircd gnuplot-nox openssl libssl-dev)
+# A node/npm not from Debian (e.g. NodeSource's nodejs, which bundles npm and
+# conflicts with Debian's npm package) is used as it is.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -36,6 +44,14 @@ if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
   done
 fi
 
-for b in redis-server nats-server ngircd gnuplot openssl; do
+# The Node peers' packages, exactly as locked (no network if already there).
+node_dir="$(cd "$(dirname "$0")/.." && pwd)/bench/peers/node"
+if [[ -d "$node_dir/node_modules/socket.io" && -d "$node_dir/node_modules/ws" ]]; then
+  echo "already installed: $node_dir/node_modules"
+else
+  (cd "$node_dir" && npm ci --no-audit --no-fund)
+fi
+
+for b in redis-server nats-server ngircd gnuplot openssl node npm; do
   printf '%-13s %s\n' "$b" "$(command -v "$b" || echo MISSING)"
 done

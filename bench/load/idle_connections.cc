@@ -115,6 +115,9 @@ absl::Status IdleRun::Prepare() {
       case Target::kRedis: c->adapter = MakeRedisAdapter(c->spec); break;
       case Target::kNats: c->adapter = MakeNatsAdapter(c->spec); break;
       case Target::kIrc: c->adapter = MakeIrcAdapter(c->spec, "", ""); break;
+      // Idle Node peers subscribe to the spec's room, like Redis and NATS.
+      case Target::kSocketIo: c->adapter = MakeSocketIoAdapter(c->spec, absl::StrCat(o_.host, ":", o_.port)); break;
+      case Target::kNodeWs: c->adapter = MakeNodeWsAdapter(c->spec, absl::StrCat(o_.host, ":", o_.port)); break;
     }
     conns_.push_back(std::move(c));
   }

@@ -20,6 +20,7 @@
 #include "bench/load/cpu_usage.h"
 #include "bench/load/payload.h"
 #include "bench/load/stream_checker.h"
+#include "bench/load/websocket_adapter.h"
 #include "src/wire/buffer.h"
 
 namespace muxchat::bench {
@@ -252,7 +253,8 @@ absl::Status Generator::Setup() {
     tls_ = std::move(*tls);
   }
 
-  auto add = [this](Role role, int room, int k) {
+  const std::string ws_host = absl::StrCat(o_.host, ":", o_.port);
+  auto add = [this, &ws_host](Role role, int room, int k) {
     auto c = std::make_unique<Conn>();
     c->gen = this;
     c->index = static_cast<uint32_t>(conns_.size());
@@ -262,7 +264,12 @@ absl::Status Generator::Setup() {
     c->spec.room = absl::StrCat("bench", o_.run_id, "r", room);
     c->spec.creates_room = role == Role::kPublisher && k == 0;
     switch (o_.target) {
-      case Target::kMuxchat: c->adapter = MakeMuxchatAdapter(c->spec); break;
+      case Target::kMuxchat:
+        c->adapter = MakeMuxchatAdapter(c->spec);
+        if (o_.websocket) c->adapter = MakeWebSocketAdapter(std::move(c->adapter), ws_host);
+        break;
+      case Target::kSocketIo: c->adapter = MakeSocketIoAdapter(c->spec, ws_host); break;
+      case Target::kNodeWs: c->adapter = MakeNodeWsAdapter(c->spec, ws_host); break;
       case Target::kRedis: c->adapter = MakeRedisAdapter(c->spec); break;
       case Target::kNats: c->adapter = MakeNatsAdapter(c->spec); break;
       case Target::kIrc:

@@ -21,6 +21,9 @@ namespace muxchat::bench {
 
 struct LoadOptions {
   Target target = Target::kMuxchat;
+  // muxchat only: every connection (publishers and subscribers) speaks the
+  // muxchat protocol over WebSocket (GET /ws on the same port).
+  bool websocket = false;
   std::string host = "127.0.0.1";
   int port = 0;
   int rooms = 1;

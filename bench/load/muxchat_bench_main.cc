@@ -18,7 +18,10 @@
 #include "bench/load/payload.h"
 #include "bench/load/report.h"
 
-ABSL_FLAG(std::string, target, "muxchat", "muxchat|redis|nats|irc");
+ABSL_FLAG(std::string, target, "muxchat",
+          "muxchat|redis|nats|irc|socketio|nodews (the last two: bench/peers/node/, WebSocket)");
+ABSL_FLAG(bool, ws, false,
+          "muxchat only: publishers and subscribers speak muxchat over WebSocket (GET /ws, one binary message per frame)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "server IPv4 address (loopback)");
 ABSL_FLAG(int, port, 0, "server port (required)");
 ABSL_FLAG(int, rooms, 1, "rooms / channels / subjects");
@@ -57,6 +60,11 @@ int Main(int argc, char** argv) {
     return 2;
   }
   o.target = *target;
+  o.websocket = absl::GetFlag(FLAGS_ws);
+  if (o.websocket && o.target != muxchat::bench::Target::kMuxchat) {
+    std::fprintf(stderr, "muxchat-bench: --ws is for --target=muxchat (socketio and nodews always use WebSocket)\n");
+    return 2;
+  }
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.rooms = absl::GetFlag(FLAGS_rooms);

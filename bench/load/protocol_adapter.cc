@@ -10,7 +10,10 @@ absl::StatusOr<Target> ParseTarget(absl::string_view name) {
   if (name == "redis") return Target::kRedis;
   if (name == "nats") return Target::kNats;
   if (name == "irc") return Target::kIrc;
-  return absl::InvalidArgumentError(absl::StrCat("unknown target '", name, "' (muxchat|redis|nats|irc)"));
+  if (name == "socketio") return Target::kSocketIo;
+  if (name == "nodews") return Target::kNodeWs;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown target '", name, "' (muxchat|redis|nats|irc|socketio|nodews)"));
 }
 
 const char* TargetName(Target t) {
@@ -19,6 +22,8 @@ const char* TargetName(Target t) {
     case Target::kRedis: return "redis";
     case Target::kNats: return "nats";
     case Target::kIrc: return "irc";
+    case Target::kSocketIo: return "socketio";
+    case Target::kNodeWs: return "nodews";
   }
   return "?";
 }

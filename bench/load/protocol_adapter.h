@@ -17,7 +17,8 @@
 
 namespace muxchat::bench {
 
-enum class Target { kMuxchat, kRedis, kNats, kIrc };
+// kSocketIo and kNodeWs: the Node peers in bench/peers/node/ (WebSocket).
+enum class Target { kMuxchat, kRedis, kNats, kIrc, kSocketIo, kNodeWs };
 // kIdle: connected and as far as the target's idle client goes (muxchat:
 // Hello answered by Welcome, in no room; Redis and NATS have no log-in, so
 // they subscribe to the spec's channel like a subscriber), then nothing.
@@ -68,6 +69,9 @@ std::unique_ptr<ProtocolAdapter> MakeRedisAdapter(const ConnectionSpec& spec);
 std::unique_ptr<ProtocolAdapter> MakeNatsAdapter(const ConnectionSpec& spec);
 std::unique_ptr<ProtocolAdapter> MakeIrcAdapter(const ConnectionSpec& spec, absl::string_view oper_name,
                                                 absl::string_view oper_password);
+// `host` goes in the WebSocket upgrade's Host header.
+std::unique_ptr<ProtocolAdapter> MakeSocketIoAdapter(const ConnectionSpec& spec, const std::string& host);
+std::unique_ptr<ProtocolAdapter> MakeNodeWsAdapter(const ConnectionSpec& spec, const std::string& host);
 
 }  // namespace muxchat::bench
 

@@ -53,8 +53,8 @@ void PrintTextReport(const LoadOptions& o, const LoadResult& r, const std::strin
                TargetName(o.target), o.host.c_str(), o.port, o.rooms, o.publishers, o.subscribers, o.payload,
                o.rate > 0 ? absl::StrCat("rate ", o.rate, " msg/s/publisher").c_str()
                           : absl::StrCat("window ", o.window).c_str());
-  std::fprintf(out, "connections %d (%s), setup %.2f s, %s\n", r.connections, o.tls ? "TLS" : "cleartext",
-               r.setup_s, pin_note.c_str());
+  std::fprintf(out, "connections %d (%s%s), setup %.2f s, %s\n", r.connections, o.tls ? "TLS" : "cleartext",
+               o.websocket ? ", WebSocket" : "", r.setup_s, pin_note.c_str());
   if (!r.error.empty()) std::fprintf(out, "ERROR: %s\n", r.error.c_str());
   std::fprintf(out, "published %llu  delivered %llu of %llu in %.3f s\n",
                static_cast<unsigned long long>(r.published), static_cast<unsigned long long>(r.delivered),
@@ -79,7 +79,7 @@ void PrintJsonReport(const LoadOptions& o, const LoadResult& r, const std::strin
   const Derived d = Derive(o, r);
   std::fprintf(
       out,
-      "{\"target\":\"%s\",\"tls\":%s,\"host\":\"%s\",\"port\":%d,\"rooms\":%d,\"publishers\":%d,\"subscribers\":%d,"
+      "{\"target\":\"%s\",\"websocket\":%s,\"tls\":%s,\"host\":\"%s\",\"port\":%d,\"rooms\":%d,\"publishers\":%d,\"subscribers\":%d,"
       "\"payload\":%zu,\"rate\":%g,\"window\":%d,\"pin\":\"%s\",\"ok\":%s,\"error\":\"%s\","
       "\"connections\":%d,\"setup_s\":%.6f,\"elapsed_s\":%.6f,\"published\":%llu,\"expected\":%llu,"
       "\"delivered\":%llu,\"lost\":%llu,\"duplicates\":%llu,\"reordered\":%llu,\"foreign\":%llu,"
@@ -87,7 +87,7 @@ void PrintJsonReport(const LoadOptions& o, const LoadResult& r, const std::strin
       "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},"
       "\"self_cpu_s\":%.4f,\"server_cpu_s\":%.4f,\"server_cpu_s_per_million\":%.4f,"
       "\"self_cpu_s_per_million\":%.4f}\n",
-      TargetName(o.target), o.tls ? "true" : "false", o.host.c_str(), o.port, o.rooms, o.publishers,
+      TargetName(o.target), o.websocket ? "true" : "false", o.tls ? "true" : "false", o.host.c_str(), o.port, o.rooms, o.publishers,
       o.subscribers, o.payload, o.rate, o.window, JsonEscape(pin_note).c_str(), r.ok ? "true" : "false", JsonEscape(r.error).c_str(),
       r.connections, r.setup_s, r.elapsed_s, static_cast<unsigned long long>(r.published),
       static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.delivered),
