@@ -9,6 +9,8 @@ packages=(
   libabsl-dev                 # flags, status, strings, containers, time
   libgtest-dev libgmock-dev   # unit and integration tests
   libbenchmark-dev            # micro-benchmarks (bench/)
+  libncurses-dev              # ncursesw: the interactive client's full-screen mode
+  tmux                        # tests: drives the full-screen client in a real terminal emulator
   libutf8proc-dev             # display width of Unicode text (CJK, emoji) in the client
   libhttp-parser-dev          # HTTP requests on the chat port (/metrics, /healthz)
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd

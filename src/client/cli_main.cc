@@ -12,6 +12,8 @@
 
 #include "src/client/cli_options.h"
 #include "src/client/exit_codes.h"
+#include "src/client/fullscreen_session.h"
+#include "src/client/fullscreen_ui.h"
 #include "src/client/interactive_session.h"
 #include "src/client/message_format.h"
 #include "src/client/script_mode.h"
@@ -71,7 +73,15 @@ int Main(int argc, char** argv) {
   style.zone = absl::LocalTimeZone();
 
   int code;
-  if (interactive) {
+  // Full screen by default; the line mode for --plain and for terminals that
+  // cannot address the cursor.
+  const char* term = std::getenv("TERM");
+  const bool fullscreen = interactive && !options->plain && ::isatty(STDOUT_FILENO) && term != nullptr &&
+                          term[0] != '\0' && std::string(term) != "dumb" && FullscreenUi::TerminalSupported();
+  if (fullscreen) {
+    FullscreenSession session(*options, signal_fd, style);
+    code = session.Run();
+  } else if (interactive) {
     InteractiveSession session(*options, signal_fd, style);
     code = session.Run();
   } else {

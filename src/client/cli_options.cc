@@ -121,6 +121,9 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
       if (s.ok() && (!absl::SimpleAtoi(v, &o.count) || o.count <= 0)) {
         s = absl::InvalidArgumentError(absl::StrCat("invalid --count '", v, "' (expected a positive number)"));
       }
+    } else if (name == "--plain") {
+      s = no_value();
+      o.plain = true;
     } else if (name == "--json") {
       s = no_value();
       o.json = true;
@@ -191,8 +194,11 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
 const char* UsageText() {
   return R"(usage: muxchat [HOST[:PORT] | [V6ADDR]:PORT | HOST PORT] [flags]
 
-Interactive (stdin is a terminal, no action flag): a command prompt with
-CREATE, JOIN, DELETE, LIST, HELP, QUIT; JOIN enters chat mode.
+Interactive (stdin is a terminal, no action flag): a full-screen client with
+one window per room (status bar of rooms with unread counts, PgUp/PgDn
+scrollback, Tab completion, /names); --plain (or TERM=dumb) gives the line
+mode instead: a command prompt with CREATE, JOIN, DELETE, LIST, HELP, QUIT,
+where JOIN enters chat mode.
   muxchat --room R [--room S]       on a terminal: join R (and S), chat there
 
 Script mode (stdin is not a terminal, or an action flag is given):
@@ -215,6 +221,8 @@ Flags:
   --send TEXT     a message to send (repeat it to send several, in order)
   --create [R]    create the room first if it does not exist
   --json          one JSON object per line (--listen, --list)
+  --plain         interactive line mode instead of full screen (screen
+                  readers, logs); also chosen when TERM is dumb or unset
   --tls           connect over TLS; the server's certificate is verified
                   against the system CA store and must name HOST
   --ca FILE       trust the CA certificate(s) in FILE instead (implies --tls)

@@ -31,6 +31,7 @@ struct CliOptions {
   bool listen = false;                // --listen
   int64_t count = 0;                  // --count N (0: no limit)
   bool json = false;                  // --json
+  bool plain = false;                 // --plain: line mode instead of full screen
   bool tls = false;                   // --tls (also implied by --ca and --insecure)
   std::string ca_file;                // --ca FILE: trusted CA(s); empty: system store
   bool insecure = false;              // --insecure: TLS without verifying the server

@@ -18,6 +18,7 @@ constexpr Verb kVerbs[] = {
     {"switch", CommandKind::kSwitch, Verb::kRequired}, {"rooms", CommandKind::kRooms, Verb::kNone},
     {"list", CommandKind::kList, Verb::kNone},         {"help", CommandKind::kHelp, Verb::kNone},
     {"quit", CommandKind::kQuit, Verb::kNone},         {"exit", CommandKind::kQuit, Verb::kNone},
+    {"names", CommandKind::kNames, Verb::kOptional},
 };
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
@@ -46,7 +47,7 @@ Command ParseCommand(absl::string_view line, bool in_chat) {
     if (word != verb.name) continue;
     const std::string form = CommandForm(verb.name, in_chat);
     const bool chat_only = verb.kind == CommandKind::kSwitch || verb.kind == CommandKind::kRooms ||
-                           verb.kind == CommandKind::kLeave;
+                           verb.kind == CommandKind::kLeave || verb.kind == CommandKind::kNames;
     if (chat_only && !in_chat) {
       return {CommandKind::kInvalid, absl::StrCat(form, " only works in chat mode (JOIN a room first)")};
     }
@@ -85,6 +86,7 @@ const char* CommandHelp(bool in_chat) {
          "  /join <room>    join another room and make it active\n"
          "  /switch <room>  make another joined room active\n"
          "  /rooms          rooms you are in\n"
+         "  /names [room]   who is in the active (or named) room\n"
          "  /leave [room]   leave the active (or named) room\n"
          "  /list           list all rooms\n"
          "  /create <room>, /delete <room>\n"

@@ -1,5 +1,5 @@
 // Parsing of one line typed at the interactive client: a command (CREATE,
-// JOIN, DELETE, LIST, HELP, QUIT, and in chat mode SWITCH, ROOMS, LEAVE), in
+// JOIN, DELETE, LIST, HELP, QUIT, and in chat mode SWITCH, ROOMS, LEAVE, NAMES), in
 // any case, with or without a leading '/'; in chat mode a line without '/'
 // is a message ("//text" sends "/text"). Pure functions; safe from any thread.
 #ifndef MUXCHAT_CLIENT_COMMAND_PARSER_H_
@@ -20,6 +20,7 @@ enum class CommandKind {
   kLeave,    // arg = room, or empty for the active room
   kSwitch,   // arg = room
   kRooms,
+  kNames,    // arg = room, or empty for the active room
   kList,
   kHelp,
   kQuit,

@@ -287,6 +287,15 @@ void InteractiveSession::HandleCommand(const Command& command) {
       System(absl::StrCat("now chatting in ", joined_[*id]));
       return;
     }
+    case CommandKind::kNames: {
+      const auto id = command.arg.empty() ? std::optional<uint64_t>(active_) : FindJoined(command.arg);
+      if (!id.has_value() || joined_.count(*id) == 0) {
+        Error(absl::StrCat("you are not in ", command.arg, " (/join ", command.arg, " first)"));
+        return;
+      }
+      System(members_[*id].Describe(joined_[*id]));
+      return;
+    }
     case CommandKind::kRooms: {
       std::string text = "your rooms:";
       for (const auto& [id, name] : joined_) absl::StrAppend(&text, " ", name, id == active_ ? " (active)" : "");
@@ -312,6 +321,8 @@ void InteractiveSession::Join(const std::string& room) {
     return Fail(absl::StrCat("cannot join ", room), reply.status());
   }
   joined_[reply->room_id()] = reply->room_name();
+  members_[reply->room_id()].SetCount(reply->member_count());
+  members_[reply->room_id()].Add(client_->nickname());
   Activate(reply->room_id());
   System(absl::StrCat("joined ", reply->room_name(), " (", Members(reply->member_count()),
                       "); type to chat, /help for commands"));
@@ -338,6 +349,7 @@ void InteractiveSession::Leave(const std::string& room) {
   DropPending(id);
   joined_.erase(id);
   history_left_.erase(id);
+  members_.erase(id);
   LeaveChatIfEmpty();
 }
 
@@ -372,6 +384,7 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
   switch (frame.body_case()) {
     case v1::ServerFrame::kChatMessage: {
       const v1::ChatMessage& m = frame.chat_message();
+      if (!m.replay() && joined != joined_.end()) members_[frame.room_id()].Add(m.sender());
       if (!m.replay() && m.sender() == client_->nickname()) {
         // Our own message confirmed: it leaves the pending rows and is
         // printed once, as the server stamped it.
@@ -393,10 +406,18 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
       return;
     }
     case v1::ServerFrame::kMemberJoined:
+      if (joined != joined_.end()) {
+        members_[frame.room_id()].Add(frame.member_joined().nickname());
+        members_[frame.room_id()].SetCount(frame.member_joined().member_count());
+      }
       System(absl::StrCat(frame.member_joined().nickname(), " joined ", room, " (",
                           Members(frame.member_joined().member_count()), ")"));
       return;
     case v1::ServerFrame::kMemberLeft:
+      if (joined != joined_.end()) {
+        members_[frame.room_id()].Remove(frame.member_left().nickname());
+        members_[frame.room_id()].SetCount(frame.member_left().member_count());
+      }
       System(absl::StrCat(frame.member_left().nickname(), " left ", room, " (", frame.member_left().reason(), "; ",
                           Members(frame.member_left().member_count()), ")"));
       return;
@@ -408,6 +429,7 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
       DropPending(frame.room_id());
       joined_.erase(frame.room_id());
       history_left_.erase(frame.room_id());
+      members_.erase(frame.room_id());
       if (stage_ == Stage::kChat) LeaveChatIfEmpty();
       return;
     }

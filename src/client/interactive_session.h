@@ -18,6 +18,7 @@
 #include "src/client/cli_options.h"
 #include "src/client/command_parser.h"
 #include "src/client/message_format.h"
+#include "src/client/room_members.h"
 #include "src/client/terminal_ui.h"
 
 namespace muxchat::client {
@@ -73,6 +74,7 @@ class InteractiveSession {
   Stage stage_ = Stage::kNick;
   std::map<uint64_t, std::string> joined_;    // room id -> name
   std::map<uint64_t, uint32_t> history_left_;  // room id -> replayed messages still to come
+  std::map<uint64_t, RoomMembers> members_;    // room id -> who is there, as far as we know (/names)
   std::deque<Pending> pending_;                // in send order
   // Text typed in chat mode that stayed on the input line when the last
   // joined room went away: not to be run as a command by accident.

@@ -27,7 +27,8 @@ char* OutputQueue::AppendUninitialized(size_t n) {
       seg.chunk = std::exchange(spare_, Chunk());
       seg.chunk.size = 0;
     } else {
-      seg.chunk.capacity = std::max(kChunkBytes, n);
+      const bool first = segments_.empty() && spare_.capacity == 0;
+      seg.chunk.capacity = std::max(first ? kFirstChunkBytes : kChunkBytes, n);
       seg.chunk.data = std::unique_ptr<char[]>(new char[seg.chunk.capacity]);
     }
     segments_.push_back(std::move(seg));

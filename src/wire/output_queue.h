@@ -29,6 +29,11 @@ class OutputQueue {
   static constexpr size_t kCopyThresholdBytes = 2048;
   // Size of one inline chunk; small frames accumulate in it contiguously.
   static constexpr size_t kChunkBytes = 16 * 1024;
+  // The first chunk of a queue with none to reuse: most connections only get
+  // a few replies, and a full chunk for a Welcome left ~4 KiB resident per idle
+  // connection even after it was freed (muxchat-idle-mem, docs/BENCHMARKS.md §4).
+  // Only full chunks are kept as the spare, so steady traffic still reuses one.
+  static constexpr size_t kFirstChunkBytes = 512;
   // At most this many ranges of shared blocks per queue; past it, slices are
   // copied. A range keeps its whole block alive, so a reader that falls
   // behind on thinly spread ranges (a quiet room among busy ones) would

@@ -317,5 +317,19 @@ TEST(CliInteractive, ColourOnlyWithoutNoColor) {
   EXPECT_NE(plain.output().find("\r\x1b[J-- logged in"), std::string::npos) << PtyProcess::Printable(plain.output());
 }
 
+TEST(CliInteractive, NamesListsWhoThisClientHasSeenInTheRoom) {
+  Daemon daemon;
+  auto alice = LoggedIn(daemon.port(), "alice");
+  alice->Type("CREATE lobby\r");
+  ASSERT_TRUE(alice->Expect("created room lobby")) << alice->failure();
+  alice->Type("JOIN lobby\r");
+  ASSERT_TRUE(alice->Expect("joined lobby")) << alice->failure();
+  auto bob = Login(daemon.port(), "bob");
+  ASSERT_TRUE(bob->JoinRoom("lobby", kWait).ok());
+  ASSERT_TRUE(alice->Expect("bob joined lobby")) << alice->failure();
+  alice->Type("/names\r");
+  EXPECT_TRUE(alice->Expect("lobby: 2 members: alice bob")) << alice->failure();
+}
+
 }  // namespace
 }  // namespace muxchat::testing

@@ -117,6 +117,14 @@ TEST(CliOptions, ActionsMakeScriptMode) {
   EXPECT_FALSE(Parse({"--nick", "n"})->HasAction());
 }
 
+TEST(CliOptions, PlainSelectsTheLineMode) {
+  auto o = ParseCliOptions({"--plain"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_TRUE(o->plain);
+  EXPECT_FALSE(o->HasAction());
+  EXPECT_FALSE(ParseCliOptions({"--plain=yes"}).ok());
+}
+
 TEST(CliOptions, TlsIsOffByDefault) {
   auto o = Parse({});
   ASSERT_TRUE(o.ok());

@@ -208,11 +208,13 @@ class CliProcess : public Child {
   std::string out_, err_;
 };
 
-// muxchat on a pseudo-terminal (forkpty), 200x50 unless told, TERM=xterm.
+// muxchat on a pseudo-terminal (forkpty), 200x50 unless told, TERM=xterm, in
+// the line mode (--plain; the full-screen mode is tested through tmux).
 class PtyProcess : public Child {
  public:
   explicit PtyProcess(std::vector<std::string> args, bool colour = false, unsigned short cols = 200,
                       std::vector<std::string> env = {}) {
+    args.insert(args.begin(), "--plain");
     winsize ws{};
     ws.ws_row = 50;
     ws.ws_col = cols;

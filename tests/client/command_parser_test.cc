@@ -75,6 +75,14 @@ TEST(CommandParser, TrailingCarriageReturnIsIgnored) {
   EXPECT_EQ(c.arg, "lobby");
 }
 
+TEST(CommandParser, NamesTakesAnOptionalRoomInChatMode) {
+  EXPECT_EQ(ParseCommand("/names", true).kind, CommandKind::kNames);
+  const Command named = ParseCommand("/names lobby", true);
+  EXPECT_EQ(named.kind, CommandKind::kNames);
+  EXPECT_EQ(named.arg, "lobby");
+  EXPECT_EQ(ParseCommand("NAMES", false).kind, CommandKind::kInvalid);
+}
+
 TEST(CommandParser, HintsNameTheSlashFormInChatMode) {
   EXPECT_EQ(ParseCommand("/join", true).arg, "/join needs a room name, e.g. /join lobby");
   EXPECT_EQ(ParseCommand("/list x", true).arg, "/list takes no argument");

@@ -1,0 +1,645 @@
+#include "src/client/fullscreen_session.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "src/client/mention.h"
+#include "src/client/room_table.h"
+#include "src/client/server_status.h"
+#include "src/client/session_common.h"
+#include "src/client/tui_text.h"
+
+namespace muxchat::client {
+namespace {
+
+using KeyName = FullscreenUi::KeyName;
+
+constexpr char32_t kCtrl(char c) { return static_cast<char32_t>(c & 0x1f); }
+
+std::string Members(uint32_t n) { return absl::StrCat(n, n == 1 ? " member" : " members"); }
+
+// Network text made safe to draw: control characters neutralised line by
+// line, newlines kept (shown as indented continuation lines), tabs as spaces.
+std::string SafeText(absl::string_view text) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string safe = SanitizeForTerminal(line);
+    std::replace(safe.begin(), safe.end(), '\t', ' ');
+    lines.push_back(std::move(safe));
+  }
+  return absl::StrJoin(lines, "\n");
+}
+
+constexpr const char* kLocalHelp =
+    "full-screen keys and commands:\n"
+    "  /names [room]   who is in the room\n"
+    "  /win N          go to window N (also Alt+N; Ctrl+N/Ctrl+P next/previous)\n"
+    "  PgUp/PgDn       scroll back and forth; Tab completes commands, rooms, nicks\n"
+    "  Up/Down         input history; Ctrl+A/E/K/U/W, Home/End, Left/Right edit\n"
+    "  --plain         starts the line mode instead (also used when TERM=dumb)";
+
+}  // namespace
+
+FullscreenSession::FullscreenSession(const CliOptions& options, int signal_fd, LineStyle style)
+    : options_(options), signal_fd_(signal_fd), style_(style) {}
+
+int FullscreenSession::Run() {
+  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
+  if (!connected.ok()) {
+    // Say the address once: the library's message may already name it.
+    const std::string why(connected.status().message());
+    if (absl::StartsWith(why, "connect to ")) {
+      std::fprintf(stderr, "muxchat: cannot %s\n", why.c_str());
+    } else {
+      std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
+                   why.c_str());
+    }
+    return kExitConnectFailed;
+  }
+  client_ = std::move(*connected);
+  client_->set_interrupt_fd(signal_fd_);
+
+  sigset_t winch;
+  sigemptyset(&winch);
+  sigaddset(&winch, SIGWINCH);
+  ::sigprocmask(SIG_BLOCK, &winch, nullptr);
+  winch_fd_ = ::signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  if (!ui_.Start(style_.colour)) {
+    std::fprintf(stderr, "muxchat: cannot drive this terminal (TERM=%s); try --plain\n",
+                 std::getenv("TERM") != nullptr ? std::getenv("TERM") : "");
+    if (winch_fd_ >= 0) ::close(winch_fd_);
+    return kExitUsage;
+  }
+  System(absl::StrCat("connected to ", options_.host, " port ", options_.port,
+                      "; Ctrl+C, Ctrl+D or /quit exits"));
+  if (!options_.nick.empty()) {
+    Redraw();  // show the screen while the login request waits
+    TryNick(options_.nick);
+  } else {
+    System("choose a nickname and press Enter");
+  }
+
+  while (!exit_code_.has_value()) {
+    while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+      auto ev = client_->NextEvent(absl::ZeroDuration());
+      if (ev.ok()) HandleEvent(*ev);
+    }
+    if (exit_code_.has_value()) break;
+    if (client_->closed()) {
+      Lost(DescribeLoss(*client_, client_->close_status()));
+      break;
+    }
+    Redraw();
+    pollfd fds[4] = {
+        {signal_fd_, POLLIN, 0},
+        {winch_fd_, POLLIN, 0},
+        {STDIN_FILENO, POLLIN, 0},
+        {client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
+    };
+    if (::poll(fds, 4, -1) < 0) {
+      if (errno == EINTR) continue;
+      Lost("poll failed");
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      ReadSignal(signal_fd_);
+      exit_code_ = kExitOk;  // Ctrl+C, SIGTERM, SIGHUP: a clean exit
+      break;
+    }
+    if (fds[1].revents & POLLIN) {
+      while (ReadSignal(winch_fd_) != 0) {
+      }
+      ui_.Resize();
+    }
+    if (fds[3].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
+    if (fds[2].revents & (POLLHUP | POLLERR)) exit_code_ = kExitOk;  // the terminal went away
+    if (fds[2].revents & POLLIN) {
+      std::vector<FullscreenUi::Key> keys;
+      ui_.ReadKeys(&keys);
+      for (const auto& key : keys) {
+        if (exit_code_.has_value()) break;
+        HandleKey(key);
+      }
+    }
+  }
+  ui_.Stop();
+  if (winch_fd_ >= 0) ::close(winch_fd_);
+  ::sigprocmask(SIG_UNBLOCK, &winch, nullptr);
+  if (!farewell_.empty()) std::fprintf(stderr, "muxchat: %s\n", farewell_.c_str());
+  client_->Close();
+  return *exit_code_;
+}
+
+std::string FullscreenSession::Prompt() {
+  if (!logged_in_) return "nickname: ";
+  RoomWindow& w = windows_.active();
+  if (w.room_id() == 0) return "muxchat> ";
+  return absl::StrCat("[", w.name(), "] ");
+}
+
+void FullscreenSession::Redraw() {
+  const int width = ui_.cols();
+  RoomWindow& w = windows_.active();
+  ScreenRow title;
+  if (w.room_id() == 0) {
+    title.push_back({absl::StrCat(" muxchat ", client_->nickname().empty() ? "" : client_->nickname() + "@",
+                                  options_.host, ":", options_.port, " | status: server and command output"),
+                     Style::kBar, 0});
+  } else {
+    title.push_back({absl::StrCat(" ", windows_.active_index() + 1, ":", w.name(), " | ", Members(w.members().count()),
+                                  " | you are ", client_->nickname()),
+                     Style::kBar, 0});
+  }
+  if (w.scrolled()) title.push_back({"  [scrolled back: PgDn]", Style::kTabUnread, 0});
+  std::vector<ScreenRow> body = w.Render(width, ui_.body_rows());
+  const std::string prompt = Prompt();
+  const InputLine::View view = input_.Layout(std::max(2, width - TextColumns(prompt)));
+  // Rows are cut to the width by the renderers; the title is cut here.
+  int used = 0;
+  for (Segment& s : title) {
+    const std::vector<std::string> rows = WrapToWidth(s.text, std::max(2, width - used));
+    if (rows.size() > 1 || used >= width) s.text = used >= width ? "" : rows.front();
+    used += TextColumns(s.text);
+  }
+  ui_.Draw(title, body, windows_.StatusBar(width), prompt, view);
+}
+
+void FullscreenSession::System(const std::string& text, RoomWindow* window) {
+  ScrollLine line;
+  line.kind = LineKind::kSystem;
+  line.time = absl::FormatTime("%H:%M", absl::Now(), style_.zone);
+  line.text = text;
+  (window != nullptr ? *window : windows_.active()).Add(std::move(line));
+}
+
+void FullscreenSession::Error(const std::string& text, RoomWindow* window) {
+  ScrollLine line;
+  line.kind = LineKind::kError;
+  line.time = absl::FormatTime("%H:%M", absl::Now(), style_.zone);
+  line.text = text;
+  (window != nullptr ? *window : windows_.active()).Add(std::move(line));
+}
+
+void FullscreenSession::Lost(const std::string& why) {
+  farewell_ = why;
+  exit_code_ = kExitConnectionLost;
+}
+
+void FullscreenSession::Fail(const std::string& what, const absl::Status& status) {
+  if (absl::IsCancelled(status)) return;  // Ctrl+C: the signal is still pending; the loop exits
+  if (IsConnectionLoss(status) || client_->closed()) {
+    Lost(DescribeLoss(*client_, status));
+    return;
+  }
+  Error(absl::StrCat(what, ": ", status.message()));
+}
+
+void FullscreenSession::HandleKey(const FullscreenUi::Key& key) {
+  const bool alt = escape_;
+  escape_ = false;
+  if (key.name == KeyName::kChar && key.ch == U'\t') {
+    std::u32string text = input_.text();
+    size_t cursor = input_.cursor();
+    if (completer_.Complete(&text, &cursor, Sources())) input_.Set(std::move(text), cursor);
+    return;
+  }
+  completer_.Reset();
+  switch (key.name) {
+    case KeyName::kEnter:
+      Submit();
+      return;
+    case KeyName::kBackspace:
+      input_.Backspace();
+      return;
+    case KeyName::kDelete:
+      input_.Delete();
+      return;
+    case KeyName::kLeft:
+      input_.Left();
+      return;
+    case KeyName::kRight:
+      input_.Right();
+      return;
+    case KeyName::kUp:
+      input_.HistoryUp();
+      return;
+    case KeyName::kDown:
+      input_.HistoryDown();
+      return;
+    case KeyName::kHome:
+      input_.Home();
+      return;
+    case KeyName::kEnd:
+      input_.End();
+      return;
+    case KeyName::kPageUp:
+      windows_.active().ScrollUp(std::max(1, ui_.body_rows() - 1));
+      return;
+    case KeyName::kPageDown:
+      windows_.active().ScrollDown(std::max(1, ui_.body_rows() - 1));
+      return;
+    case KeyName::kOther:
+      return;
+    case KeyName::kChar:
+      break;
+  }
+  const char32_t c = key.ch;
+  if (alt) {
+    if (c >= U'0' && c <= U'9') {
+      windows_.Activate(c == U'0' ? 9 : static_cast<size_t>(c - U'1'));
+      return;
+    }
+    if (c == U'b') return input_.WordLeft();
+    if (c == U'f') return input_.WordRight();
+  }
+  switch (c) {
+    case U'\r':
+    case U'\n':
+      Submit();
+      return;
+    case 27:
+      escape_ = true;
+      return;
+    case kCtrl('C'):  // only if the terminal does not turn it into SIGINT
+    case kCtrl('D'):
+      exit_code_ = kExitOk;
+      return;
+    case kCtrl('A'):
+      return input_.Home();
+    case kCtrl('E'):
+      return input_.End();
+    case kCtrl('B'):
+      return input_.Left();
+    case kCtrl('F'):
+      return input_.Right();
+    case kCtrl('K'):
+      return input_.KillToEnd();
+    case kCtrl('U'):
+      return input_.KillToStart();
+    case kCtrl('W'):
+      return input_.KillWordBack();
+    case kCtrl('H'):
+    case 0x7f:
+      return input_.Backspace();
+    case kCtrl('N'):
+      return windows_.Next();
+    case kCtrl('P'):
+      return windows_.Previous();
+    case kCtrl('L'):
+      ui_.Resize();
+      return;
+    default:
+      break;
+  }
+  if (c < 0x20 || (c >= 0x80 && c < 0xa0)) return;  // other control keys do nothing
+  if (!input_.Insert(c)) {
+    if (!input_full_reported_) Error(absl::StrCat("the input line is full (", InputLine::kMaxChars, " characters)"));
+    input_full_reported_ = true;
+  }
+}
+
+void FullscreenSession::Submit() {
+  input_full_reported_ = false;
+  const std::string line = input_.Utf8();
+  const uint32_t max_text = client_->welcome().limits().max_text_bytes();
+  const bool is_text = logged_in_ && windows_.active().room_id() != 0 &&
+                       !absl::StartsWith(absl::StripLeadingAsciiWhitespace(line), "/");
+  if (is_text && max_text > 0 && line.size() > max_text) {
+    // Refused whole: nothing is sent, and the text stays on the line to edit.
+    Error(absl::StrCat("message not sent: it is ", line.size(), " bytes and the server takes at most ", max_text,
+                       " (the text is still on the input line)"));
+    return;
+  }
+  input_.Submit();
+  windows_.active().ScrollToBottom();
+  HandleLine(line);
+  // Events that arrived while a request waited (e.g. a joined room's
+  // history) go in before the next pasted line adds anything.
+  while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+    auto ev = client_->NextEvent(absl::ZeroDuration());
+    if (ev.ok()) HandleEvent(*ev);
+  }
+}
+
+void FullscreenSession::HandleLine(const std::string& line) {
+  if (!logged_in_) {
+    const std::string nick(absl::StripAsciiWhitespace(line));
+    if (!nick.empty()) TryNick(nick);
+    return;
+  }
+  if (HandleLocalCommand(line)) return;
+  const bool in_room = windows_.active().room_id() != 0;
+  // In the status window everything is a command, with or without '/'.
+  std::string text = line;
+  if (!in_room && !absl::StartsWith(absl::StripLeadingAsciiWhitespace(text), "/") &&
+      !absl::StripAsciiWhitespace(text).empty()) {
+    text = absl::StrCat("/", absl::StripLeadingAsciiWhitespace(text));
+  }
+  HandleCommand(ParseCommand(text, true));
+}
+
+bool FullscreenSession::HandleLocalCommand(const std::string& line) {
+  absl::string_view rest = absl::StripAsciiWhitespace(line);
+  const bool in_room = windows_.active().room_id() != 0;
+  if (!rest.empty() && rest[0] == '/') {
+    rest.remove_prefix(1);
+  } else if (in_room) {
+    return false;  // chat text
+  }
+  const size_t space = rest.find(' ');
+  const std::string word = absl::AsciiStrToLower(rest.substr(0, space));
+  const std::string arg(space == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(rest.substr(space)));
+  if (word == "win" || word == "window") {
+    size_t n = 0;
+    if (!absl::SimpleAtoi(arg, &n) || n == 0 || !windows_.Activate(n - 1)) {
+      Error(absl::StrCat("no window '", arg, "' (windows 1 to ", windows_.size(), ")"));
+    }
+    return true;
+  }
+  if (word == "help") {
+    System(absl::StrCat(CommandHelp(true), "\n", kLocalHelp));
+    return true;
+  }
+  return false;
+}
+
+CompletionSources FullscreenSession::Sources() const {
+  CompletionSources s;
+  s.commands = {"/create", "/delete", "/help", "/join", "/leave", "/list", "/names",
+                "/quit",   "/rooms",  "/switch", "/win"};
+  s.rooms = windows_.RoomNames();
+  s.rooms.insert(s.rooms.end(), known_rooms_.begin(), known_rooms_.end());
+  for (const std::string& nick : windows_.active().members().Known()) {
+    if (!absl::EqualsIgnoreCase(nick, client_->nickname())) s.nicks.push_back(nick);
+  }
+  return s;
+}
+
+void FullscreenSession::TryNick(const std::string& nick) {
+  auto welcome = client_->Hello(nick, kRequestTimeout, kClientName);
+  if (!welcome.ok()) {
+    if (absl::IsCancelled(welcome.status())) return;
+    if (IsConnectionLoss(welcome.status()) || client_->closed()) return Fail("login failed", welcome.status());
+    if (ServerStatusOf(welcome.status()) == v1::FAILURE_ALREADY_EXISTS) {
+      Error(absl::StrCat("the nickname '", nick, "' is taken; choose another"));
+    } else {
+      Error(absl::StrCat("nickname '", nick, "' refused: ", welcome.status().message(), "; choose another"));
+    }
+    return;
+  }
+  logged_in_ = true;
+  System(absl::StrCat("logged in as ", welcome->nickname(), " (server ", welcome->server_version(),
+                      "); /join ROOM to chat, /list for rooms, /help for commands"));
+  // `muxchat --room R [--room S]` on a terminal: join them, the last one active.
+  for (const std::string& room : options_.rooms) {
+    if (exit_code_.has_value()) break;
+    Join(room);
+  }
+}
+
+void FullscreenSession::HandleCommand(const Command& command) {
+  switch (command.kind) {
+    case CommandKind::kEmpty:
+      return;
+    case CommandKind::kInvalid:
+      Error(command.arg);
+      return;
+    case CommandKind::kHelp:
+      System(absl::StrCat(CommandHelp(true), "\n", kLocalHelp));
+      return;
+    case CommandKind::kQuit:
+      exit_code_ = kExitOk;
+      return;
+    case CommandKind::kMessage:
+      SendText(command.arg);
+      return;
+    case CommandKind::kCreate: {
+      auto reply = client_->CreateRoom(command.arg, kRequestTimeout);
+      if (!reply.ok()) return Fail(absl::StrCat("cannot create ", command.arg), reply.status());
+      known_rooms_.push_back(reply->room_name());
+      System(absl::StrCat("created room ", reply->room_name(), "; /join ", reply->room_name(), " to enter it"));
+      return;
+    }
+    case CommandKind::kDelete: {
+      auto reply = client_->DeleteRoom(command.arg, kRequestTimeout);
+      if (!reply.ok()) return Fail(absl::StrCat("cannot delete ", command.arg), reply.status());
+      System(absl::StrCat("deleted room ", reply->room_name()), &windows_.status());
+      if (windows_.active().room_id() != 0) System(absl::StrCat("deleted room ", reply->room_name()));
+      return;
+    }
+    case CommandKind::kList: {
+      auto reply = client_->ListRooms(kRequestTimeout);
+      if (!reply.ok()) return Fail("cannot list rooms", reply.status());
+      known_rooms_.clear();
+      for (const auto& room : reply->rooms()) known_rooms_.push_back(room.name());
+      std::string table = FormatRoomTable(reply->rooms(), absl::Now());
+      if (!table.empty() && table.back() == '\n') table.pop_back();
+      System(SafeText(table));
+      return;
+    }
+    case CommandKind::kJoin:
+      Join(command.arg);
+      return;
+    case CommandKind::kLeave:
+      Leave(command.arg);
+      return;
+    case CommandKind::kSwitch: {
+      RoomWindow* w = windows_.FindByName(command.arg);
+      if (w == nullptr) {
+        Error(absl::StrCat("you are not in ", command.arg, " (/join ", command.arg, " first)"));
+        return;
+      }
+      windows_.ActivateRoom(w->room_id());
+      return;
+    }
+    case CommandKind::kNames:
+      Names(command.arg);
+      return;
+    case CommandKind::kRooms: {
+      std::string text = "your rooms:";
+      for (size_t i = 1; i < windows_.size(); ++i) absl::StrAppend(&text, " ", i + 1, ":", windows_.at(i).name());
+      if (windows_.size() == 1) absl::StrAppend(&text, " none (/join ROOM)");
+      System(text);
+      return;
+    }
+  }
+}
+
+void FullscreenSession::SendText(const std::string& text) {
+  RoomWindow& w = windows_.active();
+  if (w.room_id() == 0) {
+    Error("this is the status window: /join a room or switch to one (Alt+N, Ctrl+N)");
+    return;
+  }
+  auto sent = client_->Send(w.room_id(), text);
+  if (!sent.ok()) return Fail("message not sent", sent.status());
+  pending_[w.room_id()].push_back(*sent);
+  ScrollLine line;
+  line.kind = LineKind::kOwn;
+  line.time = absl::FormatTime("%H:%M", absl::Now(), style_.zone);
+  line.nick = SafeText(client_->nickname());
+  line.text = SafeText(text);
+  line.pending = true;
+  line.request_id = *sent;
+  w.Add(std::move(line));
+}
+
+void FullscreenSession::Join(const std::string& room) {
+  if (RoomWindow* w = windows_.FindByName(room); w != nullptr) {
+    windows_.ActivateRoom(w->room_id());
+    return;
+  }
+  auto reply = client_->JoinRoom(room, kRequestTimeout);
+  if (!reply.ok() && ServerStatusOf(reply.status()) == v1::FAILURE_NOT_EXISTS) {
+    Error(absl::StrCat("cannot join ", room, ": there is no such room (/create ", room, " makes it)"));
+    return;
+  }
+  if (!reply.ok()) return Fail(absl::StrCat("cannot join ", room), reply.status());
+  RoomWindow* w = windows_.Open(reply->room_id(), SafeText(reply->room_name()));
+  w->members().SetCount(reply->member_count());
+  w->members().Add(client_->nickname());
+  windows_.ActivateRoom(reply->room_id());
+  System(absl::StrCat("joined ", w->name(), " (", Members(reply->member_count()),
+                      "); type to chat, /names for who is here, /help for commands"),
+         w);
+  if (reply->history_count() > 0) {
+    history_left_[reply->room_id()] = reply->history_count();
+    System(absl::StrCat("history: the last ", reply->history_count(), " message",
+                        reply->history_count() == 1 ? "" : "s"),
+           w);
+  }
+}
+
+void FullscreenSession::Leave(const std::string& room) {
+  RoomWindow* w = room.empty() ? &windows_.active() : windows_.FindByName(room);
+  if (w == nullptr || w->room_id() == 0) {
+    Error(room.empty() ? "this is the status window: /leave ROOM, or leave from the room's window"
+                       : absl::StrCat("you are not in ", room));
+    return;
+  }
+  const uint64_t id = w->room_id();
+  const std::string name = w->name();
+  auto reply = client_->LeaveRoom(id, kRequestTimeout);
+  if (!reply.ok()) return Fail(absl::StrCat("cannot leave ", name), reply.status());
+  windows_.Close(id);
+  pending_.erase(id);
+  history_left_.erase(id);
+  System(absl::StrCat("left ", name));
+}
+
+void FullscreenSession::Names(const std::string& room) {
+  RoomWindow* w = room.empty() ? &windows_.active() : windows_.FindByName(room);
+  if (w == nullptr || w->room_id() == 0) {
+    Error(room.empty() ? "this is the status window: /names ROOM for a room you are in"
+                       : absl::StrCat("you are not in ", room, " (/join ", room, " first)"));
+    return;
+  }
+  System(w->members().Describe(w->name()));
+}
+
+void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
+  RoomWindow* w = windows_.Find(frame.room_id());
+  const std::string room = w != nullptr ? w->name() : absl::StrCat("#", frame.room_id());
+  switch (frame.body_case()) {
+    case v1::ServerFrame::kChatMessage: {
+      const v1::ChatMessage& m = frame.chat_message();
+      const bool own = absl::EqualsIgnoreCase(m.sender(), client_->nickname());
+      if (own && !m.replay()) {
+        auto it = pending_.find(frame.room_id());
+        if (it != pending_.end() && !it->second.empty()) {
+          const uint64_t id = it->second.front();
+          it->second.pop_front();
+          if (w != nullptr && w->Confirm(id)) return;
+        }
+      }
+      ScrollLine line;
+      line.kind = own ? LineKind::kOwn : LineKind::kChat;
+      line.time = absl::FormatTime("%H:%M", absl::FromUnixMicros(m.timestamp_unix_micros()), style_.zone);
+      line.nick = SafeText(m.sender());
+      line.text = SafeText(m.text());
+      line.history = m.replay();
+      line.mention = !own && !m.replay() && MentionsNick(m.text(), client_->nickname());
+      if (w == nullptr) {
+        line.text = absl::StrCat("[", room, "] ", line.text);
+        windows_.status().Add(std::move(line));
+        return;
+      }
+      if (!m.replay()) w->members().Add(m.sender());
+      w->Add(std::move(line));
+      if (m.replay()) {
+        auto it = history_left_.find(frame.room_id());
+        if (it != history_left_.end() && --it->second == 0) {
+          history_left_.erase(it);
+          System("end of history; live messages follow", w);
+        }
+      }
+      return;
+    }
+    case v1::ServerFrame::kMemberJoined:
+      if (w == nullptr) return;
+      w->members().Add(frame.member_joined().nickname());
+      w->members().SetCount(frame.member_joined().member_count());
+      System(absl::StrCat(SafeText(frame.member_joined().nickname()), " joined (",
+                          Members(frame.member_joined().member_count()), ")"),
+             w);
+      return;
+    case v1::ServerFrame::kMemberLeft:
+      if (w == nullptr) return;
+      w->members().Remove(frame.member_left().nickname());
+      w->members().SetCount(frame.member_left().member_count());
+      System(absl::StrCat(SafeText(frame.member_left().nickname()), " left (", SafeText(frame.member_left().reason()),
+                          "; ", Members(frame.member_left().member_count()), ")"),
+             w);
+      return;
+    case v1::ServerFrame::kRoomClosed: {
+      const v1::RoomClosed& closed = frame.room_closed();
+      if (!absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname())) {
+        System(absl::StrCat("room ", SafeText(closed.name()), " was deleted by ", SafeText(closed.closed_by()),
+                            closed.reason().empty() ? "" : absl::StrCat(" (", SafeText(closed.reason()), ")")),
+               &windows_.status());
+      }
+      windows_.Close(frame.room_id());
+      pending_.erase(frame.room_id());
+      history_left_.erase(frame.room_id());
+      return;
+    }
+    case v1::ServerFrame::kReply:
+      // An answer nobody waited for: a refused message (Send does not wait).
+      if (frame.reply().status() != v1::SUCCESS) {
+        for (auto& [room_id, ids] : pending_) {
+          auto it = std::find(ids.begin(), ids.end(), frame.request_id());
+          if (it == ids.end()) continue;
+          ids.erase(it);
+          if (RoomWindow* target = windows_.Find(room_id); target != nullptr) target->Refuse(frame.request_id());
+        }
+        Error(absl::StrCat("message not delivered: ", SafeText(frame.reply().message())));
+      }
+      return;
+    case v1::ServerFrame::kShutdown:
+      Lost(absl::StrCat("the server is shutting down",
+                        frame.shutdown().reason().empty() ? "" : absl::StrCat(": ", frame.shutdown().reason())));
+      return;
+    case v1::ServerFrame::kError:
+      Lost(absl::StrCat("the server closed the connection: ", frame.error().message()));
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace muxchat::client
