@@ -3,7 +3,9 @@
 # sure Debian's chromium is installed, and runs web/test/browser.test.mjs with
 # node's test runner (headless Chromium driven by playwright-core).
 #   scripts/web-test.sh                  against build/src/server/muxchatd when it
-#                                        has been built (it serves /ws), else the mock
+#                                        has been built (it serves the page with
+#                                        --web_root and /ws on one port, same origin,
+#                                        default --allowed_origins), else the mock
 #   MUXCHATD=path/to/muxchatd scripts/web-test.sh   against that muxchatd
 #   scripts/web-test.sh --mock           against the test's mock server
 # A muxchat CLI user joins the browsers when MUXCHAT_CLI names the binary
@@ -30,7 +32,9 @@ if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok ins
 fi
 
 # Against the real server when it has been built (a muxchatd with
-# --allowed_origins serves /ws); the test's mock server otherwise.
+# --allowed_origins serves /ws); the test's mock server otherwise. A muxchatd
+# with --web_root serves the page itself (test/backend.mjs), so the browsers
+# load it from the same origin as /ws and no --allowed_origins is passed.
 if ((use_mock)); then
   unset MUXCHATD
 elif [[ -z "${MUXCHATD:-}" && -x build/src/server/muxchatd ]]; then
@@ -38,7 +42,13 @@ elif [[ -z "${MUXCHATD:-}" && -x build/src/server/muxchatd ]]; then
   help="$(build/src/server/muxchatd --helpfull 2>&1 || true)"
   if [[ "$help" == *--allowed_origins* ]]; then export MUXCHATD="$PWD/build/src/server/muxchatd"; fi
 fi
-if [[ -n "${MUXCHATD:-}" ]]; then echo "web-test: against $MUXCHATD"; else echo "web-test: against the mock server"; fi
+if [[ -n "${MUXCHATD:-}" ]]; then
+  help="$("$MUXCHATD" --helpfull 2>&1 || true)"
+  if [[ "$help" == *--web_root* ]]; then echo "web-test: against $MUXCHATD (page and /ws from it, same origin)"
+  else echo "web-test: against $MUXCHATD (page from the test, --allowed_origins)"; fi
+else
+  echo "web-test: against the mock server"
+fi
 if [[ -z "${MUXCHAT_CLI:-}" && -x build/src/client/muxchat ]]; then
   export MUXCHAT_CLI="$PWD/build/src/client/muxchat"
 fi

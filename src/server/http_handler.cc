@@ -26,6 +26,8 @@ HttpResponse HandleHttpRequest(const HttpRequest& request, const HttpHandlerCont
     r.body = render_metrics();
     return r;
   }
+  if (context.web_root != nullptr) return context.web_root->Serve(request.path);
+  if (request.path == "/" || request.path == "/index.html") return WebClientNotBuiltResponse();
   return HttpErrorResponse(HttpStatus::kNotFound);
 }
 

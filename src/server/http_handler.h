@@ -1,6 +1,7 @@
 // What muxchatd answers to an HTTP request on its port: GET/HEAD /metrics
 // (Prometheus text, if --metrics allows the peer), /healthz (200 "ok", 503
-// while shutting down), 404 for any other path, and the error responses for
+// while shutting down), any other path from the web client's files
+// (--web_root; 404 when none), and the error responses for
 // requests the parser refused. Knows no sockets: the caller parses, renders
 // and writes. Pure functions; any thread (render_metrics runs on the caller's).
 #ifndef MUXCHAT_SERVER_HTTP_HANDLER_H_
@@ -12,6 +13,7 @@
 #include "src/server/http_request_parser.h"
 #include "src/server/http_response.h"
 #include "src/server/metrics_access.h"
+#include "src/server/web_root.h"
 
 namespace muxchat::server {
 
@@ -19,6 +21,9 @@ struct HttpHandlerContext {
   MetricsAccess metrics_access = MetricsAccess::kLoopback;
   bool metrics_allowed = false;  // MetricsScrapeAllowed for this peer
   bool shutting_down = false;
+  // The built web client, served for every other path; null when there is
+  // none (then "/" says how to build it). Borrowed for the call.
+  const WebRoot* web_root = nullptr;
 };
 
 // The response to a parsed request. `render_metrics` is called only for an

@@ -1,6 +1,6 @@
 // The HTTP status codes muxchatd answers with, and their reason phrases. The
-// HTTP side of the port serves only /metrics and /healthz (the web client and
-// WebSocket come later), so the set is small and closed.
+// HTTP side of the port serves /metrics, /healthz, the web client's static
+// files and the /ws upgrade, so the set is small and closed.
 #ifndef MUXCHAT_SERVER_HTTP_STATUS_H_
 #define MUXCHAT_SERVER_HTTP_STATUS_H_
 

@@ -51,6 +51,13 @@ ABSL_FLAG(std::string, allowed_origins, "",
           "browser origins allowed to open WebSocket /ws: comma-separated scheme://host[:port], or * "
           "(empty: only pages served by this server, i.e. Origin matching the request's Host)");
 
+#ifndef MUXCHAT_DEFAULT_WEB_ROOT
+#define MUXCHAT_DEFAULT_WEB_ROOT ""
+#endif
+ABSL_FLAG(std::string, web_root, MUXCHAT_DEFAULT_WEB_ROOT,
+          "directory of the built web client served at / (scripts/web-build.sh builds web/dist); empty serves "
+          "none. Default: this source tree's web/dist, fixed at build time");
+
 namespace {
 
 constexpr char kUsage[] =
@@ -157,6 +164,7 @@ int main(int argc, char** argv) {
   options.tls.min_version = absl::GetFlag(FLAGS_tls_min_version);
   options.require_tls = absl::GetFlag(FLAGS_require_tls);
   options.allowed_origins = absl::GetFlag(FLAGS_allowed_origins);
+  options.web_root = absl::GetFlag(FLAGS_web_root);
   options.signal_fd = signal_fd;
 
   // Refused before listening: limits that contradict each other would make

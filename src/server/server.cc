@@ -125,6 +125,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   absl::StatusOr<OriginPolicy> origins = ParseAllowedOrigins(options.allowed_origins);
   if (!origins.ok()) return origins.status();
   server->origin_policy_ = std::move(*origins);
+  server->OpenWebRoot();
   if (!options.tls.cert_file.empty()) {
     absl::StatusOr<std::unique_ptr<TlsContext>> tls = TlsContext::Create(options.tls);
     if (!tls.ok()) return tls.status();
@@ -659,6 +660,7 @@ void Server::HandleHttp(Connection* conn) {
   context.metrics_allowed =
       known_peer && MetricsScrapeAllowed(options_.metrics, reinterpret_cast<const sockaddr*>(&peer), len);
   context.shutting_down = phase_ != Phase::kServing;
+  context.web_root = web_root_ ? &*web_root_ : nullptr;
   const absl::Time now = loop_->now();
   const HttpResponse response = HandleHttpRequest(request, context, [&] { return RenderMetrics(now); });
   logger_->Log(LogLevel::kDebug, "conn %d (%s): HTTP %s %s -> %d", conn->id(), conn->peer(),
@@ -699,6 +701,19 @@ void Server::UpgradeToWebSocket(Connection* conn, const HttpRequest& request) {
     reread_.push_back(conn->id());
     loop_->WakeBy(loop_->now());
   }
+}
+
+void Server::OpenWebRoot() {
+  if (options_.web_root.empty()) return;
+  absl::StatusOr<WebRoot> root = WebRoot::Open(options_.web_root);
+  if (!root.ok()) {
+    // Chat works without the page: say so once, and "/" says how to build it.
+    logger_->Log(LogLevel::kWarn, "web client not served (%s); build it with scripts/web-build.sh",
+                 root.status().message());
+    return;
+  }
+  web_root_ = std::move(*root);
+  logger_->Log(LogLevel::kInfo, "web client at / from %s", web_root_->dir());
 }
 
 void Server::RespondHttp(Connection* conn, const HttpResponse& response, bool head_only, CloseReason reason) {

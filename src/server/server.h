@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "src/server/server_options.h"
 #include "src/server/tls_context.h"
 #include "src/server/http_request_parser.h"
+#include "src/server/web_root.h"
 #include "src/server/websocket_handshake.h"
 #include "src/wire/frame_codec.h"
 
@@ -96,6 +98,8 @@ class Server final : public EventLoop::Handler {
   // GET /ws: answers the upgrade and puts WebSocket framing over the
   // connection's transport; from then on it is a muxchat connection.
   void UpgradeToWebSocket(Connection* conn, const HttpRequest& request);
+  // --web_root: opens it, or logs one line saying the client was not built.
+  void OpenWebRoot();
   // Queues the response, counts it and closes the connection with `reason`.
   void RespondHttp(Connection* conn, const HttpResponse& response, bool head_only, CloseReason reason);
   // The body of GET /metrics: counters plus gauges read from the state now.
@@ -122,6 +126,7 @@ class Server final : public EventLoop::Handler {
   std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<TlsContext> tls_;  // null: TLS not configured
   OriginPolicy origin_policy_;
+  std::optional<WebRoot> web_root_;  // empty: no web client served
   ChatService service_;
   wire::FrameDecoder decoder_;
   // Counters bumped on this thread (by the ChatService too), read by scrapes

@@ -57,6 +57,9 @@ struct ServerOptions {
   // Browser pages allowed to open GET /ws (--allowed_origins): comma-separated
   // scheme://host[:port] or "*"; empty means pages this server served itself.
   std::string allowed_origins;
+  // The built web client served at "/" (--web_root); empty serves none. A
+  // directory without index.html is logged once and not served.
+  std::string web_root;
 
   int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM (and SIGHUP), owned by the caller; -1 = none
 };

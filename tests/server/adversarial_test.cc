@@ -5,7 +5,8 @@
 // thread. Each test then checks that only the offender was affected: the pair
 // received every message in order, and the process's open file descriptors,
 // the server's connection and room counts and ListRooms are back to their
-// baseline. docs/SECURITY.md maps each test to the threat it covers.
+// baseline. Hostile WebSocket clients (GET /ws on the same port) get the same
+// treatment. docs/SECURITY.md maps each test to the threat it covers.
 #include <dirent.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -27,6 +28,7 @@
 #include "src/client/chat_client.h"
 #include "src/server/server.h"
 #include "tests/server/server_fixture.h"
+#include "tests/server/ws_test_client.h"
 
 namespace muxchat::server {
 namespace {
@@ -39,6 +41,7 @@ using testing::kTimeout;
 using testing::RawConnect;
 using testing::ReadUntilEof;
 using testing::RunningServer;
+using testing::WsTestClient;
 
 constexpr absl::Duration kHandshakeTimeout = absl::Seconds(1);
 constexpr absl::Duration kSettleDeadline = absl::Seconds(15);
@@ -208,6 +211,42 @@ class Pair {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// A WebSocket client upgraded on a fresh connection, as a non-browser client
+// (no Origin). `receive_buffer` as for RawConnect.
+std::unique_ptr<WsTestClient> UpgradedWs(uint16_t port, int receive_buffer = 0) {
+  auto ws = std::make_unique<WsTestClient>(RawConnect(port, receive_buffer));
+  EXPECT_TRUE(ws->SendUpgrade(absl::StrCat("127.0.0.1:", port)).ok());
+  const absl::Status st = ws->FinishHandshake(kTimeout);
+  EXPECT_TRUE(st.ok()) << st;
+  return ws;
+}
+
+// Reads past any ServerFrames to the server's Close and returns its code (0
+// if the connection ended without one), then expects the server to hang up.
+uint16_t ServerCloseCode(WsTestClient& ws) {
+  uint16_t code = 0;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<WsTestClient::Received> r = ws.Read(kTimeout);
+    if (!r.ok()) break;
+    if (r->closed) {
+      code = r->close_code;
+      break;
+    }
+  }
+  ReadUntilEof(ws.fd());
+  return code;
+}
+
+// Sends `bytes` on a fresh connection and returns the HTTP status line the
+// server answered with before closing.
+std::string StatusLineAfter(uint16_t port, const std::string& bytes) {
+  const int fd = RawConnect(port);
+  SendAll(fd, bytes);
+  const std::string reply = ReadUntilEof(fd);
+  ::close(fd);
+  return reply.substr(0, reply.find("\r\n"));
+}
 
 class AdversarialTest : public ::testing::TestWithParam<const char*> {
  protected:
@@ -683,6 +722,136 @@ TEST_P(AdversarialTest, ConnectionsPastTheFdLimitAreTurnedAwayNotLeftHanging) {
   ::close(c);
   ::close(a);
   ::close(b);
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketHandshakeThatNeverFinishesGets408AtTheHandshakeTimeout) {
+  pair().Start();
+  const int fd = RawConnect(port());
+  SendAll(fd, absl::StrCat("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:", port(), "\r\nUpgrade: websocket\r\n"));
+  const absl::Time start = absl::Now();
+  const std::string reply = ReadUntilEof(fd);
+  const absl::Duration took = absl::Now() - start;
+  ::close(fd);
+  EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 408 ")) << reply;
+  EXPECT_GE(took, kHandshakeTimeout - absl::Milliseconds(100));
+  EXPECT_LT(took, kHandshakeTimeout + absl::Seconds(3));
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketThatNeverSaysHelloIsClosedAtTheHandshakeTimeout) {
+  pair().Start();
+  {
+    std::unique_ptr<WsTestClient> ws = UpgradedWs(port());
+    const absl::Time start = absl::Now();
+    ServerCloseCode(*ws);
+    EXPECT_LT(absl::Now() - start, kHandshakeTimeout + absl::Seconds(3));
+  }
+  ExpectOnlyTheOffenderWasAffected();
+  EXPECT_EQ(server().closed_count(CloseReason::kTimeout), 1u);
+}
+
+TEST_P(AdversarialTest, WebSocketUpgradeWithoutKeyIs400) {
+  pair().Start();
+  const std::string request = absl::StrCat("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:", port(),
+                                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                           "Sec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(StatusLineAfter(port(), request), "HTTP/1.1 400 "));
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketUpgradeWithAWrongKeyIs400) {
+  pair().Start();
+  for (const char* key : {"not-base64!", "c2hvcnQ=", "dGhlIHNhbXBsZSBub25jZQ==dGhl"}) {
+    EXPECT_TRUE(absl::StartsWith(
+        StatusLineAfter(port(), WsTestClient::UpgradeRequest(absl::StrCat("127.0.0.1:", port()), "", key)),
+        "HTTP/1.1 400 "))
+        << key;
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketUpgradeWithHugeHeadersIs431) {
+  pair().Start();
+  std::string request = WsTestClient::UpgradeRequest(absl::StrCat("127.0.0.1:", port()), "");
+  request.insert(request.size() - 2, "X-Pad: " + std::string(16 * 1024, 'a') + "\r\n");
+  EXPECT_TRUE(absl::StartsWith(StatusLineAfter(port(), request), "HTTP/1.1 431 "));
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, UnmaskedWebSocketFrameIsClosedWith1002) {
+  pair().Start();
+  {
+    std::unique_ptr<WsTestClient> ws = UpgradedWs(port());
+    ASSERT_TRUE(ws->Raw(std::string("\x82\x05hello", 7)).ok());  // binary, FIN, no mask bit
+    EXPECT_EQ(ServerCloseCode(*ws), wire::kWsCloseProtocolError);
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketLengthOfTwoToThe63IsClosedWith1002Or1009) {
+  pair().Start();
+  {
+    std::unique_ptr<WsTestClient> ws = UpgradedWs(port());
+    // Binary, FIN, masked, 64-bit length 2^63, a mask key, then a little payload.
+    const std::string frame("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00" "\x01\x02\x03\x04" "abcd", 18);
+    ASSERT_TRUE(ws->Raw(frame).ok());
+    const uint16_t code = ServerCloseCode(*ws);
+    EXPECT_TRUE(code == wire::kWsCloseProtocolError || code == wire::kWsCloseMessageTooBig) << code;
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketTextMessageIsClosedWith1003) {
+  pair().Start();
+  {
+    std::unique_ptr<WsTestClient> ws = UpgradedWs(port());
+    ASSERT_TRUE(ws->SendControl(wire::WsOpcode::kText, "{\"hello\":\"json\"}").ok());
+    EXPECT_EQ(ServerCloseCode(*ws), wire::kWsCloseUnsupportedData);
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketMessageOverMaxFrameBytesIsClosedWith1009) {
+  pair().Start();
+  {
+    std::unique_ptr<WsTestClient> ws = UpgradedWs(port());
+    ASSERT_TRUE(ws->SendControl(wire::WsOpcode::kBinary, std::string(kMaxFrameBytes + 1, 'x')).ok());
+    EXPECT_EQ(ServerCloseCode(*ws), wire::kWsCloseMessageTooBig);
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, FragmentedWebSocketControlFrameIsClosedWith1002) {
+  pair().Start();
+  {
+    std::unique_ptr<WsTestClient> ws = UpgradedWs(port());
+    wire::Buffer out;
+    wire::AppendWsClientFrame(wire::WsOpcode::kPing, "x", 0x11223344, &out, /*fin=*/false);
+    ASSERT_TRUE(ws->Raw(out.View()).ok());
+    EXPECT_EQ(ServerCloseCode(*ws), wire::kWsCloseProtocolError);
+  }
+  ExpectOnlyTheOffenderWasAffected();
+}
+
+TEST_P(AdversarialTest, WebSocketMemberThatNeverReadsIsDroppedWhileOthersGetEverything) {
+  pair().set_text_bytes(2000);
+  {
+    // Logs in over WebSocket, joins the pair's room, and never reads again.
+    std::unique_ptr<WsTestClient> ws = UpgradedWs(port(), /*receive_buffer=*/4096);
+    v1::ClientFrame hello;
+    hello.set_request_id(1);
+    hello.mutable_hello()->set_nickname("ws-sloth");
+    hello.mutable_hello()->set_protocol_version(1);
+    v1::ClientFrame join;
+    join.set_request_id(2);
+    join.mutable_join_room()->set_name("calm");
+    ASSERT_TRUE(ws->Send(hello).ok());
+    ASSERT_TRUE(ws->Send(join).ok());
+    pair().Start();
+    EXPECT_TRUE(WaitUntil([&] { return server().closed_count(CloseReason::kSlowConsumer) == 1; }, absl::Seconds(60)))
+        << "the WebSocket non-reader was never dropped; pair delivered " << pair().delivered();
+  }
   ExpectOnlyTheOffenderWasAffected();
 }
 

@@ -68,6 +68,12 @@ TEST(HttpHandler, OtherPathsAre404) {
   }
 }
 
+TEST(HttpHandler, WithoutAWebRootSlashSaysHowToBuildTheClient) {
+  const HttpResponse r = HandleHttpRequest(Get("/"), Allowed(), [] { return std::string(); });
+  EXPECT_EQ(r.status, HttpStatus::kNotFound);
+  EXPECT_NE(r.body.find("scripts/web-build.sh"), std::string::npos) << r.body;
+}
+
 TEST(HttpHandler, MethodNotAllowedSaysWhichAreAllowed) {
   const HttpResponse r = HttpErrorResponse(HttpStatus::kMethodNotAllowed);
   EXPECT_EQ(r.status, HttpStatus::kMethodNotAllowed);

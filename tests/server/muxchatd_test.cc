@@ -1,5 +1,6 @@
 // Tests of the real muxchatd binary as a process: start-up line, signals,
 // exit codes. MUXCHATD_PATH comes from CMake.
+#include <fcntl.h>
 #include <signal.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -8,11 +9,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "src/client/chat_client.h"
+#include "tests/server/http_test_client.h"
 #include "tests/test_certs.h"
 
 namespace muxchat {
@@ -22,8 +26,9 @@ constexpr absl::Duration kTimeout = absl::Seconds(10);
 
 class Daemon {
  public:
-  // `max_fds` > 0 lowers the child's RLIMIT_NOFILE before exec.
-  explicit Daemon(std::vector<std::string> args, rlim_t max_fds = 0) {
+  // `max_fds` > 0 lowers the child's RLIMIT_NOFILE before exec. A non-empty
+  // `stderr_file` receives the child's log lines.
+  explicit Daemon(std::vector<std::string> args, rlim_t max_fds = 0, const std::string& stderr_file = "") {
     int out[2];
     EXPECT_EQ(::pipe(out), 0);
     pid_ = ::fork();
@@ -35,6 +40,10 @@ class Daemon {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
+      if (!stderr_file.empty()) {
+        const int err = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (err >= 0) ::dup2(err, STDERR_FILENO);
+      }
       std::vector<char*> argv;
       std::string path = MUXCHATD_PATH;
       argv.push_back(path.data());
@@ -181,6 +190,41 @@ TEST(Muxchatd, OutOfFileDescriptorsShedsNewcomersAndKeepsServing) {
   const int status = d.Wait(absl::Seconds(5));
   ASSERT_NE(status, -1);
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Muxchatd, WithoutABuiltWebClientItStartsLogsOneLineAndSaysHowToBuild) {
+  muxchat::testing::TempDir dir;
+  const std::string log = dir.path() + "/stderr.log";
+  Daemon d({"--listen=127.0.0.1:0", "--web_root=" + dir.path() + "/dist"}, 0, log);
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0) << d.first_line();
+  absl::StatusOr<server::testing::HttpReply> r = server::testing::HttpGet(port, "/", kTimeout);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 404) << r->head;
+  EXPECT_NE(r->body.find("scripts/web-build.sh"), std::string::npos) << r->body;
+  d.Signal(SIGTERM);
+  ASSERT_NE(d.Wait(kTimeout), -1);
+  std::ifstream in(log);
+  std::string line;
+  int mentions = 0;
+  std::ostringstream all;
+  while (std::getline(in, line)) {
+    all << line << "\n";
+    if (line.find("web client") != std::string::npos) ++mentions;
+  }
+  EXPECT_EQ(mentions, 1) << all.str();
+}
+
+TEST(Muxchatd, ServesThePageFromWebRootAtSlash) {
+  muxchat::testing::TempDir dir;
+  dir.Write("index.html", "<!doctype html><title>muxchat</title>");
+  Daemon d({"--listen=127.0.0.1:0", "--web_root=" + dir.path()});
+  const uint16_t port = d.ReadPort();
+  ASSERT_NE(port, 0) << d.first_line();
+  absl::StatusOr<server::testing::HttpReply> r = server::testing::HttpGet(port, "/", kTimeout);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200) << r->head;
+  EXPECT_EQ(r->body, "<!doctype html><title>muxchat</title>");
 }
 
 TEST(Muxchatd, BadFlagValueFailsWithNonZeroExit) {

@@ -1,8 +1,10 @@
 // HTTP on the chat port, against a real Server on loopback, for both
 // pollers: /metrics (checked by the real promtool), /healthz, the refusals,
-// the time bound, that chat and HTTP share the port, and /metrics inside TLS.
+// the time bound, that chat and HTTP share the port, /metrics inside TLS, and
+// the web client's files (--web_root) in cleartext and inside TLS.
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -10,8 +12,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "src/server/web_root.h"
 #include "tests/server/http_test_client.h"
 #include "tests/server/promtool.h"
 #include "tests/server/server_fixture.h"
@@ -291,6 +295,95 @@ TEST_P(ServerHttpTest, MetricsInsideTlsCountTlsConnectionsApart) {
   EXPECT_GT(SeriesValue(r->body, "muxchat_received_bytes_total{transport=\"tls\"}"), 0) << r->body;
   EXPECT_GT(SeriesValue(r->body, "muxchat_sent_bytes_total{transport=\"tls\"}"), 0) << r->body;
   EXPECT_EQ(SeriesValue(r->body, "muxchat_received_bytes_total{transport=\"tcp\"}"), 0) << r->body;
+}
+
+// A built web client beside a file the server must never serve.
+struct WebDir {
+  muxchat::testing::TempDir dir;
+  std::string root;
+  WebDir() {
+    dir.Write("secret.txt", "secret");
+    root = dir.path() + "/dist";
+    EXPECT_EQ(::mkdir(root.c_str(), 0755), 0);
+    dir.Write("dist/index.html", "<!doctype html><title>muxchat</title>");
+    dir.Write("dist/app.js", "console.log('hi')");
+    dir.Write("dist/app.js.map", "{}");
+  }
+};
+
+TEST_P(ServerHttpTest, WebRootServesIndexAtSlashWithPolicyAndNosniff) {
+  WebDir web;
+  ServerOptions o = Options();
+  o.web_root = web.root;
+  RunningServer s(o);
+  const HttpReply r = Get(s.port(), "/");
+  ASSERT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, "<!doctype html><title>muxchat</title>");
+  EXPECT_TRUE(absl::StrContains(r.head, "\r\nContent-Type: text/html; charset=utf-8\r\n")) << r.head;
+  EXPECT_TRUE(absl::StrContains(r.head, std::string("\r\nContent-Security-Policy: ") + kWebContentSecurityPolicy +
+                                            "\r\n"))
+      << r.head;
+  EXPECT_TRUE(absl::StrContains(r.head, "\r\nX-Content-Type-Options: nosniff\r\n")) << r.head;
+}
+
+TEST_P(ServerHttpTest, WebRootServesAssetsWithTheirTypes) {
+  WebDir web;
+  ServerOptions o = Options();
+  o.web_root = web.root;
+  RunningServer s(o);
+  const HttpReply js = Get(s.port(), "/app.js");
+  ASSERT_EQ(js.status, 200) << js.head;
+  EXPECT_EQ(js.body, "console.log('hi')");
+  EXPECT_TRUE(absl::StrContains(js.head, "\r\nContent-Type: text/javascript; charset=utf-8\r\n")) << js.head;
+  const HttpReply map = Get(s.port(), "/app.js.map");
+  ASSERT_EQ(map.status, 200) << map.head;
+  EXPECT_TRUE(absl::StrContains(map.head, "\r\nContent-Type: application/json\r\n")) << map.head;
+  const HttpReply head = Exchange(s.port(), "HEAD /app.js HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(head.status, 200) << head.head;
+  EXPECT_EQ(head.body, "");
+  EXPECT_EQ(Get(s.port(), "/missing.js").status, 404);
+}
+
+TEST_P(ServerHttpTest, WebRootRefusesTraversal) {
+  WebDir web;
+  ServerOptions o = Options();
+  o.web_root = web.root;
+  RunningServer s(o);
+  for (const char* target : {"/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E%2Fsecret.txt", "/..%5csecret.txt"}) {
+    const HttpReply r = Exchange(s.port(), absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(r.status == 400 || r.status == 404) << target << ": " << r.head;
+    EXPECT_FALSE(absl::StrContains(r.body, "secret")) << target;
+  }
+  // The server is still serving.
+  EXPECT_EQ(Get(s.port(), "/").status, 200);
+}
+
+TEST_P(ServerHttpTest, WithoutABuiltWebRootSlashSaysHowToBuild) {
+  muxchat::testing::TempDir empty;
+  ServerOptions o = Options();
+  o.web_root = empty.path() + "/dist";  // never built
+  RunningServer s(o);
+  const HttpReply r = Get(s.port(), "/");
+  EXPECT_EQ(r.status, 404) << r.head;
+  EXPECT_TRUE(absl::StrContains(r.body, "scripts/web-build.sh")) << r.body;
+  EXPECT_EQ(Get(s.port(), "/healthz").status, 200);
+}
+
+TEST_P(ServerHttpTest, WebRootIsServedInsideTls) {
+  WebDir web;
+  muxchat::testing::TempDir dir;
+  muxchat::testing::TestCa ca;
+  const auto pair = ca.Issue("muxchat test server", "DNS:localhost,IP:127.0.0.1");
+  ServerOptions o = Options();
+  o.tls.cert_file = dir.Write("server.crt", pair.cert);
+  o.tls.key_file = dir.Write("server.key", pair.key);
+  o.web_root = web.root;
+  RunningServer s(o);
+  absl::StatusOr<HttpReply> r = ParseHttpReply(GetOverTls(s.port(), "/"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status, 200) << r->head;
+  EXPECT_EQ(r->body, "<!doctype html><title>muxchat</title>");
+  EXPECT_TRUE(absl::StrContains(r->head, "\r\nX-Content-Type-Options: nosniff\r\n")) << r->head;
 }
 
 INSTANTIATE_TEST_SUITE_P(Pollers, ServerHttpTest, ::testing::Values("epoll", "poll"));

@@ -5,6 +5,8 @@
 // muxchatd is told to accept that page's Origin (--allowed_origins). Without
 // MUXCHATD: test/mock_server.mjs, page and chat on one port.
 //   backend.pageUrl          where the browsers open the page
+//   backend.sameOrigin       the page comes from the chat port itself (the mock,
+//                            or muxchatd with --web_root), with the page's CSP
 //   backend.chatPort         muxchatd's (or the mock's) port, for the CLI
 //   backend.restart(fn)      drops the server, runs fn while it is down, and
 //                            starts it again on the same port
@@ -21,6 +23,7 @@ export async function startBackend(dist) {
   const port = await mock.start(0);
   return {
     kind: "mock",
+    sameOrigin: true,
     pageUrl: `http://127.0.0.1:${port}/`,
     chatPort: port,
     async restart(whileDown) {
@@ -81,6 +84,7 @@ async function startMuxchatd(binary, dist) {
     });
   return {
     kind: "muxchatd",
+    sameOrigin: !pageServer,
     pageUrl,
     chatPort: port,
     async restart(whileDown) {

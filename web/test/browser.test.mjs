@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startBackend } from "./backend.mjs";
+import { CSP } from "./mock_server.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, "../dist");
@@ -141,6 +142,18 @@ function cli(args, onSpawn = () => {}) {
     onSpawn(child);
   });
 }
+
+test("the page comes from the chat port with its Content-Security-Policy", async (t) => {
+  if (!backend.sameOrigin) return t.skip("the page is served by the test, not by the chat server");
+  assert.equal(Number(new URL(base).port), backend.chatPort, "page and /ws on one port");
+  for (const [path, type] of [["/", "text/html"], ["/app.js", "text/javascript"], ["/style.css", "text/css"]]) {
+    const res = await fetch(new URL(path, base));
+    assert.equal(res.status, 200, path);
+    assert.match(res.headers.get("content-type") ?? "", new RegExp(`^${type}`), path);
+    assert.equal(res.headers.get("content-security-policy"), CSP, path);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+  }
+});
 
 test("two users chat in one room and see the same messages in the same order", async () => {
   const alice = await openUser("alice");
