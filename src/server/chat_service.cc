@@ -519,13 +519,12 @@ size_t ChatService::PlaceInBlock(size_t n) {
 }
 
 void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip) {
-  uint64_t delivered = 0;  // a local: the calls below could alias a counter in memory
+  // Counted once per broadcast, not per member: nothing on the per-member
+  // path but the queueing itself.
+  metrics_->deliveries += room.member_count() - (skip != nullptr && room.HasMember(skip) ? 1 : 0);
   for (Connection* member : room.members()) {
-    if (member == skip) continue;
-    member->SendSlice(block_, begin, end);
-    ++delivered;
+    if (member != skip) member->SendSlice(block_, begin, end);
   }
-  metrics_->deliveries += delivered;
 }
 
 void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip) {

@@ -51,7 +51,8 @@ class Connection {
   int fd() const { return fd_; }
   const std::string& peer() const { return peer_; }
   State state() const { return state_; }
-  bool closing() const { return state_ == State::kClosing || state_ == State::kShutWrite; }
+  // One compare on the fan-out path: the closing states are the last two.
+  bool closing() const { return state_ >= State::kClosing; }
   bool logged_in() const { return state_ == State::kOpen; }
   // Moves along the lifecycle; an illegal move is a bug (checked, logged by
   // the caller through the return value).
@@ -141,6 +142,7 @@ class Connection {
   // The socket side, independent of the lifecycle: what the poller watches
   // and whether the peer's direction has ended (EOF or error).
   uint32_t interest = 0;       // kPollRead | kPollWrite as registered
+  int transport_slot = 0;      // the transport's metrics label, set with the transport (no lookup per write)
   bool peer_gone = false;
 
  private:

@@ -379,6 +379,7 @@ void Server::AcceptAll(absl::Time now) {
     auto conn = std::make_unique<Connection>(id, fd, FormatAddress(addr, nullptr), now, options_.max_output_bytes,
                                              &dirty_);
     conn->set_transport(MakeTcpTransport(fd));
+    conn->transport_slot = TransportSlot(conn.get());
     Connection* raw = conn.get();
     if (absl::Status st = loop_->Add(fd, kPollRead, this, id); !st.ok()) {
       logger_->Log(LogLevel::kError, "conn %d: %s", id, st.ToString());
@@ -456,6 +457,7 @@ void Server::Sniff(Connection* conn, absl::Time now) {
       return;
     }
     conn->set_transport(std::move(transport));
+    conn->transport_slot = TransportSlot(conn);
     conn->MoveTo(Connection::State::kTlsHandshake);
     HandshakeTls(conn, now);
     return;
@@ -582,7 +584,7 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
       break;
     case IoResult::kOk:
       conn->Heard(now);
-      metrics_.bytes_received[TransportSlot(conn)] += r.bytes;
+      metrics_.bytes_received[conn->transport_slot] += r.bytes;
       break;
   }
   if (conn->transport()->HasPendingOutput()) conn->RequestFlush();  // a pong, or the answer to a Close
@@ -694,6 +696,7 @@ void Server::UpgradeToWebSocket(Connection* conn, const HttpRequest& request) {
   conn->input().Clear();
   conn->set_transport(std::make_unique<WebSocketTransport>(conn->release_transport(), options_.max_frame_bytes,
                                                            early, *accepted));
+  conn->transport_slot = TransportSlot(conn);
   conn->MoveTo(Connection::State::kAwaitingHello);
   conn->RequestFlush();  // the 101
   logger_->Log(LogLevel::kDebug, "conn %d (%s): WebSocket established", conn->id(), conn->peer());
@@ -765,7 +768,7 @@ void Server::Flush(Connection* conn) {
       break;
     }
     if (r.bytes == 0) break;
-    metrics_.bytes_sent[TransportSlot(conn)] += r.bytes;
+    metrics_.bytes_sent[conn->transport_slot] += r.bytes;
     budget -= std::min(budget, r.bytes);
   }
   UpdateInterest(conn, extra);
@@ -792,13 +795,15 @@ void Server::RetireClosed(absl::Time now) {
 }
 
 void Server::FlushDirty() {
-  std::vector<Connection*> dirty;
-  dirty.swap(dirty_);
-  for (Connection* conn : dirty) {
+  // Swapped with a scratch list, not moved out: both keep their capacity, so
+  // a turn that flushes a thousand members allocates nothing.
+  flushing_.swap(dirty_);
+  for (Connection* conn : flushing_) {
     conn->in_dirty_list = false;
     // Connections waiting for the socket to drain are written when it does.
     if (!(conn->interest & kPollWrite)) Flush(conn);
   }
+  flushing_.clear();
   // A write error above closed some: they are back in dirty_ and are retired
   // next turn (BeforePoll wakes at once for them).
 }

@@ -152,6 +152,7 @@ class Server final : public EventLoop::Handler {
   uint64_t next_connection_id_ = 16;  // below: reserved tags for our own fds
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> dirty_;
+  std::vector<Connection*> flushing_;  // FlushDirty's scratch list
   std::vector<Connection*> closing_;
   // Connections whose transport holds input the poller cannot see (TLS
   // records read ahead): read again next turn without waiting for an event.
