@@ -86,12 +86,15 @@ absl::StatusOr<SSL_CTX*> TlsContext::BuildContext(const TlsOptions& options) {
   // No compression (CRIME); the client cannot steer cipher order.
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION | SSL_OP_ENABLE_KTLS | SSL_OP_NO_COMPRESSION |
                                      SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // RELEASE_BUFFERS: an idle connection holds no 16+ KiB record buffers.
+  // Not RELEASE_BUFFERS: under fan-out it frees and reallocates a member's
+  // record buffers on every flush (measured: BENCHMARKS.md §5); idle
+  // connections release them from the server's 500 ms sweep instead
+  // (TlsTransport::ReleaseIdleBuffers, SSL_free_buffers).
   // PARTIAL_WRITE: SSL_write returns after each record, so the bytes that
   // went out can be consumed from the queue as they go.
   // ACCEPT_MOVING_WRITE_BUFFER: a retried write may gather the same bytes
   // into a different place (the staging copy or the segment itself).
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE |
                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // Connections are long-lived and clients do not resume: no session cache
   // and no TLS 1.3 tickets, so nothing is kept or sent for resumption.
