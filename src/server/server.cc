@@ -672,17 +672,7 @@ void Server::HandleHttp(Connection* conn) {
 }
 
 void Server::UpgradeToWebSocket(Connection* conn, const HttpRequest& request) {
-  WebSocketUpgradeRequest upgrade;
-  upgrade.is_get = request.method == HttpRequest::Method::kGet;
-  upgrade.version_major = request.version_major;
-  upgrade.version_minor = request.version_minor;
-  upgrade.host = request.host;
-  upgrade.origin = request.origin;
-  upgrade.connection = request.connection;
-  upgrade.upgrade = request.upgrade;
-  upgrade.sec_websocket_key = request.sec_websocket_key;
-  upgrade.sec_websocket_version = request.sec_websocket_version;
-  absl::StatusOr<std::string> accepted = AcceptWebSocketUpgrade(upgrade, origin_policy_);
+  absl::StatusOr<std::string> accepted = AcceptWebSocketUpgrade(UpgradeRequestFrom(request), origin_policy_);
   if (!accepted.ok()) {
     logger_->Log(LogLevel::kInfo, "conn %d (%s): WebSocket upgrade refused: %s", conn->id(), conn->peer(),
                  accepted.status().message());

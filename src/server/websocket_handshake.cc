@@ -191,4 +191,18 @@ std::string BuildUpgradeRejection(const absl::Status& error) {
                       body.size(), "\r\n", extra, "Connection: close\r\n\r\n", body);
 }
 
+WebSocketUpgradeRequest UpgradeRequestFrom(const HttpRequest& request) {
+  WebSocketUpgradeRequest upgrade;
+  upgrade.is_get = request.method == HttpRequest::Method::kGet;
+  upgrade.version_major = request.version_major;
+  upgrade.version_minor = request.version_minor;
+  upgrade.host = request.host;
+  upgrade.origin = request.origin;
+  upgrade.connection = request.connection;
+  upgrade.upgrade = request.upgrade;
+  upgrade.sec_websocket_key = request.sec_websocket_key;
+  upgrade.sec_websocket_version = request.sec_websocket_version;
+  return upgrade;
+}
+
 }  // namespace muxchat::server

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "src/server/http_request_parser.h"
 
 namespace muxchat::server {
 
@@ -29,6 +30,9 @@ struct WebSocketUpgradeRequest {
   std::string sec_websocket_key;
   std::string sec_websocket_version;
 };
+
+// The fields of a parsed request head that the handshake reads.
+WebSocketUpgradeRequest UpgradeRequestFrom(const HttpRequest& request);
 
 // Which browser pages may open a WebSocket (--allowed_origins). A request
 // without an Origin header is not from a browser page and is always allowed:

@@ -180,17 +180,8 @@ int FuzzConnectionFront(const uint8_t* data, size_t size) {
   if (result != server::HttpRequestParser::Result::kComplete) return 0;
   const server::HttpRequest& request = parser.request();
   if (request.path != "/ws") return 0;
-  server::WebSocketUpgradeRequest upgrade;
-  upgrade.is_get = request.method == server::HttpRequest::Method::kGet;
-  upgrade.version_major = request.version_major;
-  upgrade.version_minor = request.version_minor;
-  upgrade.host = request.host;
-  upgrade.origin = request.origin;
-  upgrade.connection = request.connection;
-  upgrade.upgrade = request.upgrade;
-  upgrade.sec_websocket_key = request.sec_websocket_key;
-  upgrade.sec_websocket_version = request.sec_websocket_version;
-  absl::StatusOr<std::string> accepted = server::AcceptWebSocketUpgrade(upgrade, server::OriginPolicy{});
+  absl::StatusOr<std::string> accepted =
+      server::AcceptWebSocketUpgrade(server::UpgradeRequestFrom(request), server::OriginPolicy{});
   if (!accepted.ok()) {
     const int status = server::UpgradeErrorHttpStatus(accepted.status());
     FUZZ_CHECK(status == 400 || status == 403 || status == 405 || status == 426);
