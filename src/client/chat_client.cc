@@ -117,12 +117,6 @@ absl::StatusOr<std::unique_ptr<ChatClient>> ChatClient::Connect(const std::strin
   return last;
 }
 
-std::unique_ptr<ChatClient> ChatClient::FromConnectedFd(int fd) {
-  const int flags = ::fcntl(fd, F_GETFL, 0);
-  if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-  return std::unique_ptr<ChatClient>(new ChatClient(MakePlainStream(fd)));
-}
-
 ChatClient::ChatClient(std::unique_ptr<ClientStream> stream) : stream_(std::move(stream)) {}
 
 ChatClient::~ChatClient() { Close(); }

@@ -51,9 +51,6 @@ class ChatClient {
   static absl::StatusOr<std::unique_ptr<ChatClient>> Connect(const std::string& host, uint16_t port,
                                                              absl::Duration timeout,
                                                              const ClientTlsOptions& tls = {});
-  // Wraps an already connected stream socket (taking ownership); used by tests
-  // with socketpair(). The fd is made non-blocking.
-  static std::unique_ptr<ChatClient> FromConnectedFd(int fd);
 
   ~ChatClient();
   ChatClient(const ChatClient&) = delete;
