@@ -631,11 +631,8 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       }
       return;
     case v1::ServerFrame::kShutdown:
-      Lost(absl::StrCat("the server is shutting down",
-                        frame.shutdown().reason().empty() ? "" : absl::StrCat(": ", frame.shutdown().reason())));
-      return;
     case v1::ServerFrame::kError:
-      Lost(absl::StrCat("the server closed the connection: ", frame.error().message()));
+      Lost(DescribeServerEnd(frame));
       return;
     default:
       return;

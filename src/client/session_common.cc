@@ -39,15 +39,19 @@ ExitCode ExitCodeFor(const absl::Status& status) {
   return kExitInternal;
 }
 
+std::string DescribeServerEnd(const v1::ServerFrame& frame) {
+  if (frame.has_shutdown()) {
+    return absl::StrCat("the server is shutting down",
+                        frame.shutdown().reason().empty() ? "" : absl::StrCat(": ", frame.shutdown().reason()));
+  }
+  return absl::StrCat("the server closed the connection: ", frame.error().message());
+}
+
 std::string DescribeLoss(ChatClient& client, const absl::Status& status) {
   for (;;) {
     auto ev = client.NextEvent(absl::ZeroDuration());
     if (!ev.ok()) break;
-    if (ev->has_shutdown()) {
-      return absl::StrCat("the server is shutting down",
-                          ev->shutdown().reason().empty() ? "" : absl::StrCat(": ", ev->shutdown().reason()));
-    }
-    if (ev->has_error()) return absl::StrCat("the server closed the connection: ", ev->error().message());
+    if (ev->has_shutdown() || ev->has_error()) return DescribeServerEnd(*ev);
   }
   return absl::StrCat("connection to the server lost: ", status.message());
 }

@@ -26,6 +26,10 @@ bool IsConnectionLoss(const absl::Status& status);
 // (a local timeout or other failure).
 ExitCode ExitCodeFor(const absl::Status& status);
 
+// The one line for a server's Shutdown notice or fatal Error frame (`frame`
+// holds one of them).
+std::string DescribeServerEnd(const v1::ServerFrame& frame);
+
 // Why the connection ended, in one line: the server's shutdown notice or
 // Error if one is queued in `client` (consumed), else `status`'s message.
 std::string DescribeLoss(ChatClient& client, const absl::Status& status);
