@@ -109,6 +109,8 @@ struct LoadedState {
   std::vector<MessageRecord> recent;
   // Messages with a client_msg_id not older than dedupe_window, for resend dedupe.
   std::vector<MessageRecord> recent_client_ids;  // text left empty
+  // The largest room ID ever stored, deleted rooms included: IDs are never reused.
+  uint64_t max_room_id = 0;
 };
 
 struct StorageOptions {
