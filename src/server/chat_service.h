@@ -61,6 +61,9 @@ class ChatService {
   void HandleList(Connection* conn, const v1::ClientFrame& f);
   void HandleSend(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   void HandlePost(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  // ListMembers: one page of the envelope room's member nicknames, sorted by
+  // folded nickname, resuming after `after`, within max_frame_bytes.
+  void HandleListMembers(Connection* conn, const v1::ClientFrame& f);
   // Stamps `text` into `room`'s history and queues the ChatMessage to every member.
   void Deliver(Room* room, const Connection* sender, const std::string& text, absl::Time now);
   // Answers a Ping with a Pong carrying its nonce.
