@@ -50,6 +50,8 @@ constexpr const char* kLocalHelp =
     "  /win N          go to window N (also Alt+N; Ctrl+N/Ctrl+P next/previous)\n"
     "  PgUp/PgDn       scroll back and forth; Tab completes commands, rooms, nicks\n"
     "  Up/Down         input history; Ctrl+A/E/K/U/W, Home/End, Left/Right edit\n"
+    "  Esc             undo a Tab completion, or leave the scrollback\n"
+    "  Ctrl+L          repaint the screen\n"
     "  --plain         starts the line mode instead (also used when TERM=dumb)";
 
 }  // namespace

@@ -81,7 +81,9 @@ bool FullscreenUi::Start(bool colour) {
   ::nonl();
   ::keypad(stdscr, TRUE);
   ::nodelay(stdscr, TRUE);
-  ::set_escdelay(25);  // a lone ESC (or Alt+key) is told from an escape sequence quickly
+  // A function key's sequence is told from a lone ESC quickly; ReadKeys
+  // then waits kEscapeDelayMillis more to tell Alt+key from a lone Esc.
+  ::set_escdelay(25);
   ::leaveok(stdscr, FALSE);
   colour_ = colour && ::has_colors();
   if (colour_) {

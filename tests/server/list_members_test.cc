@@ -1,4 +1,4 @@
-// ChatService's ListMembers (docs/PROTOCOL.md §7.6) through in-memory
+// ChatService's ListMembers (docs/PROTOCOL.md §7.5.1) through in-memory
 // connections: paging, order, refusals and the frame-size bound.
 #include <memory>
 #include <string>
