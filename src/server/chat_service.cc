@@ -303,6 +303,7 @@ void ChatService::DispatchFrame(Connection* conn, const v1::ClientFrame& f, absl
     case v1::ClientFrame::kPing: return AnswerPing(conn, f);
     case v1::ClientFrame::kLogout: return HandleLogout(conn, f);
     case v1::ClientFrame::kHistory: return HandleHistory(conn, f);
+    case v1::ClientFrame::kListMembers: return HandleListMembers(conn, f);
     default:
       ReplyFailure(conn, f, v1::FAILURE_INVALID, "empty or unknown request");
   }
@@ -598,6 +599,45 @@ void ChatService::HandlePost(Connection* conn, const v1::ClientFrame& f, absl::T
     return;
   }
   Accept(room, conn, f, post.text(), post.client_msg_id(), /*post=*/true, now);
+}
+
+void ChatService::HandleListMembers(Connection* conn, const v1::ClientFrame& f) {
+  // Any logged-in client may list any room, as IRC NAMES does: it may join
+  // any room, and would see the same names there.
+  Room* room = FindRoomOrReply(conn, f, "");
+  if (room == nullptr) return;
+  const std::string& after = f.list_members().after();
+  // Keyset paging on the folded nickname, as ListRooms pages on folded room
+  // names: members who join or leave meanwhile shift nothing. The room keeps
+  // no sorted index, so each page sorts the members past the cursor
+  // (bounded by max_members_per_room).
+  std::vector<const Connection*> rest;
+  for (const Connection* member : room->members()) {
+    if (member->folded_nickname() > after) rest.push_back(member);
+  }
+  std::sort(rest.begin(), rest.end(), [](const Connection* a, const Connection* b) {
+    return a->folded_nickname() < b->folded_nickname();
+  });
+  v1::ServerFrame out;
+  v1::Reply* r = SuccessReply(&out, f, *room, "");
+  // Measured as encoded, like a ListRooms page, with room for the cursor and
+  // the message; the first name always goes in (CheckOptions makes a Reply
+  // quoting a nickname fit), so paging progresses.
+  const size_t limit = f.list_members().limit() == 0 ? SIZE_MAX : f.list_members().limit();
+  size_t used = out.ByteSizeLong() + kListPageSlackBytes;
+  size_t taken = 0;
+  for (; taken < rest.size() && taken < limit; ++taken) {
+    const Connection& member = *rest[taken];
+    const size_t bytes = LengthDelimitedBytes(member.nickname().size());
+    if (taken > 0 && used + bytes + LengthDelimitedBytes(member.folded_nickname().size()) > options_.max_frame_bytes) {
+      break;
+    }
+    used += bytes;
+    r->add_members(member.nickname());
+  }
+  if (taken > 0 && taken < rest.size()) r->set_next_cursor(rest[taken - 1]->folded_nickname());
+  r->set_message(absl::StrCat(taken, " of ", room->member_count(), " members"));
+  conn->Send(out);
 }
 
 void ChatService::ReplyPosted(Connection* conn, const v1::ClientFrame& f, const Room& room, uint64_t seq) {

@@ -123,6 +123,9 @@ class ChatService {
   void HandleList(Connection* conn, const v1::ClientFrame& f);
   void HandleSend(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   void HandlePost(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  // ListMembers: one page of the envelope room's member nicknames, sorted by
+  // folded nickname, resuming after `after`, within max_frame_bytes.
+  void HandleListMembers(Connection* conn, const v1::ClientFrame& f);
   // Takes a SendMessage or PostMessage whose room and text were checked:
   // refuses a storage outage, answers a resent client_msg_id with its seq,
   // and otherwise delivers at once (memory) or once committed (durable).
