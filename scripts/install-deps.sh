@@ -17,6 +17,7 @@ packages=(
   libssl-dev                  # OpenSSL 3: TLS in muxchatd, the client and bench/'s load generators; SHA-1 for the WebSocket handshake
   openssl                     # scripts/make-dev-cert.sh (and its test)
   libsodium-dev               # accounts: argon2id password hashing, random session tokens and their SHA-256
+  libsqlite3-dev              # durable accounts, rooms and history under --data_dir (embedded SQLite, WAL)
 )
 
 missing=()
