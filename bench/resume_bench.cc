@@ -227,6 +227,9 @@ struct RunResult {
   double rejoin_to_last_ms = 0;
   uint64_t rejoin_messages = 0;
   double post_s = 0;  // the publisher posting rooms x messages (acknowledged)
+  // The server's Limits: replayed per room on Resume (older: a Gap), on join.
+  uint32_t resume_replay_limit = 0;
+  uint32_t history_limit = 0;
 };
 
 class ResumeBench {
@@ -353,6 +356,8 @@ class ResumeBench {
       if (!st.ok()) return st;
       if (s.has_welcome()) {
         res->resume_to_welcome_ms = Ms(NowNanos() - t0);
+        res->resume_replay_limit = s.welcome().limits().resume_replay();
+        res->history_limit = s.welcome().limits().history();
       } else if (s.has_chat_message() && s.chat_message().replay()) {
         const int64_t now = NowNanos();
         const size_t i = RoomIndex(s.room_id());
@@ -499,16 +504,18 @@ int Main(int argc, char** argv) {
     rejoin_msgs.push_back(static_cast<double>(r.rejoin_messages));
   }
   const uint64_t expected = static_cast<uint64_t>(rooms) * static_cast<uint64_t>(messages);
+  const uint32_t resume_replay_limit = results.empty() ? 0 : results.back().resume_replay_limit;
+  const uint32_t history_limit = results.empty() ? 0 : results.back().history_limit;
   if (json) {
     std::printf(
         "{\"ok\":%s,\"error\":\"%s\",\"rooms\":%d,\"messages_per_room\":%d,\"payload\":%d,\"runs\":%zu,"
         "\"expected\":%llu,\"complete\":%s,\"resume_to_last_ms\":%s,\"resume_to_reply_ms\":%s,"
         "\"rejoin_to_last_ms\":%s,\"rejoin_messages\":%s,\"resume_to_last_ms_median\":%.3f,"
-        "\"rejoin_to_last_ms_median\":%.3f}\n",
+        "\"rejoin_to_last_ms_median\":%.3f,\"limits_resume_replay\":%u,\"limits_history\":%u}\n",
         error.empty() ? "true" : "false", absl::StrReplaceAll(error, {{"\\", "\\\\"}, {"\"", "\\\""}}).c_str(), rooms,
         messages, payload, results.size(), static_cast<unsigned long long>(expected), complete ? "true" : "false",
         JsonList(resume_last).c_str(), JsonList(resume_reply).c_str(), JsonList(rejoin_last).c_str(),
-        JsonList(rejoin_msgs).c_str(), Median(resume_last), Median(rejoin_last));
+        JsonList(rejoin_msgs).c_str(), Median(resume_last), Median(rejoin_last), resume_replay_limit, history_limit);
   } else {
     if (!error.empty()) std::printf("ERROR: %s\n", error.c_str());
     std::printf("%d rooms x %d messages missed (%llu), %d B, %zu run(s), medians:\n", rooms, messages,
@@ -517,6 +524,8 @@ int Main(int argc, char** argv) {
                 Median(resume_reply), complete ? "every message, in order, no Gap" : "INCOMPLETE or out of order");
     std::printf("  re-join: %.1f ms to the last of %.0f history messages (%d JoinRooms by a fresh account)\n",
                 Median(rejoin_last), Median(rejoin_msgs), rooms);
+    std::printf("  server Limits: resume_replay %u per room (older: Gap), history %u per join\n",
+                resume_replay_limit, history_limit);
   }
   if (!error.empty()) return 2;
   return complete ? 0 : 1;
