@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -147,13 +148,22 @@ class Client {
     }
   }
 
-  // The Reply to `request_id`, skipping events.
+  // The Reply to `request_id`, skipping events. Replies to other requests
+  // are kept for their own AwaitReply: a durable server may answer a request
+  // that waits for a commit (CreateRoom) after a later one that does not.
   absl::StatusOr<v1::Reply> AwaitReply(uint64_t request_id) {
+    if (auto it = early_replies_.find(request_id); it != early_replies_.end()) {
+      v1::Reply r = std::move(it->second);
+      early_replies_.erase(it);
+      return r;
+    }
     v1::ServerFrame f;
     for (;;) {
       absl::Status st = Next(&f);
       if (!st.ok()) return st;
-      if (f.has_reply() && f.request_id() == request_id) return f.reply();
+      if (!f.has_reply()) continue;
+      if (f.request_id() == request_id) return f.reply();
+      early_replies_[f.request_id()] = f.reply();
     }
   }
 
@@ -172,6 +182,7 @@ class Client {
   wire::Buffer in_{256 * 1024};
   wire::Buffer out_{64 * 1024};
   wire::FrameDecoder decoder_;
+  absl::flat_hash_map<uint64_t, v1::Reply> early_replies_;
 };
 
 absl::Status ExpectSuccess(const absl::StatusOr<v1::Reply>& r, absl::string_view what) {
