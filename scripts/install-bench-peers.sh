@@ -6,7 +6,9 @@
 # nodejs/npm, unless a node/npm is already on PATH) for the WebSocket peers of
 # bench/compare --ws, whose npm packages (socket.io, ws; versions pinned by
 # bench/peers/node/package-lock.json) go into bench/peers/node/node_modules
-# with `npm ci`. Idempotent: packages that
+# with `npm ci`. The durable peers of bench/compare --durable are the same
+# redis-server (Streams, AOF; Redis >= 5) and nats-server (JetStream; >= 2.2)
+# packages. Idempotent: packages that
 # are already installed are left alone; the services Debian starts on install
 # are stopped and disabled, because bench/compare starts its own instances on
 # free loopback ports with the configs in bench/peers/.
