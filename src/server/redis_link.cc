@@ -102,9 +102,12 @@ void RedisLink::ScheduleReconnect() {
 
 void RedisLink::Gone(absl::Status why) {
   if (ac_ == nullptr) return;
+  // Unregister now: after a failed connect hiredis calls the cleanup hook
+  // only after this, when fd_ is already forgotten (and poll(2), unlike
+  // epoll, keeps a closed fd in its set).
+  SetInterest(0);
   ac_ = nullptr;
   fd_ = -1;
-  interest_ = 0;
   ++generation_;
   outstanding_.clear();
   loop_->Cancel(connect_timer_);

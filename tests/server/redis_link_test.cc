@@ -93,9 +93,12 @@ TEST_P(RedisLinkTest, FailsACommandInFlightWhenRedisDies) {
   link_->Start();
   ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return link_->up(); }));
   bool got_null = false;
-  // BLPOP parks the reply in Redis: it is in flight when the kill lands.
+  bool ponged = false;
+  // BLPOP parks its reply in Redis: it is in flight when the kill lands.
+  // Both go out in one write, so PING's answer means BLPOP was sent.
+  ASSERT_TRUE(link_->Command({"PING"}, [&](redisReply* r) { ponged = r != nullptr; }).ok());
   ASSERT_TRUE(link_->Command({"BLPOP", "nothing", "0"}, [&](redisReply* r) { got_null = r == nullptr; }).ok());
-  ASSERT_TRUE(RunLoopUntil(loop_.get(), [] { return false; }, absl::Milliseconds(50)) == false);
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return ponged; }));
   redis_.Kill();
   ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return got_null; }));
   EXPECT_FALSE(link_->up());
