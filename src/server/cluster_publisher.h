@@ -7,7 +7,8 @@
 // for history and resume. Owns its own RedisLink.
 // Single-threaded: methods and callbacks run on the loop's thread; the loop
 // must outlive the publisher, and the publisher must not be destroyed inside
-// one of its callbacks.
+// one of its callbacks. Destroying it runs the callbacks still pending, with
+// kUnavailable.
 #ifndef MUXCHAT_SERVER_CLUSTER_PUBLISHER_H_
 #define MUXCHAT_SERVER_CLUSTER_PUBLISHER_H_
 
