@@ -18,6 +18,7 @@ packages=(
   openssl                     # scripts/make-dev-cert.sh (and its test)
   libhiredis-dev              # hiredis 0.14 async API: nodes share rooms through Redis (issue 12, docs/SCALING.md)
   redis-server                # tests: the cluster tests start a real redis-server on a free loopback port
+  libsodium-dev               # accounts: argon2id password hashing, random session tokens and their SHA-256
 )
 
 missing=()
