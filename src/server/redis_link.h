@@ -28,6 +28,8 @@
 namespace muxchat::server {
 
 struct RedisLinkOptions {
+  // An IP address: hiredis resolves a name with a blocking getaddrinfo on
+  // the loop's thread, at every reconnect.
   std::string host = "127.0.0.1";
   int port = 6379;
   // A connect that has not completed by then is abandoned and retried

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/server/redis_process.h"
 
@@ -169,6 +171,9 @@ TEST_F(ClusterPublisherTest, RefusesPublishesAtOnceWhileRedisIsDown) {
   bool called = false;
   absl::Status st = publisher_->Publish(Message("b"), [&](auto) { called = true; });
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  // Says what is down and why, for the server's log line.
+  EXPECT_TRUE(absl::StrContains(st.message(), "redis is down")) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), absl::StrCat(redis_.port()))) << st;
   EXPECT_FALSE(called);
 }
 
