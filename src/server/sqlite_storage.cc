@@ -66,6 +66,9 @@ absl::Status AtOpen(const absl::Status& status, const std::string& path) {
 }
 
 absl::Status ConfigureWriter(SqliteConnection& db, const StorageOptions& options) {
+  // Before anything writes the file (journal_mode = WAL does): a page size is
+  // fixed when the database is created, and ignored for an existing one.
+  if (absl::Status s = db.Exec(absl::StrCat("PRAGMA page_size = ", kStoragePageSize)); !s.ok()) return s;
   absl::StatusOr<std::string> mode = db.QueryText("PRAGMA journal_mode = WAL");
   if (!mode.ok()) return mode.status();
   if (*mode != "wal") {

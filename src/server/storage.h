@@ -125,7 +125,7 @@ struct StorageOptions {
   // Test hook: while this file exists, commits fail with kUnavailable ("I/O error").
   std::string fault_file;
   // Test hook: > 0 caps the database at this many pages (PRAGMA
-  // max_page_count, 4 KiB each), so a test can fill it: commits then fail
+  // max_page_count, kStoragePageSize each), so a test can fill it: commits then fail
   // with kResourceExhausted as on a full disk.
   uint32_t max_page_count = 0;
 };

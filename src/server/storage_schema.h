@@ -13,6 +13,14 @@ namespace muxchat::server {
 // The schema this binary writes and reads.
 inline constexpr int kStorageSchemaVersion = 1;
 
+// The page size of a new database (PRAGMA page_size; an existing database
+// keeps its own). 8 KiB rather than SQLite's 4 KiB: messages is a WITHOUT
+// ROWID table, i.e. an index b-tree, whose cells keep at most about
+// (page - 12) * 64 / 255 - 23 bytes in their leaf: 1,002 at 4 KiB, so every
+// 1 KiB message spilled to an overflow page of its own (4.7 KB on disk per
+// message); 2,030 at 8 KiB keeps it inline. docs/BENCHMARKS.md §9 measures it.
+inline constexpr int kStoragePageSize = 8192;
+
 // Brings the database open on `db` to kStorageSchemaVersion. A fresh (empty)
 // database gets every migration. kFailedPrecondition, naming both versions,
 // when the database is newer than this binary, or when it holds tables but no
