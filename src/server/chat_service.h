@@ -210,9 +210,14 @@ class ChatService {
   Storage* storage_ = nullptr;
   Batch batch_;                        // this turn's writes
   std::vector<Committed> batch_done_;  // their follow-ups, same order
-  bool in_flight_ = false;             // one batch commits at a time
   uint64_t next_batch_id_ = 1;
-  std::vector<Committed> in_flight_done_;
+  // Submitted batches, oldest first, with their follow-ups; at most
+  // kMaxBatchesInFlight (chat_service_storage.cc says why two).
+  struct InFlightBatch {
+    uint64_t id;
+    std::vector<Committed> done;
+  };
+  std::deque<InFlightBatch> in_flight_;
   absl::Time refuse_writes_until_ = absl::InfinitePast();
   std::string storage_error_;
   uint64_t next_read_id_ = 1;

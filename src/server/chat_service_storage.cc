@@ -10,6 +10,14 @@ namespace muxchat::server {
 
 namespace {
 
+// Two batches may commit at once: while the writer commits one, the next
+// turn's writes are already queued behind it, so the writer goes straight on
+// to them instead of waiting for the loop to wake, deliver and submit
+// (docs/BENCHMARKS.md §9 measures it). More would only split the same
+// messages into smaller transactions. A failed commit fails every batch in
+// flight after it: Storage refuses them too (storage.h).
+constexpr size_t kMaxBatchesInFlight = 2;
+
 HistoryEntry ToEntry(MessageRecord m) {
   return HistoryEntry{std::move(m.sender), std::move(m.text), m.seq, m.timestamp_unix_micros, m.client_msg_id};
 }
@@ -73,10 +81,9 @@ void ChatService::Persist(StorageOp op, Committed done) {
 }
 
 void ChatService::FlushStorage() {
-  if (storage_ == nullptr || in_flight_ || batch_.ops.empty()) return;
+  if (storage_ == nullptr || in_flight_.size() >= kMaxBatchesInFlight || batch_.ops.empty()) return;
   batch_.id = next_batch_id_++;
-  in_flight_ = true;
-  in_flight_done_ = std::move(batch_done_);
+  in_flight_.push_back(InFlightBatch{batch_.id, std::move(batch_done_)});
   batch_done_.clear();
   storage_->Submit(std::move(batch_));
   batch_ = Batch();
@@ -88,15 +95,25 @@ void ChatService::OnStorageReady(absl::Time now) {
   std::vector<ReadResult> reads;
   storage_->TakeCompletions(&commits, &reads);
   for (const CommitResult& c : commits) {
-    if (!in_flight_) continue;
-    in_flight_ = false;
-    std::vector<Committed> done = std::move(in_flight_done_);
-    in_flight_done_.clear();
+    // Results come in submission order; one for a batch no longer in flight
+    // is Storage refusing a batch this loop has already failed (below).
+    if (in_flight_.empty() || in_flight_.front().id != c.batch_id) continue;
+    std::vector<Committed> done = std::move(in_flight_.front().done);
+    in_flight_.pop_front();
     if (!c.status.ok()) {
       ++metrics_->storage_failures;
       logger_->Log(LogLevel::kError, "storage: commit failed: %s", c.status.ToString());
       for (Committed& d : done) {
         if (d) d(c.status);
+      }
+      // The batches behind it carry later seqs: they fail with it (and
+      // Storage refuses them, as they were submitted before this was known).
+      std::deque<InFlightBatch> later = std::move(in_flight_);
+      in_flight_.clear();
+      for (InFlightBatch& b : later) {
+        for (Committed& d : b.done) {
+          if (d) d(c.status);
+        }
       }
       FailUncommitted(c.status, now);
       continue;

@@ -205,11 +205,22 @@ void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vec
   uint64_t count;
   while (read(event_fd_, &count, sizeof(count)) == sizeof(count)) {
   }
-  std::lock_guard<std::mutex> lock(done_mu_);
-  for (CommitResult& c : done_commits_) commits->push_back(std::move(c));
+  std::lock_guard<std::mutex> lock(mu_);  // before done_mu_, as nowhere the other way round
+  std::lock_guard<std::mutex> done_lock(done_mu_);
+  bool failure_taken = false;
+  for (CommitResult& c : done_commits_) {
+    failure_taken = failure_taken || !c.status.ok();
+    commits->push_back(std::move(c));
+  }
   for (ReadResult& r : done_reads_) reads->push_back(std::move(r));
   done_commits_.clear();
   done_reads_.clear();
+  if (failure_taken && !refusing_.ok()) {
+    // The caller learns of the failure now: what it queued before is refused.
+    for (const Batch& b : batches_) commits->push_back(CommitResult{b.id, RefusedAfter(b, refusing_)});
+    batches_.clear();
+    refusing_ = absl::OkStatus();
+  }
 }
 
 bool SqliteStorage::WaitForPrunePasses(uint64_t n, absl::Duration timeout) {
@@ -232,6 +243,7 @@ void SqliteStorage::WriterLoop() {
   Clock::time_point next_pass = Clock::now();  // the first pass right after Open
   for (;;) {
     std::vector<Batch> group;
+    absl::Status refusing;
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto ready = [&] {
@@ -245,10 +257,22 @@ void SqliteStorage::WriterLoop() {
       }
       if (!hold_writes_) group.swap(batches_);
       if (group.empty() && closing_) break;
+      refusing = refusing_;
     }
     if (!group.empty()) {
-      std::vector<CommitResult> results = writer_->CommitGroup(group);
-      transactions_committed_.store(writer_->transactions_committed());
+      std::vector<CommitResult> results;
+      if (refusing.ok()) {
+        results = writer_->CommitGroup(group);
+        transactions_committed_.store(writer_->transactions_committed());
+      } else {
+        for (const Batch& b : group) results.push_back(CommitResult{b.id, RefusedAfter(b, refusing)});
+      }
+      for (const CommitResult& r : results) {
+        if (r.status.ok() || !refusing.ok()) continue;
+        std::lock_guard<std::mutex> lock(mu_);  // set before the failure is posted
+        refusing_ = r.status;
+        break;
+      }
       PostCommits(std::move(results));
       continue;  // batches before pruning: a Step runs only when none wait
     }

@@ -82,6 +82,12 @@ class SqliteStorage : public Storage {
   std::vector<HistoryRead> reads_;
   bool closing_ = false;
   bool hold_writes_ = false;
+  // A commit failed and the loop has not taken its result yet: the batches
+  // submitted meanwhile were written behind the failed one (their seqs
+  // follow its own), so the writer refuses them unapplied, and
+  // TakeCompletions refuses those still queued when it hands the failure
+  // over. Batches submitted after that commit again.
+  absl::Status refusing_;
 
   // Completions out, guarded by done_mu_.
   std::mutex done_mu_;

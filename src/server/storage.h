@@ -8,6 +8,11 @@
 // writes), so replay never waits behind a commit. Both post their results and
 // make completion_fd() readable; the loop drains them with TakeCompletions.
 //
+// A failed batch fails the batches submitted after it until the caller has
+// taken its result: those are refused unapplied (same code), since they were
+// written behind it and may carry the seqs that follow its own. Batches
+// submitted once the failure has been taken commit again.
+//
 // Thread-safety: Submit, Read, TakeCompletions and completion_fd are for the
 // loop thread only; everything else is internal.
 #ifndef MUXCHAT_SERVER_STORAGE_H_

@@ -47,6 +47,11 @@ absl::Status StorageWriter::Prepare() {
        "INSERT INTO messages (room_id, seq, sender, sender_account_id, client_msg_id, ts, text)"
        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
       {&update_last_seq_, "UPDATE rooms SET last_seq = max(last_seq, ?2) WHERE id = ?1"},
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&savepoint_, "SAVEPOINT batch"},
+      {&release_, "RELEASE batch"},
+      {&rollback_to_, "ROLLBACK TO batch"},
+      {&commit_, "COMMIT"},
       {&update_max_room_id_,
        "INSERT INTO meta (key, value) VALUES ('max_room_id', ?1)"
        " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)"},
@@ -63,14 +68,19 @@ std::vector<CommitResult> StorageWriter::CommitGroup(const std::vector<Batch>& b
   std::vector<CommitResult> results(batches.size());
   for (size_t i = 0; i < batches.size(); ++i) results[i].batch_id = batches[i].id;
 
-  absl::Status fatal = db_->Exec("BEGIN IMMEDIATE");
+  absl::Status fatal = begin_.Run();
+  absl::Status failed;  // the first batch of the group that failed alone
   for (size_t i = 0; fatal.ok() && i < batches.size(); ++i) {
-    fatal = db_->Exec("SAVEPOINT batch");
+    if (!failed.ok()) {
+      results[i].status = RefusedAfter(batches[i], failed);
+      continue;
+    }
+    fatal = savepoint_.Run();
     if (!fatal.ok()) break;
     absl::Status status = ApplyBatch(batches[i]);
     if (status.ok()) status = FlushLastSeq();
     if (status.ok()) {
-      fatal = db_->Exec("RELEASE batch");
+      fatal = release_.Run();
       continue;
     }
     pending_last_seq_.clear();
@@ -79,13 +89,15 @@ std::vector<CommitResult> StorageWriter::CommitGroup(const std::vector<Batch>& b
       break;
     }
     results[i].status = absl::Status(status.code(), absl::StrCat("batch ", batches[i].id, ": ", status.message()));
-    fatal = db_->Exec("ROLLBACK TO batch; RELEASE batch");
+    failed = results[i].status;
+    fatal = rollback_to_.Run();
+    if (fatal.ok()) fatal = release_.Run();
   }
   if (fatal.ok() && FaultInjected()) {
     fatal = absl::UnavailableError(
         absl::StrCat("I/O error (injected: fault file ", fault_file_, " exists) committing to ", db_->path()));
   }
-  if (fatal.ok()) fatal = db_->Exec("COMMIT");
+  if (fatal.ok()) fatal = commit_.Run();
   if (!fatal.ok()) {
     db_->RollbackQuietly();
     pending_last_seq_.clear();
@@ -94,6 +106,11 @@ std::vector<CommitResult> StorageWriter::CommitGroup(const std::vector<Batch>& b
   }
   ++transactions_committed_;
   return results;
+}
+
+absl::Status RefusedAfter(const Batch& batch, const absl::Status& failure) {
+  return absl::Status(failure.code(),
+                      absl::StrCat("batch ", batch.id, " refused after an earlier batch failed: ", failure.message()));
 }
 
 absl::Status StorageWriter::ApplyBatch(const Batch& batch) {

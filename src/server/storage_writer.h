@@ -18,6 +18,9 @@
 
 namespace muxchat::server {
 
+// The result of a batch refused, unapplied, because `failure` came before it.
+absl::Status RefusedAfter(const Batch& batch, const absl::Status& failure);
+
 class StorageWriter {
  public:
   // Prepares the statements. `fault_file`: while it exists, every commit
@@ -28,10 +31,13 @@ class StorageWriter {
 
   // Applies `batches` in order in one transaction and returns one result per
   // batch, in order. Each batch runs inside its own savepoint: a batch that
-  // breaks a constraint (a duplicate name) fails alone with kAlreadyExists and
-  // leaves no trace. Disk full (kResourceExhausted), an I/O error
-  // (kUnavailable) or corruption (kDataLoss) rolls the whole transaction back
-  // and fails every batch in it; the next call starts afresh.
+  // breaks a constraint (a duplicate name) fails with kAlreadyExists and
+  // leaves no trace, and the batches after it in the group are refused
+  // unapplied with the same code (RefusedAfter): they were written after it
+  // and may carry the seqs that follow its own. Disk full
+  // (kResourceExhausted), an I/O error (kUnavailable) or corruption
+  // (kDataLoss) rolls the whole transaction back and fails every batch in
+  // it. The next call starts afresh.
   std::vector<CommitResult> CommitGroup(const std::vector<Batch>& batches);
 
   uint64_t transactions_committed() const { return transactions_committed_; }
@@ -52,6 +58,13 @@ class StorageWriter {
   // instead of one per message.
   absl::flat_hash_map<uint64_t, uint64_t> pending_last_seq_;
 
+  // The transaction's own statements, prepared once like the rest instead of
+  // parsed by sqlite3_exec for every commit.
+  SqliteStatement begin_;
+  SqliteStatement savepoint_;
+  SqliteStatement release_;
+  SqliteStatement rollback_to_;
+  SqliteStatement commit_;
   SqliteStatement insert_account_;
   SqliteStatement insert_session_;
   SqliteStatement delete_session_;

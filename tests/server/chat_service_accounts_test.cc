@@ -553,7 +553,7 @@ TEST_F(AccountsTest, ADurableMessageIsDeliveredOnlyOnceCommitted) {
   EXPECT_EQ(stored->message.client_msg_id, 7u);
 }
 
-TEST_F(AccountsTest, OneBatchCommitsAtATimeAndTheNextGathersMeanwhile) {
+TEST_F(AccountsTest, TwoBatchesCommitAtATimeAndTheNextGathersMeanwhile) {
   UseFakeStorage();
   Connection* a = Guest("alice");
   const uint64_t room = CreateAndJoin(a, "den");
@@ -561,16 +561,21 @@ TEST_F(AccountsTest, OneBatchCommitsAtATimeAndTheNextGathersMeanwhile) {
   Send(a, room, "1");
   service_->FlushStorage();
   Send(a, room, "2");
-  Send(a, room, "3");
   service_->FlushStorage();
-  ASSERT_EQ(storage_->submitted().size(), 1u) << "a second batch while the first commits";
+  ASSERT_EQ(storage_->submitted().size(), 2u) << "the second batch queues behind the first";
+  Send(a, room, "3");
+  Send(a, room, "4");
+  service_->FlushStorage();
+  ASSERT_EQ(storage_->submitted().size(), 2u) << "a third batch while two commit";
   storage_->CompleteNext();
-  service_->OnStorageReady(now_);  // delivers 1 and submits {2, 3}
-  ASSERT_EQ(storage_->submitted().size(), 1u);
-  EXPECT_EQ(storage_->submitted().front().ops.size(), 2u);
+  service_->OnStorageReady(now_);  // delivers 1 and submits {3, 4}
+  ASSERT_EQ(storage_->submitted().size(), 2u);
+  EXPECT_EQ(storage_->submitted().back().ops.size(), 2u);
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{1}));
+  storage_->CompleteNext();
   storage_->CompleteNext();
   service_->OnStorageReady(now_);
-  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{2, 3, 4}));
 }
 
 TEST_F(AccountsTest, AFailedCommitRefusesItsSendsAndReusesNoSeq) {
@@ -597,6 +602,43 @@ TEST_F(AccountsTest, AFailedCommitRefusesItsSendsAndReusesNoSeq) {
   v1::ServerFrame echo = TakeOne(a);
   EXPECT_EQ(echo.chat_message().seq(), 1u) << "the failed seqs were rolled back";
   EXPECT_EQ(echo.chat_message().text(), "kept");
+}
+
+// The batch behind a failed one carries the seqs after its own: it fails
+// with it at once (Storage refuses it too; its late result is ignored).
+TEST_F(AccountsTest, AFailedCommitFailsTheBatchInFlightBehindItAndReusesNoSeq) {
+  UseFakeStorage();
+  Connection* a = Guest("alice");
+  Connection* b = Guest("bob");
+  const uint64_t room = CreateAndJoin(a, "den");
+  Join(b, "den");
+  Take(a);
+  Take(b);
+  Send(a, room, "lost 1");
+  service_->FlushStorage();
+  Send(a, room, "lost 2");
+  service_->FlushStorage();
+  Send(a, room, "lost 3");  // gathered while both commit
+  ASSERT_EQ(storage_->submitted().size(), 2u);
+  storage_->CompleteNext(absl::UnavailableError("I/O error"));
+  service_->OnStorageReady(now_);
+  std::vector<v1::ServerFrame> out = Take(a);
+  ASSERT_EQ(out.size(), 3u);
+  for (const auto& f : out) {
+    ASSERT_TRUE(f.has_reply());
+    EXPECT_EQ(f.reply().status(), v1::FAILURE_STORAGE);
+  }
+  storage_->CompleteNext(absl::UnavailableError("refused after an earlier batch failed"));
+  service_->OnStorageReady(now_);
+  EXPECT_TRUE(Take(a).empty()) << "the refused batch was answered already";
+  EXPECT_TRUE(Take(b).empty()) << "nothing of a failed batch is delivered";
+  now_ += options_.storage_retry;
+  Send(a, room, "kept");
+  CommitAll();
+  v1::ServerFrame echo = TakeOne(a);
+  EXPECT_EQ(echo.chat_message().seq(), 1u) << "the failed seqs were rolled back";
+  EXPECT_EQ(echo.chat_message().text(), "kept");
+  EXPECT_EQ(TakeOne(b).chat_message().seq(), 1u);
 }
 
 TEST_F(AccountsTest, ACreatedRoomIsConfirmedOnceStored) {
