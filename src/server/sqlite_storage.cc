@@ -20,6 +20,18 @@ namespace {
 
 constexpr char kSqliteHeader[] = "SQLite format 3";  // 16 bytes with its NUL
 
+// WAL checkpoints. SQLite's own (wal_autocheckpoint, 1,000 pages) runs inside
+// the commit that crosses the mark, on the writer thread, and with
+// synchronous=NORMAL that includes two fsyncs: the group commit, and every
+// delivery waiting on it, stalls behind them. Here the writer only signals
+// a checkpointer thread, which runs PASSIVE checkpoints on its own
+// connection beside the writer's commits (docs/BENCHMARKS.md §9 measures
+// it). Should the WAL still grow (a checkpoint can only copy the frames
+// committed when it starts), the writer checkpoints itself past
+// kWriterCheckpointPages, as SQLite would have.
+constexpr int kCheckpointPages = 1000;
+constexpr int kWriterCheckpointPages = 4 * kCheckpointPages;
+
 // Creates `dir` with mode 0700 (its missing parents with the default mode).
 absl::Status MakeDataDir(const std::string& dir) {
   if (dir.empty()) return absl::InvalidArgumentError("storage: empty data directory");
@@ -131,6 +143,13 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const Storage
   if (!pruner.ok()) return AtOpen(pruner.status(), path);
   storage->pruner_ = *std::move(pruner);
 
+  absl::StatusOr<std::unique_ptr<SqliteConnection>> checkpoint_db =
+      SqliteConnection::Open(path, SQLITE_OPEN_READWRITE);
+  if (!checkpoint_db.ok()) return AtOpen(checkpoint_db.status(), path);
+  storage->checkpoint_db_ = *std::move(checkpoint_db);
+  // Replaces SQLite's autocheckpoint, which is itself a WAL hook.
+  sqlite3_wal_hook(db.get(), &SqliteStorage::OnWalCommit, storage.get());
+
   absl::StatusOr<std::unique_ptr<SqliteConnection>> reader_db = SqliteConnection::Open(path, SQLITE_OPEN_READONLY);
   if (!reader_db.ok()) return AtOpen(reader_db.status(), path);
   storage->reader_db_ = *std::move(reader_db);
@@ -140,6 +159,7 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const Storage
 
   storage->writer_thread_ = std::thread([s = storage.get()] { s->WriterLoop(); });
   storage->reader_thread_ = std::thread([s = storage.get()] { s->ReaderLoop(); });
+  storage->checkpoint_thread_ = std::thread([s = storage.get()] { s->CheckpointLoop(); });
   return storage;
 }
 
@@ -162,10 +182,14 @@ void SqliteStorage::Close() {
   reader_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
   if (reader_thread_.joinable()) reader_thread_.join();
+  checkpoint_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   reader_.reset();
   pruner_.reset();
   writer_.reset();
   reader_db_.reset();
+  checkpoint_db_.reset();
+  if (writer_db_ != nullptr) sqlite3_wal_hook(writer_db_->get(), nullptr, nullptr);
   writer_db_.reset();  // the last connection: SQLite checkpoints and removes the WAL
 }
 
@@ -226,6 +250,45 @@ void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vec
 bool SqliteStorage::WaitForPrunePasses(uint64_t n, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return prune_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return prune_passes_.load() >= n; });
+}
+
+bool SqliteStorage::WaitForCheckpoints(uint64_t n, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return checkpoint_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return checkpoints_.load() >= n; });
+}
+
+int SqliteStorage::OnWalCommit(void* storage, sqlite3* db, const char* schema, int wal_pages) {
+  if (wal_pages >= kWriterCheckpointPages) {
+    // Whatever the checkpointer has not copied (busy: it is copying now).
+    sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (wal_pages >= kCheckpointPages) {
+    auto* self = static_cast<SqliteStorage*>(storage);
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->checkpoint_wanted_ = true;
+    }
+    self->checkpoint_cv_.notify_all();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStorage::CheckpointLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      checkpoint_cv_.wait(lock, [&] { return closing_ || checkpoint_wanted_; });
+      if (closing_) break;
+      checkpoint_wanted_ = false;
+    }
+    // A failure (I/O error, disk full) leaves the frames in the WAL, still
+    // valid; the next commit past the mark asks again.
+    sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      checkpoints_.fetch_add(1);
+    }
+    checkpoint_cv_.notify_all();
+  }
 }
 
 void SqliteStorage::HoldWritesForTest(bool hold) {

@@ -1,5 +1,6 @@
-// Storage on SQLite: the writer thread (group commit, retention pruning) and
-// the reader thread (history pages), each with its own connection to
+// Storage on SQLite: the writer thread (group commit, retention pruning), the
+// reader thread (history pages) and the checkpointer thread (copying the WAL
+// into the database, signalled by the writer), each with its own connection to
 // DIR/muxchat.db in WAL mode. The Storage methods are for the loop thread;
 // the counters and test hooks below may be called from any thread. Owns its
 // threads, connections and the completion eventfd.
@@ -51,6 +52,11 @@ class SqliteStorage : public Storage {
   uint64_t prune_passes() const { return prune_passes_.load(); }
   // Waits until prune_passes() >= n; false on timeout.
   bool WaitForPrunePasses(uint64_t n, absl::Duration timeout);
+  // WAL checkpoints the checkpointer thread has run (each copies the
+  // committed WAL frames into the database file, off the writer's path).
+  uint64_t checkpoints() const { return checkpoints_.load(); }
+  // Waits until checkpoints() >= n; false on timeout.
+  bool WaitForCheckpoints(uint64_t n, absl::Duration timeout);
   // Test hook: while held, the writer takes no batches from its queue, so
   // several Submits end up in one group.
   void HoldWritesForTest(bool hold);
@@ -59,6 +65,9 @@ class SqliteStorage : public Storage {
   SqliteStorage(const StorageOptions& options, int event_fd);
   void WriterLoop();
   void ReaderLoop();
+  void CheckpointLoop();
+  // sqlite3_wal_hook of the writer connection, on the writer thread after each commit.
+  static int OnWalCommit(void* storage, sqlite3* db, const char* schema, int wal_pages);
   void PostCommits(std::vector<CommitResult> results);
   void PostRead(ReadResult result);
   void Wake();
@@ -69,6 +78,7 @@ class SqliteStorage : public Storage {
   // Connections first, so that the statement holders below go before them.
   std::unique_ptr<SqliteConnection> writer_db_;
   std::unique_ptr<SqliteConnection> reader_db_;
+  std::unique_ptr<SqliteConnection> checkpoint_db_;
   std::unique_ptr<StorageWriter> writer_;
   std::unique_ptr<RetentionPruner> pruner_;
   std::unique_ptr<StorageReader> reader_;
@@ -78,6 +88,8 @@ class SqliteStorage : public Storage {
   std::condition_variable writer_cv_;
   std::condition_variable reader_cv_;
   std::condition_variable prune_cv_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
   std::vector<Batch> batches_;
   std::vector<HistoryRead> reads_;
   bool closing_ = false;
@@ -97,9 +109,11 @@ class SqliteStorage : public Storage {
   std::atomic<uint64_t> transactions_committed_{0};
   std::atomic<uint64_t> messages_pruned_{0};
   std::atomic<uint64_t> prune_passes_{0};
+  std::atomic<uint64_t> checkpoints_{0};
 
   std::thread writer_thread_;
   std::thread reader_thread_;
+  std::thread checkpoint_thread_;
   bool closed_ = false;  // loop thread only
 };
 

@@ -429,6 +429,28 @@ TEST(Storage, FullDatabaseFailsWithResourceExhaustedAndRecoversWhenSpaceIsFreed)
   EXPECT_TRUE(after.ok()) << after;
 }
 
+// The writer's commits past the WAL mark signal the checkpointer thread,
+// which copies the WAL into the database beside them; nothing is lost.
+TEST(Storage, ACheckpointRunsOnceTheWalPassesItsMark) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  EXPECT_EQ(storage->checkpoints(), 0u);
+  // 2,000-byte texts, 4 to an 8 KiB page: 400 batches of 10 are ~1,000 pages.
+  const std::string text(2000, 'x');
+  for (uint64_t id = 2; id < 402; ++id) {
+    ASSERT_TRUE(Commit(*storage, Messages(id, 1, (id - 2) * 10 + 1, 10, absl::Now(), text)).status.ok());
+  }
+  EXPECT_TRUE(storage->WaitForCheckpoints(1, absl::Milliseconds(testing::kWaitMillis)));
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.rooms.size(), 1u);
+  EXPECT_EQ(state.rooms[0].last_seq, 4000u);
+}
+
 TEST(Storage, HistoryPagesNewestBeforeAndAfter) {
   TempDir dir;
   LoadedState state;
