@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,23 @@ namespace muxchat::server {
 namespace {
 
 constexpr char kSqliteHeader[] = "SQLite format 3";  // 16 bytes with its NUL
+
+// The checkpointer copies the WAL into the database once it holds this many
+// pages: SQLite's own wal_autocheckpoint default, but run on its own thread.
+// Left to SQLite, the commit that crosses it does the copy and its fsyncs
+// itself: with 100 rooms written interleaved, 64-message batches in
+// synchronous=NORMAL took 4.5 ms per commit instead of ~0.5 ms (bench/storage_restart.cc).
+constexpr int kCheckpointPages = 1000;
+
+// A group commit takes queued batches up to this many ops (at least one
+// batch), so that one transaction, and the WAL it writes, stay bounded when
+// the loop outruns the disk. Filling 1M messages with 64 batches of 1,000 in
+// flight made transactions of ~37,000 messages without it.
+constexpr size_t kMaxOpsPerGroup = 16384;
+
+// The writer's page cache: the leaf pages of 1,000 busy rooms' messages
+// (4 KiB each) stay cached. SQLite's default is 2 MiB.
+constexpr int kWriterCacheKiB = 32 * 1024;
 
 // Creates `dir` with mode 0700 (its missing parents with the default mode).
 absl::Status MakeDataDir(const std::string& dir) {
@@ -75,6 +93,7 @@ absl::Status ConfigureWriter(SqliteConnection& db, const StorageOptions& options
       !s.ok()) {
     return s;
   }
+  if (absl::Status s = db.Exec(absl::StrCat("PRAGMA cache_size = -", kWriterCacheKiB)); !s.ok()) return s;
   if (options.max_page_count > 0) {
     absl::StatusOr<int64_t> pages = db.QueryInt(absl::StrCat("PRAGMA max_page_count = ", options.max_page_count));
     if (!pages.ok()) return pages.status();
@@ -135,6 +154,14 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const Storage
   if (!reader.ok()) return AtOpen(reader.status(), path);
   storage->reader_ = *std::move(reader);
 
+  absl::StatusOr<std::unique_ptr<SqliteConnection>> checkpoint_db =
+      SqliteConnection::Open(path, SQLITE_OPEN_READWRITE);
+  if (!checkpoint_db.ok()) return AtOpen(checkpoint_db.status(), path);
+  storage->checkpoint_db_ = *std::move(checkpoint_db);
+  // Replaces SQLite's automatic checkpoint (itself a WAL hook) on the writer.
+  sqlite3_wal_hook(db.get(), &SqliteStorage::OnWalCommit, storage.get());
+
+  storage->checkpoint_thread_ = std::thread([s = storage.get()] { s->CheckpointLoop(); });
   storage->writer_thread_ = std::thread([s = storage.get()] { s->WriterLoop(); });
   storage->reader_thread_ = std::thread([s = storage.get()] { s->ReaderLoop(); });
   return storage;
@@ -157,8 +184,11 @@ void SqliteStorage::Close() {
   }
   writer_cv_.notify_all();
   reader_cv_.notify_all();
+  checkpoint_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
   if (reader_thread_.joinable()) reader_thread_.join();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  checkpoint_db_.reset();
   reader_.reset();
   pruner_.reset();
   writer_.reset();
@@ -240,7 +270,7 @@ void SqliteStorage::WriterLoop() {
       } else {
         writer_cv_.wait(lock, ready);
       }
-      if (!hold_writes_) group.swap(batches_);
+      if (!hold_writes_) TakeGroup(&group);
       if (group.empty() && closing_) break;
     }
     if (!group.empty()) {
@@ -286,6 +316,49 @@ void SqliteStorage::ReaderLoop() {
       reads.swap(reads_);
     }
     for (const HistoryRead& read : reads) PostRead(reader_->Read(read));
+  }
+}
+
+void SqliteStorage::TakeGroup(std::vector<Batch>* group) {
+  size_t ops = 0;
+  size_t taken = 0;
+  while (taken < batches_.size() && (taken == 0 || ops + batches_[taken].ops.size() <= kMaxOpsPerGroup)) {
+    ops += batches_[taken].ops.size();
+    ++taken;
+  }
+  if (taken == batches_.size()) {
+    group->swap(batches_);
+    return;
+  }
+  std::move(batches_.begin(), batches_.begin() + taken, std::back_inserter(*group));
+  batches_.erase(batches_.begin(), batches_.begin() + taken);
+}
+
+int SqliteStorage::OnWalCommit(void* self, sqlite3*, const char*, int wal_pages) {
+  if (wal_pages >= kCheckpointPages) {
+    auto* storage = static_cast<SqliteStorage*>(self);
+    {
+      std::lock_guard<std::mutex> lock(storage->mu_);
+      storage->checkpoint_wanted_ = true;
+    }
+    storage->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStorage::CheckpointLoop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      checkpoint_cv_.wait(lock, [&] { return closing_ || checkpoint_wanted_; });
+      if (closing_) break;  // closing the last connection checkpoints
+      checkpoint_wanted_ = false;
+    }
+    // PASSIVE: copies what no reader still needs, never waits for the
+    // writer or readers; what it leaves is copied by the next one. A
+    // failure (disk full) leaves the WAL longer, and is retried then too.
+    sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    checkpoints_.fetch_add(1);
   }
 }
 
