@@ -30,9 +30,11 @@ constexpr int kCheckpointPages = 1000;
 
 // A group commit takes queued batches up to this many ops (at least one
 // batch), so that one transaction, and the WAL it writes, stay bounded when
-// the loop outruns the disk. Filling 1M messages with 64 batches of 1,000 in
-// flight made transactions of ~37,000 messages without it.
-constexpr size_t kMaxOpsPerGroup = 16384;
+// the loop outruns the disk (and the savepoints' copies of changed pages stay
+// small). Filling 1M messages with 64 batches of 1,000 in flight made
+// transactions of ~37,000 messages without it; 64-message batches, 64 in
+// flight, commit as fast with groups of 4,096 as of 16,384.
+constexpr size_t kMaxOpsPerGroup = 4096;
 
 // The writer's page cache: the leaf pages of 1,000 busy rooms' messages
 // (4 KiB each) stay cached. SQLite's default is 2 MiB.
@@ -94,6 +96,9 @@ absl::Status ConfigureWriter(SqliteConnection& db, const StorageOptions& options
     return s;
   }
   if (absl::Status s = db.Exec(absl::StrCat("PRAGMA cache_size = -", kWriterCacheKiB)); !s.ok()) return s;
+  // Each batch's savepoint keeps the pages it changes for a rollback to it;
+  // in memory rather than in a temporary file.
+  if (absl::Status s = db.Exec("PRAGMA temp_store = MEMORY"); !s.ok()) return s;
   if (options.max_page_count > 0) {
     absl::StatusOr<int64_t> pages = db.QueryInt(absl::StrCat("PRAGMA max_page_count = ", options.max_page_count));
     if (!pages.ok()) return pages.status();

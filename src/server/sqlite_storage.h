@@ -46,7 +46,7 @@ class SqliteStorage : public Storage {
 
   // Transactions the writer committed with batches in them (a group of
   // batches taken together counts once). A group takes every queued batch,
-  // up to 16,384 ops.
+  // up to 4,096 ops.
   uint64_t transactions_committed() const { return transactions_committed_.load(); }
   uint64_t messages_pruned() const { return messages_pruned_.load(); }
   // Retention passes finished (the first starts at Open, then one every prune_interval).

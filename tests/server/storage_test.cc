@@ -255,6 +255,27 @@ TEST(Storage, QueuedBatchesCommitInOneTransactionWithOneResultEach) {
   EXPECT_EQ(storage->transactions_committed(), before + 1);
 }
 
+TEST(Storage, AGroupStopsAtFourThousandOpsButTakesAtLeastOneBatch) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  const uint64_t before = storage->transactions_committed();
+
+  storage->HoldWritesForTest(true);
+  storage->Submit(Messages(2, 1, 1, 3000));
+  storage->Submit(Messages(3, 1, 3001, 3000));  // 6,000 ops together: over the cap
+  storage->Submit(Messages(4, 1, 6001, 5000));  // over the cap alone
+  storage->HoldWritesForTest(false);
+  std::vector<CommitResult> commits;
+  std::vector<ReadResult> reads;
+  WaitFor(*storage, 3, 0, &commits, &reads);
+  ASSERT_EQ(commits.size(), 3u);
+  for (const CommitResult& c : commits) EXPECT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(storage->transactions_committed(), before + 3);
+}
+
 TEST(Storage, ABatchBreakingAConstraintFailsAloneInItsGroup) {
   TempDir dir;
   const StorageOptions options = OptionsFor(dir);
