@@ -186,6 +186,12 @@ int RunCommit() {
               static_cast<unsigned long long>(pipeline), static_cast<unsigned long long>(messages),
               absl::ToDoubleSeconds(took), messages / absl::ToDoubleSeconds(took),
               static_cast<unsigned long long>(transactions), absl::ToDoubleMicroseconds(took) / transactions);
+  struct stat st;
+  const std::string wal = dir + "/" + SqliteStorage::kDatabaseFileName + "-wal";
+  std::printf("  checkpoints: %llu by the checkpointer, %llu by the writer; WAL file %.1f MiB\n",
+              static_cast<unsigned long long>((*storage)->checkpoints()),
+              static_cast<unsigned long long>((*storage)->writer_checkpoints()),
+              stat(wal.c_str(), &st) == 0 ? st.st_size / 1048576.0 : 0.0);
   (*storage)->Close();
   std::filesystem::remove_all(dir, ec);
   return 0;

@@ -51,12 +51,18 @@ class SqliteStorage : public Storage {
   uint64_t messages_pruned() const { return messages_pruned_.load(); }
   // Retention passes finished (the first starts at Open, then one every prune_interval).
   uint64_t prune_passes() const { return prune_passes_.load(); }
+  // WAL checkpoints by the checkpointer thread, and by the writer when the
+  // WAL grew past what the checkpointer keeps up with.
   uint64_t checkpoints() const { return checkpoints_.load(); }
+  uint64_t writer_checkpoints() const { return writer_checkpoints_.load(); }
   // Waits until prune_passes() >= n; false on timeout.
   bool WaitForPrunePasses(uint64_t n, absl::Duration timeout);
   // Test hook: while held, the writer takes no batches from its queue, so
   // several Submits end up in one group.
   void HoldWritesForTest(bool hold);
+  // Test hook: while held, the checkpointer thread does nothing (the writer's
+  // own checkpoints past kWriterCheckpointPages still run).
+  void HoldCheckpointsForTest(bool hold) { hold_checkpoints_.store(hold); }
 
  private:
   SqliteStorage(const StorageOptions& options, int event_fd);
@@ -66,7 +72,8 @@ class SqliteStorage : public Storage {
   void ReaderLoop();
   void CheckpointLoop();
   // sqlite3_wal_hook on the writer connection, after each commit: wakes the
-  // checkpointer once the WAL holds kCheckpointPages.
+  // checkpointer once the WAL holds kCheckpointPages, checkpoints itself past
+  // kWriterCheckpointPages.
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int wal_pages);
   void PostCommits(std::vector<CommitResult> results);
   void PostRead(ReadResult result);
@@ -104,6 +111,8 @@ class SqliteStorage : public Storage {
   std::atomic<uint64_t> messages_pruned_{0};
   std::atomic<uint64_t> prune_passes_{0};
   std::atomic<uint64_t> checkpoints_{0};
+  std::atomic<uint64_t> writer_checkpoints_{0};
+  std::atomic<bool> hold_checkpoints_{false};
 
   std::thread writer_thread_;
   std::thread reader_thread_;
