@@ -16,6 +16,7 @@ packages=(
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
   libssl-dev                  # OpenSSL 3: TLS in muxchatd, the client and bench/'s load generators; SHA-1 for the WebSocket handshake
   openssl                     # scripts/make-dev-cert.sh (and its test)
+  libsqlite3-dev              # SQLite 3: muxchatd's durable store under --data_dir (accounts, rooms, history)
 )
 
 missing=()

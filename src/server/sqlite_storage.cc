@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,25 @@ absl::Status MakeDataDir(const std::string& dir) {
     }
   }
   return absl::OkStatus();
+}
+
+// An exclusive flock on DIR/LOCK, held as long as the returned fd is open:
+// two servers writing one database would interleave seqs. The kernel drops it
+// when the process dies, so a restart after kill -9 is not refused.
+absl::StatusOr<int> LockDataDir(const std::string& dir) {
+  const std::string path = dir + "/LOCK";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", dir, " is in use by another process (", path, " is locked)"));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot lock ", path, ": ", strerror(err)));
+  }
+  return fd;
 }
 
 // kDataLoss unless an existing, non-empty `path` starts with SQLite's header:
@@ -130,14 +150,23 @@ absl::Status QuickCheck(SqliteConnection& db) {
 absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const StorageOptions& options,
                                                                    LoadedState* state) {
   if (absl::Status s = MakeDataDir(options.data_dir); !s.ok()) return s;
+  absl::StatusOr<int> lock_fd = LockDataDir(options.data_dir);
+  if (!lock_fd.ok()) return lock_fd.status();
   const std::string path = absl::StrCat(options.data_dir, "/", kDatabaseFileName);
-  if (absl::Status s = CheckHeader(path); !s.ok()) return s;
+  if (absl::Status s = CheckHeader(path); !s.ok()) {
+    close(*lock_fd);
+    return s;
+  }
   struct stat st;
   const bool existed = stat(path.c_str(), &st) == 0 && st.st_size > 0;
 
   const int event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd < 0) return absl::UnavailableError(absl::StrCat("eventfd: ", strerror(errno)));
-  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(options, event_fd));
+  if (event_fd < 0) {
+    const int err = errno;
+    close(*lock_fd);
+    return absl::UnavailableError(absl::StrCat("eventfd: ", strerror(err)));
+  }
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(options, event_fd, *lock_fd));
 
   absl::StatusOr<std::unique_ptr<SqliteConnection>> writer_db =
       SqliteConnection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -182,11 +211,13 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const Storage
   return storage;
 }
 
-SqliteStorage::SqliteStorage(const StorageOptions& options, int event_fd) : options_(options), event_fd_(event_fd) {}
+SqliteStorage::SqliteStorage(const StorageOptions& options, int event_fd, int lock_fd)
+    : options_(options), event_fd_(event_fd), lock_fd_(lock_fd) {}
 
 SqliteStorage::~SqliteStorage() {
   Close();
   close(event_fd_);
+  close(lock_fd_);  // after the connections: the next process may open the directory
 }
 
 void SqliteStorage::Close() {

@@ -31,7 +31,8 @@ class SqliteStorage : public Storage {
   static constexpr char kDatabaseFileName[] = "muxchat.db";
 
   // Storage::Open's work (see storage.h): creates the directory (mode 0700),
-  // checks the file (kDataLoss, naming it, if it is not a SQLite database or
+  // locks it (kFailedPrecondition while another process has it open), checks
+  // the file (kDataLoss, naming it, if it is not a SQLite database or
   // fails PRAGMA quick_check), migrates, loads `state`, starts the threads.
   static absl::StatusOr<std::unique_ptr<SqliteStorage>> Open(const StorageOptions& options, LoadedState* state);
   SqliteStorage(const SqliteStorage&) = delete;
@@ -65,7 +66,7 @@ class SqliteStorage : public Storage {
   void HoldCheckpointsForTest(bool hold) { hold_checkpoints_.store(hold); }
 
  private:
-  SqliteStorage(const StorageOptions& options, int event_fd);
+  SqliteStorage(const StorageOptions& options, int event_fd, int lock_fd);
   void WriterLoop();
   // Moves the next group of queued batches into `group` (mu_ held).
   void TakeGroup(std::vector<Batch>* group);
@@ -81,6 +82,7 @@ class SqliteStorage : public Storage {
 
   const StorageOptions options_;
   const int event_fd_;
+  const int lock_fd_;  // flock on DIR/LOCK: one process per data directory
 
   // Connections first, so that the statement holders below go before them.
   std::unique_ptr<SqliteConnection> writer_db_;
