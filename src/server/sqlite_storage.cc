@@ -382,11 +382,16 @@ void SqliteStorage::TakeGroup(std::vector<Batch>* group) {
 
 int SqliteStorage::OnWalCommit(void* self, sqlite3* db, const char*, int wal_pages) {
   auto* storage = static_cast<SqliteStorage*>(self);
+  if (wal_pages < storage->last_wal_pages_) storage->next_checkpoint_pages_ = kCheckpointPages;  // started over
+  storage->last_wal_pages_ = wal_pages;
   if (wal_pages >= kWriterCheckpointPages) {
     // SQLITE_BUSY while the checkpointer runs: tried again after the next commit.
     sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     storage->writer_checkpoints_.fetch_add(1);
-  } else if (wal_pages >= kCheckpointPages) {
+  } else if (wal_pages >= storage->next_checkpoint_pages_) {
+    // Once per kCheckpointPages of growth, not after every commit: a pass
+    // costs two fsyncs, and the one before has copied most of the WAL.
+    storage->next_checkpoint_pages_ = wal_pages + kCheckpointPages;
     {
       std::lock_guard<std::mutex> lock(storage->mu_);
       storage->checkpoint_wanted_ = true;

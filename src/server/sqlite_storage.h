@@ -99,6 +99,10 @@ class SqliteStorage : public Storage {
   std::condition_variable prune_cv_;
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;
+  // OnWalCommit's state (writer thread only): the WAL's size after the last
+  // commit, and the size at which the checkpointer is woken next.
+  int last_wal_pages_ = 0;
+  int next_checkpoint_pages_ = 1000;  // kCheckpointPages
   std::vector<Batch> batches_;
   std::vector<HistoryRead> reads_;
   bool closing_ = false;
