@@ -87,9 +87,10 @@ struct CommitResult {
 struct HistoryRead {
   uint64_t id = 0;  // chosen by the caller, echoed in its ReadResult
   uint64_t room_id = 0;
-  uint64_t after_seq = 0;   // > 0: the oldest `limit` messages with seq > after_seq
+  uint64_t after_seq = 0;   // > 0 (or forward): the oldest `limit` messages with seq > after_seq
   uint64_t before_seq = 0;  // > 0: the newest `limit` with seq < before_seq
   uint32_t limit = 0;       // both 0: the newest `limit`
+  bool forward = false;     // page forward from after_seq even when it is 0 (from the oldest)
 };
 
 struct ReadResult {
@@ -109,6 +110,8 @@ struct LoadedState {
   std::vector<MessageRecord> recent;
   // Messages with a client_msg_id not older than dedupe_window, for resend dedupe.
   std::vector<MessageRecord> recent_client_ids;  // text left empty
+  // The largest room ID ever stored, deleted rooms included: IDs are never reused.
+  uint64_t max_room_id = 0;
 };
 
 struct StorageOptions {
