@@ -1,5 +1,7 @@
 #include "src/server/websocket_transport.h"
 
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -8,22 +10,6 @@
 
 namespace muxchat::server {
 namespace {
-
-// Copies the first `n` queued bytes of `from` to `to` and consumes them.
-void MoveFront(wire::OutputQueue* from, size_t n, char* to) {
-  absl::string_view spans[16];
-  size_t done = 0;
-  while (done < n) {
-    const size_t count = from->PeekFront(spans, 16, n - done);
-    size_t got = 0;
-    for (size_t i = 0; i < count; ++i) {
-      std::memcpy(to + done + got, spans[i].data(), spans[i].size());
-      got += spans[i].size();
-    }
-    from->Consume(got);
-    done += got;
-  }
-}
 
 // The Close code that goes with the server's reason for ending (PROTOCOL.md §17.3).
 uint16_t CloseCodeFor(CloseReason reason) {
@@ -48,7 +34,11 @@ uint16_t CloseCodeFor(CloseReason reason) {
 
 WebSocketTransport::WebSocketTransport(std::unique_ptr<Transport> inner, size_t max_message_bytes,
                                        absl::string_view early, absl::string_view preamble)
-    : inner_(std::move(inner)), decoder_(max_message_bytes), raw_(0), control_(0) {
+    : inner_(std::move(inner)),
+      vectored_(inner_->WritesVectors()),
+      decoder_(max_message_bytes),
+      raw_(0),
+      control_(0) {
   raw_.Append(early);
   early_unparsed_ = !early.empty();
   staged_.AppendCopy(preamble);
@@ -111,33 +101,194 @@ void WebSocketTransport::QueueClose(uint16_t code, absl::string_view reason) {
   wire::AppendWsClose(code, reason, &control_);
 }
 
-void WebSocketTransport::Stage(wire::OutputQueue* out) {
-  if (!control_.empty()) {
-    staged_.AppendCopy(control_.View());
-    control_.Clear();
+// One write's layout: the iovecs handed to sendmsg and, for each, what it
+// carries, so that a partial write can be accounted for to the byte.
+struct WebSocketTransport::WritePlan {
+  // Linux's IOV_MAX: at two vectors a message, 512 small messages a syscall.
+  static constexpr size_t kMaxVectors = 1024;
+  // Queue segments looked at per write (a shared range holds many frames).
+  static constexpr size_t kMaxSpans = 64;
+  enum class Kind : uint8_t { kHeaderStart, kHeaderRest, kBody };
+  struct Piece {
+    Kind kind;
+    uint16_t header;  // kHeaderStart: index in headers
+    uint32_t body;    // kHeaderStart: the message's body length
+  };
+  iovec vec[kMaxVectors];
+  Piece piece[kMaxVectors];
+  wire::WsHeader headers[kMaxVectors];  // a message with an empty body has no body vector
+  size_t count = 0;
+  size_t bytes = 0;
+  size_t header_count = 0;
+
+  void Add(const char* data, size_t len, Piece p) {
+    vec[count].iov_base = const_cast<char*>(data);
+    vec[count].iov_len = len;
+    piece[count] = p;
+    ++count;
+    bytes += len;
   }
-  // After our Close nothing more may follow it.
-  if (close_sent_ != 0) {
-    out->Consume(out->PendingBytes());
-    return;
+};
+
+namespace {
+
+// Reads forward through the queue's front spans.
+struct SpanCursor {
+  const absl::string_view* spans;
+  size_t count;
+  size_t index = 0;
+  size_t offset = 0;
+
+  size_t Contiguous() const { return index < count ? spans[index].size() - offset : 0; }
+  const char* At() const { return spans[index].data() + offset; }
+  void Skip(size_t n) {
+    offset += n;
+    while (index < count && offset == spans[index].size()) {
+      ++index;
+      offset = 0;
+    }
   }
-  // The queue above holds whole frames only (Connection appends whole
-  // frames), so each turn of this loop moves exactly one.
-  while (!out->empty() && staged_.PendingBytes() < kStageBytes && out->PendingBytes() >= wire::kLengthPrefixBytes) {
+  // Copies the next n bytes to `to` and moves past them, if there are n.
+  bool Take(size_t n, char* to) {
+    SpanCursor probe = *this;
+    for (size_t got = 0; got < n;) {
+      const size_t len = std::min(n - got, probe.Contiguous());
+      if (len == 0) return false;
+      std::memcpy(to + got, probe.At(), len);
+      probe.Skip(len);
+      got += len;
+    }
+    *this = probe;
+    return true;
+  }
+};
+
+}  // namespace
+
+// The plan of the write in progress: one per thread, as the loop writes one
+// connection at a time (30 KiB that no connection keeps).
+WebSocketTransport::WritePlan& WebSocketTransport::ScratchPlan() {
+  static thread_local WebSocketTransport::WritePlan plan;
+  return plan;
+}
+
+void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_bytes, bool start_messages,
+                                   WritePlan* plan) const {
+  using Kind = WritePlan::Kind;
+  plan->count = 0;
+  plan->bytes = 0;
+  plan->header_count = 0;
+  absl::string_view spans[WritePlan::kMaxSpans];
+  SpanCursor cursor{spans, out.PeekFront(spans, WritePlan::kMaxSpans, out.PendingBytes())};
+  // Adds up to `len` body bytes, across spans; true when all of them fit.
+  auto add_body = [&](size_t len) {
+    while (len > 0) {
+      const size_t take = std::min({len, max_bytes - plan->bytes, cursor.Contiguous()});
+      if (take == 0 || plan->count == WritePlan::kMaxVectors) return false;
+      plan->Add(cursor.At(), take, {Kind::kBody, 0, 0});
+      cursor.Skip(take);
+      len -= take;
+    }
+    return true;
+  };
+  if (header_sent_ < header_.size) {
+    const size_t take = std::min<size_t>(header_.size - header_sent_, max_bytes);
+    if (take == 0) return;
+    plan->Add(header_.bytes + header_sent_, take, {Kind::kHeaderRest, 0, 0});
+  }
+  if (!add_body(frame_left_) || !start_messages) return;
+  while (plan->bytes < max_bytes && plan->count < WritePlan::kMaxVectors) {
     char prefix[wire::kLengthPrefixBytes];
-    MoveFront(out, sizeof prefix, prefix);
+    if (!cursor.Take(sizeof prefix, prefix)) return;
     const uint32_t body = wire::DecodeLength(prefix);
-    const wire::WsHeader header = wire::MakeWsServerHeader(body);
-    char* at = staged_.AppendUninitialized(header.size + body);
-    std::memcpy(at, header.bytes, header.size);
-    MoveFront(out, body, at + header.size);
+    const uint16_t index = static_cast<uint16_t>(plan->header_count++);
+    wire::WsHeader& header = plan->headers[index];
+    header = wire::MakeWsServerHeader(body);
+    const size_t take = std::min<size_t>(header.size, max_bytes - plan->bytes);
+    plan->Add(header.bytes, take, {Kind::kHeaderStart, index, body});
+    if (take < header.size || !add_body(body)) return;
+  }
+}
+
+void WebSocketTransport::Advance(const WritePlan& plan, size_t n, wire::OutputQueue* out) {
+  using Kind = WritePlan::Kind;
+  size_t consumed = 0;
+  for (size_t i = 0; i < plan.count && n > 0; ++i) {
+    const size_t take = std::min(n, plan.vec[i].iov_len);
+    n -= take;
+    const WritePlan::Piece& p = plan.piece[i];
+    switch (p.kind) {
+      case Kind::kHeaderStart:
+        // The message starts with its first header byte: its prefix leaves
+        // the queue now, and the header is kept in case it went out in part.
+        consumed += wire::kLengthPrefixBytes;
+        header_ = plan.headers[p.header];
+        header_sent_ = static_cast<uint8_t>(take);
+        frame_left_ = p.body;
+        break;
+      case Kind::kHeaderRest:
+        header_sent_ = static_cast<uint8_t>(header_sent_ + take);
+        break;
+      case Kind::kBody:
+        consumed += take;
+        frame_left_ -= take;
+        break;
+    }
+  }
+  out->Consume(consumed);
+}
+
+void WebSocketTransport::Stage(wire::OutputQueue* out) {
+  WritePlan& plan = ScratchPlan();
+  while (staged_.PendingBytes() < kStageBytes) {
+    BuildPlan(*out, kStageBytes - staged_.PendingBytes(), close_sent_ == 0, &plan);
+    if (plan.bytes == 0) return;
+    char* at = staged_.AppendUninitialized(plan.bytes);
+    for (size_t i = 0; i < plan.count; ++i) {
+      std::memcpy(at, plan.vec[i].iov_base, plan.vec[i].iov_len);
+      at += plan.vec[i].iov_len;
+    }
+    Advance(plan, plan.bytes, out);
   }
 }
 
 IoResult WebSocketTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
-  Stage(out);
-  if (staged_.empty()) return IoResult{};
-  return inner_->Write(&staged_, max_bytes);
+  if (!InFrame()) {
+    // Control frames go between messages, never inside one.
+    if (!control_.empty()) {
+      staged_.AppendCopy(control_.View());
+      control_.Clear();
+    }
+    // After our Close nothing more may follow it.
+    if (close_sent_ != 0) out->Consume(out->PendingBytes());
+  }
+  if (!vectored_) {
+    Stage(out);
+    if (staged_.empty()) return IoResult{};
+    return inner_->Write(&staged_, max_bytes);
+  }
+  // Plain TCP. The staged raw bytes (the 101, control frames) go first.
+  size_t total = 0;
+  if (!staged_.empty()) {
+    IoResult r = inner_->Write(&staged_, max_bytes);
+    if (r.code != IoResult::kOk || !staged_.empty() || r.bytes >= max_bytes) return r;
+    total = r.bytes;
+  }
+  // Then the messages, in place: one header per message from the plan, the
+  // body straight from the queue's (shared) bytes.
+  WritePlan& plan = ScratchPlan();
+  BuildPlan(*out, max_bytes - total, close_sent_ == 0, &plan);
+  IoResult r;
+  if (plan.count > 0) r = inner_->WriteVectors(plan.vec, plan.count);
+  if (r.code == IoResult::kOk) {
+    Advance(plan, r.bytes, out);
+  } else if (r.code != IoResult::kWouldBlock || total == 0) {
+    return r;
+  } else {
+    r = IoResult{};  // progress made: say so; the next call will block
+  }
+  r.bytes += total;
+  return r;
 }
 
 bool WebSocketTransport::HasBufferedInput() const {
@@ -149,8 +300,10 @@ void WebSocketTransport::ShutdownWrite() {
   // Our side ends with a Close (its code from the reason, unless one was
   // already sent), then the inner transport's own ending. Best effort: one
   // write, never blocking.
+  // A Close inside a half-written message would garble both; the peer then
+  // sees the stream end instead.
   if (close_sent_ == 0) QueueClose(CloseCodeFor(reason_), "");
-  if (!control_.empty()) {
+  if (!control_.empty() && !InFrame()) {
     staged_.AppendCopy(control_.View());
     control_.Clear();
   }
