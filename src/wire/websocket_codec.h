@@ -115,13 +115,10 @@ class WebSocketDecoder {
 };
 
 // A server frame header (FIN set, no mask) for a payload of a given length.
-// The same bytes serve every recipient of a broadcast: build it once, queue
-// it in front of the shared payload for each member. For a room's fan-out,
-// writing header + payload once into a shared block of WebSocket frames
-// (beside the block of length-prefixed frames) is better still: consecutive
-// broadcasts are then one growing range per member, as on TCP, where a
-// header + slice pair per message would spend OutputQueue's slice segments
-// (kMaxSliceSegments) and fall back to copying under load.
+// It depends on nothing but the length, so the server's WebSocketTransport
+// builds it per write from the frame's length prefix and gathers it in front
+// of the shared payload (one sendmsg); members' queues keep holding the same
+// ranges of length-prefixed frames as TCP members' do.
 struct WsHeader {
   char bytes[kWsMaxServerHeaderBytes];
   uint8_t size = 0;
