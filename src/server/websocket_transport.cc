@@ -118,8 +118,10 @@ struct WebSocketTransport::WritePlan {
   Piece piece[kMaxVectors];
   wire::WsHeader headers[kMaxVectors];  // a message with an empty body has no body vector
   size_t count = 0;
-  size_t bytes = 0;
+  size_t bytes = 0;         // on the wire
   size_t header_count = 0;
+  size_t queue_bytes = 0;   // of the queue: prefixes and bodies
+  bool whole = false;       // the last piece ends a message
 
   void Add(const char* data, size_t len, Piece p) {
     vec[count].iov_base = const_cast<char*>(data);
@@ -127,6 +129,7 @@ struct WebSocketTransport::WritePlan {
     piece[count] = p;
     ++count;
     bytes += len;
+    queue_bytes += p.kind == Kind::kBody ? len : p.kind == Kind::kHeaderStart ? wire::kLengthPrefixBytes : 0;
   }
 };
 
@@ -178,6 +181,8 @@ void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_byte
   plan->count = 0;
   plan->bytes = 0;
   plan->header_count = 0;
+  plan->queue_bytes = 0;
+  plan->whole = false;
   absl::string_view spans[WritePlan::kMaxSpans];
   SpanCursor cursor{spans, out.PeekFront(spans, WritePlan::kMaxSpans, out.PendingBytes())};
   // Adds up to `len` body bytes, across spans; true when all of them fit.
@@ -195,11 +200,35 @@ void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_byte
     const size_t take = std::min<size_t>(header_.size - header_sent_, max_bytes);
     if (take == 0) return;
     plan->Add(header_.bytes + header_sent_, take, {Kind::kHeaderRest, 0, 0});
+    if (take < static_cast<size_t>(header_.size - header_sent_)) return;
   }
-  if (!add_body(frame_left_) || !start_messages) return;
-  while (plan->bytes < max_bytes && plan->count < WritePlan::kMaxVectors) {
+  if (!add_body(frame_left_)) return;
+  plan->whole = true;
+  if (!start_messages) return;
+  while (plan->bytes < max_bytes && plan->count + 2 <= WritePlan::kMaxVectors) {
+    const size_t contiguous = cursor.Contiguous();
+    if (contiguous >= wire::kLengthPrefixBytes) {
+      // The usual case, kept short (it runs once per message per member): the
+      // whole frame lies in this span and fits the budget.
+      const char* frame = cursor.At();
+      const uint32_t body = wire::DecodeLength(frame);
+      const size_t frame_bytes = wire::kLengthPrefixBytes + body;
+      const uint16_t index = static_cast<uint16_t>(plan->header_count);
+      wire::WsHeader& header = plan->headers[index];
+      header = wire::MakeWsServerHeader(body);
+      if (contiguous >= frame_bytes && max_bytes - plan->bytes >= header.size + body) {
+        ++plan->header_count;
+        plan->Add(header.bytes, header.size, {Kind::kHeaderStart, index, body});
+        if (body > 0) plan->Add(frame + wire::kLengthPrefixBytes, body, {Kind::kBody, 0, 0});
+        cursor.Skip(frame_bytes);
+        continue;
+      }
+    }
+    // Otherwise piece by piece: a prefix or body across spans (not made by
+    // Connection, handled all the same), or the budget ending inside.
     char prefix[wire::kLengthPrefixBytes];
     if (!cursor.Take(sizeof prefix, prefix)) return;
+    plan->whole = false;
     const uint32_t body = wire::DecodeLength(prefix);
     const uint16_t index = static_cast<uint16_t>(plan->header_count++);
     wire::WsHeader& header = plan->headers[index];
@@ -207,11 +236,20 @@ void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_byte
     const size_t take = std::min<size_t>(header.size, max_bytes - plan->bytes);
     plan->Add(header.bytes, take, {Kind::kHeaderStart, index, body});
     if (take < header.size || !add_body(body)) return;
+    plan->whole = true;
   }
 }
 
 void WebSocketTransport::Advance(const WritePlan& plan, size_t n, wire::OutputQueue* out) {
   using Kind = WritePlan::Kind;
+  if (n == plan.bytes && plan.whole) {
+    // All of it went out and it ended with a message: no state to keep.
+    header_ = wire::WsHeader();
+    header_sent_ = 0;
+    frame_left_ = 0;
+    out->Consume(plan.queue_bytes);
+    return;
+  }
   size_t consumed = 0;
   for (size_t i = 0; i < plan.count && n > 0; ++i) {
     const size_t take = std::min(n, plan.vec[i].iov_len);
