@@ -3,6 +3,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -101,39 +102,53 @@ void WebSocketTransport::QueueClose(uint16_t code, absl::string_view reason) {
   wire::AppendWsClose(code, reason, &control_);
 }
 
-// One write's layout: the iovecs handed to sendmsg and, for each, what it
-// carries, so that a partial write can be accounted for to the byte.
+// One write's layout: the iovecs handed to sendmsg, where the headers they
+// point at live, and what the whole of it means for the queue and for the
+// message in progress (a partial write is worked out from the vectors).
 struct WebSocketTransport::WritePlan {
   // Linux's IOV_MAX: at two vectors a message, 512 small messages a syscall.
   static constexpr size_t kMaxVectors = 1024;
   // Queue segments looked at per write (a shared range holds many frames).
   static constexpr size_t kMaxSpans = 64;
-  enum class Kind : uint8_t { kHeaderStart, kHeaderRest, kBody };
-  struct Piece {
-    Kind kind;
-    uint16_t header;  // kHeaderStart: index in headers
-    uint32_t body;    // kHeaderStart: the message's body length
-  };
   iovec vec[kMaxVectors];
-  Piece piece[kMaxVectors];
-  wire::WsHeader headers[kMaxVectors];  // a message with an empty body has no body vector
+  // Headers of bodies above 125 bytes (shorter ones point into a constant
+  // table); a message with an empty body has no body vector.
+  wire::WsHeader headers[kMaxVectors];
+  // The queue's front segments; here rather than on the stack, where 64
+  // views would be constructed on every write.
+  absl::string_view spans[kMaxSpans];
   size_t count = 0;
   size_t bytes = 0;         // on the wire
   size_t header_count = 0;
   size_t queue_bytes = 0;   // of the queue: prefixes and bodies
-  bool whole = false;       // the last piece ends a message
+  bool whole = false;       // the last vector ends a message
 
-  void Add(const char* data, size_t len, Piece p) {
+  void Add(const char* data, size_t len) {
     vec[count].iov_base = const_cast<char*>(data);
     vec[count].iov_len = len;
-    piece[count] = p;
     ++count;
     bytes += len;
-    queue_bytes += p.kind == Kind::kBody ? len : p.kind == Kind::kHeaderStart ? wire::kLengthPrefixBytes : 0;
   }
 };
 
 namespace {
+
+// The 2-byte headers of binary messages of 0..125 bytes, built at compile
+// time: a write points at these rather than building one per message.
+struct SmallHeaders {
+  char bytes[126][2];
+};
+constexpr SmallHeaders MakeSmallHeaders() {
+  SmallHeaders h{};
+  for (int i = 0; i < 126; ++i) {
+    h.bytes[i][0] = static_cast<char>(0x80 | static_cast<uint8_t>(wire::WsOpcode::kBinary));
+    h.bytes[i][1] = static_cast<char>(i);
+  }
+  return h;
+}
+constexpr SmallHeaders kSmallHeaders = MakeSmallHeaders();
+
+size_t HeaderSizeFor(uint32_t body) { return body <= 125 ? 2 : body <= 0xFFFF ? 4 : 10; }
 
 // Reads forward through the queue's front spans.
 struct SpanCursor {
@@ -177,71 +192,91 @@ WebSocketTransport::WritePlan& WebSocketTransport::ScratchPlan() {
 
 void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_bytes, bool start_messages,
                                    WritePlan* plan) const {
-  using Kind = WritePlan::Kind;
   plan->count = 0;
   plan->bytes = 0;
   plan->header_count = 0;
   plan->queue_bytes = 0;
   plan->whole = false;
-  absl::string_view spans[WritePlan::kMaxSpans];
-  SpanCursor cursor{spans, out.PeekFront(spans, WritePlan::kMaxSpans, out.PendingBytes())};
+  SpanCursor cursor{plan->spans, out.PeekFront(plan->spans, WritePlan::kMaxSpans, out.PendingBytes())};
   // Adds up to `len` body bytes, across spans; true when all of them fit.
   auto add_body = [&](size_t len) {
     while (len > 0) {
       const size_t take = std::min({len, max_bytes - plan->bytes, cursor.Contiguous()});
       if (take == 0 || plan->count == WritePlan::kMaxVectors) return false;
-      plan->Add(cursor.At(), take, {Kind::kBody, 0, 0});
+      plan->Add(cursor.At(), take);
+      plan->queue_bytes += take;
       cursor.Skip(take);
       len -= take;
     }
     return true;
   };
   if (header_sent_ < header_.size) {
-    const size_t take = std::min<size_t>(header_.size - header_sent_, max_bytes);
+    const size_t rest = header_.size - header_sent_;
+    const size_t take = std::min(rest, max_bytes);
     if (take == 0) return;
-    plan->Add(header_.bytes + header_sent_, take, {Kind::kHeaderRest, 0, 0});
-    if (take < static_cast<size_t>(header_.size - header_sent_)) return;
+    plan->Add(header_.bytes + header_sent_, take);
+    if (take < rest) return;
   }
   if (!add_body(frame_left_)) return;
   plan->whole = true;
   if (!start_messages) return;
   while (plan->bytes < max_bytes && plan->count + 2 <= WritePlan::kMaxVectors) {
-    const size_t contiguous = cursor.Contiguous();
-    if (contiguous >= wire::kLengthPrefixBytes) {
-      // The usual case, kept short (it runs once per message per member): the
-      // whole frame lies in this span and fits the budget.
-      const char* frame = cursor.At();
-      const uint32_t body = wire::DecodeLength(frame);
-      const size_t frame_bytes = wire::kLengthPrefixBytes + body;
-      const uint16_t index = static_cast<uint16_t>(plan->header_count);
-      wire::WsHeader& header = plan->headers[index];
-      header = wire::MakeWsServerHeader(body);
-      if (contiguous >= frame_bytes && max_bytes - plan->bytes >= header.size + body) {
-        ++plan->header_count;
-        plan->Add(header.bytes, header.size, {Kind::kHeaderStart, index, body});
-        if (body > 0) plan->Add(frame + wire::kLengthPrefixBytes, body, {Kind::kBody, 0, 0});
-        cursor.Skip(frame_bytes);
-        continue;
+    if (cursor.Contiguous() > 0) {
+      // The usual case, kept short (it runs once per message per member):
+      // whole frames lying in this span, within the budget.
+      const char* const first = cursor.At();
+      const char* at = first;
+      const char* const end = first + cursor.Contiguous();
+      iovec* v = plan->vec + plan->count;
+      iovec* const last = plan->vec + WritePlan::kMaxVectors - 1;
+      size_t bytes = plan->bytes;
+      while (end - at >= static_cast<ptrdiff_t>(wire::kLengthPrefixBytes) && v < last) {
+        const uint32_t body = wire::DecodeLength(at);
+        if (body > static_cast<size_t>(end - at) - wire::kLengthPrefixBytes) break;
+        const size_t header_size = HeaderSizeFor(body);
+        if (max_bytes - bytes < header_size + body) break;
+        const char* header = kSmallHeaders.bytes[body <= 125 ? body : 0];
+        if (body > 125) {
+          wire::WsHeader& h = plan->headers[plan->header_count++];
+          h = wire::MakeWsServerHeader(body);
+          header = h.bytes;
+        }
+        v->iov_base = const_cast<char*>(header);
+        v->iov_len = header_size;
+        ++v;
+        if (body > 0) {
+          v->iov_base = const_cast<char*>(at + wire::kLengthPrefixBytes);
+          v->iov_len = body;
+          ++v;
+        }
+        bytes += header_size + body;
+        at += wire::kLengthPrefixBytes + body;
       }
+      const size_t consumed = static_cast<size_t>(at - first);
+      plan->count = static_cast<size_t>(v - plan->vec);
+      plan->bytes = bytes;
+      plan->queue_bytes += consumed;
+      cursor.Skip(consumed);
+      if (consumed > 0) continue;
     }
-    // Otherwise piece by piece: a prefix or body across spans (not made by
-    // Connection, handled all the same), or the budget ending inside.
+    // Otherwise one message piece by piece: a prefix or body across spans
+    // (Connection never makes one, handled all the same), or the budget
+    // ending inside it.
     char prefix[wire::kLengthPrefixBytes];
     if (!cursor.Take(sizeof prefix, prefix)) return;
     plan->whole = false;
+    plan->queue_bytes += sizeof prefix;
     const uint32_t body = wire::DecodeLength(prefix);
-    const uint16_t index = static_cast<uint16_t>(plan->header_count++);
-    wire::WsHeader& header = plan->headers[index];
+    wire::WsHeader& header = plan->headers[plan->header_count++];
     header = wire::MakeWsServerHeader(body);
     const size_t take = std::min<size_t>(header.size, max_bytes - plan->bytes);
-    plan->Add(header.bytes, take, {Kind::kHeaderStart, index, body});
+    plan->Add(header.bytes, take);
     if (take < header.size || !add_body(body)) return;
     plan->whole = true;
   }
 }
 
 void WebSocketTransport::Advance(const WritePlan& plan, size_t n, wire::OutputQueue* out) {
-  using Kind = WritePlan::Kind;
   if (n == plan.bytes && plan.whole) {
     // All of it went out and it ended with a message: no state to keep.
     header_ = wire::WsHeader();
@@ -250,28 +285,56 @@ void WebSocketTransport::Advance(const WritePlan& plan, size_t n, wire::OutputQu
     out->Consume(plan.queue_bytes);
     return;
   }
-  size_t consumed = 0;
-  for (size_t i = 0; i < plan.count && n > 0; ++i) {
-    const size_t take = std::min(n, plan.vec[i].iov_len);
-    n -= take;
-    const WritePlan::Piece& p = plan.piece[i];
-    switch (p.kind) {
-      case Kind::kHeaderStart:
-        // The message starts with its first header byte: its prefix leaves
-        // the queue now, and the header is kept in case it went out in part.
-        consumed += wire::kLengthPrefixBytes;
-        header_ = plan.headers[p.header];
-        header_sent_ = static_cast<uint8_t>(take);
-        frame_left_ = p.body;
-        break;
-      case Kind::kHeaderRest:
-        header_sent_ = static_cast<uint8_t>(header_sent_ + take);
-        break;
-      case Kind::kBody:
-        consumed += take;
-        frame_left_ -= take;
-        break;
+  // Part of it: walk the vectors as BuildPlan laid them out (the rest of the
+  // message in progress, then per message a header vector and its body's).
+  size_t vi = 0;
+  size_t voff = 0;
+  auto skip = [&](size_t k) {
+    while (k > 0) {
+      const size_t left = plan.vec[vi].iov_len - voff;
+      if (k < left) {
+        voff += k;
+        return;
+      }
+      k -= left;
+      ++vi;
+      voff = 0;
     }
+  };
+  size_t consumed = 0;
+  auto body = [&]() {
+    const size_t take = std::min(n, frame_left_);
+    frame_left_ -= take;
+    consumed += take;
+    n -= take;
+    skip(take);
+  };
+  if (header_sent_ < header_.size) {
+    const size_t take = std::min<size_t>(n, header_.size - header_sent_);
+    header_sent_ = static_cast<uint8_t>(header_sent_ + take);
+    n -= take;
+    skip(take);
+  }
+  body();
+  while (n > 0) {
+    // A message starts here, with its header vector (whole in the plan's
+    // storage even when the vector holds only its start).
+    const auto* h = static_cast<const uint8_t*>(plan.vec[vi].iov_base);
+    const uint8_t length_byte = h[1] & 0x7F;
+    header_.size = static_cast<uint8_t>(length_byte <= 125 ? 2 : length_byte == 126 ? 4 : 10);
+    std::memcpy(header_.bytes, h, header_.size);
+    uint64_t length = length_byte;
+    if (length_byte >= 126) {
+      length = 0;
+      for (size_t i = 2; i < header_.size; ++i) length = (length << 8) | h[i];
+    }
+    consumed += wire::kLengthPrefixBytes;
+    const size_t take = std::min<size_t>(n, header_.size);
+    header_sent_ = static_cast<uint8_t>(take);
+    n -= take;
+    skip(take);
+    frame_left_ = static_cast<size_t>(length);
+    body();
   }
   out->Consume(consumed);
 }

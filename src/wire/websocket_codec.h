@@ -126,7 +126,7 @@ struct WsHeader {
 };
 // Inline: it runs once per message per WebSocket member.
 inline WsHeader MakeWsServerHeader(uint64_t payload_bytes, WsOpcode opcode = WsOpcode::kBinary) {
-  WsHeader h;
+  WsHeader h{};  // all bytes set: copies of it never read indeterminate ones
   h.bytes[0] = static_cast<char>(0x80 | static_cast<uint8_t>(opcode));
   if (payload_bytes <= 125) {
     h.bytes[1] = static_cast<char>(payload_bytes);
