@@ -237,8 +237,16 @@ void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_byte
         if (max_bytes - bytes < header_size + body) break;
         const char* header = kSmallHeaders.bytes[body <= 125 ? body : 0];
         if (body > 125) {
+          // Four stores, not a whole WsHeader: only its bytes are read back.
           wire::WsHeader& h = plan->headers[plan->header_count++];
-          h = wire::MakeWsServerHeader(body);
+          if (body <= 0xFFFF) {
+            h.bytes[0] = kSmallHeaders.bytes[0][0];
+            h.bytes[1] = 126;
+            h.bytes[2] = static_cast<char>(body >> 8);
+            h.bytes[3] = static_cast<char>(body);
+          } else {
+            h = wire::MakeWsServerHeader(body);
+          }
           header = h.bytes;
         }
         v->iov_base = const_cast<char*>(header);
