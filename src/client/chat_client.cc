@@ -363,6 +363,13 @@ absl::Status ChatClient::Pump() {
   return close_status_;
 }
 
+absl::Duration ChatClient::keepalive_interval() const {
+  const uint32_t ms = welcome_.limits().keepalive_millis();
+  if (ms > 0) return absl::Milliseconds(ms);
+  const uint32_t s = welcome_.limits().keepalive_seconds();  // servers before keepalive_millis
+  return s > 0 ? absl::Seconds(s) : absl::InfiniteDuration();
+}
+
 // ------------------------------------------------------------------- I/O
 
 template <typename Ready>

@@ -5,6 +5,14 @@
 // waiting the client both reads (queuing events, answering keepalive pings)
 // and flushes its output, so neither side can deadlock the other.
 //
+// Keepalive: the server pings a connection it has not heard from for
+// Limits.keepalive_millis and drops it if no Pong comes within its timeout.
+// The library has no thread of its own, so pings are answered only while the
+// owner drives the socket: every blocking call and every wait answers them,
+// and so does Pump() — an owner with nothing to ask must still poll fd() for
+// POLLIN and call Pump() when it is readable (or call it at least once per
+// keepalive_interval()). A ChatClient nobody drives at all is dropped.
+//
 // Thread rule: not thread-safe; one thread at a time may use an instance.
 // Ownership: the ChatClient owns its socket and closes it in Close() or on
 // destruction. Frames and statuses returned are copies owned by the caller.
@@ -139,7 +147,13 @@ class ChatClient {
   // peer closed or the socket failed, the StatusFromServer error after an Error
   // frame (kDataLoss for undecodable input). Stop polling fd() after that, and
   // drain the remaining events with NextEvent(absl::ZeroDuration()).
+  // Safe to call at any time (it never blocks): calling it while idle is how
+  // an owner that polls fd() keeps the connection alive (see the top).
   absl::Status Pump();
+  // The server's keepalive idle time (Welcome limits); InfiniteDuration when
+  // the server never pings or before a Welcome. An idle owner must drive the
+  // socket at least this often.
+  absl::Duration keepalive_interval() const;
   bool HasQueuedEvent() const { return !events_.empty(); }
   // True while bytes are queued for the server, or TLS needs to write to
   // make progress (poll for POLLOUT too).
