@@ -16,7 +16,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "src/client/account_login.h"
 #include "src/client/mention.h"
+#include "src/client/token_store.h"
 #include "src/client/room_table.h"
 #include "src/client/server_status.h"
 #include "src/client/session_common.h"
@@ -72,6 +74,27 @@ int FullscreenSession::Run() {
   }
   client_ = std::move(*connected);
   client_->set_interrupt_fd(signal_fd_);
+  // --user: log in before the screen is taken (the password prompt needs the terminal).
+  bool resuming = false;
+  if (!options_.user.empty()) {
+    if (auto path = TokenStore::DefaultPath(); path.ok()) tokens_.emplace(*path);
+    AccountLoginOptions a;
+    a.server = ServerKey(options_.host, options_.port);
+    a.user = options_.user;
+    a.register_account = options_.register_account;
+    a.resume = std::vector<v1::RoomCursor>();  // a kept token restores the account's rooms
+    a.signal_fd = signal_fd_;
+    a.notice = [](const std::string& text) { std::fprintf(stderr, "muxchat: %s\n", text.c_str()); };
+    auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
+    if (!r.ok()) {
+      if (absl::IsCancelled(r.status())) return kExitOk;
+      std::fprintf(stderr, "muxchat: %s as %s: %s\n", options_.register_account ? "cannot register" : "cannot log in",
+                   options_.user.c_str(), std::string(r.status().message()).c_str());
+      return client_->closed() ? kExitConnectionLost : ExitCodeFor(r.status());
+    }
+    logged_in_ = true;
+    resuming = r->resumed;
+  }
 
   sigset_t winch;
   sigemptyset(&winch);
@@ -87,7 +110,15 @@ int FullscreenSession::Run() {
   }
   System(absl::StrCat("connected to ", options_.host, " port ", options_.port,
                       "; Ctrl+C, Ctrl+D or /quit exits"));
-  if (!options_.nick.empty()) {
+  if (logged_in_) {
+    System(absl::StrCat("logged in as ", client_->nickname(), " (account; server ",
+                        client_->welcome().server_version(), "); /join ROOM to chat, /help for commands"));
+    if (!resuming) {
+      for (const std::string& room : options_.rooms) Join(room);
+    } else {
+      join_after_resume_ = true;
+    }
+  } else if (!options_.nick.empty()) {
     Redraw();  // show the screen while the login request waits
     TryNick(options_.nick);
   } else {
@@ -380,7 +411,7 @@ bool FullscreenSession::HandleLocalCommand(const std::string& line) {
 
 CompletionSources FullscreenSession::Sources() const {
   CompletionSources s;
-  s.commands = {"/create", "/delete", "/help", "/join", "/leave", "/list", "/names",
+  s.commands = {"/create", "/delete", "/help", "/history", "/join", "/leave", "/list", "/logout", "/names",
                 "/quit",   "/rooms",  "/switch", "/win"};
   s.rooms = windows_.RoomNames();
   s.rooms.insert(s.rooms.end(), known_rooms_.begin(), known_rooms_.end());
@@ -470,6 +501,21 @@ void FullscreenSession::HandleCommand(const Command& command) {
     case CommandKind::kNames:
       Names(command.arg);
       return;
+    case CommandKind::kHistory:
+      History(command.arg);
+      return;
+    case CommandKind::kLogout: {
+      if (options_.user.empty()) {
+        Error("you are a guest (no account session to end); /quit leaves");
+        return;
+      }
+      auto reply = client_->Logout(kRequestTimeout);
+      if (!reply.ok() && !client_->closed()) return Fail("cannot log out", reply.status());
+      if (tokens_.has_value()) (void)tokens_->Remove(ServerKey(options_.host, options_.port), options_.user);
+      farewell_ = "logged out: the session token is revoked and forgotten";
+      exit_code_ = kExitOk;
+      return;
+    }
     case CommandKind::kRooms: {
       std::string text = "your rooms:";
       for (size_t i = 1; i < windows_.size(); ++i) absl::StrAppend(&text, " ", i + 1, ":", windows_.at(i).name());
@@ -542,6 +588,35 @@ void FullscreenSession::Leave(const std::string& room) {
   System(absl::StrCat("left ", name));
 }
 
+void FullscreenSession::History(const std::string& arg) {
+  RoomWindow& w = windows_.active();
+  if (w.room_id() == 0) {
+    Error("this is the status window: /history pages the messages of a room's window");
+    return;
+  }
+  v1::History query;
+  const auto oldest = oldest_seq_.find(w.room_id());
+  if (oldest != oldest_seq_.end()) {
+    if (oldest->second <= 1) {
+      System("no older messages", &w);
+      return;
+    }
+    query.set_before_seq(oldest->second);
+  }
+  uint32_t limit = 0;
+  if (!arg.empty()) (void)absl::SimpleAtoi(arg, &limit);
+  query.set_limit(limit);
+  auto reply = client_->History(w.room_id(), query, kRequestTimeout);
+  if (!reply.ok()) return Fail("cannot page the history", reply.status());
+  if (reply->history_count() == 0) {
+    System("no older messages stored", &w);
+    return;
+  }
+  System(absl::StrCat("history: ", reply->history_count(), " older message", reply->history_count() == 1 ? "" : "s"),
+         &w);
+  page_left_[w.room_id()] = reply->history_count();
+}
+
 void FullscreenSession::Names(const std::string& room) {
   RoomWindow* w = room.empty() ? &windows_.active() : windows_.FindByName(room);
   if (w == nullptr || w->room_id() == 0) {
@@ -580,13 +655,37 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
         return;
       }
       if (!m.replay()) w->members().Add(m.sender());
+      {
+        auto [it, inserted] = oldest_seq_.emplace(frame.room_id(), m.seq());
+        if (!inserted) it->second = std::min(it->second, m.seq());
+      }
       w->Add(std::move(line));
+      if (auto page = page_left_.find(frame.room_id()); m.replay() && page != page_left_.end()) {
+        if (--page->second == 0) {
+          page_left_.erase(page);
+          System("end of the history page; /history for more", w);
+        }
+        return;
+      }
       if (m.replay()) {
         auto it = history_left_.find(frame.room_id());
         if (it != history_left_.end() && --it->second == 0) {
           history_left_.erase(it);
           System("end of history; live messages follow", w);
         }
+      }
+      return;
+    }
+    case v1::ServerFrame::kRoomResumed: {
+      const v1::RoomResumed& r = frame.room_resumed();
+      if (w == nullptr) w = windows_.Open(frame.room_id(), SafeText(r.name()));
+      w->members().SetCount(r.member_count());
+      w->members().Add(client_->nickname());
+      windows_.ActivateRoom(frame.room_id());
+      System(absl::StrCat("joined ", w->name(), " (", Members(r.member_count()), ")"), w);
+      if (r.replay_count() > 0) {
+        history_left_[frame.room_id()] = r.replay_count();
+        System(absl::StrCat("history: the last ", r.replay_count(), " message", r.replay_count() == 1 ? "" : "s"), w);
       }
       return;
     }
@@ -619,6 +718,11 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       return;
     }
     case v1::ServerFrame::kReply:
+      if (join_after_resume_ && frame.request_id() == client_->resume_request_id()) {
+        join_after_resume_ = false;  // the account's rooms are back; now the --room ones
+        for (const std::string& room : options_.rooms) Join(room);
+        return;
+      }
       // An answer nobody waited for: a refused message (Send does not wait).
       if (frame.reply().status() != v1::SUCCESS) {
         for (auto& [room_id, ids] : pending_) {

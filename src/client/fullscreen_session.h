@@ -27,6 +27,7 @@
 #include "src/client/fullscreen_ui.h"
 #include "src/client/input_line.h"
 #include "src/client/message_format.h"
+#include "src/client/token_store.h"
 #include "src/client/window_list.h"
 
 namespace muxchat::client {
@@ -54,6 +55,7 @@ class FullscreenSession {
   void Join(const std::string& room);
   void Leave(const std::string& room);
   void Names(const std::string& room);
+  void History(const std::string& arg);
   void SendText(const std::string& text);
   void Fail(const std::string& what, const absl::Status& status);
   void Lost(const std::string& why);
@@ -80,6 +82,10 @@ class FullscreenSession {
   std::vector<std::string> known_rooms_;               // from the last /list, for completion
   std::optional<int> exit_code_;
   std::string farewell_;  // printed to stderr after the terminal is restored
+  std::optional<TokenStore> tokens_;                  // with --user
+  bool join_after_resume_ = false;                    // --room rooms wait for the Resume to end
+  std::map<uint64_t, uint64_t> oldest_seq_;           // room -> oldest seq shown (/history pages before it)
+  std::map<uint64_t, uint32_t> page_left_;            // room -> /history messages still to come
 };
 
 }  // namespace muxchat::client
