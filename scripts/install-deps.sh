@@ -16,6 +16,7 @@ packages=(
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
   libssl-dev                  # OpenSSL 3: TLS in muxchatd, the client and bench/'s load generators; SHA-1 for the WebSocket handshake
   openssl                     # scripts/make-dev-cert.sh (and its test)
+  libsodium-dev               # accounts: argon2id password hashing, random session tokens and their SHA-256
 )
 
 missing=()

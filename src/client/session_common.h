@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "src/client/chat_client.h"
 #include "src/client/exit_codes.h"
+#include "src/client/room_members.h"
 
 namespace muxchat::client {
 
@@ -57,6 +58,12 @@ bool SleepUnlessSignalled(int signal_fd, absl::Duration duration);
 
 // "host:port" (IPv6 literals in brackets): the token file's key for a server.
 std::string ServerKey(const std::string& host, uint16_t port);
+
+// Asks the server who is in room `room_id` (every ListMembers page) and
+// makes `*members` that list. OK too, leaving `*members` as it was, when the
+// server predates ListMembers (it refuses the request as FAILURE_INVALID);
+// any other failure is returned.
+absl::Status FetchMembers(ChatClient& client, uint64_t room_id, RoomMembers* members);
 
 // Reads one pending signal from `signal_fd`; returns its number, 0 if none.
 int ReadSignal(int signal_fd);

@@ -1,0 +1,162 @@
+#include "src/server/password_hasher.h"
+
+#include <sodium.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "src/server/sodium_init.h"
+
+namespace muxchat::server {
+namespace {
+
+void Wipe(std::string& s) {
+  if (!s.empty()) sodium_memzero(s.data(), s.size());
+  s.clear();
+}
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "muxchatd: password hasher: %s\n", what);
+  std::abort();
+}
+
+}  // namespace
+
+PasswordCost PasswordCost::ForTests() {
+  PasswordCost cost;
+  cost.opslimit = crypto_pwhash_OPSLIMIT_MIN;
+  cost.memlimit = crypto_pwhash_MEMLIMIT_MIN;
+  return cost;
+}
+
+PasswordHasher::PasswordHasher(PasswordCost cost, size_t max_outstanding)
+    : cost_(cost), max_outstanding_(max_outstanding) {
+  const absl::Status s = InitSodiumOnce();
+  if (!s.ok()) Die(std::string(s.message()).c_str());
+  event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) {
+    const int err = errno;
+    Die((std::string("eventfd: ") + std::strerror(err)).c_str());
+  }
+  worker_ = std::thread([this] { WorkerMain(); });
+}
+
+PasswordHasher::~PasswordHasher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    for (Job& job : jobs_) Wipe(job.password);
+    jobs_.clear();
+  }
+  work_cv_.notify_one();
+  worker_.join();
+  ::close(event_fd_);
+}
+
+bool PasswordHasher::Hash(uint64_t job_id, std::string password) {
+  Job job;
+  job.job_id = job_id;
+  job.password = std::move(password);
+  return Enqueue(std::move(job));
+}
+
+bool PasswordHasher::Verify(uint64_t job_id, std::string password, std::string stored_hash) {
+  Job job;
+  job.job_id = job_id;
+  job.verify = true;
+  job.password = std::move(password);
+  job.stored_hash = std::move(stored_hash);
+  return Enqueue(std::move(job));
+}
+
+bool PasswordHasher::Enqueue(Job job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (outstanding_ < max_outstanding_) {
+      ++outstanding_;
+      jobs_.push_back(std::move(job));
+      work_cv_.notify_one();
+      return true;
+    }
+  }
+  Wipe(job.password);
+  return false;
+}
+
+bool PasswordHasher::queue_full() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outstanding_ >= max_outstanding_;
+}
+
+size_t PasswordHasher::outstanding() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return outstanding_;
+}
+
+void PasswordHasher::TakeResults(std::vector<PasswordResult>* out) {
+  // Clear the readiness first: a result posted after this read either lands
+  // in the swap below (and leaves a harmless empty wake-up) or writes the
+  // eventfd again.
+  uint64_t count;
+  while (::read(event_fd_, &count, sizeof count) < 0 && errno == EINTR) {
+  }
+  std::vector<PasswordResult> taken;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    taken.swap(results_);
+    outstanding_ -= taken.size();
+  }
+  for (PasswordResult& r : taken) out->push_back(std::move(r));
+}
+
+void PasswordHasher::WorkerMain() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    // The lock is not held here: the loop may queue and take meanwhile.
+    PasswordResult result = Run(job);
+    Wipe(job.password);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      results_.push_back(std::move(result));
+    }
+    const uint64_t one = 1;
+    // An eventfd write of 8 bytes only fails if the counter would overflow,
+    // which ~2^64 untaken results cannot reach.
+    while (::write(event_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+PasswordResult PasswordHasher::Run(Job& job) const {
+  PasswordResult result;
+  result.job_id = job.job_id;
+  if (job.verify) {
+    // crypto_pwhash_str_verify reads a NUL-terminated string: c_str() gives
+    // one, and a stored hash with an embedded NUL is just malformed (fails).
+    result.ok = crypto_pwhash_str_verify(job.stored_hash.c_str(), job.password.data(), job.password.size()) == 0;
+    if (result.ok) {
+      result.needs_rehash = crypto_pwhash_str_needs_rehash(job.stored_hash.c_str(), cost_.opslimit, cost_.memlimit) != 0;
+    }
+    return result;
+  }
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(out, job.password.data(), job.password.size(), cost_.opslimit, cost_.memlimit) == 0) {
+    result.ok = true;
+    result.hash = out;
+  }
+  return result;
+}
+
+}  // namespace muxchat::server
