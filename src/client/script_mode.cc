@@ -318,7 +318,11 @@ class ScriptRun {
   }
 
   // Prints one message of a followed room and moves its cursor.
-  bool Print(const Followed& f, const v1::ChatMessage& m) {
+  bool Print(const Followed& f, const v1::ChatMessage& message) {
+    // Caught-up messages print like live ones: the output of a listener that
+    // was restarted or reconnected is the same as of one that never stopped.
+    v1::ChatMessage m = message;
+    m.set_replay(false);
     const std::string line = o_.json ? FormatMessageJson(f.name, m)
                                      : FormatChatLine(m, rooms_.size() > 1 ? f.name : "", style_);
     std::printf("%s\n", line.c_str());
