@@ -27,7 +27,9 @@ void KeepToken(TokenStore* tokens, const AccountLoginOptions& o, const v1::Welco
 absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* tokens,
                                                 const AccountLoginOptions& o) {
   AccountLoginResult result;
-  if (!o.register_account && tokens != nullptr) {
+  // A kept token also serves --register: the account exists already (a
+  // script that always passes --register works from its second run on).
+  if (tokens != nullptr) {
     auto kept = tokens->Find(o.server, o.user, absl::ToUnixMicros(absl::Now()));
     if (!kept.ok()) Notice(o, absl::StrCat("cannot read the token file: ", kept.status().message()));
     if (kept.ok() && kept->has_value()) {

@@ -1,7 +1,8 @@
 // AccountLogin: logs a fresh connection in as an account for the CLI — with
 // the session token kept in the TokenStore when there is one (Resume, which
 // restores the account's rooms, or Hello{token}), else with the password
-// (Register or Login; asked on the terminal, or $MUXCHAT_PASSWORD), asking
+// (Register or Login; asked on the terminal, or $MUXCHAT_PASSWORD; a kept
+// token wins over Register too: the account exists), asking
 // again after a wrong password when it came from the terminal. A token the
 // server refuses is forgotten and the password asked for instead; a new
 // token is stored for the next start.

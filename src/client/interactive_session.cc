@@ -281,6 +281,7 @@ void InteractiveSession::AfterReconnect() {
     members_[now_id].Add(client_->nickname());
     const uint64_t missed = reply->last_seq() > cursor ? reply->last_seq() - cursor : 0;
     if (missed > reply->history_count()) {
+      oldest_seq_[now_id] = reply->last_seq() - reply->history_count() + 1;
       System(absl::StrCat(reply->room_name(), ": ", missed, " missed; /history to page"));
     } else {
       System(absl::StrCat("reconnected to ", reply->room_name(), ", ", missed, " missed message", missed == 1 ? "" : "s"));
@@ -732,6 +733,8 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
         const uint64_t cursor = cursor_.count(id) != 0 ? cursor_[id] : 0;
         const uint64_t missed = r.last_seq() > cursor ? r.last_seq() - cursor : 0;
         if (missed > r.replay_count()) {
+          // /history pages back from the first replayed message, into the gap.
+          oldest_seq_[id] = r.last_seq() - r.replay_count() + 1;
           System(absl::StrCat(joined->second, ": ", missed, " missed; /history to page"));
         } else {
           System(absl::StrCat("reconnected to ", joined->second, ", ", missed, " missed message",
