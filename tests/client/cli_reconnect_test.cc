@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -25,6 +26,7 @@
 #include "src/client/chat_client.h"
 #include "tests/client/cli_process.h"
 #include "tests/client/temp_dir.h"
+#include "tests/client/tmux_terminal.h"
 
 namespace muxchat::testing {
 namespace {
@@ -85,6 +87,7 @@ class Talker {
     }
   }
   // Waits until `nick` is seen joining (a listener that is back).
+  ChatClient* client() { return client_.get(); }
   bool AwaitJoin(const std::string& nick) {
     return AwaitEvent(*client_, [&](const v1::ServerFrame& f) {
       return f.has_member_joined() && f.member_joined().nickname() == nick;
@@ -244,6 +247,54 @@ TEST(CliAccountInteractive, AsksThePasswordWithoutEchoThenReconnectsAndCountsWha
   ASSERT_TRUE(ann.Expect("<ann> still here")) << ann.failure();
   ann.Signal(SIGINT);
   EXPECT_EQ(ann.ExitCode(kWait), 0);
+}
+
+// The pid of muxchat inside a tmux pane (the pane runs sh, whose child it is).
+pid_t MuxchatInPane(TmuxTerminal& t) {
+  const std::string shell = t.Format("#{pane_pid}");
+  auto children = client::ReadWholeFile(absl::StrCat("/proc/", shell, "/task/", shell, "/children"));
+  if (!children.ok()) return -1;
+  int pid = -1;
+  std::vector<std::string> pids = absl::StrSplit(*children, ' ', absl::SkipWhitespace());
+  if (pids.empty() || !absl::SimpleAtoi(pids.front(), &pid)) return -1;
+  return pid;
+}
+
+TEST(CliAccountFullscreen, ReconnectsInTmuxAndShowsTheMissedMessagesLine) {
+  TempDir dir;
+  DurableDaemon d(dir.File("data"));
+  const std::string xdg = absl::StrCat("XDG_CONFIG_HOME=", dir.path());
+  {
+    CliProcess reg({"--port", absl::StrCat(d.port()), "--user", "ann", "--register", "--create", "r"},
+                   {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
+    ASSERT_EQ(reg.Finish(), 0) << reg.err();
+  }
+  Talker talker(d.port(), "r", /*create=*/false);
+  // The kept token logs in: no password anywhere.
+  TmuxTerminal t({"127.0.0.1", absl::StrCat(d.port()), "--user", "ann", "--room", "r"}, 100, 30,
+                 {"NO_COLOR=1", xdg});
+  // The Resume reopens r's window (the room is the account's) and makes it active.
+  ASSERT_TRUE(t.WaitForText("r | 2 members | you are ann")) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText("joined r")) << t.last_screen();
+  talker.Say(1, 1);
+  ASSERT_TRUE(t.WaitForText("m1")) << t.last_screen();
+  const pid_t muxchat = MuxchatInPane(t);
+  ASSERT_GT(muxchat, 0);
+  ::kill(muxchat, SIGSTOP);
+  d.Restart();
+  talker.Reconnect();
+  talker.Say(2, 3);
+  ::kill(muxchat, SIGCONT);
+  ASSERT_TRUE(t.WaitForText("reconnected, 2 missed messages")) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText("m3")) << t.last_screen();
+  t.Type("back again");
+  t.Keys({"Enter"});
+  ASSERT_TRUE(AwaitEvent(*talker.client(), [](const v1::ServerFrame& f) {
+    return f.has_chat_message() && f.chat_message().text() == "back again";
+  }));
+  t.Keys({"C-c"});
+  EXPECT_EQ(t.AwaitExit(), 0);
+  EXPECT_TRUE(t.TerminalRestored());
 }
 
 TEST(CliAccountInteractive, CtrlCDuringTheBackoffExitsCleanly) {
