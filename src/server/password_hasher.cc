@@ -74,6 +74,15 @@ bool PasswordHasher::Verify(uint64_t job_id, std::string password, std::string s
   return Enqueue(std::move(job));
 }
 
+bool PasswordHasher::VerifyUnknownAccount(uint64_t job_id, std::string password) {
+  Job job;
+  job.job_id = job_id;
+  job.verify = true;
+  job.unknown_account = true;
+  job.password = std::move(password);
+  return Enqueue(std::move(job));
+}
+
 bool PasswordHasher::Enqueue(Job job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -115,6 +124,19 @@ void PasswordHasher::TakeResults(std::vector<PasswordResult>* out) {
 }
 
 void PasswordHasher::WorkerMain() {
+  {
+    // A random password nobody knows: its hash makes VerifyUnknownAccount
+    // cost what Verify costs. Made here, not in the constructor, so starting
+    // the server does not wait for it.
+    unsigned char secret[32];
+    randombytes_buf(secret, sizeof secret);
+    char out[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(out, reinterpret_cast<const char*>(secret), sizeof secret, cost_.opslimit,
+                          cost_.memlimit) == 0) {
+      dummy_hash_ = out;
+    }
+    sodium_memzero(secret, sizeof secret);
+  }
   for (;;) {
     Job job;
     {
@@ -142,6 +164,15 @@ void PasswordHasher::WorkerMain() {
 PasswordResult PasswordHasher::Run(Job& job) const {
   PasswordResult result;
   result.job_id = job.job_id;
+  if (job.unknown_account) {
+    // The answer is false whatever the hash says; only the work matters.
+    // (If the dummy hash could not be made, libsodium cannot allocate
+    // memlimit now and real verifies fail the same way, just as fast.)
+    if (!dummy_hash_.empty()) {
+      (void)!crypto_pwhash_str_verify(dummy_hash_.c_str(), job.password.data(), job.password.size());
+    }
+    return result;
+  }
   if (job.verify) {
     // crypto_pwhash_str_verify reads a NUL-terminated string: c_str() gives
     // one, and a stored hash with an embedded NUL is just malformed (fails).
