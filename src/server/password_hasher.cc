@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,18 @@ namespace {
 void Wipe(std::string& s) {
   if (!s.empty()) sodium_memzero(s.data(), s.size());
   s.clear();
+}
+
+// The password in a heap buffer of its own, and the caller's bytes wiped.
+// A short std::string keeps its bytes inline, and moving it copies them and
+// leaves the old bytes behind in the moved-from object; a heap buffer moves
+// by pointer, so the one copy the worker wipes is the only one we made.
+std::string TakePassword(std::string& password) {
+  std::string owned;
+  owned.reserve(std::max<size_t>(password.size(), 64));
+  owned.append(password);
+  Wipe(password);
+  return owned;
 }
 
 [[noreturn]] void Die(const char* what) {
@@ -61,7 +74,7 @@ PasswordHasher::~PasswordHasher() {
 bool PasswordHasher::Hash(uint64_t job_id, std::string password) {
   Job job;
   job.job_id = job_id;
-  job.password = std::move(password);
+  job.password = TakePassword(password);
   return Enqueue(std::move(job));
 }
 
@@ -69,7 +82,7 @@ bool PasswordHasher::Verify(uint64_t job_id, std::string password, std::string s
   Job job;
   job.job_id = job_id;
   job.verify = true;
-  job.password = std::move(password);
+  job.password = TakePassword(password);
   job.stored_hash = std::move(stored_hash);
   return Enqueue(std::move(job));
 }
@@ -79,7 +92,7 @@ bool PasswordHasher::VerifyUnknownAccount(uint64_t job_id, std::string password)
   job.job_id = job_id;
   job.verify = true;
   job.unknown_account = true;
-  job.password = std::move(password);
+  job.password = TakePassword(password);
   return Enqueue(std::move(job));
 }
 

@@ -5,9 +5,10 @@
 //
 // Thread rule: every public member is for the loop thread (the one that
 // constructed it); the worker is internal. Owns its thread and its eventfd.
-// Password bytes handed in are wiped (sodium_memzero) as soon as the job is
-// done or dropped; the caller should wipe any copy it keeps (e.g. the parsed
-// request) itself.
+// A password handed in is copied once into a heap buffer of its own and the
+// string passed is wiped at once; that buffer is wiped (sodium_memzero) when
+// the job is done, refused or dropped. Any other copy (the parsed request)
+// is the caller's to wipe.
 #ifndef MUXCHAT_SERVER_PASSWORD_HASHER_H_
 #define MUXCHAT_SERVER_PASSWORD_HASHER_H_
 
