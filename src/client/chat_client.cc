@@ -232,6 +232,34 @@ absl::StatusOr<v1::Reply> ChatClient::ListAllRooms(absl::Duration timeout, const
   return all;
 }
 
+absl::StatusOr<v1::Reply> ChatClient::ListMembers(uint64_t room_id, const v1::ListMembers& query,
+                                                 absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.set_room_id(room_id);
+  *frame.mutable_list_members() = query;
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::ListAllMembers(uint64_t room_id, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  v1::ListMembers query;
+  v1::Reply all;
+  for (;;) {
+    absl::StatusOr<v1::Reply> page = ListMembers(room_id, query, deadline - absl::Now());
+    if (!page.ok()) return page.status();
+    all.set_status(page->status());
+    all.set_room_id(page->room_id());
+    all.set_room_name(page->room_name());
+    all.set_member_count(page->member_count());
+    for (std::string& nick : *page->mutable_members()) all.add_members(std::move(nick));
+    // As in ListAllRooms: a cursor that does not move ends the paging.
+    if (page->next_cursor().empty() || page->members_size() == 0 || page->next_cursor() == query.after()) break;
+    query.set_after(page->next_cursor());
+  }
+  all.set_message(absl::StrCat(all.members_size(), " members"));
+  return all;
+}
+
 absl::StatusOr<v1::Pong> ChatClient::Ping(uint64_t nonce, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   v1::ClientFrame frame;

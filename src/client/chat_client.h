@@ -82,6 +82,13 @@ class ChatClient {
   // rooms of all pages come in one Reply (total_rooms as the server last
   // said, next_cursor empty). Against a server without paging: its one page.
   absl::StatusOr<v1::Reply> ListAllRooms(absl::Duration timeout, const std::string& name_prefix = "");
+  // One page of room `room_id`'s member nicknames (ListMembers), sorted by
+  // case-folded nickname; Reply.next_cursor, if set, goes into `after`.
+  absl::StatusOr<v1::Reply> ListMembers(uint64_t room_id, const v1::ListMembers& query, absl::Duration timeout);
+  // Every member of room `room_id`, paging within one `timeout` overall; the
+  // names of all pages in one Reply (member_count as the last page said,
+  // next_cursor empty). A server without ListMembers answers FAILURE_INVALID.
+  absl::StatusOr<v1::Reply> ListAllMembers(uint64_t room_id, absl::Duration timeout);
   absl::StatusOr<v1::Pong> Ping(uint64_t nonce, absl::Duration timeout);
 
   // --- Chat messages.

@@ -56,6 +56,8 @@ bool Completer::Complete(std::u32string* text, size_t* cursor, const CompletionS
               [](const std::u32string& a, const std::u32string& b) { return Lower(a) < Lower(b); });
     matches_.erase(std::unique(matches_.begin(), matches_.end()), matches_.end());
     if (matches_.empty()) return false;
+    original_ = *text;
+    original_cursor_ = *cursor;
     start_ = start;
     after_ = text->substr(*cursor);
     if (!after_.empty()) suffix_.clear();  // completing inside text: no separator
@@ -67,6 +69,15 @@ bool Completer::Complete(std::u32string* text, size_t* cursor, const CompletionS
   result_ = completed + after_;
   *text = result_;
   *cursor = result_cursor_;
+  return true;
+}
+
+bool Completer::Cancel(std::u32string* text, size_t* cursor) {
+  const bool restore = cycling_ && *text == result_ && *cursor == result_cursor_;
+  cycling_ = false;
+  if (!restore) return false;
+  *text = original_;
+  *cursor = original_cursor_;
   return true;
 }
 

@@ -30,6 +30,9 @@ class Completer {
   bool Complete(std::u32string* text, size_t* cursor, const CompletionSources& sources);
   // Ends the cycle; the next Tab starts from what is typed.
   void Reset() { cycling_ = false; }
+  // Ends the cycle and, if the text is still as the last Complete left it,
+  // puts back what was typed before the first Tab; returns true then.
+  bool Cancel(std::u32string* text, size_t* cursor);
 
  private:
   bool cycling_ = false;
@@ -40,6 +43,8 @@ class Completer {
   std::u32string after_;               // the text after the cursor, kept as it was
   std::u32string result_;              // the text as the last call left it
   size_t result_cursor_ = 0;
+  std::u32string original_;            // the text before the cycle's first Tab
+  size_t original_cursor_ = 0;
 };
 
 }  // namespace muxchat::client

@@ -50,6 +50,8 @@ constexpr const char* kLocalHelp =
     "  /win N          go to window N (also Alt+N; Ctrl+N/Ctrl+P next/previous)\n"
     "  PgUp/PgDn       scroll back and forth; Tab completes commands, rooms, nicks\n"
     "  Up/Down         input history; Ctrl+A/E/K/U/W, Home/End, Left/Right edit\n"
+    "  Esc             undo a Tab completion, or leave the scrollback\n"
+    "  Ctrl+L          repaint the screen\n"
     "  --plain         starts the line mode instead (also used when TERM=dumb)";
 
 }  // namespace
@@ -111,7 +113,8 @@ int FullscreenSession::Run() {
         {STDIN_FILENO, POLLIN, 0},
         {client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
     };
-    if (::poll(fds, 4, -1) < 0) {
+    // A lone ESC acts once its delay ends, without waiting for another key.
+    if (::poll(fds, 4, ui_.EscapeTimeoutMillis()) < 0) {
       if (errno == EINTR) continue;
       Lost("poll failed");
       break;
@@ -128,7 +131,7 @@ int FullscreenSession::Run() {
     }
     if (fds[3].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
     if (fds[2].revents & (POLLHUP | POLLERR)) exit_code_ = kExitOk;  // the terminal went away
-    if (fds[2].revents & POLLIN) {
+    if ((fds[2].revents & POLLIN) || ui_.EscapeTimeoutMillis() == 0) {
       std::vector<FullscreenUi::Key> keys;
       ui_.ReadKeys(&keys);
       for (const auto& key : keys) {
@@ -210,8 +213,19 @@ void FullscreenSession::Fail(const std::string& what, const absl::Status& status
 }
 
 void FullscreenSession::HandleKey(const FullscreenUi::Key& key) {
-  const bool alt = escape_;
-  escape_ = false;
+  const bool alt = key.alt;
+  if (key.name == KeyName::kEscape) {
+    // Esc backs out: of a Tab completion (the word as typed comes back),
+    // else of the scrollback (to the newest line); otherwise it does nothing.
+    std::u32string text = input_.text();
+    size_t cursor = input_.cursor();
+    if (completer_.Cancel(&text, &cursor)) {
+      input_.Set(std::move(text), cursor);
+    } else {
+      windows_.active().ScrollToBottom();
+    }
+    return;
+  }
   if (key.name == KeyName::kChar && key.ch == U'\t') {
     std::u32string text = input_.text();
     size_t cursor = input_.cursor();
@@ -253,6 +267,7 @@ void FullscreenSession::HandleKey(const FullscreenUi::Key& key) {
     case KeyName::kPageDown:
       windows_.active().ScrollDown(std::max(1, ui_.body_rows() - 1));
       return;
+    case KeyName::kEscape:
     case KeyName::kOther:
       return;
     case KeyName::kChar:
@@ -271,9 +286,6 @@ void FullscreenSession::HandleKey(const FullscreenUi::Key& key) {
     case U'\r':
     case U'\n':
       Submit();
-      return;
-    case 27:
-      escape_ = true;
       return;
     case kCtrl('C'):  // only if the terminal does not turn it into SIGINT
     case kCtrl('D'):
@@ -301,7 +313,7 @@ void FullscreenSession::HandleKey(const FullscreenUi::Key& key) {
     case kCtrl('P'):
       return windows_.Previous();
     case kCtrl('L'):
-      ui_.Resize();
+      ui_.RepaintAll();
       return;
     default:
       break;
@@ -514,6 +526,12 @@ void FullscreenSession::Join(const std::string& room) {
   w->members().SetCount(reply->member_count());
   w->members().Add(client_->nickname());
   windows_.ActivateRoom(reply->room_id());
+  // Who is here, for Tab completion and /names: the server's list, kept
+  // current by MemberJoined/MemberLeft from now on.
+  if (absl::Status st = FetchMembers(*client_, reply->room_id(), &w->members()); !st.ok()) {
+    Fail(absl::StrCat("cannot list names in ", w->name()), st);  // the join stands; the count is known
+    if (exit_code_.has_value()) return;
+  }
   System(absl::StrCat("joined ", w->name(), " (", Members(reply->member_count()),
                       "); type to chat, /names for who is here, /help for commands"),
          w);
@@ -548,6 +566,12 @@ void FullscreenSession::Names(const std::string& room) {
     Error(room.empty() ? "this is the status window: /names ROOM for a room you are in"
                        : absl::StrCat("you are not in ", room, " (/join ", room, " first)"));
     return;
+  }
+  // Asked afresh, though events keep the list from the join current: /names
+  // is where a user checks. (Events that arrive meanwhile wait in the
+  // client's queue, so `w` stays valid.)
+  if (absl::Status st = FetchMembers(*client_, w->room_id(), &w->members()); !st.ok()) {
+    return Fail(absl::StrCat("cannot list names in ", w->name()), st);
   }
   System(w->members().Describe(w->name()));
 }

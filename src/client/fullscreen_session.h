@@ -73,7 +73,6 @@ class FullscreenSession {
   Completer completer_;
   std::unique_ptr<ChatClient> client_;
   bool logged_in_ = false;
-  bool escape_ = false;  // ESC seen: the next key is Alt+key
   bool input_full_reported_ = false;
   std::map<uint64_t, std::deque<uint64_t>> pending_;  // room -> our unconfirmed Send() ids
   std::map<uint64_t, uint32_t> history_left_;          // room -> replayed messages still to come

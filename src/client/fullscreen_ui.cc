@@ -7,6 +7,7 @@
 #include <langinfo.h>
 
 #include <clocale>
+#include <ctime>
 #include <cstdio>
 #include <string>
 
@@ -35,6 +36,12 @@ enum Pair : short {
   kPairTabMention,
   kPairPending,
 };
+
+int64_t NowMillis() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 }  // namespace
 
@@ -74,7 +81,9 @@ bool FullscreenUi::Start(bool colour) {
   ::nonl();
   ::keypad(stdscr, TRUE);
   ::nodelay(stdscr, TRUE);
-  ::set_escdelay(25);  // a lone ESC (or Alt+key) is told from an escape sequence quickly
+  // A function key's sequence is told from a lone ESC quickly; ReadKeys
+  // then waits kEscapeDelayMillis more to tell Alt+key from a lone Esc.
+  ::set_escdelay(25);
   ::leaveok(stdscr, FALSE);
   colour_ = colour && ::has_colors();
   if (colour_) {
@@ -126,18 +135,42 @@ void FullscreenUi::Resize() {
   ::clearok(stdscr, TRUE);  // repaint everything: the terminal may have reflowed the old screen
 }
 
+void FullscreenUi::RepaintAll() {
+  // On curscr, not stdscr: ncurses then forgets what it believes is on the
+  // terminal and repaints from scratch on the next refresh.
+  if (started_) ::clearok(curscr, TRUE);
+}
+
 int FullscreenUi::rows() const { return started_ ? LINES : 0; }
 int FullscreenUi::cols() const { return started_ ? COLS : 0; }
 
+int FullscreenUi::EscapeTimeoutMillis() const {
+  if (!escape_pending_) return -1;
+  const int64_t left = escape_at_ms_ + kEscapeDelayMillis - NowMillis();
+  return left > 0 ? static_cast<int>(left) : 0;
+}
+
 void FullscreenUi::ReadKeys(std::vector<Key>* keys) {
   if (!started_) return;
+  // The key after a pending ESC is Alt+key.
+  const auto push = [this, keys](Key key) {
+    key.alt = escape_pending_;
+    escape_pending_ = false;
+    keys->push_back(key);
+  };
   for (;;) {
     wint_t wch = 0;
     const int kind = ::wget_wch(stdscr, &wch);
-    if (kind == ERR) return;
+    if (kind == ERR) break;
     if (kind == KEY_CODE_YES && wch == KEY_RESIZE) continue;  // we resize on our own SIGWINCH
+    if (kind != KEY_CODE_YES && wch == 27) {
+      if (escape_pending_) keys->push_back({KeyName::kEscape, 0, false});  // ESC ESC: the first was alone
+      escape_pending_ = true;
+      escape_at_ms_ = NowMillis();
+      continue;
+    }
     if (kind != KEY_CODE_YES) {
-      keys->push_back({KeyName::kChar, static_cast<char32_t>(wch)});
+      push({KeyName::kChar, static_cast<char32_t>(wch)});
       continue;
     }
     KeyName name = KeyName::kOther;
@@ -155,7 +188,11 @@ void FullscreenUi::ReadKeys(std::vector<Key>* keys) {
       case KEY_NPAGE: name = KeyName::kPageDown; break;
       default: break;
     }
-    keys->push_back({name, 0});
+    push({name, 0});
+  }
+  if (escape_pending_ && EscapeTimeoutMillis() == 0) {
+    escape_pending_ = false;
+    keys->push_back({KeyName::kEscape, 0, false});
   }
 }
 

@@ -10,6 +10,7 @@
 #ifndef MUXCHAT_CLIENT_FULLSCREEN_UI_H_
 #define MUXCHAT_CLIENT_FULLSCREEN_UI_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,21 @@ namespace muxchat::client {
 class FullscreenUi {
  public:
   // One key: a character (kChar; control keys are code points below 0x20,
-  // Enter is '\r', Tab 9, ESC 27) or a named function key.
+  // Enter is '\r', Tab 9) or a named function key. ESC followed within
+  // kEscapeDelay by another key is that key with `alt` set (Alt+key as
+  // terminals send it); an ESC with nothing after it is kEscape.
   enum class KeyName {
-    kChar, kEnter, kBackspace, kDelete, kLeft, kRight, kUp, kDown, kHome, kEnd, kPageUp, kPageDown, kOther,
+    kChar, kEnter, kBackspace, kDelete, kLeft, kRight, kUp, kDown, kHome, kEnd, kPageUp, kPageDown, kEscape, kOther,
   };
   struct Key {
     KeyName name = KeyName::kChar;
     char32_t ch = 0;
+    bool alt = false;
   };
+  // How long an ESC waits for a key that would make it Alt+key, after
+  // ncurses' own ESCDELAY (25 ms) for function-key sequences: a terminal
+  // sends ESC and the key in one write, a person cannot type them this fast.
+  static constexpr int kEscapeDelayMillis = 25;
 
   // True if terminfo knows the terminal on stdout (TERM) and it can address
   // the cursor; otherwise the caller should use the line mode.
@@ -45,13 +53,20 @@ class FullscreenUi {
   void Stop();
   // After SIGWINCH: adopts the terminal's new size.
   void Resize();
+  // Ctrl+L: the next Draw() clears the terminal and paints every cell, for
+  // a screen something else has written over.
+  void RepaintAll();
   int rows() const;
   int cols() const;
   // Rows available to a window's text.
   int body_rows() const { return rows() > 3 ? rows() - 3 : 0; }
 
-  // Appends every key stdin has now to `*keys` (never blocks).
+  // Appends every key stdin has now to `*keys` (never blocks), and a lone
+  // kEscape once an ESC has waited kEscapeDelayMillis with no key after it.
   void ReadKeys(std::vector<Key>* keys);
+  // While an ESC waits: milliseconds until ReadKeys() turns it into kEscape
+  // (poll stdin at most this long, then call ReadKeys); -1 when none waits.
+  int EscapeTimeoutMillis() const;
 
   void Draw(const ScreenRow& title, const std::vector<ScreenRow>& body, const ScreenRow& status,
             const std::string& prompt, const InputLine::View& input);
@@ -61,6 +76,8 @@ class FullscreenUi {
   void DrawRow(int y, const ScreenRow& row, int base_attr);
 
   bool started_ = false;
+  bool escape_pending_ = false;  // an ESC read, its key not yet
+  int64_t escape_at_ms_ = 0;     // when it was read (CLOCK_MONOTONIC)
   bool colour_ = false;
   bool bright_ = false;  // 16+ colours: bright nick variants
   void* screen_ = nullptr;  // SCREEN*, opaque here to keep curses.h out of headers

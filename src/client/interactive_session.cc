@@ -55,7 +55,8 @@ int InteractiveSession::Run() {
         {client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
         {ui_.resize_fd(), POLLIN, 0},
     };
-    if (::poll(fds, 4, -1) < 0) {
+    // A lone Esc is told from an escape sequence by a short wait, not by the next key.
+    if (::poll(fds, 4, ui_.EscapeTimeoutMillis()) < 0) {
       if (errno == EINTR) continue;
       Lost("poll failed");
       break;
@@ -73,9 +74,10 @@ int InteractiveSession::Run() {
       } else {
         exit_code_ = kExitOk;  // the terminal went away
       }
-      std::optional<std::string> line;
-      while (!exit_code_.has_value() && ui_.TakeLine(&line)) HandleLine(line);
     }
+    if (ui_.EscapeTimeoutMillis() == 0) ui_.OnEscapeTimeout();
+    std::optional<std::string> line;
+    while (!exit_code_.has_value() && ui_.TakeLine(&line)) HandleLine(line);
   }
   ui_.Stop();
   client_->Close();
@@ -292,6 +294,9 @@ void InteractiveSession::HandleCommand(const Command& command) {
       if (!id.has_value() || joined_.count(*id) == 0) {
         Error(absl::StrCat("you are not in ", command.arg, " (/join ", command.arg, " first)"));
         return;
+      }
+      if (absl::Status st = FetchMembers(*client_, *id, &members_[*id]); !st.ok()) {
+        return Fail(absl::StrCat("cannot list names in ", joined_[*id]), st);
       }
       System(members_[*id].Describe(joined_[*id]));
       return;

@@ -89,7 +89,7 @@ void LineEditor::Feed(absl::string_view bytes) {
       escape_.push_back(static_cast<char>(c));
       bool done = false;
       if (escape_.size() == 2) {
-        done = c != '[' && c != 'O';  // ESC + key: Alt+key, ignored
+        done = c != '[' && c != 'O';  // ESC + key: Alt+key
       } else if (escape_[1] == 'O') {
         done = true;
       } else {
@@ -168,6 +168,9 @@ void LineEditor::Key(unsigned char c) {
     case 0x0b:  // Ctrl+K
       buffer_.erase(cursor_);
       return;
+    case 0x0c:  // Ctrl+L
+      events_.push_back({EventKind::kClearScreen, ""});
+      return;
     case 0x0e:  // Ctrl+N
       History(+1);
       return;
@@ -197,6 +200,11 @@ void LineEditor::EscapeSequence(const std::string& seq) {
     return;
   }
   if (in_paste_) return;
+  if (seq.size() == 2) {  // Alt+key
+    if (seq[1] == 'b') MoveWordLeft();
+    if (seq[1] == 'f') MoveWordRight();
+    return;
+  }
   // "ESC [ 1 ; 5 D" (a modifier with an arrow) acts as the plain key.
   const char final = seq.back();
   const bool csi = seq.size() >= 3 && seq[1] == '[';
@@ -279,6 +287,24 @@ void LineEditor::DeleteWordBack() {
   while (begin > 0 && buffer_[begin - 1] != ' ') --begin;
   buffer_.erase(begin, cursor_ - begin);
   cursor_ = begin;
+}
+
+void LineEditor::MoveWordLeft() {
+  while (cursor_ > 0 && buffer_[cursor_ - 1] == ' ') --cursor_;
+  while (cursor_ > 0 && buffer_[cursor_ - 1] != ' ') --cursor_;
+}
+
+void LineEditor::MoveWordRight() {
+  while (cursor_ < buffer_.size() && buffer_[cursor_] == ' ') ++cursor_;
+  while (cursor_ < buffer_.size() && buffer_[cursor_] != ' ') ++cursor_;
+}
+
+void LineEditor::EscapeTimeout() {
+  if (!escape_pending()) return;
+  const std::string rest = escape_.substr(1);
+  escape_.clear();
+  last_was_cr_ = false;
+  Feed(rest);
 }
 
 void LineEditor::History(int direction) {

@@ -12,8 +12,11 @@
 //
 // Keys: Enter submits; inside a bracketed paste a newline is inserted instead,
 // so a multi-line paste is one submission (split into lines by the caller).
-// Left/Right/Home/End, Ctrl+B/F/A/E, Backspace, Delete, Ctrl+K/U/W, Up/Down
-// (history), Ctrl+D (end of input, even with text on the line).
+// Left/Right/Home/End, Ctrl+B/F/A/E, Alt+B/F (word left/right), Backspace,
+// Delete, Ctrl+K/U/W, Up/Down (history), Ctrl+D (end of input, even with
+// text on the line), Ctrl+L (asks the caller to clear the screen). ESC
+// starts an escape sequence; the caller ends one that stays incomplete with
+// EscapeTimeout() after a short delay, so a lone Esc never eats the next key.
 // Thread rule: single-threaded; owns its buffers.
 #ifndef MUXCHAT_CLIENT_LINE_EDITOR_H_
 #define MUXCHAT_CLIENT_LINE_EDITOR_H_
@@ -53,7 +56,7 @@ class LineEditor {
   // Lines kept for Up/Down.
   static constexpr size_t kMaxHistory = 500;
 
-  enum class EventKind { kLine, kEndOfInput };
+  enum class EventKind { kLine, kEndOfInput, kClearScreen };
   struct Event {
     EventKind kind;
     std::string text;  // kLine: the submitted buffer (may hold '\n' from a paste)
@@ -61,7 +64,14 @@ class LineEditor {
 
   // Processes `bytes` (any split: escape sequences and UTF-8 may straddle calls).
   void Feed(absl::string_view bytes);
-  // Next submitted line or end of input, oldest first.
+  // True while an escape sequence has started (ESC read) and not ended,
+  // outside a bracketed paste (whose end marker may arrive late, in pieces).
+  bool escape_pending() const { return !escape_.empty() && !in_paste_; }
+  // The pending escape sequence has waited too long to be one a terminal
+  // sent: its ESC was a lone Esc key (which does nothing), and the bytes
+  // after it are keys typed after it.
+  void EscapeTimeout();
+  // Next submitted line, end of input or clear-screen request, oldest first.
   std::optional<Event> TakeEvent();
 
   // Replaces the buffer (cursor at its end): the caller refused a line and
@@ -89,6 +99,8 @@ class LineEditor {
   void DeleteBack();
   void DeleteForward();
   void DeleteWordBack();
+  void MoveWordLeft();
+  void MoveWordRight();
   void History(int direction);
 
   std::string buffer_;

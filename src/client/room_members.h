@@ -1,8 +1,8 @@
-// RoomMembers: who is in a room, as far as this client can tell. The
-// protocol sends member counts (JoinRoom's Reply, MemberJoined, MemberLeft),
-// never a member list, so names are learned from presence events and live
-// messages after we joined; members who joined earlier and stay silent are
-// only counted. Describe() says so in the /names answer. Used by both
+// RoomMembers: who is in a room, as this client knows it. The server's
+// member list (ListMembers, fetched on join and by /names) is authoritative;
+// MemberJoined/MemberLeft keep it current between fetches. Against a server
+// without ListMembers, names are learned from presence events and live
+// messages only, and Describe() says how many it cannot name. Used by both
 // interactive modes.
 //
 // Thread rule: one thread. Plain value type.
@@ -23,12 +23,15 @@ class RoomMembers {
   // Adds or removes a name (ASCII case-insensitive, as nicknames are).
   void Add(const std::string& nick);
   void Remove(const std::string& nick);
+  // The server's full list: replaces every name, and the count.
+  void Replace(const std::vector<std::string>& names);
 
   uint32_t count() const { return count_; }
-  // Known names, sorted case-insensitively, as first seen.
+  // Known names, sorted case-insensitively (the server's order), as given.
   std::vector<std::string> Known() const;
-  // "lobby: 3 members: alice bob, and 1 more who joined before you and has
-  // not spoken since (the server sends counts, not names)".
+  // "names in lobby (3): alice, bob, carol"; when the count is above the
+  // names known (a server without ListMembers), "..., and 2 more (this
+  // server does not list members)".
   std::string Describe(const std::string& room) const;
 
  private:

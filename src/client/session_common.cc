@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -77,6 +79,16 @@ int ReadSignal(int signal_fd) {
   signalfd_siginfo info{};
   const ssize_t n = ::read(signal_fd, &info, sizeof info);
   return n == static_cast<ssize_t>(sizeof info) ? static_cast<int>(info.ssi_signo) : 0;
+}
+
+absl::Status FetchMembers(ChatClient& client, uint64_t room_id, RoomMembers* members) {
+  absl::StatusOr<v1::Reply> all = client.ListAllMembers(room_id, kRequestTimeout);
+  if (!all.ok()) {
+    if (ServerStatusOf(all.status()) == v1::FAILURE_INVALID && !client.closed()) return absl::OkStatus();
+    return all.status();
+  }
+  members->Replace(std::vector<std::string>(all->members().begin(), all->members().end()));
+  return absl::OkStatus();
 }
 
 }  // namespace muxchat::client

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "src/client/chat_client.h"
 #include "src/client/exit_codes.h"
+#include "src/client/room_members.h"
 
 namespace muxchat::client {
 
@@ -44,6 +45,12 @@ std::string ConnectFailure(const std::string& host, uint16_t port, const absl::S
 // (getpwuid, else $USER), so the same user is the same owner run after run;
 // muxchat-<pid> only if neither is known.
 std::string DefaultNickname();
+
+// Asks the server who is in room `room_id` (every ListMembers page) and
+// makes `*members` that list. OK too, leaving `*members` as it was, when the
+// server predates ListMembers (it refuses the request as FAILURE_INVALID);
+// any other failure is returned.
+absl::Status FetchMembers(ChatClient& client, uint64_t room_id, RoomMembers* members);
 
 // Reads one pending signal from `signal_fd`; returns its number, 0 if none.
 int ReadSignal(int signal_fd);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -43,6 +44,12 @@ size_t RowsOf(absl::string_view text, size_t cols) {
   size_t row = 0, col = 0;
   LayoutPosition(text, text.size(), cols, &row, &col);
   return col == 0 && row > 0 ? row : row + 1;
+}
+
+int64_t NowMillis() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 }  // namespace
@@ -122,11 +129,35 @@ void TerminalUi::OnReadable() {
                     editor_.dropped_bytes() - dropped_before, " bytes of input were dropped\n");
     Write(out);
   }
+  if (editor_.escape_pending()) escape_at_ms_ = NowMillis();
+  TakeEditorEvents();
+}
+
+int TerminalUi::EscapeTimeoutMillis() const {
+  if (!started_ || !editor_.escape_pending()) return -1;
+  const int64_t left = escape_at_ms_ + kEscapeDelayMillis - NowMillis();
+  return left > 0 ? static_cast<int>(left) : 0;
+}
+
+void TerminalUi::OnEscapeTimeout() {
+  if (EscapeTimeoutMillis() != 0) return;
+  editor_.EscapeTimeout();
+  if (editor_.escape_pending()) escape_at_ms_ = NowMillis();  // what followed began another
+  TakeEditorEvents();
+}
+
+void TerminalUi::TakeEditorEvents() {
   while (auto ev = editor_.TakeEvent()) {
-    if (ev->kind == LineEditor::EventKind::kEndOfInput) {
-      lines_.push_back(std::nullopt);
-    } else {
-      lines_.push_back(std::move(ev->text));
+    switch (ev->kind) {
+      case LineEditor::EventKind::kEndOfInput:
+        lines_.push_back(std::nullopt);
+        break;
+      case LineEditor::EventKind::kLine:
+        lines_.push_back(std::move(ev->text));
+        break;
+      case LineEditor::EventKind::kClearScreen:
+        clear_screen_ = true;
+        break;
     }
   }
   Redraw();
@@ -173,6 +204,11 @@ void TerminalUi::OnResize() {
 
 void TerminalUi::Redraw() {
   std::string out = Erase(cols_);  // before Draw(), which records the new drawing
+  if (clear_screen_) {
+    // Ctrl+L: clear the screen (the scrollback stays), live area at the top.
+    clear_screen_ = false;
+    out = "\x1b[H\x1b[2J";
+  }
   out += Draw();
   Write(out);
 }

@@ -21,6 +21,7 @@
 #include <termios.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -59,6 +60,15 @@ class TerminalUi {
   // Lines shown between the output and the prompt until replaced (messages
   // sent but not yet confirmed). Each is shown on one row, cut to fit.
   void SetPending(std::vector<std::string> lines);
+  // While an ESC read from stdin waits to be told from an escape sequence:
+  // milliseconds until OnEscapeTimeout() should be called (poll stdin at
+  // most this long); -1 when none waits. kEscapeDelayMillis after the last
+  // read: a terminal sends a sequence in one write, a person types slower.
+  static constexpr int kEscapeDelayMillis = 40;
+  int EscapeTimeoutMillis() const;
+  // The wait is over: a lone Esc (it does nothing in the line mode), and
+  // what followed it is taken as typed keys.
+  void OnEscapeTimeout();
   // A signalfd that becomes readable when the terminal is resized; -1 before
   // Start(). Call OnResize() then.
   int resize_fd() const { return resize_fd_; }
@@ -80,6 +90,8 @@ class TerminalUi {
   std::string Erase(size_t cols);
   std::string Draw();
   void Redraw();
+  // Takes the editor's events (lines, end of input, Ctrl+L), then redraws.
+  void TakeEditorEvents();
   void Write(const std::string& s);
 
   bool started_ = false;
@@ -93,6 +105,8 @@ class TerminalUi {
   std::vector<std::string> pending_;
   std::optional<Drawn> drawn_;
   std::deque<std::optional<std::string>> lines_;
+  int64_t escape_at_ms_ = 0;  // when the last read left an escape sequence pending
+  bool clear_screen_ = false;  // Ctrl+L: the next redraw starts from a cleared screen
 };
 
 }  // namespace muxchat::client

@@ -47,7 +47,8 @@ size_t ChatMessageSize(const HistoryEntry& entry, bool replay) {
          VarintFieldSize(v1::ChatMessage::kSeqFieldNumber, entry.seq) +
          VarintFieldSize(v1::ChatMessage::kTimestampUnixMicrosFieldNumber,
                          static_cast<uint64_t>(entry.timestamp_unix_micros)) +  // int64: two's complement varint
-         VarintFieldSize(v1::ChatMessage::kReplayFieldNumber, replay ? 1 : 0);
+         VarintFieldSize(v1::ChatMessage::kReplayFieldNumber, replay ? 1 : 0) +
+         VarintFieldSize(v1::ChatMessage::kClientMsgIdFieldNumber, entry.client_msg_id);
 }
 
 size_t BodySize(uint64_t room_id, size_t chat_size) {
@@ -73,7 +74,8 @@ void WriteChatFrame(uint64_t room_id, const HistoryEntry& entry, bool replay, ch
   p = WriteString(v1::ChatMessage::kTextFieldNumber, entry.text, p);
   p = WriteVarint(v1::ChatMessage::kSeqFieldNumber, entry.seq, p);
   p = WriteVarint(v1::ChatMessage::kTimestampUnixMicrosFieldNumber, static_cast<uint64_t>(entry.timestamp_unix_micros), p);
-  WriteVarint(v1::ChatMessage::kReplayFieldNumber, replay ? 1 : 0, p);
+  p = WriteVarint(v1::ChatMessage::kReplayFieldNumber, replay ? 1 : 0, p);
+  WriteVarint(v1::ChatMessage::kClientMsgIdFieldNumber, entry.client_msg_id, p);
 }
 
 wire::SharedFrame EncodeChatFrame(uint64_t room_id, const HistoryEntry& entry, bool replay) {

@@ -9,6 +9,8 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "src/server/chat_frame.h"
 #include "src/server/name_rules.h"
+#include "src/server/password_rules.h"
+#include "src/server/session_token.h"
 #include "src/wire/frame_codec.h"
 
 namespace muxchat::server {
@@ -22,6 +24,10 @@ constexpr size_t kReplyProseBytes = 160;
 // What a ListRooms page needs besides its rooms and cursor: the message
 // ("N of M rooms") and the growth of the reply's length varint.
 constexpr size_t kListPageSlackBytes = 48;
+// The client_name and password the frame-size contract allows for in
+// Register/Login.
+constexpr size_t kMaxClientNameBytes = 64;
+constexpr size_t kContractPasswordBytes = 128;
 
 size_t LengthDelimitedBytes(size_t n) {
   return 1 + google::protobuf::io::CodedOutputStream::VarintSize64(n) + n;
@@ -44,17 +50,42 @@ size_t LargestFrameBytes(const ServerOptions& o, uint32_t text_bytes) {
   m->set_seq(kWidest64);
   m->set_timestamp_unix_micros(-1);  // negative: the widest varint
   m->set_replay(true);
+  m->set_client_msg_id(kWidest64);
   consider(chat);
 
   v1::ClientFrame send;
   send.set_request_id(kWidest64);
   send.set_room_id(kWidest64);
   send.mutable_send_message()->set_text(text);
+  send.mutable_send_message()->set_client_msg_id(kWidest64);
   consider(send);
   v1::ClientFrame post = send;
   post.mutable_post_message()->set_room_name(name);
   post.mutable_post_message()->set_text(text);
+  post.mutable_post_message()->set_client_msg_id(kWidest64);
   consider(post);
+
+  // Register / Login with a long passphrase. Passwords may be longer (up to
+  // kMaxPasswordBytes) where max_frame_bytes allows: a small frame bound
+  // shortens the passwords clients can send, not the chat texts.
+  v1::ClientFrame login;
+  login.set_request_id(kWidest64);
+  login.mutable_register_()->set_name(nick);
+  login.mutable_register_()->set_password(std::string(kContractPasswordBytes, 'x'));
+  login.mutable_register_()->set_client_name(std::string(kMaxClientNameBytes, 'x'));
+  login.mutable_register_()->set_protocol_version(kWidest32);
+  consider(login);
+
+  v1::ServerFrame resumed;
+  resumed.set_request_id(kWidest64);
+  resumed.set_room_id(kWidest64);
+  v1::RoomResumed* rr = resumed.mutable_room_resumed();
+  rr->set_name(name);
+  rr->set_member_count(kWidest32);
+  rr->set_last_seq(kWidest64);
+  rr->set_replay_count(kWidest32);
+  rr->set_owner(nick);
+  consider(resumed);
 
   v1::ServerFrame reply;  // any Reply: names, numbers and prose quoting names
   reply.set_request_id(kWidest64);
@@ -67,6 +98,7 @@ size_t LargestFrameBytes(const ServerOptions& o, uint32_t text_bytes) {
   r->set_member_count(kWidest32);
   r->set_history_count(kWidest32);
   r->set_last_seq(kWidest64);
+  r->set_oldest_seq(kWidest64);
   consider(reply);
 
   v1::ServerFrame page;  // a ListRooms page must hold at least one room
@@ -91,6 +123,10 @@ size_t LargestFrameBytes(const ServerOptions& o, uint32_t text_bytes) {
   w->set_server_version(kServerVersion);
   w->set_protocol_version(kWidest32);
   w->set_nickname(nick);
+  w->set_session_token(std::string(kSessionTokenChars, 'x'));
+  w->set_token_expires_unix_micros(-1);
+  w->set_guest(true);
+  w->set_durable(true);
   v1::Limits* l = w->mutable_limits();
   for (int i = 0; i < l->GetDescriptor()->field_count(); ++i) {
     l->GetReflection()->SetUInt32(l, l->GetDescriptor()->field(i), kWidest32);
@@ -141,6 +177,18 @@ bool HasMistypedField(const v1::ClientFrame& f) {
     case v1::ClientFrame::kPing: return HasMistypedFieldFast(f.ping());
     case v1::ClientFrame::kPong: return HasMistypedFieldFast(f.pong());
     case v1::ClientFrame::kPostMessage: return HasMistypedFieldFast(f.post_message());
+    case v1::ClientFrame::kRegister: return HasMistypedFieldFast(f.register_());
+    case v1::ClientFrame::kLogin: return HasMistypedFieldFast(f.login());
+    case v1::ClientFrame::kLogout: return HasMistypedFieldFast(f.logout());
+    case v1::ClientFrame::kResume: {
+      if (HasMistypedFieldFast(f.resume())) return true;
+      for (const v1::RoomCursor& c : f.resume().cursors()) {
+        if (HasMistypedFieldFast(c)) return true;
+      }
+      return false;
+    }
+    case v1::ClientFrame::kHistory: return HasMistypedFieldFast(f.history());
+    case v1::ClientFrame::kListMembers: return HasMistypedFieldFast(f.list_members());
     case v1::ClientFrame::BODY_NOT_SET: return false;
   }
   return false;
@@ -173,7 +221,10 @@ absl::Status ChatService::CheckOptions(const ServerOptions& o) {
 }
 
 ChatService::ChatService(const ServerOptions& options, Logger* logger)
-    : options_(options), logger_(logger), rooms_(options.max_rooms, options.history) {
+    : options_(options),
+      logger_(logger),
+      rooms_(options.max_rooms, options.history),
+      hasher_(PasswordCost{options.password_opslimit, options.password_memlimit}) {
   limits_.set_max_frame_bytes(options.max_frame_bytes);
   limits_.set_max_text_bytes(options.max_text_bytes);
   limits_.set_max_name_bytes(options.max_room_name_bytes);
@@ -185,6 +236,10 @@ ChatService::ChatService(const ServerOptions& options, Logger* logger)
   limits_.set_messages_per_second(options.messages_per_second);
   limits_.set_keepalive_seconds(RoundUpTo(options.keepalive_interval, absl::Seconds(1)));
   limits_.set_keepalive_millis(RoundUpTo(options.keepalive_interval, absl::Milliseconds(1)));
+  limits_.set_history_page(options.history_page);
+  // Resume replays what the history ring holds; older misses are a Gap the
+  // client pages with History (docs/PROTOCOL.md §7.12).
+  limits_.set_resume_replay(options.history);
 }
 
 void ChatService::HandleFrame(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
@@ -221,23 +276,34 @@ void ChatService::DispatchFrame(Connection* conn, const v1::ClientFrame& f, absl
                  absl::StrCat("rate limit of ", options_.messages_per_second, " requests per second exceeded"));
     return;
   }
-  if (f.body_case() == v1::ClientFrame::kHello) {
-    HandleHello(conn, f);
+  if (conn->auth_pending) {
+    ReplyFailure(conn, f, v1::FAILURE_HANDSHAKE, "wait for the answer to Register or Login first");
     return;
   }
+  switch (f.body_case()) {
+    case v1::ClientFrame::kHello: return HandleHello(conn, f, now);
+    case v1::ClientFrame::kRegister: return HandleRegister(conn, f, now);
+    case v1::ClientFrame::kLogin: return HandleLogin(conn, f, now);
+    case v1::ClientFrame::kResume: return HandleResume(conn, f, now);
+    default: break;
+  }
   if (!conn->logged_in()) {
-    CloseForRequest(conn, f, CloseReason::kHandshakeError, v1::FAILURE_HANDSHAKE, "the first request must be Hello");
+    CloseForRequest(conn, f, CloseReason::kHandshakeError, v1::FAILURE_HANDSHAKE,
+                    "the first request must be Hello, Register, Login or Resume");
     return;
   }
   switch (f.body_case()) {
     case v1::ClientFrame::kCreateRoom: return HandleCreate(conn, f, now);
     case v1::ClientFrame::kJoinRoom: return HandleJoin(conn, f);
     case v1::ClientFrame::kLeaveRoom: return HandleLeave(conn, f);
-    case v1::ClientFrame::kDeleteRoom: return HandleDelete(conn, f);
+    case v1::ClientFrame::kDeleteRoom: return HandleDelete(conn, f, now);
     case v1::ClientFrame::kListRooms: return HandleList(conn, f);
     case v1::ClientFrame::kSendMessage: return HandleSend(conn, f, now);
     case v1::ClientFrame::kPostMessage: return HandlePost(conn, f, now);
     case v1::ClientFrame::kPing: return AnswerPing(conn, f);
+    case v1::ClientFrame::kLogout: return HandleLogout(conn, f);
+    case v1::ClientFrame::kHistory: return HandleHistory(conn, f);
+    case v1::ClientFrame::kListMembers: return HandleListMembers(conn, f);
     default:
       ReplyFailure(conn, f, v1::FAILURE_INVALID, "empty or unknown request");
   }
@@ -272,49 +338,21 @@ void ChatService::ReplyFailure(Connection* conn, const v1::ClientFrame& f, v1::S
   conn->Send(out);
 }
 
-void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f) {
-  const v1::Hello& hello = f.hello();
-  if (conn->logged_in()) {
-    ReplyFailure(conn, f, v1::FAILURE_HANDSHAKE, "already logged in");
-    return;
-  }
-  if (hello.protocol_version() != wire::kProtocolVersion) {
-    CloseForRequest(conn, f, CloseReason::kHandshakeError, v1::FAILURE_VERSION_MISMATCH,
-                    absl::StrCat("unsupported protocol version ", hello.protocol_version(), "; this server speaks ",
-                             wire::kProtocolVersion));
-    return;
-  }
-  if (absl::Status st = ValidateName(hello.nickname(), kMaxNicknameBytes, "nickname"); !st.ok()) {
-    ReplyFailure(conn, f, v1::FAILURE_INVALID, std::string(st.message()));
-    return;
-  }
-  std::string folded = FoldName(hello.nickname());
-  if (nicknames_.contains(folded)) {
-    ReplyFailure(conn, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("nickname '", hello.nickname(), "' is taken"));
-    return;
-  }
-  nicknames_.emplace(folded, conn);
-  conn->LogIn(hello.nickname(), std::move(folded));
-  ++metrics_->logins;
-  logger_->Log(LogLevel::kInfo, "conn %d logged in as %s (%s)", conn->id(), hello.nickname(), hello.client_name());
-  v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  v1::Welcome* w = out.mutable_welcome();
-  w->set_session_id(conn->id());
-  w->set_server_version(kServerVersion);
-  w->set_protocol_version(wire::kProtocolVersion);
-  w->set_nickname(hello.nickname());
-  *w->mutable_limits() = limits_;
-  conn->Send(out);
-}
-
 void ChatService::HandleCreate(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
   const std::string& name = f.create_room().name();
   if (absl::Status st = ValidateName(name, options_.max_room_name_bytes, "room name"); !st.ok()) {
     ReplyFailure(conn, f, v1::FAILURE_INVALID, std::string(st.message()));
     return;
   }
-  absl::StatusOr<Room*> room = rooms_.Create(name, conn->nickname(), now);
+  if (durable() && now < refuse_writes_until_) {
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, storage_error_);
+    return;
+  }
+  RoomOwner owner;
+  owner.account_id = conn->account_id();
+  owner.guest_conn_id = conn->account_id() == 0 ? conn->id() : 0;
+  owner.name = conn->nickname();
+  absl::StatusOr<Room*> room = rooms_.Create(name, owner, now);
   if (!room.ok()) {
     const bool taken = room.status().code() == absl::StatusCode::kAlreadyExists;
     ReplyFailure(conn, f, taken ? v1::FAILURE_ALREADY_EXISTS : v1::FAILURE_LIMIT_REACHED,
@@ -322,9 +360,28 @@ void ChatService::HandleCreate(Connection* conn, const v1::ClientFrame& f, absl:
     return;
   }
   logger_->Log(LogLevel::kInfo, "room %d '%s' created by %s", (*room)->id(), name, conn->nickname());
-  v1::ServerFrame out;
-  SuccessReply(&out, f, **room, absl::StrCat("room '", name, "' created"));
-  conn->Send(out);
+  // The room exists at once (its name is taken), but its creator hears so
+  // only once storage has it: a crash can lose no room that was confirmed.
+  NewRoom op;
+  op.room.id = (*room)->id();
+  op.room.name = name;
+  op.room.owner_account_id = owner.account_id;
+  op.room.owner_name = owner.name;
+  op.room.created_unix_micros = absl::ToUnixMicros(now);
+  const uint64_t room_id = (*room)->id(), conn_id = conn->id();
+  Persist(std::move(op), [this, room_id, conn_id, f](const absl::Status& st) {
+    Connection* c = FindConnection(conn_id);
+    Room* r = rooms_.FindById(room_id);
+    if (!st.ok()) {
+      if (r != nullptr) CloseRoom(r, "", "not stored: " + std::string(st.message()));
+      if (c != nullptr) ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(st.message()));
+      return;
+    }
+    if (c == nullptr || r == nullptr) return;
+    v1::ServerFrame out;
+    SuccessReply(&out, f, *r, absl::StrCat("room '", r->name(), "' created"));
+    c->Send(out);
+  });
 }
 
 Room* ChatService::FindRoomOrReply(Connection* conn, const v1::ClientFrame& f, absl::string_view name) {
@@ -384,58 +441,93 @@ void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
   }
   room->AddMember(conn);
   conn->rooms().insert(room->id());
+  RememberMembership(conn, room->id());
   v1::Reply* r = SuccessReply(&out, f, *room, absl::StrCat("joined '", room->name(), "'"));
   r->set_last_seq(room->last_seq());
   r->set_history_count(static_cast<uint32_t>(room->history().size()));
+  if (!room->history().empty()) r->set_oldest_seq(room->history().front().seq);
   conn->Send(out);
+  Replay(conn, room->id(), room->history().begin(), room->history().end());
+  AnnounceJoin(*room, conn);
+}
 
-  // The replay is this member's alone: encoded straight into its queue, in
-  // one reservation, not one shared frame per entry.
-  size_t replay_bytes = 0;
-  for (const HistoryEntry& e : room->history()) replay_bytes += ChatFrameSize(room->id(), e, /*replay=*/true);
-  if (char* out = replay_bytes > 0 ? conn->SendReserved(replay_bytes) : nullptr) {
-    for (const HistoryEntry& e : room->history()) {
-      WriteChatFrame(room->id(), e, /*replay=*/true, out);
-      out += ChatFrameSize(room->id(), e, /*replay=*/true);
-    }
-  }
-
+void ChatService::AnnounceJoin(const Room& room, const Connection* conn) {
   v1::ServerFrame joined;
-  joined.set_room_id(room->id());
+  joined.set_room_id(room.id());
   joined.mutable_member_joined()->set_nickname(conn->nickname());
-  joined.mutable_member_joined()->set_member_count(static_cast<uint32_t>(room->member_count()));
-  Broadcast(*room, joined, conn);
+  joined.mutable_member_joined()->set_member_count(static_cast<uint32_t>(room.member_count()));
+  Broadcast(room, joined, conn);
+}
+
+void ChatService::RememberMembership(Connection* conn, uint64_t room_id) {
+  Account* account = conn->account_id() != 0 ? accounts_.FindById(conn->account_id()) : nullptr;
+  if (account == nullptr || !account->rooms.insert(room_id).second) return;
+  // Not waited for: a membership lost to a failed commit costs a re-join,
+  // and the join itself is not a message anyone could miss.
+  Persist(JoinOp{MembershipRecord{account->id, room_id}});
 }
 
 void ChatService::HandleLeave(Connection* conn, const v1::ClientFrame& f) {
   Room* room = FindMembershipOrReply(conn, f, "not a member of");
   if (room == nullptr) return;
   RemoveMember(room, conn, "left");
+  // Leaving is for the account: its other devices stay until they leave,
+  // but Resume no longer brings the room back.
+  if (Account* account = conn->account_id() != 0 ? accounts_.FindById(conn->account_id()) : nullptr) {
+    if (account->rooms.erase(room->id()) > 0) Persist(LeaveOp{MembershipRecord{account->id, room->id()}});
+  }
   v1::ServerFrame out;
   SuccessReply(&out, f, *room, absl::StrCat("left '", room->name(), "'"));
   conn->Send(out);
 }
 
-void ChatService::HandleDelete(Connection* conn, const v1::ClientFrame& f) {
+void ChatService::HandleDelete(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
   Room* room = FindRoomOrReply(conn, f, f.delete_room().name());
   if (room == nullptr) return;
-  if (FoldName(room->owner()) != conn->folded_nickname()) {
+  const RoomOwner& owner = room->owner_identity();
+  const bool owns = owner.account_id != 0 ? owner.account_id == conn->account_id()
+                                          : owner.guest_conn_id != 0 && owner.guest_conn_id == conn->id();
+  if (!owns) {
     ReplyFailure(conn, f, v1::FAILURE_PERMISSION_DENIED,
-                 absl::StrCat("only the owner (", room->owner(), ") may delete '", room->name(), "'"), room);
+                 owner.account_id != 0
+                     ? absl::StrCat("only the owner (account ", room->owner(), ") may delete '", room->name(), "'")
+                     : absl::StrCat("only the guest who created '", room->name(),
+                                    "', while still connected, may delete it"),
+                 room);
     return;
   }
+  if (durable() && now < refuse_writes_until_) {
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, storage_error_, room);
+    return;
+  }
+  v1::ServerFrame out;
+  SuccessReply(&out, f, *room, absl::StrCat("room '", room->name(), "' deleted"))->clear_member_count();
+  logger_->Log(LogLevel::kInfo, "room %d '%s' deleted by %s", room->id(), room->name(), conn->nickname());
+  const uint64_t room_id = room->id(), conn_id = conn->id();
+  CloseRoom(room, conn->nickname(), "deleted by owner");
+  // Gone at once for everyone; the owner's Reply waits for storage.
+  Persist(DeleteRoomOp{room_id}, [this, conn_id, f, out](const absl::Status& st) {
+    Connection* c = FindConnection(conn_id);
+    if (c == nullptr) return;
+    if (!st.ok()) {
+      ReplyFailure(c, f, v1::FAILURE_STORAGE,
+                   absl::StrCat("room closed, but storage failed (", st.message(), "): it may return after a restart"));
+      return;
+    }
+    c->Send(out);
+  });
+}
+
+void ChatService::CloseRoom(Room* room, const std::string& closed_by, const std::string& reason) {
   v1::ServerFrame closed;
   closed.set_room_id(room->id());
   closed.mutable_room_closed()->set_name(room->name());
-  closed.mutable_room_closed()->set_closed_by(conn->nickname());
-  closed.mutable_room_closed()->set_reason("deleted by owner");
+  closed.mutable_room_closed()->set_closed_by(closed_by);
+  closed.mutable_room_closed()->set_reason(reason);
   Broadcast(*room, closed, nullptr);
   for (Connection* member : room->members()) member->rooms().erase(room->id());
-  std::unique_ptr<Room> gone = rooms_.Remove(room->id());
-  logger_->Log(LogLevel::kInfo, "room %d '%s' deleted by %s", gone->id(), gone->name(), conn->nickname());
-  v1::ServerFrame out;
-  SuccessReply(&out, f, *gone, absl::StrCat("room '", gone->name(), "' deleted"))->clear_member_count();
-  conn->Send(out);
+  accounts_.ForgetRoom(room->id());
+  rooms_.Remove(room->id());
 }
 
 void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
@@ -493,7 +585,8 @@ void ChatService::HandleSend(Connection* conn, const v1::ClientFrame& f, absl::T
     ReplyFailure(conn, f, v1::FAILURE_INVALID, std::string(st.message()), room);
     return;
   }
-  Deliver(room, conn, text, now);  // the sender's own copy is its acknowledgement
+  // The sender's own copy is its acknowledgement.
+  Accept(room, conn, f, text, f.send_message().client_msg_id(), /*post=*/false, now);
 }
 
 void ChatService::HandlePost(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
@@ -505,23 +598,125 @@ void ChatService::HandlePost(Connection* conn, const v1::ClientFrame& f, absl::T
     ReplyFailure(conn, f, v1::FAILURE_INVALID, std::string(st.message()), room);
     return;
   }
-  // The Reply goes first: a poster that is also a member then knows, before
-  // its own copy arrives, that the copy with this seq answers no SendMessage.
-  v1::ServerFrame out;
-  SuccessReply(&out, f, *room, absl::StrCat("posted to '", room->name(), "'"))->set_last_seq(room->last_seq() + 1);
-  conn->Send(out);
-  Deliver(room, conn, post.text(), now);
+  Accept(room, conn, f, post.text(), post.client_msg_id(), /*post=*/true, now);
 }
 
-void ChatService::Deliver(Room* room, const Connection* sender, const std::string& text, absl::Time now) {
-  const HistoryEntry& e = room->Record(sender->nickname(), text, now);
+void ChatService::HandleListMembers(Connection* conn, const v1::ClientFrame& f) {
+  // Any logged-in client may list any room, as IRC NAMES does: it may join
+  // any room, and would see the same names there.
+  Room* room = FindRoomOrReply(conn, f, "");
+  if (room == nullptr) return;
+  const std::string& after = f.list_members().after();
+  // Keyset paging on the folded nickname, as ListRooms pages on folded room
+  // names: members who join or leave meanwhile shift nothing. The room keeps
+  // no sorted index, so each page sorts the members past the cursor
+  // (bounded by max_members_per_room).
+  std::vector<const Connection*> rest;
+  for (const Connection* member : room->members()) {
+    if (member->folded_nickname() > after) rest.push_back(member);
+  }
+  std::sort(rest.begin(), rest.end(), [](const Connection* a, const Connection* b) {
+    return a->folded_nickname() < b->folded_nickname();
+  });
+  v1::ServerFrame out;
+  v1::Reply* r = SuccessReply(&out, f, *room, "");
+  // Measured as encoded, like a ListRooms page, with room for the cursor and
+  // the message; the first name always goes in (CheckOptions makes a Reply
+  // quoting a nickname fit), so paging progresses.
+  const size_t limit = f.list_members().limit() == 0 ? SIZE_MAX : f.list_members().limit();
+  size_t used = out.ByteSizeLong() + kListPageSlackBytes;
+  size_t taken = 0;
+  for (; taken < rest.size() && taken < limit; ++taken) {
+    const Connection& member = *rest[taken];
+    const size_t bytes = LengthDelimitedBytes(member.nickname().size());
+    if (taken > 0 && used + bytes + LengthDelimitedBytes(member.folded_nickname().size()) > options_.max_frame_bytes) {
+      break;
+    }
+    used += bytes;
+    r->add_members(member.nickname());
+  }
+  if (taken > 0 && taken < rest.size()) r->set_next_cursor(rest[taken - 1]->folded_nickname());
+  r->set_message(absl::StrCat(taken, " of ", room->member_count(), " members"));
+  conn->Send(out);
+}
+
+void ChatService::ReplyPosted(Connection* conn, const v1::ClientFrame& f, const Room& room, uint64_t seq) {
+  v1::ServerFrame out;
+  SuccessReply(&out, f, room, absl::StrCat("posted to '", room.name(), "'"))->set_last_seq(seq);
+  conn->Send(out);
+}
+
+void ChatService::Accept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
+                         uint64_t client_msg_id, bool post, absl::Time now) {
+  if (client_msg_id != 0) {
+    auto it = msg_ids_.find({SenderKey(*sender), client_msg_id});
+    if (it != msg_ids_.end()) {
+      // A resend (after a reconnect, say): the original seq, not a copy.
+      v1::ServerFrame out;
+      SuccessReply(&out, f, *room, absl::StrCat("already sent as message ", it->second.seq))
+          ->set_last_seq(it->second.seq);
+      sender->Send(out);
+      return;
+    }
+  }
+  if (storage_ == nullptr) {
+    // The Reply to a post goes first: a poster that is also a member then
+    // knows, before its own copy arrives, that the copy with this seq
+    // answers no SendMessage.
+    if (post) ReplyPosted(sender, f, *room, room->last_seq() + 1);
+    const HistoryEntry& e = room->Record(sender->nickname(), text, now, client_msg_id);
+    if (client_msg_id != 0) RememberMsgId(SenderKey(*sender), client_msg_id, room->id(), e.seq, now);
+    Deliver(*room, e);
+    return;
+  }
+  if (now < refuse_writes_until_) {
+    ReplyFailure(sender, f, v1::FAILURE_STORAGE, storage_error_, room);
+    return;
+  }
+  // Durable: numbered now, stored with this turn's batch, and delivered
+  // (the sender's copy being its acknowledgement) only once committed.
+  HistoryEntry e{sender->nickname(), text, room->AssignSeq(), absl::ToUnixMicros(now), client_msg_id};
+  const uint64_t key = SenderKey(*sender);
+  if (client_msg_id != 0) RememberMsgId(key, client_msg_id, room->id(), e.seq, now);
+  AppendMessage op;
+  op.message.room_id = room->id();
+  op.message.seq = e.seq;
+  op.message.sender = e.sender;
+  op.message.sender_account_id = sender->account_id();
+  op.message.client_msg_id = client_msg_id;
+  op.message.timestamp_unix_micros = e.timestamp_unix_micros;
+  op.message.text = text;
+  const uint64_t room_id = room->id(), conn_id = sender->id();
+  Persist(std::move(op), [this, room_id, conn_id, key, post, f, e = std::move(e)](const absl::Status& st) mutable {
+    Room* r = rooms_.FindById(room_id);  // null: deleted meanwhile, nothing to deliver
+    Connection* c = FindConnection(conn_id);
+    if (!st.ok()) {
+      if (r != nullptr) r->RollBack();
+      if (e.client_msg_id != 0) msg_ids_.erase({key, e.client_msg_id});
+      if (c != nullptr) ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(st.message()), r);
+      return;
+    }
+    if (r == nullptr) return;
+    if (post && c != nullptr) ReplyPosted(c, f, *r, e.seq);
+    Deliver(*r, r->Commit(std::move(e)));
+  });
+}
+
+void ChatService::RememberMsgId(uint64_t sender_key, uint64_t client_msg_id, uint64_t room_id, uint64_t seq,
+                                absl::Time now) {
+  if (msg_ids_.insert_or_assign({sender_key, client_msg_id}, MsgIdEntry{room_id, seq}).second) {
+    msg_id_order_.push_back({now, {sender_key, client_msg_id}});
+  }
+}
+
+void ChatService::Deliver(const Room& room, const HistoryEntry& e) {
   ++metrics_->messages_accepted;
   // Encoded once, straight from the history entry, into the shared block;
   // every member's queue references those same bytes.
-  const size_t size = ChatFrameSize(room->id(), e, /*replay=*/false);
+  const size_t size = ChatFrameSize(room.id(), e, /*replay=*/false);
   const size_t begin = PlaceInBlock(size);
-  WriteChatFrame(room->id(), e, /*replay=*/false, block_.MutableData() + begin);
-  SendToMembers(*room, begin, begin + size, nullptr);
+  WriteChatFrame(room.id(), e, /*replay=*/false, block_.MutableData() + begin);
+  SendChatToMembers(room, begin, begin + size, e.seq);
 }
 
 size_t ChatService::PlaceInBlock(size_t n) {
@@ -536,6 +731,53 @@ void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, cons
   for (Connection* member : room.members()) {
     if (member != skip) member->SendSlice(block_, begin, end);
   }
+}
+
+void ChatService::SendChatToMembers(const Room& room, size_t begin, size_t end, uint64_t seq) {
+  metrics_->deliveries += room.member_count();
+  const uint64_t soft = options_.soft_output_bytes;
+  for (Connection* member : room.members()) {
+    // Two loads per member on the hot path; the rest only for laggards.
+    if (member->dropped() != nullptr || (soft != 0 && member->queued_bytes() > soft)) {
+      if (!SendOwedGap(member, room.id()) || (soft != 0 && member->queued_bytes() > soft)) {
+        Connection::DroppedRange& d = member->mutable_dropped()[room.id()];
+        if (d.first_seq == 0) d.first_seq = seq;
+        d.last_seq = seq;
+        owing_gaps_.insert(member);
+        --metrics_->deliveries;
+        continue;
+      }
+    }
+    member->SendSlice(block_, begin, end);
+  }
+}
+
+bool ChatService::SendOwedGap(Connection* member, uint64_t room_id) {
+  Connection::DroppedMap* dropped = member->dropped();
+  if (dropped == nullptr) return true;
+  auto it = dropped->find(room_id);
+  if (it == dropped->end()) return true;
+  // Owed, but only once the member has drained to half the soft limit:
+  // otherwise it would tip over again at once.
+  if (member->queued_bytes() > options_.soft_output_bytes / 2) return false;
+  SendGap(member, room_id, it->second.first_seq, it->second.last_seq, "slow_consumer", 0);
+  dropped->erase(it);
+  if (dropped->empty()) {
+    member->clear_dropped();
+    owing_gaps_.erase(member);
+  }
+  return true;
+}
+
+void ChatService::SendGap(Connection* conn, uint64_t room_id, uint64_t first, uint64_t last, const char* reason,
+                          uint64_t request_id) {
+  v1::ServerFrame gap;
+  gap.set_request_id(request_id);
+  gap.set_room_id(room_id);
+  gap.mutable_gap()->set_first_missing_seq(first);
+  gap.mutable_gap()->set_last_missing_seq(last);
+  gap.mutable_gap()->set_reason(reason);
+  conn->Send(gap);
 }
 
 void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, const Connection* skip) {
@@ -559,6 +801,9 @@ void ChatService::RemoveMember(Room* room, Connection* conn, const char* reason)
 }
 
 void ChatService::OnDisconnect(Connection* conn) {
+  connections_.erase(conn->id());
+  owing_gaps_.erase(conn);
+  if (conn->logged_in()) --logged_in_;
   const char* reason = conn->close_reason() == CloseReason::kClientClosed ? "disconnected"
                                                                           : CloseReasonName(conn->close_reason());
   // Copy: RemoveMember edits the set.

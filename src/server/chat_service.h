@@ -6,17 +6,28 @@
 #define MUXCHAT_SERVER_CHAT_SERVICE_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proto/muxchat.pb.h"
+#include "src/server/account_registry.h"
+#include "src/server/chat_frame.h"
 #include "src/server/connection.h"
 #include "src/server/logger.h"
+#include "src/server/login_limiter.h"
 #include "src/server/metrics.h"
+#include "src/server/password_hasher.h"
 #include "src/server/room_registry.h"
 #include "src/server/server_options.h"
+#include "src/server/storage.h"
 
 namespace muxchat::server {
 
@@ -41,28 +52,103 @@ class ChatService {
   // and frees its nickname. Call exactly once, before destroying it.
   void OnDisconnect(Connection* conn);
 
+  // Makes rooms, accounts and messages durable: loads `state` (what
+  // Storage::Open read) and from now on writes every change through
+  // `storage`, which must outlive this service. Call once, before any
+  // connection. Without it everything lives in memory.
+  absl::Status AttachStorage(Storage* storage, LoadedState state, absl::Time now);
+  bool durable() const { return storage_ != nullptr; }
+  // Hands storage the writes of this loop turn when no batch is in flight
+  // (group commit: the next batch gathers while one commits). Call before
+  // each poll.
+  void FlushStorage();
+  // Storage's completion fd became readable: runs the commits' and reads'
+  // follow-ups (deliveries, replies).
+  void OnStorageReady(absl::Time now);
+  // The password hasher's completion fd and its follow-up (Register/Login).
+  int password_fd() const { return hasher_.completion_fd(); }
+  void OnPasswordResults(absl::Time now);
+  // Periodic upkeep (the server's sweep): Gaps owed to members whose output
+  // drained, and the dedupe window.
+  void Sweep(absl::Time now);
+
   // Counts requests, logins, messages and deliveries into `metrics` from now
   // on (it must outlive this service); until set, into a private registry.
   void set_metrics(Metrics* metrics) { metrics_ = metrics; }
   const Metrics& metrics() const { return *metrics_; }
 
   const RoomRegistry& rooms() const { return rooms_; }
-  size_t logged_in_count() const { return nicknames_.size(); }
+  size_t logged_in_count() const { return logged_in_; }
+  const AccountRegistry& accounts() const { return accounts_; }
   const v1::Limits& limits() const { return limits_; }
 
  private:
   // HandleFrame's work; HandleFrame counts the request's outcome around it.
   void DispatchFrame(Connection* conn, const v1::ClientFrame& frame, absl::Time now);
-  void HandleHello(Connection* conn, const v1::ClientFrame& f);
+  void HandleHello(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  // Register / Login: checked here, then the password goes to the hasher;
+  // FinishRegister / FinishLogin run when it answers.
+  void HandleRegister(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  void HandleLogin(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  void FinishRegister(Connection* conn, const v1::ClientFrame& f, const PasswordResult& r, absl::Time now);
+  void FinishLogin(Connection* conn, const v1::ClientFrame& f, const PasswordResult& r, absl::Time now);
+  void HandleLogout(Connection* conn, const v1::ClientFrame& f);
+  void HandleResume(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  void HandleHistory(Connection* conn, const v1::ClientFrame& f);
+  // Checks a handshake frame's protocol_version; false (connection closing) if wrong.
+  bool CheckVersion(Connection* conn, const v1::ClientFrame& f, uint32_t version);
+  // Logs `conn` in as `name` (an account when account != null) and sends
+  // Welcome answering `f`, with `token` when one was just issued.
+  void CompleteLogin(Connection* conn, const v1::ClientFrame& f, const std::string& name, Account* account,
+                     std::string token_hash, const std::string& token, absl::Time expires);
+  // Issues a session for `account`: the token (returned) and its hash and expiry.
+  std::string IssueSession(const Account& account, absl::Time now, std::string* hash, absl::Time* expires);
+  // Resume: adds conn to a room of its account and replays after `cursor`
+  // (or like a join when it has none).
+  void ResumeRoom(Connection* conn, const v1::ClientFrame& f, Room* room, const uint64_t* cursor);
+  // Queues `entries` (ascending) to conn as replayed ChatMessages in one reservation.
+  template <typename It>
+  void Replay(Connection* conn, uint64_t room_id, It begin, It end);
+  void SendGap(Connection* conn, uint64_t room_id, uint64_t first, uint64_t last, const char* reason, uint64_t request_id);
   void HandleCreate(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   void HandleJoin(Connection* conn, const v1::ClientFrame& f);
   void HandleLeave(Connection* conn, const v1::ClientFrame& f);
-  void HandleDelete(Connection* conn, const v1::ClientFrame& f);
+  void HandleDelete(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  // Tells the members a room is closed and removes it (with its memberships).
+  void CloseRoom(Room* room, const std::string& closed_by, const std::string& reason);
+  // MemberJoined to the room's other members.
+  void AnnounceJoin(const Room& room, const Connection* conn);
+  // An account's durable membership of a room it just joined.
+  void RememberMembership(Connection* conn, uint64_t room_id);
   void HandleList(Connection* conn, const v1::ClientFrame& f);
   void HandleSend(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   void HandlePost(Connection* conn, const v1::ClientFrame& f, absl::Time now);
-  // Stamps `text` into `room`'s history and queues the ChatMessage to every member.
-  void Deliver(Room* room, const Connection* sender, const std::string& text, absl::Time now);
+  // ListMembers: one page of the envelope room's member nicknames, sorted by
+  // folded nickname, resuming after `after`, within max_frame_bytes.
+  void HandleListMembers(Connection* conn, const v1::ClientFrame& f);
+  // Takes a SendMessage or PostMessage whose room and text were checked:
+  // refuses a storage outage, answers a resent client_msg_id with its seq,
+  // and otherwise delivers at once (memory) or once committed (durable).
+  void Accept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
+              uint64_t client_msg_id, bool post, absl::Time now);
+  // Queues a recorded entry's ChatMessage to every member.
+  void Deliver(const Room& room, const HistoryEntry& e);
+  // The Reply a PostMessage gets once its message has a seq.
+  void ReplyPosted(Connection* conn, const v1::ClientFrame& f, const Room& room, uint64_t seq);
+  // Resend dedupe: who sent (account, or the guest's connection).
+  static uint64_t SenderKey(const Connection& c) {
+    return c.account_id() != 0 ? c.account_id() : (c.id() | (uint64_t{1} << 63));
+  }
+  void RememberMsgId(uint64_t sender_key, uint64_t client_msg_id, uint64_t room_id, uint64_t seq, absl::Time now);
+
+  // Storage: queues a write for this turn's batch; `done` runs once it is
+  // committed or failed (in order). Without storage, runs `done` at once.
+  using Committed = std::function<void(const absl::Status&)>;
+  void Persist(StorageOp op, Committed done = nullptr);
+  // A failed commit: every write not yet committed fails with it, and sends
+  // are refused for a moment.
+  void FailUncommitted(const absl::Status& status, absl::Time now);
+  Connection* FindConnection(uint64_t id) const;
   // Answers a Ping with a Pong carrying its nonce.
   static void AnswerPing(Connection* conn, const v1::ClientFrame& f);
   // Ends the connection because of request `f`: unlike Connection::Close's
@@ -91,13 +177,58 @@ class ChatService {
   // when it is full) and returns where they start in block_.
   size_t PlaceInBlock(size_t n);
   void SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip);
+  // The same for a chat message: a member above the soft output limit gets
+  // it dropped and owes a Gap instead (sent once it has drained).
+  void SendChatToMembers(const Room& room, size_t begin, size_t end, uint64_t seq);
+  bool SendOwedGap(Connection* member, uint64_t room_id);
   void RemoveMember(Room* room, Connection* conn, const char* reason);
 
   const ServerOptions& options_;
   Logger* const logger_;
   v1::Limits limits_;
   RoomRegistry rooms_;
-  absl::flat_hash_map<std::string, Connection*> nicknames_;  // folded -> owner
+  // Guests' nicknames (folded -> connection); accounts' names are reserved
+  // by the AccountRegistry and may be logged in on several connections.
+  absl::flat_hash_map<std::string, Connection*> nicknames_;
+  // Connections that logged in or wait for an asynchronous answer, by ID:
+  // follow-ups look them up, so a connection gone meanwhile is skipped.
+  absl::flat_hash_map<uint64_t, Connection*> connections_;
+  size_t logged_in_ = 0;
+
+  AccountRegistry accounts_;
+  PasswordHasher hasher_;
+  LoginLimiter login_limiter_;
+  uint64_t next_password_job_ = 1;
+  struct PasswordJob {
+    uint64_t conn_id;
+    std::string peer;           // for the login limiter, even once the connection is gone
+    v1::ClientFrame request;    // password cleared
+  };
+  absl::flat_hash_map<uint64_t, PasswordJob> password_jobs_;
+
+  // Durable state (null storage: memory only).
+  Storage* storage_ = nullptr;
+  Batch batch_;                        // this turn's writes
+  std::vector<Committed> batch_done_;  // their follow-ups, same order
+  bool in_flight_ = false;             // one batch commits at a time
+  uint64_t next_batch_id_ = 1;
+  std::vector<Committed> in_flight_done_;
+  absl::Time refuse_writes_until_ = absl::InfinitePast();
+  std::string storage_error_;
+  uint64_t next_read_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::function<void(ReadResult&)>> reads_;
+
+  // Resend dedupe: (sender key, client_msg_id) -> room and seq, for
+  // options_.dedupe_window, oldest first in dedupe_order_.
+  struct MsgIdEntry {
+    uint64_t room_id;
+    uint64_t seq;
+  };
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, MsgIdEntry> msg_ids_;
+  std::deque<std::pair<absl::Time, std::pair<uint64_t, uint64_t>>> msg_id_order_;
+
+  // Members owing a Gap (some chat messages dropped as a slow consumer).
+  absl::flat_hash_set<Connection*> owing_gaps_;
   // Broadcast frames are written one after another into shared blocks, and
   // members' queues reference byte ranges of them: a member's consecutive
   // messages form one range (no per-member copy, one iovec). A block is freed
@@ -111,6 +242,20 @@ class ChatService {
   // fatal refusals set it); counted by HandleFrame.
   v1::Status request_status_ = v1::SUCCESS;
 };
+
+template <typename It>
+inline void ChatService::Replay(Connection* conn, uint64_t room_id, It begin, It end) {
+  // The replay is this member's alone: encoded straight into its queue, in
+  // one reservation, not one shared frame per entry.
+  size_t replay_bytes = 0;
+  for (It it = begin; it != end; ++it) replay_bytes += ChatFrameSize(room_id, *it, /*replay=*/true);
+  if (char* out = replay_bytes > 0 ? conn->SendReserved(replay_bytes) : nullptr) {
+    for (It it = begin; it != end; ++it) {
+      WriteChatFrame(room_id, *it, /*replay=*/true, out);
+      out += ChatFrameSize(room_id, *it, /*replay=*/true);
+    }
+  }
+}
 
 }  // namespace muxchat::server
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "proto/muxchat.pb.h"
@@ -111,6 +112,34 @@ class Connection {
   }
   const std::string& nickname() const { return nickname_; }
   const std::string& folded_nickname() const { return folded_nickname_; }
+  // Who the session is: an account (non-zero) or a guest, and the hash of
+  // the session token an account logged in with. Set before LogIn.
+  uint64_t account_id() const { return account_id_; }
+  const std::string& token_hash() const { return token_hash_; }
+  void set_identity(uint64_t account_id, std::string token_hash) {
+    account_id_ = account_id;
+    token_hash_ = std::move(token_hash);
+  }
+  // A Register or Login whose password is being hashed: the connection
+  // waits for its Welcome before any other request.
+  bool auth_pending = false;
+
+  // Chat messages of a room not queued because the client read too slowly
+  // (above the soft output limit): owed to it as one Gap per room.
+  struct DroppedRange {
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+  };
+  using DroppedMap = absl::flat_hash_map<uint64_t, DroppedRange>;
+  // Null while nothing was dropped (most connections): no map per connection.
+  DroppedMap* dropped() { return dropped_.get(); }
+  DroppedMap& mutable_dropped() {
+    if (dropped_ == nullptr) dropped_ = std::make_unique<DroppedMap>();
+    return *dropped_;
+  }
+  void clear_dropped() { dropped_.reset(); }
+  // Bytes queued and not yet written (the queue's, not the transport's).
+  size_t queued_bytes() const { return output_.PendingBytes(); }
   absl::flat_hash_set<uint64_t>& rooms() { return rooms_; }
   const absl::flat_hash_set<uint64_t>& rooms() const { return rooms_; }
 
@@ -166,6 +195,9 @@ class Connection {
 
   std::string nickname_;
   std::string folded_nickname_;
+  uint64_t account_id_ = 0;
+  std::string token_hash_;
+  std::unique_ptr<DroppedMap> dropped_;
   absl::flat_hash_set<uint64_t> rooms_;
 
   double tokens_ = -1;  // < 0: bucket not yet filled

@@ -21,6 +21,7 @@
 #include "src/server/chat_service.h"
 #include "src/server/logger.h"
 #include "src/server/server.h"
+#include "src/server/storage.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000", "address to listen on: host:port or [v6]:port; port 0 picks one");
 ABSL_FLAG(std::string, poller, "epoll", "event backend: epoll or poll");
@@ -50,6 +51,25 @@ ABSL_FLAG(bool, require_tls, false, "refuse cleartext connections except from lo
 ABSL_FLAG(std::string, allowed_origins, "",
           "browser origins allowed to open WebSocket /ws: comma-separated scheme://host[:port], or * "
           "(empty: only pages served by this server, i.e. Origin matching the request's Host)");
+
+ABSL_FLAG(std::string, data_dir, "muxchat-data",
+          "directory of the SQLite database keeping accounts, rooms and messages across restarts (created if "
+          "missing); see --memory");
+ABSL_FLAG(bool, memory, false, "keep everything in memory only: nothing survives a restart (ignores --data_dir)");
+ABSL_FLAG(std::string, sync, "normal",
+          "when storage syncs to disk: normal (a committed message survives a crash of muxchatd; SQLite WAL "
+          "synchronous=NORMAL) or full (also a power loss: fsync per group commit)");
+ABSL_FLAG(uint64_t, history_retention, 0, "stored messages kept per room, oldest pruned in the background (0 = all)");
+ABSL_FLAG(absl::Duration, history_max_age, absl::ZeroDuration(),
+          "stored messages older than this are pruned in the background (0 = kept regardless of age)");
+ABSL_FLAG(bool, allow_guests, true, "let clients log in with a nickname alone, without an account");
+ABSL_FLAG(absl::Duration, session_ttl, absl::Hours(24 * 30), "how long a session token from Register/Login works");
+ABSL_FLAG(uint32_t, history_page, 500, "the most messages one History request returns");
+ABSL_FLAG(uint64_t, soft_output_bytes, 4 << 20,
+          "pending output above which a member's chat messages are dropped for a Gap marker instead of queued "
+          "(0 = never; --max_output_bytes still disconnects)");
+ABSL_FLAG(bool, password_test_cost, false, "hash passwords at libsodium's minimum cost (tests only: weak)");
+ABSL_FLAG(std::string, storage_fault_file, "", "testing: while this file exists, storage commits fail as on an I/O error");
 
 #ifndef MUXCHAT_DEFAULT_WEB_ROOT
 #define MUXCHAT_DEFAULT_WEB_ROOT ""
@@ -166,6 +186,14 @@ int main(int argc, char** argv) {
   options.allowed_origins = absl::GetFlag(FLAGS_allowed_origins);
   options.web_root = absl::GetFlag(FLAGS_web_root);
   options.signal_fd = signal_fd;
+  options.allow_guests = absl::GetFlag(FLAGS_allow_guests);
+  options.session_ttl = absl::GetFlag(FLAGS_session_ttl);
+  options.history_page = absl::GetFlag(FLAGS_history_page);
+  options.soft_output_bytes = absl::GetFlag(FLAGS_soft_output_bytes);
+  if (absl::GetFlag(FLAGS_password_test_cost)) {
+    options.password_opslimit = 1;
+    options.password_memlimit = 8192;
+  }
 
   // Refused before listening: limits that contradict each other would make
   // Welcome announce a frame bound the server itself breaks.
@@ -173,7 +201,37 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "muxchatd: %s\n", std::string(st.message()).c_str());
     return 2;
   }
-  absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server = muxchat::server::Server::Create(options, &logger);
+  // Durable by default, as Redis is: a data directory unless --memory.
+  std::unique_ptr<muxchat::server::Storage> storage;
+  muxchat::server::LoadedState loaded;
+  if (!absl::GetFlag(FLAGS_memory)) {
+    muxchat::server::StorageOptions so;
+    so.data_dir = absl::GetFlag(FLAGS_data_dir);
+    const std::string sync = absl::GetFlag(FLAGS_sync);
+    if (sync != "normal" && sync != "full") {
+      std::fprintf(stderr, "muxchatd: --sync must be normal or full, not '%s'\n", sync.c_str());
+      return 2;
+    }
+    so.sync_full = sync == "full";
+    so.recent_per_room = options.history;
+    so.dedupe_window = options.dedupe_window;
+    so.retention_messages = absl::GetFlag(FLAGS_history_retention);
+    so.retention_age = absl::GetFlag(FLAGS_history_max_age);
+    so.fault_file = absl::GetFlag(FLAGS_storage_fault_file);
+    absl::StatusOr<std::unique_ptr<muxchat::server::Storage>> opened = muxchat::server::Storage::Open(so, &loaded);
+    if (!opened.ok()) {
+      // Never a silent empty start on a database we cannot read.
+      std::fprintf(stderr, "muxchatd: storage in %s: %s\n", so.data_dir.c_str(),
+                   std::string(opened.status().message()).c_str());
+      return 3;
+    }
+    storage = std::move(*opened);
+    logger.Log(muxchat::server::LogLevel::kInfo, "data in %s (sync %s)", so.data_dir, sync);
+  } else {
+    logger.Log(muxchat::server::LogLevel::kInfo, "memory only (--memory): nothing survives a restart");
+  }
+  absl::StatusOr<std::unique_ptr<muxchat::server::Server>> server =
+      muxchat::server::Server::Create(options, &logger, std::move(storage), std::move(loaded));
   if (!server.ok()) {
     std::fprintf(stderr, "muxchatd: %s\n", std::string(server.status().message()).c_str());
     return 1;

@@ -52,6 +52,12 @@ const char* MetricRequestTypeName(MetricRequestType t) {
     case MetricRequestType::kPostMessage: return "post_message";
     case MetricRequestType::kPing: return "ping";
     case MetricRequestType::kPong: return "pong";
+    case MetricRequestType::kRegister: return "register";
+    case MetricRequestType::kLogin: return "login";
+    case MetricRequestType::kLogout: return "logout";
+    case MetricRequestType::kResume: return "resume";
+    case MetricRequestType::kHistory: return "history";
+    case MetricRequestType::kListMembers: return "list_members";
     case MetricRequestType::kOther: return "other";
   }
   return "other";
@@ -69,6 +75,12 @@ MetricRequestType MetricRequestTypeOf(v1::ClientFrame::BodyCase body) {
     case v1::ClientFrame::kPostMessage: return MetricRequestType::kPostMessage;
     case v1::ClientFrame::kPing: return MetricRequestType::kPing;
     case v1::ClientFrame::kPong: return MetricRequestType::kPong;
+    case v1::ClientFrame::kRegister: return MetricRequestType::kRegister;
+    case v1::ClientFrame::kLogin: return MetricRequestType::kLogin;
+    case v1::ClientFrame::kLogout: return MetricRequestType::kLogout;
+    case v1::ClientFrame::kResume: return MetricRequestType::kResume;
+    case v1::ClientFrame::kHistory: return MetricRequestType::kHistory;
+    case v1::ClientFrame::kListMembers: return MetricRequestType::kListMembers;
     default: return MetricRequestType::kOther;
   }
 }
@@ -191,6 +203,11 @@ std::string RenderPrometheusText(const Metrics& m, const MetricsGauges& g, absl:
            m.messages_accepted);
   w.Single("muxchat_deliveries_total", "counter", "Frames queued to room members by broadcasts (fan-out).",
            m.deliveries);
+  w.Single("muxchat_storage_commits_total", "counter", "Batches of writes durable storage committed (group commits).",
+           m.storage_commits);
+  w.Single("muxchat_storage_failures_total", "counter",
+           "Batches durable storage failed to commit (disk full, I/O error); their sends were refused.",
+           m.storage_failures);
   w.Family("muxchat_fanout_seconds", "histogram",
            "Time from the loop turn that read a chat message to the end of its flush to the room's members.");
   uint64_t cumulative = 0;

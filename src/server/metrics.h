@@ -36,9 +36,9 @@ const char* MetricConnectionStateName(MetricConnectionState s);
 // unknown one.
 enum class MetricRequestType {
   kHello, kCreateRoom, kJoinRoom, kLeaveRoom, kDeleteRoom, kListRooms, kSendMessage, kPostMessage, kPing, kPong,
-  kOther
+  kRegister, kLogin, kLogout, kResume, kHistory, kListMembers, kOther
 };
-inline constexpr int kMetricRequestTypeCount = 11;
+inline constexpr int kMetricRequestTypeCount = 17;
 const char* MetricRequestTypeName(MetricRequestType t);
 MetricRequestType MetricRequestTypeOf(v1::ClientFrame::BodyCase body);
 
@@ -141,6 +141,8 @@ struct Metrics {
   uint64_t requests[kMetricRequestTypeCount][kMetricStatusCount] = {};
   uint64_t messages_accepted = 0;  // SendMessages recorded in a room
   uint64_t deliveries = 0;         // frames queued to a member by a broadcast
+  uint64_t storage_commits = 0;    // batches storage committed
+  uint64_t storage_failures = 0;   // batches storage failed (disk full, I/O error)
   uint64_t bytes_received[kMetricTransportCount] = {};
   uint64_t bytes_sent[kMetricTransportCount] = {};
   uint64_t http_responses[kMetricHttpStatusCount] = {};

@@ -21,8 +21,13 @@ bool Room::RemoveMember(Connection* c) {
   return true;
 }
 
-const HistoryEntry& Room::Record(std::string sender, std::string text, absl::Time now) {
-  HistoryEntry entry{std::move(sender), std::move(text), ++last_seq_, absl::ToUnixMicros(now)};
+const HistoryEntry& Room::Record(std::string sender, std::string text, absl::Time now, uint64_t client_msg_id) {
+  assigned_seq_ = last_seq_ + 1;
+  return Commit(HistoryEntry{std::move(sender), std::move(text), last_seq_ + 1, absl::ToUnixMicros(now), client_msg_id});
+}
+
+const HistoryEntry& Room::Commit(HistoryEntry entry) {
+  last_seq_ = entry.seq;
   if (history_capacity_ == 0) {
     scratch_ = std::move(entry);
     return scratch_;

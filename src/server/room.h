@@ -22,11 +22,20 @@ struct HistoryEntry {
   std::string text;
   uint64_t seq;
   int64_t timestamp_unix_micros;
+  uint64_t client_msg_id = 0;  // the sender's id for the message, 0 = none
+};
+
+// Who may delete a room: an account for good, or a guest's connection while
+// it lasts. Never a nickname string, which anyone may take once it is free.
+struct RoomOwner {
+  uint64_t account_id = 0;     // non-zero: this account owns the room
+  uint64_t guest_conn_id = 0;  // non-zero: created by this guest connection
+  std::string name;            // display only (RoomInfo.owner)
 };
 
 class Room {
  public:
-  Room(uint64_t id, std::string name, std::string owner, absl::Time created, size_t history_capacity)
+  Room(uint64_t id, std::string name, RoomOwner owner, absl::Time created, size_t history_capacity)
       : id_(id), name_(std::move(name)), owner_(std::move(owner)), created_(created),
         history_capacity_(history_capacity) {}
   Room(const Room&) = delete;
@@ -34,8 +43,10 @@ class Room {
 
   uint64_t id() const { return id_; }
   const std::string& name() const { return name_; }
-  const std::string& owner() const { return owner_; }
+  const std::string& owner() const { return owner_.name; }
+  const RoomOwner& owner_identity() const { return owner_; }
   absl::Time created() const { return created_; }
+  // The newest message members have been sent (committed, when durable).
   uint64_t last_seq() const { return last_seq_; }
 
   bool HasMember(const Connection* c) const { return index_.contains(c); }
@@ -48,16 +59,28 @@ class Room {
 
   // Stamps the next sequence number, remembers the message in the history
   // ring, and returns the stored entry (valid until the next Record).
-  const HistoryEntry& Record(std::string sender, std::string text, absl::Time now);
+  const HistoryEntry& Record(std::string sender, std::string text, absl::Time now, uint64_t client_msg_id = 0);
   const std::deque<HistoryEntry>& history() const { return history_; }
+
+  // Durable rooms number a message when it is accepted but record it only
+  // once storage has committed it: AssignSeq hands out the next number,
+  // Commit records an entry carrying it (in order), and RollBack forgets
+  // every number handed out past last_seq() after a failed commit, so no
+  // seq is skipped or reused.
+  uint64_t AssignSeq() { return ++assigned_seq_; }
+  const HistoryEntry& Commit(HistoryEntry entry);
+  void RollBack() { assigned_seq_ = last_seq_; }
+  // Sets the numbering and history of a room loaded from storage.
+  void Restore(uint64_t last_seq) { last_seq_ = assigned_seq_ = last_seq; }
 
  private:
   const uint64_t id_;
   const std::string name_;
-  const std::string owner_;
+  const RoomOwner owner_;
   const absl::Time created_;
   const size_t history_capacity_;
   uint64_t last_seq_ = 0;
+  uint64_t assigned_seq_ = 0;
 
   // A dense vector for fan-out iteration plus an index for O(1) removal.
   std::vector<Connection*> members_;

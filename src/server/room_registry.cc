@@ -5,14 +5,29 @@
 
 namespace muxchat::server {
 
-absl::StatusOr<Room*> RoomRegistry::Create(absl::string_view name, absl::string_view owner, absl::Time now) {
+absl::StatusOr<Room*> RoomRegistry::Create(absl::string_view name, RoomOwner owner, absl::Time now) {
   std::string folded = FoldName(name);
   if (by_name_.contains(folded)) return absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists"));
   if (by_id_.size() >= max_rooms_) {
     return absl::ResourceExhaustedError(absl::StrCat("the server has reached its limit of ", max_rooms_, " rooms"));
   }
   const uint64_t id = next_id_++;
-  auto room = std::make_unique<Room>(id, std::string(name), std::string(owner), now, history_capacity_);
+  auto room = std::make_unique<Room>(id, std::string(name), std::move(owner), now, history_capacity_);
+  Room* raw = room.get();
+  by_id_.emplace(id, std::move(room));
+  by_name_.emplace(std::move(folded), raw);
+  return raw;
+}
+
+absl::StatusOr<Room*> RoomRegistry::Restore(uint64_t id, absl::string_view name, RoomOwner owner, absl::Time created,
+                                            uint64_t last_seq) {
+  std::string folded = FoldName(name);
+  if (id == 0 || by_id_.contains(id) || by_name_.contains(folded)) {
+    return absl::AlreadyExistsError(absl::StrCat("stored room ", id, " '", name, "' clashes with another"));
+  }
+  ReserveIdsThrough(id);
+  auto room = std::make_unique<Room>(id, std::string(name), std::move(owner), created, history_capacity_);
+  room->Restore(last_seq);
   Room* raw = room.get();
   by_id_.emplace(id, std::move(room));
   by_name_.emplace(std::move(folded), raw);

@@ -4,6 +4,7 @@
 #ifndef MUXCHAT_SERVER_ROOM_REGISTRY_H_
 #define MUXCHAT_SERVER_ROOM_REGISTRY_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,7 +26,14 @@ class RoomRegistry {
 
   // kAlreadyExists if the (folded) name is taken, kResourceExhausted at
   // max_rooms. The name must already be valid.
-  absl::StatusOr<Room*> Create(absl::string_view name, absl::string_view owner, absl::Time now);
+  absl::StatusOr<Room*> Create(absl::string_view name, RoomOwner owner, absl::Time now);
+  // Puts back a room loaded from storage, with its own ID (kAlreadyExists if
+  // the ID or name is in use); later IDs are above it and above `min_next_id`.
+  absl::StatusOr<Room*> Restore(uint64_t id, absl::string_view name, RoomOwner owner, absl::Time created,
+                                uint64_t last_seq);
+  void ReserveIdsThrough(uint64_t id) { next_id_ = std::max(next_id_, id + 1); }
+  // The next ID Create will hand out.
+  uint64_t next_id() const { return next_id_; }
   Room* FindById(uint64_t id) const;
   Room* FindByName(absl::string_view name) const;
   // Removes and returns the room; its name is free at once, its ID never returns.

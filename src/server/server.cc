@@ -30,6 +30,8 @@ namespace {
 constexpr uint64_t kListenToken = 1;
 constexpr uint64_t kWakeToken = 2;
 constexpr uint64_t kSignalToken = 3;
+constexpr uint64_t kStorageToken = 4;   // storage's completion eventfd
+constexpr uint64_t kPasswordToken = 5;  // the password hasher's completion eventfd
 constexpr int kMaxAcceptsPerTurn = 256;
 
 // Metrics slots for a connection's transport and lifecycle state.
@@ -117,11 +119,19 @@ Server::Server(const ServerOptions& options, Logger* logger, std::unique_ptr<Eve
   service_.set_metrics(&metrics_);
 }
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger* logger) {
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options, Logger* logger,
+                                                      std::unique_ptr<Storage> storage, LoadedState state) {
   if (absl::Status st = ChatService::CheckOptions(options); !st.ok()) return st;
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(options.poller);
   if (!loop.ok()) return loop.status();
   std::unique_ptr<Server> server(new Server(options, logger, std::move(*loop)));
+  if (storage != nullptr) {
+    server->storage_ = std::move(storage);
+    if (absl::Status st = server->service_.AttachStorage(server->storage_.get(), std::move(state), absl::Now());
+        !st.ok()) {
+      return st;
+    }
+  }
   absl::StatusOr<OriginPolicy> origins = ParseAllowedOrigins(options.allowed_origins);
   if (!origins.ok()) return origins.status();
   server->origin_policy_ = std::move(*origins);
@@ -193,6 +203,10 @@ absl::Status Server::Listen() {
   if (options_.signal_fd >= 0) {
     if (absl::Status st = loop_->Add(options_.signal_fd, kPollRead, this, kSignalToken); !st.ok()) return st;
   }
+  if (storage_ != nullptr) {
+    if (absl::Status st = loop_->Add(storage_->completion_fd(), kPollRead, this, kStorageToken); !st.ok()) return st;
+  }
+  if (absl::Status st = loop_->Add(service_.password_fd(), kPollRead, this, kPasswordToken); !st.ok()) return st;
   return absl::OkStatus();
 }
 
@@ -225,6 +239,7 @@ absl::Status Server::Run() {
 void Server::ScheduleSweep(absl::Time now) {
   loop_->RunAt(now + kSweepInterval, [this](absl::Time at) {
     CheckTimeouts(at);
+    service_.Sweep(at);
     ScheduleSweep(at);
   });
 }
@@ -248,6 +263,9 @@ void Server::BeforePoll(absl::Time now) {
   // state that reply describes.
   PublishStats();
   RetireClosed(now);
+  // This turn's writes go to storage as one batch (if none is committing);
+  // what they acknowledge is sent when it commits, a later turn.
+  service_.FlushStorage();
   FlushDirty();
   if (fanout_pending_ > 0) {
     metrics_.fanout.Observe(absl::Now() - now, fanout_pending_);
@@ -274,6 +292,12 @@ void Server::OnEvent(uint64_t token, const PollEvent& ev, absl::Time now) {
     case kWakeToken:
     case kSignalToken:
       OnSignals(token, now);
+      return;
+    case kStorageToken:
+      service_.OnStorageReady(now);
+      return;
+    case kPasswordToken:
+      service_.OnPasswordResults(now);
       return;
     default:
       break;

@@ -27,6 +27,7 @@
 #include "src/server/metrics.h"
 #include "src/server/poller.h"
 #include "src/server/server_options.h"
+#include "src/server/storage.h"
 #include "src/server/tls_context.h"
 #include "src/server/http_request_parser.h"
 #include "src/server/web_root.h"
@@ -38,8 +39,11 @@ namespace muxchat::server {
 class Server final : public EventLoop::Handler {
  public:
   // Binds and listens (so the port is known before Run). `logger` is borrowed
-  // and must outlive the server.
-  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options, Logger* logger);
+  // and must outlive the server. With `storage` (opened by the caller, which
+  // also loaded `state` from it) rooms, accounts and messages are durable.
+  static absl::StatusOr<std::unique_ptr<Server>> Create(const ServerOptions& options, Logger* logger,
+                                                        std::unique_ptr<Storage> storage = nullptr,
+                                                        LoadedState state = LoadedState());
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -127,6 +131,8 @@ class Server final : public EventLoop::Handler {
   std::unique_ptr<TlsContext> tls_;  // null: TLS not configured
   OriginPolicy origin_policy_;
   std::optional<WebRoot> web_root_;  // empty: no web client served
+  // Declared before the service, which borrows it: destroyed after it.
+  std::unique_ptr<Storage> storage_;
   ChatService service_;
   wire::FrameDecoder decoder_;
   // Counters bumped on this thread (by the ChatService too), read by scrapes

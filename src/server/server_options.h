@@ -61,6 +61,25 @@ struct ServerOptions {
   // directory without index.html is logged once and not served.
   std::string web_root;
 
+  // Accounts (docs/PROTOCOL.md §5): whether a nickname alone logs in, how
+  // long a session token lives, and the argon2id cost of a password (tests
+  // use the minimum).
+  bool allow_guests = true;
+  absl::Duration session_ttl = absl::Hours(24 * 30);
+  uint64_t password_opslimit = 2;
+  size_t password_memlimit = 19 << 20;
+  // How long a client_msg_id is remembered for resend dedupe.
+  absl::Duration dedupe_window = absl::Minutes(10);
+  // The most messages one History request returns.
+  uint32_t history_page = 500;
+  // Pending output above which a member's chat messages are dropped (and
+  // one Gap per room owed) instead of queued; 0 = never. The hard limit,
+  // max_output_bytes, still disconnects.
+  uint64_t soft_output_bytes = 4 << 20;
+  // How long sends are refused after storage failed a commit, before
+  // the next one is tried.
+  absl::Duration storage_retry = absl::Seconds(1);
+
   int signal_fd = -1;  // a signalfd for SIGINT/SIGTERM (and SIGHUP), owned by the caller; -1 = none
 };
 

@@ -109,6 +109,8 @@ struct LoadedState {
   std::vector<MessageRecord> recent;
   // Messages with a client_msg_id not older than dedupe_window, for resend dedupe.
   std::vector<MessageRecord> recent_client_ids;  // text left empty
+  // The largest room ID ever stored, deleted rooms included: IDs are never reused.
+  uint64_t max_room_id = 0;
 };
 
 struct StorageOptions {
@@ -121,6 +123,10 @@ struct StorageOptions {
   absl::Duration prune_interval = absl::Seconds(30);
   // Test hook: while this file exists, commits fail with kUnavailable ("I/O error").
   std::string fault_file;
+  // Test hook: > 0 caps the database at this many pages (PRAGMA
+  // max_page_count, 4 KiB each), so a test can fill it: commits then fail
+  // with kResourceExhausted as on a full disk.
+  uint32_t max_page_count = 0;
 };
 
 class Storage {

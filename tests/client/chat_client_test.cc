@@ -520,6 +520,31 @@ TEST_F(ChatClientTest, ListAllRoomsStopsAtAPageWithoutRooms) {
   EXPECT_EQ(all->rooms_size(), 0);
 }
 
+TEST_F(ChatClientTest, ListAllMembersPagesTheRoomAndNamesItInTheEnvelope) {
+  Handshake("alice");
+  server_.RunInThread([](FakeServer& s) {
+    for (int page = 0; page < 3; ++page) {
+      v1::ClientFrame f;
+      ASSERT_TRUE(s.Read(&f));
+      ASSERT_TRUE(f.has_list_members());
+      EXPECT_EQ(f.room_id(), 42u);
+      EXPECT_EQ(f.list_members().after(), page == 0 ? "" : absl::StrCat("n", page * 2 - 1));
+      v1::ServerFrame out = ReplyFrame(f.request_id(), v1::SUCCESS, "");
+      out.mutable_reply()->set_member_count(5);
+      for (int i = page * 2; i < std::min(page * 2 + 2, 5); ++i) out.mutable_reply()->add_members(absl::StrCat("n", i));
+      if (page < 2) out.mutable_reply()->set_next_cursor(absl::StrCat("n", page * 2 + 1));
+      ASSERT_TRUE(s.Write(out));
+    }
+  });
+  absl::StatusOr<v1::Reply> all = client_->ListAllMembers(42, kLong);
+  server_.Join();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->members_size(), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(all->members(i), absl::StrCat("n", i));
+  EXPECT_EQ(all->member_count(), 5u);
+  EXPECT_TRUE(all->next_cursor().empty());
+}
+
 TEST_F(ChatClientTest, PostIsAnsweredByItsReplyAndItsCopyAcksNoSend) {
   Handshake("alice");
   absl::StatusOr<uint64_t> s1 = client_->Send(5, "sent");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -159,14 +160,93 @@ TEST(CliFullscreen, TabCompletesCommandsRoomsAndNicknames) {
   EXPECT_EQ(got->chat_message().text(), "bob: hi");
 }
 
-TEST(CliFullscreen, NamesListsTheMembersThisClientKnows) {
+TEST(CliFullscreen, NamesAsksTheServerAndListsEveryMember) {
   Daemon daemon;
   auto alice = Alice(daemon.port(), {"lobby"});
   Bob bob(daemon.port(), "lobby");
   ASSERT_TRUE(alice->WaitForText("bob joined")) << alice->last_screen();
   alice->Type("/names");
   alice->Keys({"Enter"});
-  EXPECT_TRUE(alice->WaitForText("lobby: 2 members: alice bob")) << alice->last_screen();
+  EXPECT_TRUE(alice->WaitForText("names in lobby (2): alice, bob")) << alice->last_screen();
+}
+
+TEST(CliFullscreen, MembersWhoJoinedEarlierAndStaySilentAreNamedAndCompleted) {
+  Daemon daemon;
+  {
+    auto owner = Login(daemon.port(), "owner");
+    ASSERT_TRUE(owner->CreateRoom("lobby", kWait).ok());
+  }
+  Bob bob(daemon.port(), "lobby");  // in before alice, and says nothing
+  auto carol = Login(daemon.port(), "carol");
+  ASSERT_TRUE(carol->JoinRoom("lobby", kWait).ok());
+  auto alice = std::make_unique<TmuxTerminal>(
+      std::vector<std::string>{"127.0.0.1", absl::StrCat(daemon.port()), "--nick", "alice", "--room", "lobby"}, 100,
+      30, std::vector<std::string>{"NO_COLOR=1"});
+  ASSERT_TRUE(alice->WaitForText("joined lobby (3 members)")) << alice->last_screen();
+  // The member list came from the server at the join: Tab knows bob.
+  alice->Type("bo");
+  alice->Keys({"Tab"});
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] bob:"; })) << alice->last_screen();
+  alice->Keys({"C-u"});
+  alice->Type("/names");
+  alice->Keys({"Enter"});
+  EXPECT_TRUE(alice->WaitForText("names in lobby (3): alice, bob, carol")) << alice->last_screen();
+  // Presence events keep it current.
+  carol.reset();
+  ASSERT_TRUE(alice->WaitForText("carol left")) << alice->last_screen();
+  alice->Type("/names");
+  alice->Keys({"Enter"});
+  EXPECT_TRUE(alice->WaitForText("names in lobby (2): alice, bob")) << alice->last_screen();
+}
+
+TEST(CliFullscreen, LoneEscActsAtOnceAndUndoesATabCompletion) {
+  Daemon daemon;
+  auto alice = Alice(daemon.port(), {"lobby"});
+  Bob bob(daemon.port(), "lobby");
+  ASSERT_TRUE(alice->WaitForText("bob joined")) << alice->last_screen();
+  alice->Type("hi bo");
+  alice->Keys({"Tab"});
+  ASSERT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] hi bob"; })) << alice->last_screen();
+  // Esc and no other key: the completion is undone.
+  alice->Keys({"Escape"});
+  ASSERT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] hi bo"; })) << alice->last_screen();
+  // The Esc is spent: the next key is a plain key, not Alt+key (Alt+1
+  // would switch to the status window).
+  alice->Type("1");
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] hi bo1"; })) << alice->last_screen();
+  EXPECT_TRUE(absl::StrContains(StatusBar(alice->last_screen_rows()), "[2:lobby]")) << alice->last_screen();
+}
+
+TEST(CliFullscreen, AltKeysStillWork) {
+  Daemon daemon;
+  auto alice = Alice(daemon.port(), {"lobby"});
+  alice->Type("one two");
+  alice->Keys({"M-b"});  // word left
+  alice->Type("X");
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] one Xtwo"; }))
+      << alice->last_screen();
+  alice->Keys({"M-1"});  // the status window
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) { return absl::StrContains(StatusBar(r), "[1:status]"); }))
+      << alice->last_screen();
+}
+
+TEST(CliFullscreen, CtrlLRepaintsAScreenSomethingElseWroteOver) {
+  Daemon daemon;
+  auto alice = Alice(daemon.port(), {"lobby"});
+  alice->Type("half typed");
+  ASSERT_TRUE(alice->WaitForScreen([](const Rows& r) { return r.back() == "[lobby] half typed"; }))
+      << alice->last_screen();
+  // Another program writes on the terminal behind the client's back.
+  {
+    std::ofstream tty(alice->Format("#{pane_tty}"));
+    tty << "\x1b[5;1HSTRAY OUTPUT\x1b[2;1HMORE STRAY" << std::flush;
+  }
+  ASSERT_TRUE(alice->WaitForText("STRAY OUTPUT")) << alice->last_screen();
+  alice->Keys({"C-l"});
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) {
+    return !Contains(r, "STRAY") && r.back() == "[lobby] half typed" && absl::StrContains(r.front(), "1 member") &&
+           Contains(r, "joined lobby");
+  })) << alice->last_screen();
 }
 
 class CliFullscreenQuit : public ::testing::TestWithParam<std::vector<std::string>> {};

@@ -317,18 +317,76 @@ TEST(CliInteractive, ColourOnlyWithoutNoColor) {
   EXPECT_NE(plain.output().find("\r\x1b[J-- logged in"), std::string::npos) << PtyProcess::Printable(plain.output());
 }
 
-TEST(CliInteractive, NamesListsWhoThisClientHasSeenInTheRoom) {
+TEST(CliInteractive, NamesAsksTheServerAndListsEveryMember) {
   Daemon daemon;
+  auto bob = Login(daemon.port(), "bob");
+  ASSERT_TRUE(bob->CreateRoom("lobby", kWait).ok());
+  ASSERT_TRUE(bob->JoinRoom("lobby", kWait).ok());  // in before alice, and silent
   auto alice = LoggedIn(daemon.port(), "alice");
-  alice->Type("CREATE lobby\r");
-  ASSERT_TRUE(alice->Expect("created room lobby")) << alice->failure();
   alice->Type("JOIN lobby\r");
   ASSERT_TRUE(alice->Expect("joined lobby")) << alice->failure();
-  auto bob = Login(daemon.port(), "bob");
-  ASSERT_TRUE(bob->JoinRoom("lobby", kWait).ok());
-  ASSERT_TRUE(alice->Expect("bob joined lobby")) << alice->failure();
+  auto carol = Login(daemon.port(), "Carol");
+  ASSERT_TRUE(carol->JoinRoom("lobby", kWait).ok());
+  ASSERT_TRUE(alice->Expect("Carol joined lobby")) << alice->failure();
   alice->Type("/names\r");
-  EXPECT_TRUE(alice->Expect("lobby: 2 members: alice bob")) << alice->failure();
+  EXPECT_TRUE(alice->Expect("names in lobby (3): alice, bob, Carol\r\n")) << alice->failure();
+}
+
+// In chat mode in a room `room` that bob made; returns alice's CLI.
+std::unique_ptr<PtyProcess> ChattingIn(uint16_t port, const std::string& room, std::unique_ptr<ChatClient>* bob) {
+  *bob = Login(port, "bob");
+  EXPECT_TRUE((*bob)->CreateRoom(room, kWait).ok());
+  EXPECT_TRUE((*bob)->JoinRoom(room, kWait).ok());
+  auto alice = LoggedIn(port, "alice");
+  alice->Type(absl::StrCat("JOIN ", room, "\r"));
+  EXPECT_TRUE(alice->Expect(absl::StrCat("[", room, "]> "))) << alice->failure();
+  return alice;
+}
+
+// The text of the next message `from` says, "" if none comes in time.
+std::string NextFrom(ChatClient& client, const std::string& from) {
+  std::string text;
+  AwaitEvent(client, [&](const v1::ServerFrame& f) {
+    if (!f.has_chat_message() || f.chat_message().sender() != from) return false;
+    text = f.chat_message().text();
+    return true;
+  });
+  return text;
+}
+
+TEST(CliInteractive, LoneEscDoesNotSwallowTheNextKey) {
+  Daemon daemon;
+  std::unique_ptr<ChatClient> bob;
+  auto alice = ChattingIn(daemon.port(), "lobby", &bob);
+  alice->Type("ab");
+  ASSERT_TRUE(alice->Expect("[lobby]> ab")) << alice->failure();
+  alice->Type("\x1b");
+  // Two redraws: one as the Esc is read, one when its wait is over and it
+  // is known to be alone (no other key needed for that).
+  ASSERT_TRUE(alice->Expect("[lobby]> ab")) << alice->failure();
+  ASSERT_TRUE(alice->Expect("[lobby]> ab")) << alice->failure();
+  alice->Type("c\r");  // before, "Esc c" was taken as Alt+c and the c was lost
+  EXPECT_EQ(NextFrom(*bob, "alice"), "abc");
+}
+
+TEST(CliInteractive, AltBAndAltFMoveByWord) {
+  Daemon daemon;
+  std::unique_ptr<ChatClient> bob;
+  auto alice = ChattingIn(daemon.port(), "lobby", &bob);
+  alice->Type("one two\x1b" "bX\x1b" "f!\r");  // Alt+b, X, Alt+f, !
+  EXPECT_EQ(NextFrom(*bob, "alice"), "one Xtwo!");
+}
+
+TEST(CliInteractive, CtrlLClearsTheScreenAndRedrawsThePromptWithTheInput) {
+  Daemon daemon;
+  std::unique_ptr<ChatClient> bob;
+  auto alice = ChattingIn(daemon.port(), "lobby", &bob);
+  alice->Type("half typed");
+  ASSERT_TRUE(alice->Expect("[lobby]> half typed")) << alice->failure();
+  alice->Type("\x0c");
+  EXPECT_TRUE(alice->Expect("\x1b[H\x1b[2J[lobby]> half typed")) << alice->failure();
+  alice->Type(" then sent\r");
+  EXPECT_EQ(NextFrom(*bob, "alice"), "half typed then sent");
 }
 
 }  // namespace

@@ -59,5 +59,28 @@ TEST(Completer, KeepsTheTextAfterTheCursor) {
   EXPECT_EQ(cursor, 6u);
 }
 
+TEST(Completer, CancelPutsBackWhatWasTypedBeforeTab) {
+  Completer completer;
+  std::u32string text = ToCodePoints("hi al");
+  size_t cursor = text.size();
+  ASSERT_TRUE(completer.Complete(&text, &cursor, Sources()));
+  ASSERT_TRUE(completer.Complete(&text, &cursor, Sources()));
+  ASSERT_EQ(ToUtf8(text), "hi alice ");
+  EXPECT_TRUE(completer.Cancel(&text, &cursor));
+  EXPECT_EQ(ToUtf8(text), "hi al");
+  EXPECT_EQ(cursor, 5u);
+}
+
+TEST(Completer, CancelAfterAnEditChangesNothing) {
+  Completer completer;
+  std::u32string text = ToCodePoints("bo");
+  size_t cursor = text.size();
+  ASSERT_TRUE(completer.Complete(&text, &cursor, Sources()));
+  text += U'x';
+  ++cursor;
+  EXPECT_FALSE(completer.Cancel(&text, &cursor));
+  EXPECT_EQ(ToUtf8(text), "bob: x");
+}
+
 }  // namespace
 }  // namespace muxchat::client

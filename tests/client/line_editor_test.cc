@@ -146,5 +146,41 @@ TEST(LineEditor, ViewOfALineTallerThanTheScreenIsAWindowAroundTheCursor) {
   EXPECT_EQ(v.cursor_byte, v.text.size());
 }
 
+TEST(LineEditor, AnEscapeLeftAloneTooLongIsALoneEscAndWhatFollowsAreKeys) {
+  LineEditor e;
+  e.Feed("ab\x1b");
+  EXPECT_TRUE(e.escape_pending());
+  e.EscapeTimeout();
+  EXPECT_FALSE(e.escape_pending());
+  EXPECT_EQ(Submit(e, "c\r"), "abc");
+  e.Feed("x\x1b[");  // Esc, then '[' typed by hand
+  e.EscapeTimeout();
+  EXPECT_EQ(Submit(e, "\r"), "x[");
+}
+
+TEST(LineEditor, AltBAndAltFMoveByWord) {
+  LineEditor e;
+  EXPECT_EQ(Submit(e, "one two\x1b" "bX\x1b" "f!\r"), "one Xtwo!");
+}
+
+TEST(LineEditor, CtrlLAsksForAClearScreenAndKeepsTheLine) {
+  LineEditor e;
+  e.Feed("typed\x0c");
+  auto ev = e.TakeEvent();
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->kind, LineEditor::EventKind::kClearScreen);
+  EXPECT_EQ(e.buffer(), "typed");
+}
+
+TEST(LineEditor, AnEscapeInsideAPasteDoesNotTimeOut) {
+  LineEditor e;
+  e.Feed("\x1b[200~pasted\x1b");  // the end marker cut after its ESC
+  EXPECT_FALSE(e.escape_pending());
+  e.Feed("[201~\r");
+  auto ev = e.TakeEvent();
+  ASSERT_TRUE(ev.has_value());
+  EXPECT_EQ(ev->text, "pasted");
+}
+
 }  // namespace
 }  // namespace muxchat::client

@@ -21,12 +21,29 @@ TEST(RoomMembers, AddingAKnownNickAgainKeepsOneEntry) {
   EXPECT_EQ(m.Known(), (std::vector<std::string>{"bob"}));
 }
 
-TEST(RoomMembers, DescribeListsKnownNamesWhenAllAreKnown) {
+TEST(RoomMembers, TheServersListReplacesNamesAndCount) {
   RoomMembers m;
+  m.SetCount(9);
+  m.Add("gone");
+  m.Replace({"bob", "Alice", "carol"});
+  EXPECT_EQ(m.count(), 3u);
+  EXPECT_EQ(m.Known(), (std::vector<std::string>{"Alice", "bob", "carol"}));
+}
+
+TEST(RoomMembers, PresenceEventsKeepTheServersListCurrent) {
+  RoomMembers m;
+  m.Replace({"alice", "bob"});
+  m.Add("dave");
+  m.SetCount(3);
+  m.Remove("alice");
   m.SetCount(2);
-  m.Add("alice");
-  m.Add("bob");
-  EXPECT_EQ(m.Describe("lobby"), "lobby: 2 members: alice bob");
+  EXPECT_EQ(m.Describe("lobby"), "names in lobby (2): bob, dave");
+}
+
+TEST(RoomMembers, DescribeListsEveryNameWithTheCount) {
+  RoomMembers m;
+  m.Replace({"alice", "bob", "carol"});
+  EXPECT_EQ(m.Describe("lobby"), "names in lobby (3): alice, bob, carol");
 }
 
 TEST(RoomMembers, DescribeCountsMembersItCannotName) {
@@ -35,10 +52,10 @@ TEST(RoomMembers, DescribeCountsMembersItCannotName) {
   m.Add("alice");
   m.Add("bob");
   EXPECT_EQ(m.Describe("lobby"),
-            "lobby: 4 members: alice bob, and 2 more who joined before you and have not spoken since "
-            "(the server sends counts, not names)");
-  m.SetCount(3);
-  EXPECT_NE(m.Describe("lobby").find("1 more who joined before you and has not"), std::string::npos);
+            "names in lobby (4): alice, bob, and 2 more unnamed (this server does not list members)");
+  RoomMembers none;
+  none.SetCount(2);
+  EXPECT_EQ(none.Describe("lobby"), "names in lobby (2): 2 unnamed (this server does not list members)");
 }
 
 }  // namespace

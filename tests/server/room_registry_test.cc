@@ -9,41 +9,41 @@ const absl::Time kNow = absl::FromUnixSeconds(1700000000);
 
 TEST(RoomRegistry, NamesAreUniqueCaseInsensitively) {
   RoomRegistry reg(10, 5);
-  ASSERT_TRUE(reg.Create("General", "alice", kNow).ok());
-  EXPECT_EQ(reg.Create("general", "bob", kNow).status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(reg.Create("General", RoomOwner{0, 0, "alice"}, kNow).ok());
+  EXPECT_EQ(reg.Create("general", RoomOwner{0, 0, "bob"}, kNow).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_NE(reg.FindByName("GENERAL"), nullptr);
 }
 
 TEST(RoomRegistry, IdsAreNeverReused) {
   RoomRegistry reg(10, 5);
-  uint64_t first = (*reg.Create("a", "o", kNow))->id();
+  uint64_t first = (*reg.Create("a", RoomOwner{0, 0, "o"}, kNow))->id();
   reg.Remove(first);
   EXPECT_EQ(reg.FindById(first), nullptr);
-  uint64_t second = (*reg.Create("a", "o", kNow))->id();
+  uint64_t second = (*reg.Create("a", RoomOwner{0, 0, "o"}, kNow))->id();
   EXPECT_NE(first, second);
   EXPECT_GT(second, first);
 }
 
 TEST(RoomRegistry, RemoveFreesTheName) {
   RoomRegistry reg(10, 5);
-  uint64_t id = (*reg.Create("lobby", "o", kNow))->id();
+  uint64_t id = (*reg.Create("lobby", RoomOwner{0, 0, "o"}, kNow))->id();
   EXPECT_NE(reg.Remove(id), nullptr);
   EXPECT_EQ(reg.FindByName("lobby"), nullptr);
-  EXPECT_TRUE(reg.Create("lobby", "o", kNow).ok());
+  EXPECT_TRUE(reg.Create("lobby", RoomOwner{0, 0, "o"}, kNow).ok());
 }
 
 TEST(RoomRegistry, RefusesRoomsPastTheLimit) {
   RoomRegistry reg(2, 5);
-  ASSERT_TRUE(reg.Create("a", "o", kNow).ok());
-  ASSERT_TRUE(reg.Create("b", "o", kNow).ok());
-  EXPECT_EQ(reg.Create("c", "o", kNow).status().code(), absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(reg.Create("a", RoomOwner{0, 0, "o"}, kNow).ok());
+  ASSERT_TRUE(reg.Create("b", RoomOwner{0, 0, "o"}, kNow).ok());
+  EXPECT_EQ(reg.Create("c", RoomOwner{0, 0, "o"}, kNow).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 TEST(RoomRegistry, ListsSortedByName) {
   RoomRegistry reg(10, 5);
-  reg.Create("zeta", "o", kNow).IgnoreError();
-  reg.Create("Alpha", "o", kNow).IgnoreError();
-  reg.Create("mid", "o", kNow).IgnoreError();
+  reg.Create("zeta", RoomOwner{0, 0, "o"}, kNow).IgnoreError();
+  reg.Create("Alpha", RoomOwner{0, 0, "o"}, kNow).IgnoreError();
+  reg.Create("mid", RoomOwner{0, 0, "o"}, kNow).IgnoreError();
   auto sorted = reg.SortedByName();
   ASSERT_EQ(sorted.size(), 3u);
   EXPECT_EQ(sorted[0]->name(), "Alpha");
@@ -51,7 +51,7 @@ TEST(RoomRegistry, ListsSortedByName) {
 }
 
 TEST(Room, HistoryRingKeepsTheNewestWithGaplessSeqs) {
-  Room room(1, "r", "o", kNow, 3);
+  Room room(1, "r", RoomOwner{0, 0, "o"}, kNow, 3);
   for (int i = 1; i <= 5; ++i) room.Record("s", std::to_string(i), kNow);
   ASSERT_EQ(room.history().size(), 3u);
   EXPECT_EQ(room.history().front().seq, 3u);
@@ -61,14 +61,14 @@ TEST(Room, HistoryRingKeepsTheNewestWithGaplessSeqs) {
 }
 
 TEST(Room, ZeroHistoryStillStampsSeqs) {
-  Room room(1, "r", "o", kNow, 0);
+  Room room(1, "r", RoomOwner{0, 0, "o"}, kNow, 0);
   EXPECT_EQ(room.Record("s", "a", kNow).seq, 1u);
   EXPECT_EQ(room.Record("s", "b", kNow).seq, 2u);
   EXPECT_TRUE(room.history().empty());
 }
 
 TEST(Room, MembershipAddRemove) {
-  Room room(1, "r", "o", kNow, 3);
+  Room room(1, "r", RoomOwner{0, 0, "o"}, kNow, 3);
   auto* a = reinterpret_cast<Connection*>(0x10);
   auto* b = reinterpret_cast<Connection*>(0x20);
   EXPECT_TRUE(room.AddMember(a));

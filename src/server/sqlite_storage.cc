@@ -1,0 +1,314 @@
+#include "src/server/sqlite_storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/server/storage_loader.h"
+#include "src/server/storage_schema.h"
+
+namespace muxchat::server {
+namespace {
+
+constexpr char kSqliteHeader[] = "SQLite format 3";  // 16 bytes with its NUL
+
+// Creates `dir` with mode 0700 (its missing parents with the default mode).
+absl::Status MakeDataDir(const std::string& dir) {
+  if (dir.empty()) return absl::InvalidArgumentError("storage: empty data directory");
+  std::error_code ec;
+  const std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  if (mkdir(dir.c_str(), 0700) != 0) {
+    const int err = errno;
+    struct stat st;
+    if (err != EEXIST || stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot create data directory ", dir, ": ",
+                                                        err == EEXIST ? "not a directory" : strerror(err)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// kDataLoss unless an existing, non-empty `path` starts with SQLite's header:
+// SQLite itself would only notice on the first read, with a vaguer message.
+absl::Status CheckHeader(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
+  }
+  char header[sizeof(kSqliteHeader)] = {};
+  const ssize_t n = read(fd, header, sizeof(header));
+  close(fd);
+  if (n == 0) return absl::OkStatus();  // created but never written: a new database
+  if (n != static_cast<ssize_t>(sizeof(header)) || memcmp(header, kSqliteHeader, sizeof(header)) != 0) {
+    return absl::DataLossError(absl::StrCat(path, " is not a SQLite database (bad header); refusing to start on it"));
+  }
+  return absl::OkStatus();
+}
+
+// Corruption found by SQLite while opening (SQLITE_NOTADB, SQLITE_CORRUPT)
+// becomes kDataLoss naming the file; other errors keep their code.
+absl::Status AtOpen(const absl::Status& status, const std::string& path) {
+  if (status.ok()) return status;
+  if (absl::IsDataLoss(status)) {
+    return absl::DataLossError(absl::StrCat(path, " is corrupt: ", status.message()));
+  }
+  return absl::Status(status.code(), absl::StrCat("opening ", path, ": ", status.message()));
+}
+
+absl::Status ConfigureWriter(SqliteConnection& db, const StorageOptions& options) {
+  absl::StatusOr<std::string> mode = db.QueryText("PRAGMA journal_mode = WAL");
+  if (!mode.ok()) return mode.status();
+  if (*mode != "wal") {
+    return absl::FailedPreconditionError(absl::StrCat("journal_mode is '", *mode, "', not 'wal'"));
+  }
+  if (absl::Status s = db.Exec(options.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+      !s.ok()) {
+    return s;
+  }
+  if (options.max_page_count > 0) {
+    absl::StatusOr<int64_t> pages = db.QueryInt(absl::StrCat("PRAGMA max_page_count = ", options.max_page_count));
+    if (!pages.ok()) return pages.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QuickCheck(SqliteConnection& db) {
+  absl::StatusOr<std::string> verdict = db.QueryText("PRAGMA quick_check");
+  if (!verdict.ok()) return verdict.status();
+  if (*verdict != "ok") {
+    return absl::DataLossError(absl::StrCat("PRAGMA quick_check fails: ", *verdict));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const StorageOptions& options,
+                                                                   LoadedState* state) {
+  if (absl::Status s = MakeDataDir(options.data_dir); !s.ok()) return s;
+  const std::string path = absl::StrCat(options.data_dir, "/", kDatabaseFileName);
+  if (absl::Status s = CheckHeader(path); !s.ok()) return s;
+  struct stat st;
+  const bool existed = stat(path.c_str(), &st) == 0 && st.st_size > 0;
+
+  const int event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd < 0) return absl::UnavailableError(absl::StrCat("eventfd: ", strerror(errno)));
+  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(options, event_fd));
+
+  absl::StatusOr<std::unique_ptr<SqliteConnection>> writer_db =
+      SqliteConnection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!writer_db.ok()) return AtOpen(writer_db.status(), path);
+  storage->writer_db_ = *std::move(writer_db);
+  SqliteConnection& db = *storage->writer_db_;
+  if (absl::Status s = ConfigureWriter(db, options); !s.ok()) return AtOpen(s, path);
+  if (existed) {
+    if (absl::Status s = QuickCheck(db); !s.ok()) return AtOpen(s, path);
+  }
+  if (absl::Status s = MigrateSchema(db); !s.ok()) return AtOpen(s, path);
+  if (absl::Status s = LoadStoredState(db, options.recent_per_room, options.dedupe_window, absl::Now(), state);
+      !s.ok()) {
+    return AtOpen(s, path);
+  }
+
+  absl::StatusOr<std::unique_ptr<StorageWriter>> writer = StorageWriter::Create(&db, options.fault_file);
+  if (!writer.ok()) return AtOpen(writer.status(), path);
+  storage->writer_ = *std::move(writer);
+  absl::StatusOr<std::unique_ptr<RetentionPruner>> pruner =
+      RetentionPruner::Create(&db, options.retention_messages, options.retention_age);
+  if (!pruner.ok()) return AtOpen(pruner.status(), path);
+  storage->pruner_ = *std::move(pruner);
+
+  absl::StatusOr<std::unique_ptr<SqliteConnection>> reader_db = SqliteConnection::Open(path, SQLITE_OPEN_READONLY);
+  if (!reader_db.ok()) return AtOpen(reader_db.status(), path);
+  storage->reader_db_ = *std::move(reader_db);
+  absl::StatusOr<std::unique_ptr<StorageReader>> reader = StorageReader::Create(storage->reader_db_.get());
+  if (!reader.ok()) return AtOpen(reader.status(), path);
+  storage->reader_ = *std::move(reader);
+
+  storage->writer_thread_ = std::thread([s = storage.get()] { s->WriterLoop(); });
+  storage->reader_thread_ = std::thread([s = storage.get()] { s->ReaderLoop(); });
+  return storage;
+}
+
+SqliteStorage::SqliteStorage(const StorageOptions& options, int event_fd) : options_(options), event_fd_(event_fd) {}
+
+SqliteStorage::~SqliteStorage() {
+  Close();
+  close(event_fd_);
+}
+
+void SqliteStorage::Close() {
+  if (closed_) return;
+  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    hold_writes_ = false;
+  }
+  writer_cv_.notify_all();
+  reader_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  if (reader_thread_.joinable()) reader_thread_.join();
+  reader_.reset();
+  pruner_.reset();
+  writer_.reset();
+  reader_db_.reset();
+  writer_db_.reset();  // the last connection: SQLite checkpoints and removes the WAL
+}
+
+void SqliteStorage::Submit(Batch batch) {
+  if (closed_) {
+    std::vector<CommitResult> refused(1);
+    refused[0].batch_id = batch.id;
+    refused[0].status = absl::FailedPreconditionError("storage is closed");
+    PostCommits(std::move(refused));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batches_.push_back(std::move(batch));
+  }
+  writer_cv_.notify_one();
+}
+
+void SqliteStorage::Read(HistoryRead read) {
+  if (closed_) {
+    ReadResult refused;
+    refused.read_id = read.id;
+    refused.status = absl::FailedPreconditionError("storage is closed");
+    PostRead(std::move(refused));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reads_.push_back(read);
+  }
+  reader_cv_.notify_one();
+}
+
+void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vector<ReadResult>* reads) {
+  // The eventfd is drained before the lists are taken: a completion posted in
+  // between makes it readable again rather than being missed.
+  uint64_t count;
+  while (read(event_fd_, &count, sizeof(count)) == sizeof(count)) {
+  }
+  std::lock_guard<std::mutex> lock(done_mu_);
+  for (CommitResult& c : done_commits_) commits->push_back(std::move(c));
+  for (ReadResult& r : done_reads_) reads->push_back(std::move(r));
+  done_commits_.clear();
+  done_reads_.clear();
+}
+
+bool SqliteStorage::WaitForPrunePasses(uint64_t n, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return prune_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return prune_passes_.load() >= n; });
+}
+
+void SqliteStorage::HoldWritesForTest(bool hold) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_writes_ = hold;
+  }
+  writer_cv_.notify_all();
+}
+
+void SqliteStorage::WriterLoop() {
+  using Clock = std::chrono::steady_clock;
+  const bool prune = options_.prune_interval > absl::ZeroDuration();
+  const auto interval = absl::ToChronoMilliseconds(options_.prune_interval);
+  Clock::time_point next_pass = Clock::now();  // the first pass right after Open
+  for (;;) {
+    std::vector<Batch> group;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      auto ready = [&] {
+        return closing_ || (!batches_.empty() && !hold_writes_) || pruner_->in_pass() ||
+               (prune && Clock::now() >= next_pass);
+      };
+      if (prune) {
+        writer_cv_.wait_until(lock, next_pass, ready);
+      } else {
+        writer_cv_.wait(lock, ready);
+      }
+      if (!hold_writes_) group.swap(batches_);
+      if (group.empty() && closing_) break;
+    }
+    if (!group.empty()) {
+      std::vector<CommitResult> results = writer_->CommitGroup(group);
+      transactions_committed_.store(writer_->transactions_committed());
+      PostCommits(std::move(results));
+      continue;  // batches before pruning: a Step runs only when none wait
+    }
+    if (!prune) continue;
+    if (!pruner_->in_pass()) {
+      if (Clock::now() < next_pass) continue;
+      // A failed pass (disk full, I/O error) is simply tried again next interval.
+      if (!pruner_->BeginPass(absl::Now()).ok() || !pruner_->in_pass()) {
+        next_pass = Clock::now() + interval;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          prune_passes_.fetch_add(1);
+        }
+        prune_cv_.notify_all();
+        continue;
+      }
+    }
+    absl::StatusOr<bool> more = pruner_->Step();
+    messages_pruned_.store(pruner_->messages_pruned());
+    if (!more.ok() || !*more) {
+      next_pass = Clock::now() + interval;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        prune_passes_.fetch_add(1);
+      }
+      prune_cv_.notify_all();
+    }
+  }
+}
+
+void SqliteStorage::ReaderLoop() {
+  for (;;) {
+    std::vector<HistoryRead> reads;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      reader_cv_.wait(lock, [&] { return closing_ || !reads_.empty(); });
+      if (reads_.empty() && closing_) break;
+      reads.swap(reads_);
+    }
+    for (const HistoryRead& read : reads) PostRead(reader_->Read(read));
+  }
+}
+
+void SqliteStorage::PostCommits(std::vector<CommitResult> results) {
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    for (CommitResult& r : results) done_commits_.push_back(std::move(r));
+  }
+  Wake();
+}
+
+void SqliteStorage::PostRead(ReadResult result) {
+  {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    done_reads_.push_back(std::move(result));
+  }
+  Wake();
+}
+
+void SqliteStorage::Wake() {
+  const uint64_t one = 1;
+  // Cannot fail short of the counter overflowing 2^64 - 1; nothing to do if it did.
+  [[maybe_unused]] ssize_t n = write(event_fd_, &one, sizeof(one));
+}
+
+}  // namespace muxchat::server

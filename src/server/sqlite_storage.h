@@ -1,0 +1,102 @@
+// Storage on SQLite: the writer thread (group commit, retention pruning) and
+// the reader thread (history pages), each with its own connection to
+// DIR/muxchat.db in WAL mode. The Storage methods are for the loop thread;
+// the counters and test hooks below may be called from any thread. Owns its
+// threads, connections and the completion eventfd.
+#ifndef MUXCHAT_SERVER_SQLITE_STORAGE_H_
+#define MUXCHAT_SERVER_SQLITE_STORAGE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/server/retention_pruner.h"
+#include "src/server/sqlite_connection.h"
+#include "src/server/storage.h"
+#include "src/server/storage_reader.h"
+#include "src/server/storage_writer.h"
+
+namespace muxchat::server {
+
+class SqliteStorage : public Storage {
+ public:
+  // The database file inside StorageOptions::data_dir.
+  static constexpr char kDatabaseFileName[] = "muxchat.db";
+
+  // Storage::Open's work (see storage.h): creates the directory (mode 0700),
+  // checks the file (kDataLoss, naming it, if it is not a SQLite database or
+  // fails PRAGMA quick_check), migrates, loads `state`, starts the threads.
+  static absl::StatusOr<std::unique_ptr<SqliteStorage>> Open(const StorageOptions& options, LoadedState* state);
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+  ~SqliteStorage() override;
+
+  int completion_fd() const override { return event_fd_; }
+  void Submit(Batch batch) override;
+  void Read(HistoryRead read) override;
+  void TakeCompletions(std::vector<CommitResult>* commits, std::vector<ReadResult>* reads) override;
+  void Close() override;
+
+  // Transactions the writer committed with batches in them (a group of
+  // batches taken together counts once).
+  uint64_t transactions_committed() const { return transactions_committed_.load(); }
+  uint64_t messages_pruned() const { return messages_pruned_.load(); }
+  // Retention passes finished (the first starts at Open, then one every prune_interval).
+  uint64_t prune_passes() const { return prune_passes_.load(); }
+  // Waits until prune_passes() >= n; false on timeout.
+  bool WaitForPrunePasses(uint64_t n, absl::Duration timeout);
+  // Test hook: while held, the writer takes no batches from its queue, so
+  // several Submits end up in one group.
+  void HoldWritesForTest(bool hold);
+
+ private:
+  SqliteStorage(const StorageOptions& options, int event_fd);
+  void WriterLoop();
+  void ReaderLoop();
+  void PostCommits(std::vector<CommitResult> results);
+  void PostRead(ReadResult result);
+  void Wake();
+
+  const StorageOptions options_;
+  const int event_fd_;
+
+  // Connections first, so that the statement holders below go before them.
+  std::unique_ptr<SqliteConnection> writer_db_;
+  std::unique_ptr<SqliteConnection> reader_db_;
+  std::unique_ptr<StorageWriter> writer_;
+  std::unique_ptr<RetentionPruner> pruner_;
+  std::unique_ptr<StorageReader> reader_;
+
+  // Queues in, guarded by mu_.
+  std::mutex mu_;
+  std::condition_variable writer_cv_;
+  std::condition_variable reader_cv_;
+  std::condition_variable prune_cv_;
+  std::vector<Batch> batches_;
+  std::vector<HistoryRead> reads_;
+  bool closing_ = false;
+  bool hold_writes_ = false;
+
+  // Completions out, guarded by done_mu_.
+  std::mutex done_mu_;
+  std::vector<CommitResult> done_commits_;
+  std::vector<ReadResult> done_reads_;
+
+  std::atomic<uint64_t> transactions_committed_{0};
+  std::atomic<uint64_t> messages_pruned_{0};
+  std::atomic<uint64_t> prune_passes_{0};
+
+  std::thread writer_thread_;
+  std::thread reader_thread_;
+  bool closed_ = false;  // loop thread only
+};
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_SQLITE_STORAGE_H_

@@ -1,0 +1,124 @@
+#include "src/server/storage_loader.h"
+
+#include <algorithm>
+#include <iterator>
+#include <vector>
+#include <utility>
+
+namespace muxchat::server {
+namespace {
+
+absl::Status LoadInTransaction(SqliteConnection& db, uint32_t recent_per_room, int64_t now_micros,
+                               int64_t dedupe_since_micros, LoadedState* state) {
+  absl::StatusOr<SqliteStatement> accounts =
+      db.Prepare("SELECT id, name, password_hash, created FROM accounts ORDER BY id");
+  if (!accounts.ok()) return accounts.status();
+  for (;;) {
+    absl::StatusOr<bool> row = accounts->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    AccountRecord& a = state->accounts.emplace_back();
+    a.id = accounts->ColumnUint(0);
+    a.name = accounts->ColumnString(1);
+    a.password_hash = accounts->ColumnString(2);
+    a.created_unix_micros = accounts->ColumnInt(3);
+  }
+
+  absl::StatusOr<SqliteStatement> sessions =
+      db.Prepare("SELECT token_hash, account_id, expires FROM sessions WHERE expires > ?1");
+  if (!sessions.ok()) return sessions.status();
+  sessions->BindInt(1, now_micros);
+  for (;;) {
+    absl::StatusOr<bool> row = sessions->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    SessionRecord& s = state->sessions.emplace_back();
+    s.token_hash = sessions->ColumnString(0);
+    s.account_id = sessions->ColumnUint(1);
+    s.expires_unix_micros = sessions->ColumnInt(2);
+  }
+
+  absl::StatusOr<SqliteStatement> rooms = db.Prepare(
+      "SELECT id, name, owner_account_id, owner_name, created, last_seq FROM rooms ORDER BY id");
+  if (!rooms.ok()) return rooms.status();
+  for (;;) {
+    absl::StatusOr<bool> row = rooms->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    RoomRecord& r = state->rooms.emplace_back();
+    r.id = rooms->ColumnUint(0);
+    r.name = rooms->ColumnString(1);
+    r.owner_account_id = rooms->ColumnUint(2);
+    r.owner_name = rooms->ColumnString(3);
+    r.created_unix_micros = rooms->ColumnInt(4);
+    r.last_seq = rooms->ColumnUint(5);
+  }
+
+  absl::StatusOr<SqliteStatement> memberships =
+      db.Prepare("SELECT account_id, room_id FROM memberships ORDER BY account_id, room_id");
+  if (!memberships.ok()) return memberships.status();
+  for (;;) {
+    absl::StatusOr<bool> row = memberships->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    state->memberships.push_back({memberships->ColumnUint(0), memberships->ColumnUint(1)});
+  }
+
+  // Newest first along the primary key; stepping stops as soon as both the
+  // recent window and the dedupe window are covered.
+  absl::StatusOr<SqliteStatement> newest = db.Prepare(
+      "SELECT seq, sender, sender_account_id, client_msg_id, ts, text FROM messages"
+      " WHERE room_id = ?1 ORDER BY seq DESC");
+  if (!newest.ok()) return newest.status();
+  std::vector<MessageRecord> room_recent;
+  std::vector<MessageRecord> room_client_ids;
+  for (const RoomRecord& room : state->rooms) {
+    newest->BindUint(1, room.id);
+    room_recent.clear();
+    room_client_ids.clear();
+    for (;;) {
+      absl::StatusOr<bool> row = newest->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      const int64_t ts = newest->ColumnInt(4);
+      const bool want_recent = room_recent.size() < recent_per_room;
+      const bool in_dedupe_window = ts >= dedupe_since_micros;
+      if (!want_recent && !in_dedupe_window) break;
+      MessageRecord m;
+      m.room_id = room.id;
+      m.seq = newest->ColumnUint(0);
+      m.sender = newest->ColumnString(1);
+      m.sender_account_id = newest->ColumnUint(2);
+      m.client_msg_id = newest->ColumnUint(3);
+      m.timestamp_unix_micros = ts;
+      if (in_dedupe_window && m.client_msg_id != 0) room_client_ids.push_back(m);
+      if (want_recent) {
+        m.text = newest->ColumnString(5);
+        room_recent.push_back(std::move(m));
+      }
+    }
+    newest->Reset();
+    std::move(room_recent.rbegin(), room_recent.rend(), std::back_inserter(state->recent));
+    std::move(room_client_ids.rbegin(), room_client_ids.rend(), std::back_inserter(state->recent_client_ids));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LoadStoredState(SqliteConnection& db, uint32_t recent_per_room, absl::Duration dedupe_window,
+                             absl::Time now, LoadedState* state) {
+  *state = LoadedState();
+  const int64_t now_micros = absl::ToUnixMicros(now);
+  const int64_t dedupe_since_micros = absl::ToUnixMicros(now - dedupe_window);
+  if (absl::Status s = db.Exec("BEGIN"); !s.ok()) return s;
+  absl::Status status = LoadInTransaction(db, recent_per_room, now_micros, dedupe_since_micros, state);
+  if (status.ok()) status = db.Exec("COMMIT");
+  if (!status.ok()) {
+    db.RollbackQuietly();
+    *state = LoadedState();
+  }
+  return status;
+}
+
+}  // namespace muxchat::server

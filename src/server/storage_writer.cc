@@ -1,0 +1,183 @@
+#include "src/server/storage_writer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/server/name_rules.h"
+
+namespace muxchat::server {
+namespace {
+
+// Errors after which the transaction cannot go on (SQLite may even have
+// rolled it back already): every batch of the group fails.
+bool FailsWholeGroup(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) || absl::IsUnavailable(status) || absl::IsDataLoss(status);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StorageWriter>> StorageWriter::Create(SqliteConnection* db, std::string fault_file) {
+  std::unique_ptr<StorageWriter> writer(new StorageWriter(db, std::move(fault_file)));
+  if (absl::Status s = writer->Prepare(); !s.ok()) return s;
+  return writer;
+}
+
+absl::Status StorageWriter::Prepare() {
+  struct {
+    SqliteStatement* stmt;
+    const char* sql;
+  } const statements[] = {
+      {&insert_account_,
+       "INSERT INTO accounts (id, name, folded_name, password_hash, created) VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&insert_session_, "INSERT OR REPLACE INTO sessions (token_hash, account_id, expires) VALUES (?1, ?2, ?3)"},
+      {&delete_session_, "DELETE FROM sessions WHERE token_hash = ?1"},
+      {&insert_room_,
+       "INSERT INTO rooms (id, name, folded_name, owner_account_id, owner_name, created, last_seq)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)"},
+      {&delete_room_messages_, "DELETE FROM messages WHERE room_id = ?1"},
+      {&delete_room_memberships_, "DELETE FROM memberships WHERE room_id = ?1"},
+      {&delete_room_, "DELETE FROM rooms WHERE id = ?1"},
+      {&insert_membership_, "INSERT OR IGNORE INTO memberships (account_id, room_id) VALUES (?1, ?2)"},
+      {&delete_membership_, "DELETE FROM memberships WHERE account_id = ?1 AND room_id = ?2"},
+      {&insert_message_,
+       "INSERT INTO messages (room_id, seq, sender, sender_account_id, client_msg_id, ts, text)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {&update_last_seq_, "UPDATE rooms SET last_seq = max(last_seq, ?2) WHERE id = ?1"},
+  };
+  for (const auto& s : statements) {
+    absl::StatusOr<SqliteStatement> stmt = db_->Prepare(s.sql);
+    if (!stmt.ok()) return stmt.status();
+    *s.stmt = *std::move(stmt);
+  }
+  return absl::OkStatus();
+}
+
+std::vector<CommitResult> StorageWriter::CommitGroup(const std::vector<Batch>& batches) {
+  std::vector<CommitResult> results(batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) results[i].batch_id = batches[i].id;
+
+  absl::Status fatal = db_->Exec("BEGIN IMMEDIATE");
+  for (size_t i = 0; fatal.ok() && i < batches.size(); ++i) {
+    fatal = db_->Exec("SAVEPOINT batch");
+    if (!fatal.ok()) break;
+    absl::Status status = ApplyBatch(batches[i]);
+    if (status.ok()) status = FlushLastSeq();
+    if (status.ok()) {
+      fatal = db_->Exec("RELEASE batch");
+      continue;
+    }
+    pending_last_seq_.clear();
+    if (FailsWholeGroup(status) || !db_->in_transaction()) {
+      fatal = status;
+      break;
+    }
+    results[i].status = absl::Status(status.code(), absl::StrCat("batch ", batches[i].id, ": ", status.message()));
+    fatal = db_->Exec("ROLLBACK TO batch; RELEASE batch");
+  }
+  if (fatal.ok() && FaultInjected()) {
+    fatal = absl::UnavailableError(
+        absl::StrCat("I/O error (injected: fault file ", fault_file_, " exists) committing to ", db_->path()));
+  }
+  if (fatal.ok()) fatal = db_->Exec("COMMIT");
+  if (!fatal.ok()) {
+    db_->RollbackQuietly();
+    pending_last_seq_.clear();
+    for (CommitResult& result : results) result.status = fatal;
+    return results;
+  }
+  ++transactions_committed_;
+  return results;
+}
+
+absl::Status StorageWriter::ApplyBatch(const Batch& batch) {
+  for (const StorageOp& op : batch.ops) {
+    if (absl::Status s = ApplyOp(op); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StorageWriter::ApplyOp(const StorageOp& op) {
+  return std::visit(
+      [this](const auto& o) -> absl::Status {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, NewAccount>) {
+          const AccountRecord& a = o.account;
+          insert_account_.BindUint(1, a.id);
+          insert_account_.BindText(2, a.name);
+          insert_account_.BindText(3, FoldName(a.name));
+          insert_account_.BindText(4, a.password_hash);
+          insert_account_.BindInt(5, a.created_unix_micros);
+          return insert_account_.Run();
+        } else if constexpr (std::is_same_v<T, NewSession>) {
+          insert_session_.BindBlob(1, o.session.token_hash);
+          insert_session_.BindUint(2, o.session.account_id);
+          insert_session_.BindInt(3, o.session.expires_unix_micros);
+          return insert_session_.Run();
+        } else if constexpr (std::is_same_v<T, RevokeSession>) {
+          delete_session_.BindBlob(1, o.token_hash);
+          return delete_session_.Run();
+        } else if constexpr (std::is_same_v<T, NewRoom>) {
+          // Pending last_seq updates go first: they must not land on a room
+          // created (or deleted, below) after them with the same id.
+          if (absl::Status s = FlushLastSeq(); !s.ok()) return s;
+          const RoomRecord& r = o.room;
+          insert_room_.BindUint(1, r.id);
+          insert_room_.BindText(2, r.name);
+          insert_room_.BindText(3, FoldName(r.name));
+          insert_room_.BindUint(4, r.owner_account_id);
+          insert_room_.BindText(5, r.owner_name);
+          insert_room_.BindInt(6, r.created_unix_micros);
+          return insert_room_.Run();
+        } else if constexpr (std::is_same_v<T, DeleteRoomOp>) {
+          if (absl::Status s = FlushLastSeq(); !s.ok()) return s;
+          for (SqliteStatement* stmt : {&delete_room_messages_, &delete_room_memberships_, &delete_room_}) {
+            stmt->BindUint(1, o.room_id);
+            if (absl::Status s = stmt->Run(); !s.ok()) return s;
+          }
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<T, JoinOp>) {
+          insert_membership_.BindUint(1, o.membership.account_id);
+          insert_membership_.BindUint(2, o.membership.room_id);
+          return insert_membership_.Run();
+        } else if constexpr (std::is_same_v<T, LeaveOp>) {
+          delete_membership_.BindUint(1, o.membership.account_id);
+          delete_membership_.BindUint(2, o.membership.room_id);
+          return delete_membership_.Run();
+        } else {
+          static_assert(std::is_same_v<T, AppendMessage>);
+          const MessageRecord& m = o.message;
+          insert_message_.BindUint(1, m.room_id);
+          insert_message_.BindUint(2, m.seq);
+          insert_message_.BindText(3, m.sender);
+          insert_message_.BindUint(4, m.sender_account_id);
+          insert_message_.BindUint(5, m.client_msg_id);
+          insert_message_.BindInt(6, m.timestamp_unix_micros);
+          insert_message_.BindText(7, m.text);
+          if (absl::Status s = insert_message_.Run(); !s.ok()) return s;
+          uint64_t& seq = pending_last_seq_[m.room_id];
+          seq = std::max(seq, m.seq);
+          return absl::OkStatus();
+        }
+      },
+      op);
+}
+
+absl::Status StorageWriter::FlushLastSeq() {
+  for (const auto& [room_id, seq] : pending_last_seq_) {
+    update_last_seq_.BindUint(1, room_id);
+    update_last_seq_.BindUint(2, seq);
+    if (absl::Status s = update_last_seq_.Run(); !s.ok()) return s;
+  }
+  pending_last_seq_.clear();
+  return absl::OkStatus();
+}
+
+bool StorageWriter::FaultInjected() const {
+  return !fault_file_.empty() && access(fault_file_.c_str(), F_OK) == 0;
+}
+
+}  // namespace muxchat::server

@@ -1,0 +1,70 @@
+// The SQL of the storage's writes: applies groups of Batches to the writer
+// connection, each group in one transaction (group commit). Used only on the
+// storage's writer thread; borrows the connection, which must outlive it.
+#ifndef MUXCHAT_SERVER_STORAGE_WRITER_H_
+#define MUXCHAT_SERVER_STORAGE_WRITER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "src/server/sqlite_connection.h"
+#include "src/server/sqlite_statement.h"
+#include "src/server/storage.h"
+
+namespace muxchat::server {
+
+class StorageWriter {
+ public:
+  // Prepares the statements. `fault_file`: while it exists, every commit
+  // fails as an I/O error would (StorageOptions::fault_file); "" = never.
+  static absl::StatusOr<std::unique_ptr<StorageWriter>> Create(SqliteConnection* db, std::string fault_file);
+  StorageWriter(const StorageWriter&) = delete;
+  StorageWriter& operator=(const StorageWriter&) = delete;
+
+  // Applies `batches` in order in one transaction and returns one result per
+  // batch, in order. Each batch runs inside its own savepoint: a batch that
+  // breaks a constraint (a duplicate name) fails alone with kAlreadyExists and
+  // leaves no trace. Disk full (kResourceExhausted), an I/O error
+  // (kUnavailable) or corruption (kDataLoss) rolls the whole transaction back
+  // and fails every batch in it; the next call starts afresh.
+  std::vector<CommitResult> CommitGroup(const std::vector<Batch>& batches);
+
+  uint64_t transactions_committed() const { return transactions_committed_; }
+
+ private:
+  StorageWriter(SqliteConnection* db, std::string fault_file) : db_(db), fault_file_(std::move(fault_file)) {}
+  absl::Status Prepare();
+  absl::Status ApplyBatch(const Batch& batch);
+  absl::Status ApplyOp(const StorageOp& op);
+  // Writes the highest appended seq of each room touched since the last flush into rooms.last_seq.
+  absl::Status FlushLastSeq();
+  bool FaultInjected() const;
+
+  SqliteConnection* db_;
+  std::string fault_file_;
+  uint64_t transactions_committed_ = 0;
+  // Appends only note their room's seq here; one UPDATE per room per batch
+  // instead of one per message.
+  absl::flat_hash_map<uint64_t, uint64_t> pending_last_seq_;
+
+  SqliteStatement insert_account_;
+  SqliteStatement insert_session_;
+  SqliteStatement delete_session_;
+  SqliteStatement insert_room_;
+  SqliteStatement delete_room_messages_;
+  SqliteStatement delete_room_memberships_;
+  SqliteStatement delete_room_;
+  SqliteStatement insert_membership_;
+  SqliteStatement delete_membership_;
+  SqliteStatement insert_message_;
+  SqliteStatement update_last_seq_;
+};
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_STORAGE_WRITER_H_

@@ -1,0 +1,428 @@
+// Storage on SQLite through its public API with real files: what a batch
+// writes comes back from Open after Close, batches group into one
+// transaction, faults fail batches and recover, reads run beside writes.
+#include "src/server/storage.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "src/server/sqlite_storage.h"
+#include "tests/server/storage_test_util.h"
+
+namespace muxchat::server {
+namespace {
+
+using testing::Commit;
+using testing::MakeBatch;
+using testing::Message;
+using testing::Messages;
+using testing::MustOpen;
+using testing::OptionsFor;
+using testing::ReadHistory;
+using testing::Room;
+using testing::TempDir;
+using testing::WaitFor;
+
+NewAccount Account(uint64_t id, std::string name) {
+  NewAccount op;
+  op.account.id = id;
+  op.account.name = std::move(name);
+  op.account.password_hash = "$argon2id$v=19$fake";
+  op.account.created_unix_micros = 1'700'000'000'000'123;
+  return op;
+}
+
+NewSession Session(std::string token_hash, uint64_t account_id, absl::Time expires) {
+  NewSession op;
+  op.session.token_hash = std::move(token_hash);
+  op.session.account_id = account_id;
+  op.session.expires_unix_micros = absl::ToUnixMicros(expires);
+  return op;
+}
+
+JoinOp Join(uint64_t account_id, uint64_t room_id) { return JoinOp{{account_id, room_id}}; }
+LeaveOp Leave(uint64_t account_id, uint64_t room_id) { return LeaveOp{{account_id, room_id}}; }
+
+// Closes `storage` and opens the same directory again, returning what it loads.
+LoadedState Reopen(std::unique_ptr<SqliteStorage>& storage, const StorageOptions& options) {
+  storage->Close();
+  storage.reset();
+  LoadedState state;
+  storage = MustOpen(options, &state);
+  return state;
+}
+
+TEST(Storage, OpenCreatesDataDirWithMode0700) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(dir.data_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(stat(dir.db_path().c_str(), &st), 0);
+  EXPECT_TRUE(state.accounts.empty());
+  EXPECT_TRUE(state.rooms.empty());
+}
+
+TEST(Storage, AccountsRoomsAndMembershipsSurviveReopen) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Account(7, "Alice"), Account(8, "bob"), Room(100, "#General", 7, "Alice"),
+                                             Room(101, "guests", 0, "zed"), Join(7, 100), Join(8, 100),
+                                             Join(8, 101), Message(100, 1), Message(100, 2)}))
+                  .status.ok());
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.accounts.size(), 2u);
+  EXPECT_EQ(state.accounts[0].id, 7u);
+  EXPECT_EQ(state.accounts[0].name, "Alice");
+  EXPECT_EQ(state.accounts[0].password_hash, "$argon2id$v=19$fake");
+  EXPECT_EQ(state.accounts[0].created_unix_micros, 1'700'000'000'000'123);
+  EXPECT_EQ(state.accounts[1].name, "bob");
+  ASSERT_EQ(state.rooms.size(), 2u);
+  EXPECT_EQ(state.rooms[0].id, 100u);
+  EXPECT_EQ(state.rooms[0].name, "#General");
+  EXPECT_EQ(state.rooms[0].owner_account_id, 7u);
+  EXPECT_EQ(state.rooms[0].owner_name, "Alice");
+  EXPECT_EQ(state.rooms[0].created_unix_micros, 1'700'000'000'000'000);
+  EXPECT_EQ(state.rooms[0].last_seq, 2u);
+  EXPECT_EQ(state.rooms[1].owner_account_id, 0u);
+  EXPECT_EQ(state.rooms[1].last_seq, 0u);
+  ASSERT_EQ(state.memberships.size(), 3u);
+  EXPECT_EQ(state.memberships[0].account_id, 7u);
+  EXPECT_EQ(state.memberships[0].room_id, 100u);
+  EXPECT_EQ(state.memberships[2].account_id, 8u);
+  EXPECT_EQ(state.memberships[2].room_id, 101u);
+}
+
+TEST(Storage, MessagesSurviveReopenWithEveryField) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  const absl::Time ts = absl::FromUnixMicros(1'700'000'000'000'042);
+  AppendMessage m = Message(5, 1, "zoë says\nhi", ts, 99);
+  m.message.sender = "Zoë";
+  m.message.sender_account_id = 0;
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(5, "r"), m})).status.ok());
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.recent.size(), 1u);
+  const MessageRecord& got = state.recent[0];
+  EXPECT_EQ(got.room_id, 5u);
+  EXPECT_EQ(got.seq, 1u);
+  EXPECT_EQ(got.sender, "Zoë");
+  EXPECT_EQ(got.sender_account_id, 0u);
+  EXPECT_EQ(got.client_msg_id, 99u);
+  EXPECT_EQ(got.timestamp_unix_micros, 1'700'000'000'000'042);
+  EXPECT_EQ(got.text, "zoë says\nhi");
+  EXPECT_EQ(state.rooms[0].last_seq, 1u);
+}
+
+TEST(Storage, ExpiredAndRevokedSessionsAreNotLoaded) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  const std::string live(32, '\x01'), expired(32, '\x02'), revoked(32, '\0');
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Account(7, "alice"), Session(live, 7, absl::Now() + absl::Hours(1)),
+                                             Session(expired, 7, absl::Now() - absl::Seconds(1)),
+                                             Session(revoked, 7, absl::Now() + absl::Hours(1))}))
+                  .status.ok());
+  ASSERT_TRUE(Commit(*storage, MakeBatch(2, {RevokeSession{revoked}})).status.ok());
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.sessions.size(), 1u);
+  EXPECT_EQ(state.sessions[0].token_hash, live);
+  EXPECT_EQ(state.sessions[0].account_id, 7u);
+}
+
+TEST(Storage, LoadKeepsTheNewestRecentPerRoomAscending) {
+  TempDir dir;
+  StorageOptions options = OptionsFor(dir);
+  options.recent_per_room = 3;
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Room(2, "b"), Room(3, "empty")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 10)).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(3, 2, 1, 2)).status.ok());
+
+  state = Reopen(storage, options);
+  std::vector<std::pair<uint64_t, uint64_t>> got;
+  for (const MessageRecord& m : state.recent) got.emplace_back(m.room_id, m.seq);
+  const std::vector<std::pair<uint64_t, uint64_t>> want = {{1, 8}, {1, 9}, {1, 10}, {2, 1}, {2, 2}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(state.rooms[0].last_seq, 10u);
+  EXPECT_EQ(state.rooms[2].last_seq, 0u);
+}
+
+TEST(Storage, LoadReturnsClientIdsWithinTheDedupeWindowOnly) {
+  TempDir dir;
+  StorageOptions options = OptionsFor(dir);
+  options.recent_per_room = 1;
+  options.dedupe_window = absl::Minutes(10);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Message(1, 1, "old", now - absl::Minutes(30), 11),
+                                             Message(1, 2, "in window", now - absl::Minutes(5), 12),
+                                             Message(1, 3, "no id", now - absl::Minutes(4), 0),
+                                             Message(1, 4, "newest", now - absl::Minutes(1), 14)}))
+                  .status.ok());
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.recent_client_ids.size(), 2u);
+  EXPECT_EQ(state.recent_client_ids[0].client_msg_id, 12u);
+  EXPECT_EQ(state.recent_client_ids[0].seq, 2u);
+  EXPECT_EQ(state.recent_client_ids[0].sender, "alice");
+  EXPECT_EQ(state.recent_client_ids[0].text, "");
+  EXPECT_EQ(state.recent_client_ids[1].client_msg_id, 14u);
+  ASSERT_EQ(state.recent.size(), 1u);
+  EXPECT_EQ(state.recent[0].text, "newest");
+}
+
+TEST(Storage, JoinIsIdempotentAndLeavingANonMemberIsANoOp) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Join(7, 1), Join(7, 1), Join(8, 1)})).status.ok());
+  EXPECT_TRUE(Commit(*storage, MakeBatch(2, {Join(7, 1), Leave(9, 1), Leave(8, 1), Leave(8, 1)})).status.ok());
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.memberships.size(), 1u);
+  EXPECT_EQ(state.memberships[0].account_id, 7u);
+}
+
+TEST(Storage, DeleteRoomRemovesItsMembershipsAndMessages) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "gone"), Room(2, "kept"), Join(7, 1), Join(7, 2),
+                                             Message(1, 1), Message(2, 1)}))
+                  .status.ok());
+  ASSERT_TRUE(Commit(*storage, MakeBatch(2, {DeleteRoomOp{1}})).status.ok());
+  EXPECT_EQ(ReadHistory(*storage, {1, 1, 0, 0, 10}).messages.size(), 0u);
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.rooms.size(), 1u);
+  EXPECT_EQ(state.rooms[0].id, 2u);
+  ASSERT_EQ(state.memberships.size(), 1u);
+  EXPECT_EQ(state.memberships[0].room_id, 2u);
+  ASSERT_EQ(state.recent.size(), 1u);
+  EXPECT_EQ(state.recent[0].room_id, 2u);
+  // The name is free again.
+  EXPECT_TRUE(Commit(*storage, MakeBatch(3, {Room(3, "GONE")})).status.ok());
+}
+
+TEST(Storage, QueuedBatchesCommitInOneTransactionWithOneResultEach) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  const uint64_t before = storage->transactions_committed();
+
+  storage->HoldWritesForTest(true);
+  for (uint64_t id = 2; id <= 6; ++id) storage->Submit(Messages(id, 1, id, 1));
+  storage->HoldWritesForTest(false);
+  std::vector<CommitResult> commits;
+  std::vector<ReadResult> reads;
+  WaitFor(*storage, 5, 0, &commits, &reads);
+
+  ASSERT_EQ(commits.size(), 5u);
+  for (size_t i = 0; i < commits.size(); ++i) {
+    EXPECT_EQ(commits[i].batch_id, i + 2);
+    EXPECT_TRUE(commits[i].status.ok()) << commits[i].status;
+  }
+  EXPECT_EQ(storage->transactions_committed(), before + 1);
+}
+
+TEST(Storage, ABatchBreakingAConstraintFailsAloneInItsGroup) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  storage->HoldWritesForTest(true);
+  storage->Submit(MakeBatch(1, {Account(1, "alice")}));
+  storage->Submit(MakeBatch(2, {Account(2, "bob"), Account(3, "ALICE")}));  // same folded name
+  storage->Submit(MakeBatch(3, {Account(4, "carol")}));
+  storage->HoldWritesForTest(false);
+  std::vector<CommitResult> commits;
+  std::vector<ReadResult> reads;
+  WaitFor(*storage, 3, 0, &commits, &reads);
+  ASSERT_EQ(commits.size(), 3u);
+  EXPECT_TRUE(commits[0].status.ok());
+  EXPECT_TRUE(absl::IsAlreadyExists(commits[1].status)) << commits[1].status;
+  EXPECT_TRUE(commits[2].status.ok());
+
+  state = Reopen(storage, options);
+  std::vector<std::string> names;
+  for (const AccountRecord& a : state.accounts) names.push_back(a.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"alice", "carol"}));  // nothing of batch 2
+}
+
+TEST(Storage, FaultFileFailsTheBatchAndTheNextOneSucceedsOnceItIsGone) {
+  TempDir dir;
+  StorageOptions options = OptionsFor(dir);
+  options.fault_file = dir.path() + "/fault";
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Message(1, 1)})).status.ok());
+
+  const int fd = open(options.fault_file.c_str(), O_CREAT | O_WRONLY, 0600);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  const CommitResult failed = Commit(*storage, MakeBatch(2, {Message(1, 2), Room(2, "b")}));
+  EXPECT_TRUE(absl::IsUnavailable(failed.status)) << failed.status;
+  EXPECT_EQ(failed.batch_id, 2u);
+  // Reads still answer during the fault.
+  EXPECT_TRUE(ReadHistory(*storage, {1, 1, 0, 0, 10}).status.ok());
+
+  ASSERT_EQ(unlink(options.fault_file.c_str()), 0);
+  EXPECT_TRUE(Commit(*storage, MakeBatch(3, {Message(1, 2, "retried")})).status.ok());
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.rooms.size(), 1u);  // room 2 of the failed batch is not there
+  EXPECT_EQ(state.rooms[0].last_seq, 2u);
+  ASSERT_EQ(state.recent.size(), 2u);
+  EXPECT_EQ(state.recent[1].text, "retried");
+}
+
+TEST(Storage, FullDatabaseFailsWithResourceExhaustedAndRecoversWhenSpaceIsFreed) {
+  TempDir dir;
+  StorageOptions options = OptionsFor(dir);
+  options.max_page_count = 64;  // 256 KiB
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "filler"), Room(2, "small")})).status.ok());
+
+  const std::string text(2000, 'x');
+  absl::Status status;
+  uint64_t seq = 1;
+  for (uint64_t id = 2; id < 200 && status.ok(); ++id, seq += 10) {
+    status = Commit(*storage, Messages(id, 1, seq, 10, absl::Now(), text)).status;
+  }
+  ASSERT_TRUE(absl::IsResourceExhausted(status)) << status;
+  EXPECT_NE(status.message().find("disk full"), std::string::npos) << status;
+  // Still full: the same write to another room fails too; reads go on.
+  EXPECT_TRUE(absl::IsResourceExhausted(Commit(*storage, Messages(500, 2, 1, 10, absl::Now(), text)).status));
+  EXPECT_TRUE(ReadHistory(*storage, {1, 1, 0, 0, 5}).status.ok());
+
+  ASSERT_TRUE(Commit(*storage, MakeBatch(501, {DeleteRoomOp{1}})).status.ok());
+  const absl::Status after = Commit(*storage, Messages(502, 2, 1, 10, absl::Now(), text)).status;
+  EXPECT_TRUE(after.ok()) << after;
+}
+
+TEST(Storage, HistoryPagesNewestBeforeAndAfter) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Room(2, "empty")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 20)).status.ok());
+  auto seqs = [](const ReadResult& r) {
+    std::vector<uint64_t> out;
+    for (const MessageRecord& m : r.messages) out.push_back(m.seq);
+    return out;
+  };
+
+  ReadResult newest = ReadHistory(*storage, {10, 1, 0, 0, 3});
+  EXPECT_EQ(newest.read_id, 10u);
+  EXPECT_TRUE(newest.status.ok());
+  EXPECT_EQ(seqs(newest), (std::vector<uint64_t>{18, 19, 20}));
+  EXPECT_EQ(newest.oldest_seq, 1u);
+  EXPECT_EQ(seqs(ReadHistory(*storage, {11, 1, 0, 5, 3})), (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_EQ(seqs(ReadHistory(*storage, {12, 1, 17, 0, 10})), (std::vector<uint64_t>{18, 19, 20}));
+  EXPECT_EQ(seqs(ReadHistory(*storage, {13, 1, 3, 6, 10})), (std::vector<uint64_t>{4, 5}));
+  const ReadResult empty = ReadHistory(*storage, {14, 2, 0, 0, 10});
+  EXPECT_TRUE(empty.messages.empty());
+  EXPECT_EQ(empty.oldest_seq, 0u);
+  EXPECT_EQ(ReadHistory(*storage, {15, 1, 0, 0, 0}).oldest_seq, 1u);  // limit 0: only oldest_seq
+}
+
+TEST(Storage, ReadsAnswerWhileAnotherConnectionHoldsAWriteTransaction) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 5)).status.ok());
+
+  // A big uncommitted write transaction on another connection to the file.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "BEGIN IMMEDIATE;"
+                         "WITH RECURSIVE n(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM n WHERE i < 20100)"
+                         " INSERT INTO messages SELECT 1, i, 's', 0, 0, 0, 'uncommitted' FROM n;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(other);
+
+  const ReadResult read = ReadHistory(*storage, {1, 1, 0, 0, 10});
+  EXPECT_TRUE(read.status.ok()) << read.status;
+  ASSERT_EQ(read.messages.size(), 5u);  // the committed ones only
+  EXPECT_EQ(read.messages.back().seq, 5u);
+
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+}
+
+TEST(Storage, CloseFinishesQueuedBatches) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  storage->HoldWritesForTest(true);
+  storage->Submit(MakeBatch(1, {Room(1, "a")}));
+  storage->Submit(Messages(2, 1, 1, 3));
+  storage->Close();
+  std::vector<CommitResult> commits;
+  std::vector<ReadResult> reads;
+  storage->TakeCompletions(&commits, &reads);
+  ASSERT_EQ(commits.size(), 2u);
+  EXPECT_TRUE(commits[1].status.ok());
+
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.rooms.size(), 1u);
+  EXPECT_EQ(state.rooms[0].last_seq, 3u);
+}
+
+TEST(Storage, SubmitAfterCloseIsRefused) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  storage->Close();
+  storage->Submit(MakeBatch(1, {Room(1, "a")}));
+  std::vector<CommitResult> commits;
+  std::vector<ReadResult> reads;
+  storage->TakeCompletions(&commits, &reads);
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(commits[0].status));
+}
+
+}  // namespace
+}  // namespace muxchat::server
