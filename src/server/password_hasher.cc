@@ -137,19 +137,6 @@ void PasswordHasher::TakeResults(std::vector<PasswordResult>* out) {
 }
 
 void PasswordHasher::WorkerMain() {
-  {
-    // A random password nobody knows: its hash makes VerifyUnknownAccount
-    // cost what Verify costs. Made here, not in the constructor, so starting
-    // the server does not wait for it.
-    unsigned char secret[32];
-    randombytes_buf(secret, sizeof secret);
-    char out[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(out, reinterpret_cast<const char*>(secret), sizeof secret, cost_.opslimit,
-                          cost_.memlimit) == 0) {
-      dummy_hash_ = out;
-    }
-    sodium_memzero(secret, sizeof secret);
-  }
   for (;;) {
     Job job;
     {
@@ -174,13 +161,30 @@ void PasswordHasher::WorkerMain() {
   }
 }
 
-PasswordResult PasswordHasher::Run(Job& job) const {
+std::string PasswordHasher::MakeDummyHash() const {
+  // A random password nobody knows, hashed at this hasher's cost, so that
+  // VerifyUnknownAccount costs what Verify costs. Made on first use, not at
+  // start: a server (or a test) that never needs it never pays a hash.
+  unsigned char secret[32];
+  randombytes_buf(secret, sizeof secret);
+  char out[crypto_pwhash_STRBYTES];
+  std::string hash;
+  if (crypto_pwhash_str(out, reinterpret_cast<const char*>(secret), sizeof secret, cost_.opslimit, cost_.memlimit) ==
+      0) {
+    hash = out;
+  }
+  sodium_memzero(secret, sizeof secret);
+  return hash;
+}
+
+PasswordResult PasswordHasher::Run(Job& job) {
   PasswordResult result;
   result.job_id = job.job_id;
   if (job.unknown_account) {
     // The answer is false whatever the hash says; only the work matters.
     // (If the dummy hash could not be made, libsodium cannot allocate
     // memlimit now and real verifies fail the same way, just as fast.)
+    if (dummy_hash_.empty()) dummy_hash_ = MakeDummyHash();
     if (!dummy_hash_.empty()) {
       (void)!crypto_pwhash_str_verify(dummy_hash_.c_str(), job.password.data(), job.password.size());
     }

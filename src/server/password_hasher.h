@@ -79,7 +79,7 @@ class PasswordHasher {
   // string). Same refusal as Hash.
   bool Verify(uint64_t job_id, std::string password, std::string stored_hash);
   // For a Login naming no account: does the same work as Verify (against a
-  // hash of a random password the worker makes at this cost when it starts)
+  // hash of a random password the worker makes at this cost on first use)
   // and always answers ok = false, so the time to a FAILURE_AUTH does not
   // tell which names are registered. Same refusal as Hash.
   bool VerifyUnknownAccount(uint64_t job_id, std::string password);
@@ -105,9 +105,10 @@ class PasswordHasher {
 
   bool Enqueue(Job job);
   void WorkerMain();
-  PasswordResult Run(Job& job) const;
+  PasswordResult Run(Job& job);
+  std::string MakeDummyHash() const;
 
-  std::string dummy_hash_;  // worker thread only; made before the first job
+  std::string dummy_hash_;  // worker thread only; made by the first VerifyUnknownAccount
   const PasswordCost cost_;
   const size_t max_outstanding_;
   int event_fd_ = -1;
