@@ -316,9 +316,36 @@ TEST_P(AdversarialTest, MemberThatNeverReadsIsDroppedWhileOthersGetEverything) {
   ExpectOnlyTheOffenderWasAffected();
 }
 
+// Logs in to account `name` (Register if `create`, else Login) on a fresh
+// connection; nullptr (and a test failure) if that fails.
+std::unique_ptr<ChatClient> AccountSession(uint16_t port, const std::string& name, bool create) {
+  auto c = ChatClient::Connect("127.0.0.1", port, kTimeout);
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (!c.ok()) return nullptr;
+  v1::ClientFrame f;
+  if (create) {
+    f.mutable_register_()->set_name(name);
+    f.mutable_register_()->set_password("flood-owner-password");
+    f.mutable_register_()->set_protocol_version(1);
+  } else {
+    f.mutable_login()->set_name(name);
+    f.mutable_login()->set_password("flood-owner-password");
+    f.mutable_login()->set_protocol_version(1);
+  }
+  auto id = (*c)->SendRequest(f);
+  EXPECT_TRUE(id.ok()) << id.status();
+  if (!id.ok()) return nullptr;
+  auto w = (*c)->WaitForReply(*id, kTimeout);
+  EXPECT_TRUE(w.ok() && w->has_welcome()) << (w.ok() ? w->ShortDebugString() : w.status().ToString());
+  if (!w.ok() || !w->has_welcome()) return nullptr;
+  return std::move(*c);
+}
+
 TEST_P(AdversarialTest, FloodingSenderIsRateLimitedThenDropped) {
   pair().Start();
-  auto flooder = ConnectAs(port(), "flooder");
+  // An account, so that it can come back for its room (a guest's ownership
+  // ends with its connection).
+  auto flooder = AccountSession(port(), "flooder", /*create=*/true);
   ASSERT_NE(flooder, nullptr);
   auto room = flooder->CreateRoom("flood", kTimeout);
   ASSERT_TRUE(room.ok());
@@ -343,9 +370,9 @@ TEST_P(AdversarialTest, FloodingSenderIsRateLimitedThenDropped) {
   EXPECT_EQ(ServerStatusOf(why), v1::FAILURE_RATE_LIMITED) << why;
   EXPECT_TRUE(WaitUntil([&] { return server().closed_count(CloseReason::kFlooding) == 1; }));
   flooder.reset();
-  // The flood room outlives its owner's connection; its owner's nickname is
-  // free again, so the owner can come back and delete it.
-  auto owner = ConnectAs(port(), "flooder");
+  // The flood room outlives its owner's connection; the owner's account can
+  // log in again and delete it.
+  auto owner = AccountSession(port(), "flooder", /*create=*/false);
   ASSERT_NE(owner, nullptr);
   EXPECT_TRUE(owner->DeleteRoom("flood", kTimeout).ok());
   owner.reset();
