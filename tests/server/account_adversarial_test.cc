@@ -275,6 +275,41 @@ TEST_P(AccountAdversarialTest, ParallelLoginBurstCannotOutrunTheThrottle) {
   ExpectOnlyTheOffenderWasAffected();
 }
 
+// More registrations at once than the hasher's queue holds, at the real
+// argon2id cost: the excess is refused at once with FAILURE_RATE_LIMITED
+// instead of queued, every connection gets an answer, and the loop serves
+// the pair while the hasher works through the rest.
+TEST_P(AccountAdversarialTest, RegistrationBurstBeyondTheHasherQueueIsRefusedNotQueued) {
+  ServerOptions o = AccountOptions(/*real_password_cost=*/true);
+  o.handshake_timeout = absl::Seconds(30);  // the last of the queue waits for ~64 hashes
+  Start(o);
+  pair().Start();
+  constexpr int kBurst = 100;
+  std::vector<int> fds;
+  for (int i = 0; i < kBurst; ++i) {
+    fds.push_back(RawConnect(port()));
+    v1::ClientFrame f = RegisterFrame(absl::StrCat("burst", i), kPassword);
+    f.set_request_id(1);
+    SendAll(fds.back(), Frame(f));
+  }
+  int welcomed = 0, refused = 0;
+  for (int fd : fds) {
+    const std::vector<v1::ServerFrame> frames = ReadFrames(fd);
+    ::close(fd);
+    ASSERT_FALSE(frames.empty());
+    if (frames.front().has_welcome()) {
+      ++welcomed;
+    } else {
+      EXPECT_EQ(StatusOf(frames.front()), v1::FAILURE_RATE_LIMITED) << frames.front().ShortDebugString();
+      ++refused;
+    }
+  }
+  EXPECT_LE(welcomed, static_cast<int>(PasswordHasher::kDefaultMaxOutstanding));
+  EXPECT_GE(refused, kBurst - static_cast<int>(PasswordHasher::kDefaultMaxOutstanding));
+  EXPECT_EQ(welcomed + refused, kBurst);
+  ExpectOnlyTheOffenderWasAffected();
+}
+
 // A 2 MiB password is refused by the frame cap before anything is parsed,
 // let alone hashed.
 TEST_P(AccountAdversarialTest, TwoMebibytePasswordIsFrameTooLarge) {
