@@ -41,6 +41,7 @@ ABSL_FLAG(absl::Duration, duration, absl::Seconds(20), "how long traffic runs");
 ABSL_FLAG(int, max_rss_mb, 512, "fail if muxchatd's VmRSS ever exceeds this");
 ABSL_FLAG(std::string, server, MUXCHATD_PATH, "muxchatd binary");
 ABSL_FLAG(uint32_t, seed, 1, "random seed");
+ABSL_FLAG(std::string, data_dir, "", "run muxchatd durable on this data directory (empty: --memory)");
 
 namespace muxchat {
 namespace {
@@ -77,8 +78,10 @@ class Daemon {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
+      const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+      const std::string storage = data_dir.empty() ? "--memory" : "--data_dir=" + data_dir;
       ::execl(path.c_str(), path.c_str(), "--listen=127.0.0.1:0", "--log_level=warn", "--max_connections=100000",
-              "--max_rooms_per_connection=64", static_cast<char*>(nullptr));
+              "--max_rooms_per_connection=64", storage.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }
     ::close(out[1]);
