@@ -34,8 +34,7 @@ case "${1:-}" in
     build_dir=build-tsan
     cmake_args+=(-DMUXCHAT_TSAN=ON -DMUXCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
     targets=(server_test adversarial_test tls_server_test cluster_subscriber_test account_adversarial_test
-             password_hasher_test muxchatd
-             muxchat_soak)
+             password_hasher_test muxchatd muxchat_soak)
     ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest|TlsServer|AccountAdversarialTest)|ServerListen|ClusterSubscriberTest|PasswordHasher)\." "-L soak -V")
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     ;;
