@@ -112,12 +112,13 @@ ClientFrame Resume(const std::string& token, const std::vector<std::pair<uint64_
   }
   return f;
 }
-ClientFrame History(uint64_t room, uint64_t before, uint64_t after, uint32_t limit) {
+// after = -1: no after_seq (backwards from before_seq); else forwards.
+ClientFrame History(uint64_t room, uint64_t before, int64_t after, uint32_t limit) {
   ClientFrame f;
   f.set_request_id(13);
   f.set_room_id(room);
   f.mutable_history()->set_before_seq(before);
-  f.mutable_history()->set_after_seq(after);
+  if (after >= 0) f.mutable_history()->set_after_seq(static_cast<uint64_t>(after));
   f.mutable_history()->set_limit(limit);
   return f;
 }
@@ -187,8 +188,8 @@ int main(int argc, char** argv) {
   std::string acc = Raw(0, Register("alice", "password1")) + Raw(1, Login("alice", "wrong-password")) +
                     Raw(1, Login("ALICE", "password1")) + Raw(2, Hello("alice")) + Raw(3, HelloToken("garbage")) +
                     Raw(4, HelloToken(token43)) + Raw(0, Create("room")) + Raw(0, Join("room")) +
-                    Raw(0, Send(1, "kept")) + Raw(0, History(1, 0, 0, 0)) + Raw(0, History(1, 0, 0, 4000000000u)) +
-                    Raw(0, History(1, 5, 1, 2)) + Raw(0, History(99, 0, 0, 1)) + Raw(0, Logout()) + Raw(0, Logout());
+                    Raw(0, Send(1, "kept")) + Raw(0, History(1, 0, -1, 0)) + Raw(0, History(1, 0, -1, 4000000000u)) +
+                    Raw(0, History(1, 0, 0, 3)) + Raw(0, History(1, 5, 1, 2)) + Raw(0, History(99, 0, -1, 1)) + Raw(0, Logout()) + Raw(0, Logout());
   Write(cs, "accounts", acc);
   Write(cs, "register_edges", Raw(0, Register("bob", "")) + Raw(0, Register("bob", "short")) +
                                   Raw(0, Register("bob", std::string("pass\0word", 9))) +
