@@ -138,12 +138,61 @@ void ChatClient::MarkClosed(absl::Status why) {
 
 absl::StatusOr<v1::Welcome> ChatClient::Hello(const std::string& nickname, absl::Duration timeout,
                                               const std::string& client_name) {
-  const absl::Time deadline = absl::Now() + timeout;
   v1::ClientFrame frame;
   v1::Hello* hello = frame.mutable_hello();
   hello->set_nickname(nickname);
   hello->set_client_name(client_name);
   hello->set_protocol_version(wire::kProtocolVersion);
+  return Handshake(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Welcome> ChatClient::HelloWithToken(const std::string& token, absl::Duration timeout,
+                                                       const std::string& client_name) {
+  v1::ClientFrame frame;
+  v1::Hello* hello = frame.mutable_hello();
+  hello->set_token(token);
+  hello->set_client_name(client_name);
+  hello->set_protocol_version(wire::kProtocolVersion);
+  return Handshake(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Welcome> ChatClient::Register(const std::string& name, const std::string& password,
+                                                 absl::Duration timeout, const std::string& client_name) {
+  v1::ClientFrame frame;
+  v1::Register* r = frame.mutable_register_();
+  r->set_name(name);
+  r->set_password(password);
+  r->set_client_name(client_name);
+  r->set_protocol_version(wire::kProtocolVersion);
+  return Handshake(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Welcome> ChatClient::Login(const std::string& name, const std::string& password,
+                                              absl::Duration timeout, const std::string& client_name) {
+  v1::ClientFrame frame;
+  v1::Login* l = frame.mutable_login();
+  l->set_name(name);
+  l->set_password(password);
+  l->set_client_name(client_name);
+  l->set_protocol_version(wire::kProtocolVersion);
+  return Handshake(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Welcome> ChatClient::Resume(const std::string& token, const std::vector<v1::RoomCursor>& cursors,
+                                               absl::Duration timeout, const std::string& client_name) {
+  v1::ClientFrame frame;
+  v1::Resume* r = frame.mutable_resume();
+  r->set_token(token);
+  r->set_client_name(client_name);
+  r->set_protocol_version(wire::kProtocolVersion);
+  for (const v1::RoomCursor& c : cursors) *r->add_cursors() = c;
+  frame.set_request_id(NextRequestId());
+  resume_request_id_ = frame.request_id();
+  return Handshake(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Welcome> ChatClient::Handshake(v1::ClientFrame frame, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<uint64_t> id = SendFrame(std::move(frame), /*await_send=*/false);
   if (!id.ok()) return id.status();
   absl::StatusOr<v1::ServerFrame> answer = WaitForReply(*id, deadline - absl::Now());
@@ -152,7 +201,20 @@ absl::StatusOr<v1::Welcome> ChatClient::Hello(const std::string& nickname, absl:
   if (answer->has_reply() && answer->reply().status() != v1::SUCCESS) {
     return StatusFromServer(answer->reply().status(), answer->reply().message());
   }
-  return absl::InternalError("server answered Hello with neither Welcome nor a failure Reply");
+  return absl::InternalError("server answered the login with neither Welcome nor a failure Reply");
+}
+
+absl::StatusOr<v1::Reply> ChatClient::History(uint64_t room_id, const v1::History& query, absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.set_room_id(room_id);
+  *frame.mutable_history() = query;
+  return Call(std::move(frame), timeout);
+}
+
+absl::StatusOr<v1::Reply> ChatClient::Logout(absl::Duration timeout) {
+  v1::ClientFrame frame;
+  frame.mutable_logout();
+  return Call(std::move(frame), timeout);
 }
 
 absl::StatusOr<v1::Reply> ChatClient::Call(v1::ClientFrame frame, absl::Duration timeout) {
@@ -275,11 +337,28 @@ absl::StatusOr<v1::Pong> ChatClient::Ping(uint64_t nonce, absl::Duration timeout
   return absl::InternalError(absl::StrCat("ping ", *id, " was answered without a Pong"));
 }
 
-absl::StatusOr<uint64_t> ChatClient::Send(uint64_t room_id, absl::string_view text) {
+absl::StatusOr<uint64_t> ChatClient::Send(uint64_t room_id, absl::string_view text, uint64_t client_msg_id) {
   v1::ClientFrame frame;
   frame.set_room_id(room_id);
   frame.mutable_send_message()->set_text(std::string(text));
+  frame.mutable_send_message()->set_client_msg_id(client_msg_id);
   return SendFrame(std::move(frame), /*await_send=*/false);
+}
+
+std::vector<ChatClient::UnackedSend> ChatClient::UnackedSends() const {
+  std::vector<std::pair<uint64_t, UnackedSend>> by_id(sends_.begin(), sends_.end());
+  std::sort(by_id.begin(), by_id.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<UnackedSend> out;
+  out.reserve(by_id.size());
+  for (auto& [id, send] : by_id) out.push_back(std::move(send));
+  return out;
+}
+
+uint64_t ChatClient::NewClientMsgId() {
+  for (;;) {
+    const uint64_t id = rng_();
+    if (id != 0 && !by_msg_id_.contains(id)) return id;
+  }
 }
 
 absl::StatusOr<v1::ChatMessage> ChatClient::SendAndWait(uint64_t room_id, absl::string_view text,
@@ -295,6 +374,15 @@ absl::StatusOr<v1::ChatMessage> ChatClient::SendAndWait(uint64_t room_id, absl::
   if (answer->has_chat_message()) return std::move(*answer->mutable_chat_message());
   if (answer->has_reply() && answer->reply().status() != v1::SUCCESS) {
     return StatusFromServer(answer->reply().status(), answer->reply().message());
+  }
+  if (answer->has_reply()) {
+    // A resend of a message the server already has: its Reply names the seq.
+    v1::ChatMessage msg;
+    msg.set_sender(nickname_);
+    msg.set_text(std::string(text));
+    msg.set_seq(answer->reply().last_seq());
+    msg.set_client_msg_id(last_client_msg_id_);
+    return msg;
   }
   return absl::InternalError(absl::StrCat("send ", *id, " was answered unexpectedly"));
 }
@@ -313,7 +401,7 @@ uint64_t ChatClient::NextRequestId() {
   for (;;) {
     const uint64_t id = next_request_id_++;
     if (id == 0) continue;
-    if (awaited_.contains(id) || answers_.contains(id) || send_room_.contains(id)) continue;
+    if (awaited_.contains(id) || answers_.contains(id) || sends_.contains(id)) continue;
     return id;
   }
 }
@@ -328,15 +416,26 @@ absl::StatusOr<uint64_t> ChatClient::SendFrame(v1::ClientFrame frame, bool await
   if (id == 0) {
     id = NextRequestId();
     frame.set_request_id(id);
-  } else if (awaited_.contains(id) || answers_.contains(id) || send_room_.contains(id)) {
+  } else if (awaited_.contains(id) || answers_.contains(id) || sends_.contains(id)) {
     return absl::InvalidArgumentError(absl::StrCat("request_id ", id, " is still outstanding"));
+  }
+  if (frame.has_send_message() && frame.send_message().client_msg_id() != 0 &&
+      by_msg_id_.contains(frame.send_message().client_msg_id())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("client_msg_id ", frame.send_message().client_msg_id(), " is still awaiting its echo"));
+  }
+  if (frame.has_send_message() && frame.send_message().client_msg_id() == 0) {
+    frame.mutable_send_message()->set_client_msg_id(NewClientMsgId());
   }
   if (absl::Status s = wire::AppendFrame(frame, &out_, max_outbound_frame_bytes_); !s.ok()) {
     return s;
   }
   if (frame.has_send_message()) {
+    const uint64_t msg_id = frame.send_message().client_msg_id();
+    last_client_msg_id_ = msg_id;
     pending_sends_[frame.room_id()].push_back(id);
-    send_room_[id] = frame.room_id();
+    sends_[id] = UnackedSend{frame.room_id(), msg_id, frame.send_message().text()};
+    by_msg_id_[msg_id] = id;
     if (await_send) awaited_.insert(id);
   } else if (!frame.has_pong()) {
     awaited_.insert(id);
@@ -389,6 +488,13 @@ absl::Status ChatClient::Pump() {
   ReadSome();
   if (!out_.empty()) WriteSome();
   return close_status_;
+}
+
+absl::Duration ChatClient::keepalive_interval() const {
+  const uint32_t ms = welcome_.limits().keepalive_millis();
+  if (ms > 0) return absl::Milliseconds(ms);
+  const uint32_t s = welcome_.limits().keepalive_seconds();  // servers before keepalive_millis
+  return s > 0 ? absl::Seconds(s) : absl::InfiniteDuration();
 }
 
 // ------------------------------------------------------------------- I/O
@@ -524,6 +630,21 @@ void ChatClient::Dispatch(v1::ServerFrame frame) {
       break;
     case v1::ServerFrame::kChatMessage: {
       const v1::ChatMessage& msg = frame.chat_message();
+      if (!msg.replay() && msg.client_msg_id() != 0) {
+        // Acknowledgements are matched by our id, not by nickname: the
+        // account may be sending from another device too.
+        auto mine = by_msg_id_.find(msg.client_msg_id());
+        if (mine != by_msg_id_.end() && sends_[mine->second].room_id == frame.room_id()) {
+          const uint64_t id = mine->second;
+          ForgetSend(id);
+          Deliver(id, std::move(frame));
+          return;
+        }
+        events_.push_back(std::move(frame));
+        return;
+      }
+      // A server that does not echo client_msg_id: our own echoes acknowledge
+      // our sends to the room in order.
       if (!msg.replay() && !nickname_.empty() && absl::EqualsIgnoreCase(msg.sender(), nickname_)) {
         // The copy of one of our posts: its Reply came just before and named it.
         if (post_copy == std::make_pair(frame.room_id(), msg.seq())) {
@@ -534,9 +655,7 @@ void ChatClient::Dispatch(v1::ServerFrame frame) {
         if (it != pending_sends_.end() && !it->second.empty()) {
           // Our own echo acknowledges the oldest pending send to this room.
           const uint64_t id = it->second.front();
-          it->second.pop_front();
-          if (it->second.empty()) pending_sends_.erase(it);
-          send_room_.erase(id);
+          ForgetSend(id);
           Deliver(id, std::move(frame));
           return;
         }
@@ -555,17 +674,23 @@ void ChatClient::Dispatch(v1::ServerFrame frame) {
   if (post_requests_.erase(id) > 0 && frame.has_reply() && frame.reply().status() == v1::SUCCESS) {
     post_copy_ = std::make_pair(frame.reply().room_id(), frame.reply().last_seq());
   }
-  if (auto sr = send_room_.find(id); sr != send_room_.end()) {
-    // A Reply to a send is always a failure: that send will never be echoed.
-    auto it = pending_sends_.find(sr->second);
-    if (it != pending_sends_.end()) {
-      auto pos = std::find(it->second.begin(), it->second.end(), id);
-      if (pos != it->second.end()) it->second.erase(pos);
-      if (it->second.empty()) pending_sends_.erase(it);
-    }
-    send_room_.erase(sr);
-  }
+  // A Reply to a send: a refusal (it will never be echoed), or SUCCESS for
+  // a resend the server already had (last_seq = its seq). Either ends it.
+  if (sends_.contains(id)) ForgetSend(id);
   Deliver(id, std::move(frame));
+}
+
+void ChatClient::ForgetSend(uint64_t id) {
+  auto sr = sends_.find(id);
+  if (sr == sends_.end()) return;
+  auto it = pending_sends_.find(sr->second.room_id);
+  if (it != pending_sends_.end()) {
+    auto pos = std::find(it->second.begin(), it->second.end(), id);
+    if (pos != it->second.end()) it->second.erase(pos);
+    if (it->second.empty()) pending_sends_.erase(it);
+  }
+  by_msg_id_.erase(sr->second.client_msg_id);
+  sends_.erase(sr);
 }
 
 void ChatClient::Deliver(uint64_t id, v1::ServerFrame frame) {

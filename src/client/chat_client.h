@@ -5,6 +5,14 @@
 // waiting the client both reads (queuing events, answering keepalive pings)
 // and flushes its output, so neither side can deadlock the other.
 //
+// Keepalive: the server pings a connection it has not heard from for
+// Limits.keepalive_millis and drops it if no Pong comes within its timeout.
+// The library has no thread of its own, so pings are answered only while the
+// owner drives the socket: every blocking call and every wait answers them,
+// and so does Pump() — an owner with nothing to ask must still poll fd() for
+// POLLIN and call Pump() when it is readable (or call it at least once per
+// keepalive_interval()). A ChatClient nobody drives at all is dropped.
+//
 // Thread rule: not thread-safe; one thread at a time may use an instance.
 // Ownership: the ChatClient owns its socket and closes it in Close() or on
 // destruction. Frames and statuses returned are copies owned by the caller.
@@ -16,8 +24,10 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -66,6 +76,30 @@ class ChatClient {
   // (e.g. FAILURE_ALREADY_EXISTS) leaves the connection open for a retry.
   absl::StatusOr<v1::Welcome> Hello(const std::string& nickname, absl::Duration timeout,
                                     const std::string& client_name = "muxchat-lib");
+  // Accounts (docs/PROTOCOL.md §5), each instead of Hello. Welcome carries
+  // session_token. A failure Reply (FAILURE_AUTH, FAILURE_ALREADY_EXISTS,
+  // FAILURE_INVALID, FAILURE_RATE_LIMITED) leaves the connection open for
+  // another try.
+  absl::StatusOr<v1::Welcome> Register(const std::string& name, const std::string& password, absl::Duration timeout,
+                                       const std::string& client_name = "muxchat-lib");
+  absl::StatusOr<v1::Welcome> Login(const std::string& name, const std::string& password, absl::Duration timeout,
+                                    const std::string& client_name = "muxchat-lib");
+  // Hello with a session token: that account, no rooms restored.
+  absl::StatusOr<v1::Welcome> HelloWithToken(const std::string& token, absl::Duration timeout,
+                                             const std::string& client_name = "muxchat-lib");
+  // Resume: logs in with `token` and restores the account's rooms. Returns
+  // the Welcome; then, as events whose request_id is resume_request_id(): per
+  // room a room_resumed, maybe a gap, its replayed ChatMessages (replay =
+  // true), and last a Reply (SUCCESS) ending the resume.
+  absl::StatusOr<v1::Welcome> Resume(const std::string& token, const std::vector<v1::RoomCursor>& cursors,
+                                     absl::Duration timeout, const std::string& client_name = "muxchat-lib");
+  uint64_t resume_request_id() const { return resume_request_id_; }
+  // Pages the stored messages of a room we are in: the Reply (history_count,
+  // last_seq, oldest_seq) is returned; its history_count ChatMessages
+  // (replay = true, ascending) follow as events.
+  absl::StatusOr<v1::Reply> History(uint64_t room_id, const v1::History& query, absl::Duration timeout);
+  // Revokes this session's token; the server then closes the connection.
+  absl::StatusOr<v1::Reply> Logout(absl::Duration timeout);
   absl::StatusOr<v1::Reply> CreateRoom(const std::string& name, absl::Duration timeout);
   // On success the Reply's history_count replayed ChatMessages follow as events.
   absl::StatusOr<v1::Reply> JoinRoom(const std::string& name, absl::Duration timeout);
@@ -94,12 +128,26 @@ class ChatClient {
   // --- Chat messages.
 
   // Queues (and flushes) a SendMessage without waiting for its
-  // acknowledgement; returns its request_id. The send is pending until, per
-  // room and in FIFO order, the server's echo of our own message (sender ==
-  // nickname(), replay false) acknowledges it, or a failure Reply with its
-  // request_id removes it. Both the echo and the failure Reply are then
-  // delivered as events (ServerFrame with chat_message / reply).
-  absl::StatusOr<uint64_t> Send(uint64_t room_id, absl::string_view text);
+  // acknowledgement; returns its request_id. Every send carries a
+  // client_msg_id: `client_msg_id` when non-zero (a resend after a
+  // reconnect: see UnackedSends), else a fresh random one
+  // (last_client_msg_id() tells which). The send is pending until the
+  // server's echo carrying that client_msg_id acknowledges it (from a server
+  // that echoes no client_msg_id: per room and in FIFO order, our own echo,
+  // sender == nickname()), or a Reply with its request_id ends it — a
+  // refusal, or SUCCESS with last_seq for a resend the server already had.
+  // The echo and the Reply are then delivered as events.
+  absl::StatusOr<uint64_t> Send(uint64_t room_id, absl::string_view text, uint64_t client_msg_id = 0);
+  uint64_t last_client_msg_id() const { return last_client_msg_id_; }
+  // Sends not yet acknowledged, in send order: after a reconnect, send each
+  // again on the new connection with the same client_msg_id (the server
+  // answers one it already has with a Reply instead of a second message).
+  struct UnackedSend {
+    uint64_t room_id = 0;
+    uint64_t client_msg_id = 0;
+    std::string text;
+  };
+  std::vector<UnackedSend> UnackedSends() const;
   // Send, then wait until the send is acknowledged: returns the echoed
   // ChatMessage (with its seq). That echo is the answer to this call and is
   // NOT also queued as an event. A failure Reply -> StatusFromServer(...).
@@ -146,13 +194,19 @@ class ChatClient {
   // peer closed or the socket failed, the StatusFromServer error after an Error
   // frame (kDataLoss for undecodable input). Stop polling fd() after that, and
   // drain the remaining events with NextEvent(absl::ZeroDuration()).
+  // Safe to call at any time (it never blocks): calling it while idle is how
+  // an owner that polls fd() keeps the connection alive (see the top).
   absl::Status Pump();
+  // The server's keepalive idle time (Welcome limits); InfiniteDuration when
+  // the server never pings or before a Welcome. An idle owner must drive the
+  // socket at least this often.
+  absl::Duration keepalive_interval() const;
   bool HasQueuedEvent() const { return !events_.empty(); }
   // True while bytes are queued for the server, or TLS needs to write to
   // make progress (poll for POLLOUT too).
   bool HasPendingOutput() const { return !out_.empty() || (stream_ != nullptr && stream_->WantsWrite()); }
   // Sends not yet acknowledged by an echo or removed by a failure Reply.
-  size_t PendingAcks() const { return send_room_.size(); }
+  size_t PendingAcks() const { return sends_.size(); }
   // The socket, valid until Close() (-1 after). Do not read or write it directly.
   int fd() const { return stream_ == nullptr ? -1 : stream_->fd(); }
   // "tcp" or the TLS version in use ("TLSv1.3"); empty after Close().
@@ -180,6 +234,11 @@ class ChatClient {
  private:
   explicit ChatClient(std::unique_ptr<ClientStream> stream);
 
+  // Sends a Hello/Register/Login/Resume frame and waits for its Welcome.
+  absl::StatusOr<v1::Welcome> Handshake(v1::ClientFrame frame, absl::Duration timeout);
+  uint64_t NewClientMsgId();
+  // Drops send `id` from the unacknowledged sends.
+  void ForgetSend(uint64_t id);
   // Sends `frame`; `awaited` registers the id for WaitForReply.
   absl::StatusOr<uint64_t> SendFrame(v1::ClientFrame frame, bool awaited);
   // SendFrame + WaitForReply + "the answer must be a SUCCESS Reply".
@@ -221,9 +280,14 @@ class ChatClient {
   absl::flat_hash_set<uint64_t> awaited_;
   // Answers to awaited requests, until collected.
   absl::flat_hash_map<uint64_t, v1::ServerFrame> answers_;
-  // Unacknowledged sends: request_ids in send order, per room; and the room of each.
+  // Unacknowledged sends: request_ids in send order, per room; each send by
+  // request_id; and request_id by client_msg_id.
   absl::flat_hash_map<uint64_t, std::deque<uint64_t>> pending_sends_;
-  absl::flat_hash_map<uint64_t, uint64_t> send_room_;
+  absl::flat_hash_map<uint64_t, UnackedSend> sends_;
+  absl::flat_hash_map<uint64_t, uint64_t> by_msg_id_;
+  uint64_t last_client_msg_id_ = 0;
+  uint64_t resume_request_id_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
   // PostMessage requests not yet answered. After a post's SUCCESS Reply, its
   // (room, seq): if we are a member, our copy of the post is the very next
   // frame, and it acknowledges no Send(). Any other frame clears it.

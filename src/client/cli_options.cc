@@ -95,6 +95,18 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
       port_flag = true;
     } else if (name == "--nick") {
       s = value(&o.nick);
+    } else if (name == "--user") {
+      s = value(&o.user);
+      if (s.ok() && o.user.empty()) s = absl::InvalidArgumentError("--user needs an account name");
+    } else if (name == "--register") {
+      s = no_value();
+      o.register_account = true;
+    } else if (name == "--cursor") {
+      s = value(&o.cursor_file);
+      if (s.ok() && o.cursor_file.empty()) s = absl::InvalidArgumentError("--cursor needs a file");
+    } else if (name == "--no-reconnect") {
+      s = no_value();
+      o.reconnect = false;
     } else if (name == "--room") {
       s = value(&v);
       if (s.ok()) o.rooms.push_back(v);
@@ -183,6 +195,11 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
   }
   if (o.send.has_value() && o.listen) return absl::InvalidArgumentError("--send and --listen exclude each other");
   if (o.count > 0 && !o.listen) return absl::InvalidArgumentError("--count only goes with --listen");
+  if (o.register_account && o.user.empty()) return absl::InvalidArgumentError("--register needs --user NAME");
+  if (!o.user.empty() && !o.nick.empty()) {
+    return absl::InvalidArgumentError("--nick and --user exclude each other (an account's nickname is its name)");
+  }
+  if (!o.cursor_file.empty() && !o.listen) return absl::InvalidArgumentError("--cursor only goes with --listen");
   if (o.json && !o.listen && !o.list) return absl::InvalidArgumentError("--json only goes with --listen or --list");
   const int actions = (o.list ? 1 : 0) + (o.delete_room.empty() ? 0 : 1) + (o.room.empty() ? 0 : 1);
   if (actions > 1) return absl::InvalidArgumentError("--list, --delete and --room exclude each other");
@@ -207,6 +224,9 @@ Script mode (stdin is not a terminal, or an action flag is given):
   muxchat --room R [--create] < FILE  send each line of stdin in order
   muxchat --room R [--room S...] --listen [--count N] [--json]
                                     print messages until Ctrl+C/SIGTERM or N messages
+  muxchat --room R --listen --cursor FILE [--user NAME]
+                                    as --listen, continuing after the last
+                                    run's last message (see --cursor)
   muxchat --list [--json]           list rooms
   muxchat --create R                create room R
   muxchat --delete R                delete room R (owner only)
@@ -216,6 +236,20 @@ Flags:
   --port PORT     server port (default 7000; or the second argument)
   --nick NICK     nickname (interactive: asked for if missing;
                   script: defaults to your login name)
+  --user NAME     log in to account NAME instead of as a guest: the
+                  password is asked on the terminal without echo (or
+                  taken from $MUXCHAT_PASSWORD, never from the command
+                  line); the session token is then kept in
+                  $XDG_CONFIG_HOME/muxchat/tokens (~/.config/muxchat/tokens,
+                  mode 0600) and used next time instead of the password
+  --register      create account NAME (with --user), then log in
+  --cursor FILE   with --listen: keep the last seq printed per room in
+                  FILE and, on the next start, print exactly what came
+                  after it (nothing twice, nothing missed within the
+                  server's retention)
+  --no-reconnect  end on a lost connection (exit 5) instead of
+                  reconnecting (interactive and --listen reconnect with
+                  backoff from 0.5 s to 30 s and resume their rooms)
   --room R        the room for --send, --listen or stdin lines (repeat
                   it to --listen to several rooms or join several)
   --send TEXT     a message to send (repeat it to send several, in order)
@@ -239,7 +273,8 @@ Exit codes:
   3  connection failure (refused, unreachable, unknown host, TLS
      certificate not trusted or not for HOST)
   4  the server refused a request (its reason is printed)
-  5  connection lost or server shut down
+  5  connection lost or server shut down (with --no-reconnect, or
+     when the server refuses the session)
 )";
 }
 

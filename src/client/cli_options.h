@@ -20,6 +20,10 @@ struct CliOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7000;
   std::string nick;                   // empty: ask (interactive) or the login name (script)
+  std::string user;                   // --user NAME: log in to this account (password or kept token)
+  bool register_account = false;      // --register: create the --user account first
+  std::string cursor_file;            // --cursor FILE: --listen continues where the last run stopped
+  bool reconnect = true;              // --no-reconnect: end on a lost connection instead
   std::string room;                   // the first --room (rooms[0]), empty if none
   std::vector<std::string> rooms;     // every --room, in order
   std::optional<std::string> send;    // the first --send TEXT (sends[0])

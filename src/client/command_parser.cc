@@ -1,6 +1,7 @@
 #include "src/client/command_parser.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace muxchat::client {
@@ -18,7 +19,8 @@ constexpr Verb kVerbs[] = {
     {"switch", CommandKind::kSwitch, Verb::kRequired}, {"rooms", CommandKind::kRooms, Verb::kNone},
     {"list", CommandKind::kList, Verb::kNone},         {"help", CommandKind::kHelp, Verb::kNone},
     {"quit", CommandKind::kQuit, Verb::kNone},         {"exit", CommandKind::kQuit, Verb::kNone},
-    {"names", CommandKind::kNames, Verb::kOptional},
+    {"names", CommandKind::kNames, Verb::kOptional},   {"history", CommandKind::kHistory, Verb::kOptional},
+    {"logout", CommandKind::kLogout, Verb::kNone},
 };
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
@@ -47,7 +49,8 @@ Command ParseCommand(absl::string_view line, bool in_chat) {
     if (word != verb.name) continue;
     const std::string form = CommandForm(verb.name, in_chat);
     const bool chat_only = verb.kind == CommandKind::kSwitch || verb.kind == CommandKind::kRooms ||
-                           verb.kind == CommandKind::kLeave || verb.kind == CommandKind::kNames;
+                           verb.kind == CommandKind::kLeave || verb.kind == CommandKind::kNames ||
+                           verb.kind == CommandKind::kHistory;
     if (chat_only && !in_chat) {
       return {CommandKind::kInvalid, absl::StrCat(form, " only works in chat mode (JOIN a room first)")};
     }
@@ -56,6 +59,13 @@ Command ParseCommand(absl::string_view line, bool in_chat) {
     }
     if (verb.arg == Verb::kNone && !arg.empty()) {
       return {CommandKind::kInvalid, absl::StrCat(form, " takes no argument")};
+    }
+    if (verb.kind == CommandKind::kHistory) {
+      uint32_t n = 0;
+      if (!arg.empty() && (!absl::SimpleAtoi(arg, &n) || n == 0)) {
+        return {CommandKind::kInvalid, absl::StrCat(form, " takes a number of messages, e.g. ", form, " 50")};
+      }
+      return {verb.kind, std::string(arg)};
     }
     if (verb.arg != Verb::kNone) {
       for (char c : arg) {
@@ -80,6 +90,7 @@ const char* CommandHelp(bool in_chat) {
            "  DELETE <room>   delete a room you own\n"
            "  LIST            list rooms\n"
            "  HELP            this text\n"
+           "  LOGOUT          end the account's session (forget its token) and quit\n"
            "  QUIT            leave (Ctrl+C and Ctrl+D work too)";
   }
   return "type text and Enter to send it to the active room; commands:\n"
@@ -89,6 +100,8 @@ const char* CommandHelp(bool in_chat) {
          "  /names [room]   who is in the active (or named) room\n"
          "  /leave [room]   leave the active (or named) room\n"
          "  /list           list all rooms\n"
+         "  /history [N]    show N older messages of the active room\n"
+         "  /logout         end the account's session (forget its token) and quit\n"
          "  /create <room>, /delete <room>\n"
          "  /help           this text\n"
          "  /quit           leave (Ctrl+C and Ctrl+D work too)\n"

@@ -1,5 +1,5 @@
 // Parsing of one line typed at the interactive client: a command (CREATE,
-// JOIN, DELETE, LIST, HELP, QUIT, and in chat mode SWITCH, ROOMS, LEAVE, NAMES), in
+// JOIN, DELETE, LIST, HELP, QUIT, LOGOUT, and in chat mode SWITCH, ROOMS, LEAVE, NAMES, HISTORY), in
 // any case, with or without a leading '/'; in chat mode a line without '/'
 // is a message ("//text" sends "/text"). Pure functions; safe from any thread.
 #ifndef MUXCHAT_CLIENT_COMMAND_PARSER_H_
@@ -24,6 +24,8 @@ enum class CommandKind {
   kList,
   kHelp,
   kQuit,
+  kHistory,  // arg = how many older messages ("" = the server's page size)
+  kLogout,   // revoke the session token (accounts) and quit
   kInvalid,  // arg = a one-line reason to show the user
 };
 

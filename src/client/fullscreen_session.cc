@@ -16,7 +16,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "src/client/account_login.h"
 #include "src/client/mention.h"
+#include "src/client/token_store.h"
 #include "src/client/room_table.h"
 #include "src/client/server_status.h"
 #include "src/client/session_common.h"
@@ -74,6 +76,28 @@ int FullscreenSession::Run() {
   }
   client_ = std::move(*connected);
   client_->set_interrupt_fd(signal_fd_);
+  // --user: log in before the screen is taken (the password prompt needs the terminal).
+  bool resuming = false;
+  if (!options_.user.empty()) {
+    if (auto path = TokenStore::DefaultPath(); path.ok()) tokens_.emplace(*path);
+    AccountLoginOptions a;
+    a.server = ServerKey(options_.host, options_.port);
+    a.user = options_.user;
+    a.register_account = options_.register_account;
+    a.resume = std::vector<v1::RoomCursor>();  // a kept token restores the account's rooms
+    a.signal_fd = signal_fd_;
+    a.notice = [](const std::string& text) { std::fprintf(stderr, "muxchat: %s\n", text.c_str()); };
+    auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
+    if (!r.ok()) {
+      if (absl::IsCancelled(r.status())) return kExitOk;
+      std::fprintf(stderr, "muxchat: %s as %s: %s\n", options_.register_account ? "cannot register" : "cannot log in",
+                   options_.user.c_str(), std::string(r.status().message()).c_str());
+      return client_->closed() ? kExitConnectionLost : ExitCodeFor(r.status());
+    }
+    logged_in_ = true;
+    resuming = r->resumed;
+    resume_id_ = resuming ? client_->resume_request_id() : 0;
+  }
 
   sigset_t winch;
   sigemptyset(&winch);
@@ -89,7 +113,15 @@ int FullscreenSession::Run() {
   }
   System(absl::StrCat("connected to ", options_.host, " port ", options_.port,
                       "; Ctrl+C, Ctrl+D or /quit exits"));
-  if (!options_.nick.empty()) {
+  if (logged_in_) {
+    System(absl::StrCat("logged in as ", client_->nickname(), " (account; server ",
+                        client_->welcome().server_version(), "); /join ROOM to chat, /help for commands"));
+    if (!resuming) {
+      for (const std::string& room : options_.rooms) Join(room);
+    } else {
+      join_after_resume_ = true;
+    }
+  } else if (!options_.nick.empty()) {
     Redraw();  // show the screen while the login request waits
     TryNick(options_.nick);
   } else {
@@ -97,24 +129,36 @@ int FullscreenSession::Run() {
   }
 
   while (!exit_code_.has_value()) {
-    while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+    while (!down_ && !exit_code_.has_value() && client_->HasQueuedEvent()) {
       auto ev = client_->NextEvent(absl::ZeroDuration());
       if (ev.ok()) HandleEvent(*ev);
     }
     if (exit_code_.has_value()) break;
-    if (client_->closed()) {
-      Lost(DescribeLoss(*client_, client_->close_status()));
-      break;
+    if (!down_ && client_->closed()) {
+      ConnectionLost(DescribeLoss(*client_, client_->close_status()));
+      if (exit_code_.has_value()) break;
+    }
+    if (down_ && absl::Now() >= reconnect_at_) {
+      Redraw();
+      TryReconnect();
+      continue;
     }
     Redraw();
     pollfd fds[4] = {
         {signal_fd_, POLLIN, 0},
         {winch_fd_, POLLIN, 0},
         {STDIN_FILENO, POLLIN, 0},
-        {client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
+        {down_ ? -1 : client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
     };
-    // A lone ESC acts once its delay ends, without waiting for another key.
-    if (::poll(fds, 4, ui_.EscapeTimeoutMillis()) < 0) {
+    // A lone ESC acts once its delay ends, without waiting for another key;
+    // while disconnected, the next reconnect attempt is due too.
+    int timeout_ms = ui_.EscapeTimeoutMillis();
+    if (down_) {
+      const int reconnect_ms = static_cast<int>(std::max<int64_t>(
+          0, absl::ToInt64Milliseconds(absl::Ceil(reconnect_at_ - absl::Now(), absl::Milliseconds(1)))));
+      if (timeout_ms < 0 || reconnect_ms < timeout_ms) timeout_ms = reconnect_ms;
+    }
+    if (::poll(fds, 4, timeout_ms) < 0) {
       if (errno == EINTR) continue;
       Lost("poll failed");
       break;
@@ -129,7 +173,7 @@ int FullscreenSession::Run() {
       }
       ui_.Resize();
     }
-    if (fds[3].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
+    if (!down_ && fds[3].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
     if (fds[2].revents & (POLLHUP | POLLERR)) exit_code_ = kExitOk;  // the terminal went away
     if ((fds[2].revents & POLLIN) || ui_.EscapeTimeoutMillis() == 0) {
       std::vector<FullscreenUi::Key> keys;
@@ -392,7 +436,7 @@ bool FullscreenSession::HandleLocalCommand(const std::string& line) {
 
 CompletionSources FullscreenSession::Sources() const {
   CompletionSources s;
-  s.commands = {"/create", "/delete", "/help", "/join", "/leave", "/list", "/names",
+  s.commands = {"/create", "/delete", "/help", "/history", "/join", "/leave", "/list", "/logout", "/names",
                 "/quit",   "/rooms",  "/switch", "/win"};
   s.rooms = windows_.RoomNames();
   s.rooms.insert(s.rooms.end(), known_rooms_.begin(), known_rooms_.end());
@@ -415,6 +459,7 @@ void FullscreenSession::TryNick(const std::string& nick) {
     return;
   }
   logged_in_ = true;
+  guest_nick_ = welcome->nickname();
   System(absl::StrCat("logged in as ", welcome->nickname(), " (server ", welcome->server_version(),
                       "); /join ROOM to chat, /list for rooms, /help for commands"));
   // `muxchat --room R [--room S]` on a terminal: join them, the last one active.
@@ -424,7 +469,163 @@ void FullscreenSession::TryNick(const std::string& nick) {
   }
 }
 
+void FullscreenSession::ConnectionLost(const std::string& why) {
+  if (!options_.reconnect || !logged_in_ || (!shutdown_seen_ && !ShouldReconnect(client_->close_status()))) {
+    Lost(why);
+    return;
+  }
+  if (!shutdown_seen_) {
+    const std::string line = absl::StrCat(why, "; reconnecting (Ctrl+C quits)");
+    Error(line, &windows_.status());
+    if (windows_.active().room_id() != 0) Error(line);
+  }
+  shutdown_seen_ = false;
+  down_ = true;
+  cursor_ = last_seq_;
+  resume_id_ = 0;
+  // What the server never acknowledged goes out again, first, in order.
+  std::vector<Outgoing> again;
+  for (const ChatClient::UnackedSend& u : client_->UnackedSends()) {
+    const auto line = line_of_msg_.find(u.client_msg_id);
+    again.push_back({u.room_id, u.text, u.client_msg_id, line != line_of_msg_.end() ? line->second : 0});
+  }
+  again.insert(again.end(), outgoing_.begin(), outgoing_.end());
+  outgoing_ = std::move(again);
+  pending_.clear();
+  line_of_request_.clear();
+  backoff_.emplace(ReconnectBackoff::Options{});
+  reconnect_at_ = absl::Now() + backoff_->Next();
+}
+
+void FullscreenSession::TryReconnect() {
+  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
+  if (!connected.ok()) {
+    reconnect_at_ = absl::Now() + backoff_->Next();
+    return;
+  }
+  client_ = std::move(*connected);
+  client_->set_interrupt_fd(signal_fd_);
+  absl::Status failed;
+  if (!options_.user.empty()) {
+    AccountLoginOptions a;
+    a.server = ServerKey(options_.host, options_.port);
+    a.user = options_.user;
+    a.token_only = true;  // no password prompt in the middle of a session
+    a.signal_fd = signal_fd_;
+    std::vector<v1::RoomCursor> cursors;
+    for (size_t i = 1; i < windows_.size(); ++i) {
+      v1::RoomCursor c;
+      c.set_room_id(windows_.at(i).room_id());
+      c.set_last_seq(cursor_.count(c.room_id()) != 0 ? cursor_[c.room_id()] : 0);
+      cursors.push_back(c);
+    }
+    a.resume = std::move(cursors);
+    auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
+    if (r.ok()) {
+      resume_id_ = r->resumed ? client_->resume_request_id() : 0;
+      resumed_rooms_.clear();
+    } else {
+      failed = r.status();
+    }
+  } else {
+    auto w = client_->Hello(guest_nick_, kRequestTimeout, kClientName);
+    if (!w.ok()) failed = w.status();
+  }
+  if (!failed.ok()) {
+    if (absl::IsCancelled(failed)) return;  // Ctrl+C: the signal is still pending; the loop exits
+    const auto server = ServerStatusOf(failed);
+    if (client_->closed() || server == v1::FAILURE_ALREADY_EXISTS || server == v1::FAILURE_RATE_LIMITED) {
+      reconnect_at_ = absl::Now() + backoff_->Next();  // our old session may not have timed out yet
+      return;
+    }
+    Lost(absl::StrCat("cannot log in again: ", failed.message(),
+                      options_.user.empty() ? "" : " (start muxchat --user again)"));
+    return;
+  }
+  down_ = false;
+  backoff_->Reset();
+  reconnect_at_ = absl::InfiniteFuture();
+  if (resume_id_ == 0) AfterReconnect();  // with Resume: once its Reply ends it
+}
+
+void FullscreenSession::AfterReconnect() {
+  std::vector<std::pair<uint64_t, std::string>> rooms;
+  for (size_t i = 1; i < windows_.size(); ++i) rooms.emplace_back(windows_.at(i).room_id(), windows_.at(i).name());
+  for (const auto& [id, name] : rooms) {
+    if (resumed_rooms_.count(id) != 0) continue;
+    auto reply = client_->JoinRoom(name, kRequestTimeout);
+    if (!reply.ok()) {
+      if (client_->closed() || absl::IsCancelled(reply.status())) return;  // the loop handles it
+      Error(absl::StrCat("cannot rejoin ", name, ": ", reply.status().message()), &windows_.status());
+      windows_.Close(id);
+      continue;
+    }
+    RoomWindow* w = windows_.Find(id);
+    uint64_t cursor = cursor_.count(id) != 0 ? cursor_[id] : 0;
+    if (reply->room_id() != id) {
+      // A new room under the same name (the server forgot the old one).
+      windows_.Close(id);
+      w = windows_.Open(reply->room_id(), SafeText(reply->room_name()));
+      for (Outgoing& o : outgoing_) {
+        if (o.room_id == id) o.room_id = reply->room_id();
+      }
+      last_seq_.erase(id);
+      cursor = 0;
+    }
+    w->members().SetCount(reply->member_count());
+    w->members().Add(client_->nickname());
+    const uint64_t missed = reply->last_seq() > cursor ? reply->last_seq() - cursor : 0;
+    if (missed > reply->history_count()) {
+      oldest_seq_[reply->room_id()] = reply->last_seq() - reply->history_count() + 1;
+      System(absl::StrCat(missed, " missed; /history to page"), w);
+    } else {
+      System(absl::StrCat("reconnected, ", missed, " missed message", missed == 1 ? "" : "s"), w);
+    }
+  }
+  resumed_rooms_.clear();
+  // Unacknowledged and offline-typed messages, in order, under their ids.
+  std::vector<Outgoing> out = std::move(outgoing_);
+  outgoing_.clear();
+  for (Outgoing& o : out) {
+    if (windows_.Find(o.room_id) == nullptr) continue;
+    auto sent = client_->Send(o.room_id, o.text, o.client_msg_id);
+    if (!sent.ok()) {
+      outgoing_.push_back(std::move(o));  // closed again: the next reconnect sends it
+      continue;
+    }
+    pending_[o.room_id].push_back(o.line_id);
+    line_of_request_[*sent] = o.line_id;
+    line_of_msg_[client_->last_client_msg_id()] = o.line_id;
+  }
+}
+
+bool FullscreenSession::ConfirmLine(uint64_t room_id, uint64_t line_id) {
+  auto it = pending_.find(room_id);
+  if (it != pending_.end()) {
+    auto pos = std::find(it->second.begin(), it->second.end(), line_id);
+    if (pos != it->second.end()) it->second.erase(pos);
+  }
+  RoomWindow* w = windows_.Find(room_id);
+  return w != nullptr && w->Confirm(line_id);
+}
+
 void FullscreenSession::HandleCommand(const Command& command) {
+  if (down_) {
+    switch (command.kind) {
+      case CommandKind::kCreate:
+      case CommandKind::kDelete:
+      case CommandKind::kList:
+      case CommandKind::kJoin:
+      case CommandKind::kLeave:
+      case CommandKind::kHistory:
+      case CommandKind::kLogout:
+      case CommandKind::kNames:
+        Error("not connected: reconnecting (Ctrl+C quits)");
+        return;
+      default:
+        break;
+    }
+  }
   switch (command.kind) {
     case CommandKind::kEmpty:
       return;
@@ -482,6 +683,21 @@ void FullscreenSession::HandleCommand(const Command& command) {
     case CommandKind::kNames:
       Names(command.arg);
       return;
+    case CommandKind::kHistory:
+      History(command.arg);
+      return;
+    case CommandKind::kLogout: {
+      if (options_.user.empty()) {
+        Error("you are a guest (no account session to end); /quit leaves");
+        return;
+      }
+      auto reply = client_->Logout(kRequestTimeout);
+      if (!reply.ok() && !client_->closed()) return Fail("cannot log out", reply.status());
+      if (tokens_.has_value()) (void)tokens_->Remove(ServerKey(options_.host, options_.port), options_.user);
+      farewell_ = "logged out: the session token is revoked and forgotten";
+      exit_code_ = kExitOk;
+      return;
+    }
     case CommandKind::kRooms: {
       std::string text = "your rooms:";
       for (size_t i = 1; i < windows_.size(); ++i) absl::StrAppend(&text, " ", i + 1, ":", windows_.at(i).name());
@@ -498,16 +714,25 @@ void FullscreenSession::SendText(const std::string& text) {
     Error("this is the status window: /join a room or switch to one (Alt+N, Ctrl+N)");
     return;
   }
-  auto sent = client_->Send(w.room_id(), text);
-  if (!sent.ok()) return Fail("message not sent", sent.status());
-  pending_[w.room_id()].push_back(*sent);
+  uint64_t line_id = 0;
+  if (down_) {
+    // Shown pending now, sent once the connection is back.
+    line_id = next_local_line_++;
+    outgoing_.push_back({w.room_id(), text, 0, line_id});
+  } else {
+    auto sent = client_->Send(w.room_id(), text);
+    if (!sent.ok()) return Fail("message not sent", sent.status());
+    line_id = *sent;
+    pending_[w.room_id()].push_back(line_id);
+    line_of_msg_[client_->last_client_msg_id()] = line_id;
+  }
   ScrollLine line;
   line.kind = LineKind::kOwn;
   line.time = absl::FormatTime("%H:%M", absl::Now(), style_.zone);
   line.nick = SafeText(client_->nickname());
   line.text = SafeText(text);
   line.pending = true;
-  line.request_id = *sent;
+  line.request_id = line_id;
   w.Add(std::move(line));
 }
 
@@ -560,6 +785,35 @@ void FullscreenSession::Leave(const std::string& room) {
   System(absl::StrCat("left ", name));
 }
 
+void FullscreenSession::History(const std::string& arg) {
+  RoomWindow& w = windows_.active();
+  if (w.room_id() == 0) {
+    Error("this is the status window: /history pages the messages of a room's window");
+    return;
+  }
+  v1::History query;
+  const auto oldest = oldest_seq_.find(w.room_id());
+  if (oldest != oldest_seq_.end()) {
+    if (oldest->second <= 1) {
+      System("no older messages", &w);
+      return;
+    }
+    query.set_before_seq(oldest->second);
+  }
+  uint32_t limit = 0;
+  if (!arg.empty()) (void)absl::SimpleAtoi(arg, &limit);
+  query.set_limit(limit);
+  auto reply = client_->History(w.room_id(), query, kRequestTimeout);
+  if (!reply.ok()) return Fail("cannot page the history", reply.status());
+  if (reply->history_count() == 0) {
+    System("no older messages stored", &w);
+    return;
+  }
+  System(absl::StrCat("history: ", reply->history_count(), " older message", reply->history_count() == 1 ? "" : "s"),
+         &w);
+  page_left_[w.room_id()] = reply->history_count();
+}
+
 void FullscreenSession::Names(const std::string& room) {
   RoomWindow* w = room.empty() ? &windows_.active() : windows_.FindByName(room);
   if (w == nullptr || w->room_id() == 0) {
@@ -583,7 +837,22 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
     case v1::ServerFrame::kChatMessage: {
       const v1::ChatMessage& m = frame.chat_message();
       const bool own = absl::EqualsIgnoreCase(m.sender(), client_->nickname());
-      if (own && !m.replay()) {
+      const bool paging = m.replay() && page_left_.count(frame.room_id()) != 0;
+      if (auto seen = last_seq_.find(frame.room_id());
+          m.replay() && !paging && seen != last_seq_.end() && m.seq() <= seen->second) {
+        return;  // a replay after a reconnect repeats what is shown already
+      }
+      if (w != nullptr) {
+        uint64_t& last = last_seq_[frame.room_id()];
+        last = std::max(last, m.seq());
+      }
+      if (auto mine = line_of_msg_.find(m.client_msg_id()); m.client_msg_id() != 0 && mine != line_of_msg_.end()) {
+        // Ours, by its client_msg_id (a live echo, or a replay of one whose echo was lost).
+        const uint64_t line_id = mine->second;
+        line_of_msg_.erase(mine);
+        if (ConfirmLine(frame.room_id(), line_id)) return;
+      } else if (own && !m.replay() && m.client_msg_id() == 0) {
+        // A server that echoes no client_msg_id: our oldest pending message here.
         auto it = pending_.find(frame.room_id());
         if (it != pending_.end() && !it->second.empty()) {
           const uint64_t id = it->second.front();
@@ -604,13 +873,51 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
         return;
       }
       if (!m.replay()) w->members().Add(m.sender());
+      {
+        auto [it, inserted] = oldest_seq_.emplace(frame.room_id(), m.seq());
+        if (!inserted) it->second = std::min(it->second, m.seq());
+      }
       w->Add(std::move(line));
+      if (auto page = page_left_.find(frame.room_id()); m.replay() && page != page_left_.end()) {
+        if (--page->second == 0) {
+          page_left_.erase(page);
+          System("end of the history page; /history for more", w);
+        }
+        return;
+      }
       if (m.replay()) {
         auto it = history_left_.find(frame.room_id());
         if (it != history_left_.end() && --it->second == 0) {
           history_left_.erase(it);
           System("end of history; live messages follow", w);
         }
+      }
+      return;
+    }
+    case v1::ServerFrame::kRoomResumed: {
+      const v1::RoomResumed& r = frame.room_resumed();
+      resumed_rooms_.insert(frame.room_id());
+      if (w != nullptr && cursor_.count(frame.room_id()) != 0) {
+        // A reconnect: one line in the room's window says what was missed.
+        const uint64_t cursor = cursor_[frame.room_id()];
+        const uint64_t missed = r.last_seq() > cursor ? r.last_seq() - cursor : 0;
+        w->members().SetCount(r.member_count());
+        if (missed > r.replay_count()) {
+          oldest_seq_[frame.room_id()] = r.last_seq() - r.replay_count() + 1;
+          System(absl::StrCat(missed, " missed; /history to page"), w);
+        } else {
+          System(absl::StrCat("reconnected, ", missed, " missed message", missed == 1 ? "" : "s"), w);
+        }
+        return;
+      }
+      if (w == nullptr) w = windows_.Open(frame.room_id(), SafeText(r.name()));
+      w->members().SetCount(r.member_count());
+      w->members().Add(client_->nickname());
+      windows_.ActivateRoom(frame.room_id());
+      System(absl::StrCat("joined ", w->name(), " (", Members(r.member_count()), ")"), w);
+      if (r.replay_count() > 0) {
+        history_left_[frame.room_id()] = r.replay_count();
+        System(absl::StrCat("history: the last ", r.replay_count(), " message", r.replay_count() == 1 ? "" : "s"), w);
       }
       return;
     }
@@ -642,20 +949,54 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       history_left_.erase(frame.room_id());
       return;
     }
-    case v1::ServerFrame::kReply:
-      // An answer nobody waited for: a refused message (Send does not wait).
-      if (frame.reply().status() != v1::SUCCESS) {
-        for (auto& [room_id, ids] : pending_) {
-          auto it = std::find(ids.begin(), ids.end(), frame.request_id());
-          if (it == ids.end()) continue;
-          ids.erase(it);
-          if (RoomWindow* target = windows_.Find(room_id); target != nullptr) target->Refuse(frame.request_id());
+    case v1::ServerFrame::kReply: {
+      if (resume_id_ != 0 && frame.request_id() == resume_id_) {
+        resume_id_ = 0;
+        if (join_after_resume_) {
+          join_after_resume_ = false;  // the account's rooms are back; now the --room ones
+          for (const std::string& room : options_.rooms) Join(room);
+        } else {
+          AfterReconnect();
         }
-        Error(absl::StrCat("message not delivered: ", SafeText(frame.reply().message())));
+        return;
       }
+      // An answer nobody waited for: a refused message (Send does not wait),
+      // or SUCCESS for a resent one the server already had.
+      const auto resent = line_of_request_.find(frame.request_id());
+      const uint64_t line_id = resent != line_of_request_.end() ? resent->second : frame.request_id();
+      if (frame.reply().status() == v1::SUCCESS) {
+        for (auto& [room_id, ids] : pending_) {
+          if (std::find(ids.begin(), ids.end(), line_id) != ids.end()) {
+            ConfirmLine(room_id, line_id);
+            break;
+          }
+        }
+        return;
+      }
+      for (auto& [room_id, ids] : pending_) {
+        auto it = std::find(ids.begin(), ids.end(), line_id);
+        if (it == ids.end()) continue;
+        ids.erase(it);
+        if (RoomWindow* target = windows_.Find(room_id); target != nullptr) target->Refuse(line_id);
+      }
+      Error(absl::StrCat("message not delivered: ", SafeText(frame.reply().message())));
       return;
+    }
     case v1::ServerFrame::kShutdown:
+      if (options_.reconnect && logged_in_) {
+        // Servers restart: say it once, and reconnect when it closes.
+        Error(absl::StrCat(DescribeServerEnd(frame), "; reconnecting (Ctrl+C quits)"), &windows_.status());
+        if (windows_.active().room_id() != 0) Error(absl::StrCat(DescribeServerEnd(frame), "; reconnecting"));
+        shutdown_seen_ = true;
+        return;
+      }
+      Lost(DescribeServerEnd(frame));
+      return;
     case v1::ServerFrame::kError:
+      if (options_.reconnect && logged_in_ &&
+          ShouldReconnect(StatusFromServer(frame.error().status(), frame.error().message()))) {
+        return;  // the connection's end says it and reconnects
+      }
       Lost(DescribeServerEnd(frame));
       return;
     default:

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@
 #include "src/client/fullscreen_ui.h"
 #include "src/client/input_line.h"
 #include "src/client/message_format.h"
+#include "src/client/reconnect_backoff.h"
+#include "src/client/token_store.h"
 #include "src/client/window_list.h"
 
 namespace muxchat::client {
@@ -54,6 +57,15 @@ class FullscreenSession {
   void Join(const std::string& room);
   void Leave(const std::string& room);
   void Names(const std::string& room);
+  void History(const std::string& arg);
+  // Reconnecting (as in the line mode, InteractiveSession): the loss, one
+  // attempt, and what follows a successful login.
+  void ConnectionLost(const std::string& why);
+  void TryReconnect();
+  void AfterReconnect();
+  // Marks our message shown as line `line_id` in `room_id` as delivered;
+  // false if no such pending line is shown.
+  bool ConfirmLine(uint64_t room_id, uint64_t line_id);
   void SendText(const std::string& text);
   void Fail(const std::string& what, const absl::Status& status);
   void Lost(const std::string& why);
@@ -79,6 +91,32 @@ class FullscreenSession {
   std::vector<std::string> known_rooms_;               // from the last /list, for completion
   std::optional<int> exit_code_;
   std::string farewell_;  // printed to stderr after the terminal is restored
+  std::optional<TokenStore> tokens_;                  // with --user
+  bool join_after_resume_ = false;                    // --room rooms wait for the Resume to end
+  std::map<uint64_t, uint64_t> oldest_seq_;           // room -> oldest seq shown (/history pages before it)
+  std::map<uint64_t, uint32_t> page_left_;            // room -> /history messages still to come
+  // Reconnecting. A message's line in its window is keyed by the request_id
+  // of its first send (its "line id"); resends and messages typed while
+  // disconnected map back to it.
+  struct Outgoing {
+    uint64_t room_id = 0;
+    std::string text;
+    uint64_t client_msg_id = 0;  // 0: never sent
+    uint64_t line_id = 0;
+  };
+  bool down_ = false;
+  bool shutdown_seen_ = false;
+  std::optional<ReconnectBackoff> backoff_;
+  absl::Time reconnect_at_ = absl::InfiniteFuture();
+  uint64_t resume_id_ = 0;
+  std::string guest_nick_;
+  std::set<uint64_t> resumed_rooms_;
+  std::map<uint64_t, uint64_t> last_seq_;   // room -> newest seq seen
+  std::map<uint64_t, uint64_t> cursor_;     // room -> newest seq seen when the connection was lost
+  std::vector<Outgoing> outgoing_;          // to send once connected again
+  std::map<uint64_t, uint64_t> line_of_request_;  // resend's request_id -> line id
+  std::map<uint64_t, uint64_t> line_of_msg_;      // client_msg_id -> line id
+  uint64_t next_local_line_ = uint64_t{1} << 62;  // line ids of messages typed while disconnected
 };
 
 }  // namespace muxchat::client

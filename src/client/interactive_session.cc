@@ -12,6 +12,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "src/client/account_login.h"
 #include "src/client/room_table.h"
 #include "src/client/server_status.h"
 #include "src/client/session_common.h"
@@ -36,27 +39,50 @@ int InteractiveSession::Run() {
   client_->set_interrupt_fd(signal_fd_);
   std::printf("connected to %s port %u%s; Ctrl+C or Ctrl+D quits\n", options_.host.c_str(), options_.port,
               options_.tls ? (" over " + client_->transport()).c_str() : "");
+  std::fflush(stdout);
+  if (!options_.user.empty() && !LogInUser()) {
+    client_->Close();
+    return *exit_code_;
+  }
   ui_.Start(PromptText());
-  if (!options_.nick.empty()) TryNick(options_.nick);
+  if (logged_in_) {
+    System(absl::StrCat("logged in as ", client_->nickname(), " (account; server ", client_->welcome().server_version(),
+                        "); type HELP for commands"));
+    if (!join_after_resume_) JoinInitialRooms();
+  } else if (!options_.nick.empty()) {
+    TryNick(options_.nick);
+  }
 
   while (!exit_code_.has_value()) {
-    while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+    while (!down_ && !exit_code_.has_value() && client_->HasQueuedEvent()) {
       auto ev = client_->NextEvent(absl::ZeroDuration());
       if (ev.ok()) HandleEvent(*ev);
     }
     if (exit_code_.has_value()) break;
-    if (client_->closed()) {
-      Lost(DescribeLoss(*client_, client_->close_status()));
-      break;
+    if (!down_ && client_->closed()) {
+      ConnectionLost(DescribeLoss(*client_, client_->close_status()));
+      if (exit_code_.has_value()) break;
+    }
+    if (down_ && absl::Now() >= reconnect_at_) {
+      TryReconnect();
+      continue;
+    }
+    int timeout_ms = -1;
+    if (down_) {
+      timeout_ms = static_cast<int>(
+          std::max<int64_t>(0, absl::ToInt64Milliseconds(absl::Ceil(reconnect_at_ - absl::Now(), absl::Milliseconds(1)))));
     }
     pollfd fds[4] = {
         {signal_fd_, POLLIN, 0},
         {STDIN_FILENO, POLLIN, 0},
-        {client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
+        {down_ ? -1 : client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
         {ui_.resize_fd(), POLLIN, 0},
     };
-    // A lone Esc is told from an escape sequence by a short wait, not by the next key.
-    if (::poll(fds, 4, ui_.EscapeTimeoutMillis()) < 0) {
+    // A lone Esc is told from an escape sequence by a short wait, not by the
+    // next key; while disconnected, the next reconnect attempt is due too.
+    const int escape_ms = ui_.EscapeTimeoutMillis();
+    if (escape_ms >= 0 && (timeout_ms < 0 || escape_ms < timeout_ms)) timeout_ms = escape_ms;
+    if (::poll(fds, 4, timeout_ms) < 0) {
       if (errno == EINTR) continue;
       Lost("poll failed");
       break;
@@ -67,7 +93,7 @@ int InteractiveSession::Run() {
       break;
     }
     if (fds[3].revents & POLLIN) ui_.OnResize();
-    if (fds[2].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
+    if (!down_ && fds[2].revents != 0) client_->Pump().IgnoreError();  // closure is noticed above
     if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       if (fds[1].revents & POLLIN) {
         ui_.OnReadable();
@@ -123,6 +149,213 @@ void InteractiveSession::Fail(const std::string& what, const absl::Status& statu
   Error(absl::StrCat(what, ": ", status.message()));
 }
 
+bool InteractiveSession::LogInUser() {
+  if (auto path = TokenStore::DefaultPath(); path.ok()) {
+    tokens_.emplace(*path);
+  } else {
+    std::fprintf(stderr, "muxchat: %s; the session token will not be kept\n", std::string(path.status().message()).c_str());
+  }
+  AccountLoginOptions a;
+  a.server = ServerKey(options_.host, options_.port);
+  a.user = options_.user;
+  a.register_account = options_.register_account;
+  a.resume = std::vector<v1::RoomCursor>();  // a kept token restores the account's rooms
+  a.signal_fd = signal_fd_;
+  a.notice = [](const std::string& text) { std::fprintf(stderr, "muxchat: %s\n", text.c_str()); };
+  auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
+  if (!r.ok()) {
+    if (absl::IsCancelled(r.status())) {
+      exit_code_ = kExitOk;
+      return false;
+    }
+    const std::string why = client_->closed() ? DescribeLoss(*client_, r.status()) : std::string(r.status().message());
+    std::fprintf(stderr, "muxchat: %s as %s: %s\n", options_.register_account ? "cannot register" : "cannot log in",
+                 options_.user.c_str(), why.c_str());
+    exit_code_ = client_->closed() ? kExitConnectionLost : ExitCodeFor(r.status());
+    return false;
+  }
+  logged_in_ = true;
+  stage_ = Stage::kPrompt;
+  resume_id_ = r->resumed ? client_->resume_request_id() : 0;
+  join_after_resume_ = resume_id_ != 0;
+  return true;
+}
+
+void InteractiveSession::ConnectionLost(const std::string& why) {
+  if (!options_.reconnect || !logged_in_ || (!shutdown_seen_ && !ShouldReconnect(client_->close_status()))) {
+    Lost(why);
+    return;
+  }
+  if (!shutdown_seen_) Error(absl::StrCat(why, "; reconnecting (Ctrl+C quits)"));
+  shutdown_seen_ = false;
+  down_ = true;
+  cursor_ = last_seq_;
+  resume_id_ = 0;
+  backoff_.emplace(ReconnectBackoff::Options{});
+  ScheduleReconnect();
+}
+
+void InteractiveSession::ScheduleReconnect() { reconnect_at_ = absl::Now() + backoff_->Next(); }
+
+void InteractiveSession::TryReconnect() {
+  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
+  if (!connected.ok()) {
+    ScheduleReconnect();
+    return;
+  }
+  client_ = std::move(*connected);
+  client_->set_interrupt_fd(signal_fd_);
+  absl::Status failed;
+  if (!options_.user.empty()) {
+    AccountLoginOptions a;
+    a.server = ServerKey(options_.host, options_.port);
+    a.user = options_.user;
+    a.token_only = true;  // no password prompt in the middle of a session
+    a.signal_fd = signal_fd_;
+    std::vector<v1::RoomCursor> cursors;
+    for (const auto& [id, name] : joined_) {
+      v1::RoomCursor c;
+      c.set_room_id(id);
+      c.set_last_seq(cursor_.count(id) != 0 ? cursor_[id] : 0);
+      cursors.push_back(c);
+    }
+    a.resume = std::move(cursors);
+    auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
+    if (r.ok()) {
+      resume_id_ = r->resumed ? client_->resume_request_id() : 0;
+      resumed_rooms_.clear();
+    } else {
+      failed = r.status();
+    }
+  } else {
+    auto w = client_->Hello(guest_nick_, kRequestTimeout, kClientName);
+    if (!w.ok()) failed = w.status();
+  }
+  if (!failed.ok()) {
+    if (absl::IsCancelled(failed)) return;  // Ctrl+C: the signal is still pending; the loop exits
+    const auto server = ServerStatusOf(failed);
+    if (client_->closed() || server == v1::FAILURE_ALREADY_EXISTS || server == v1::FAILURE_RATE_LIMITED) {
+      ScheduleReconnect();  // our old session may not have timed out yet
+      return;
+    }
+    Lost(absl::StrCat("cannot log in again: ", failed.message(),
+                      options_.user.empty() ? "" : " (start muxchat --user again)"));
+    return;
+  }
+  down_ = false;
+  backoff_->Reset();
+  reconnect_at_ = absl::InfiniteFuture();
+  if (resume_id_ == 0) AfterReconnect();  // with Resume: once its Reply ends it
+}
+
+void InteractiveSession::AfterReconnect() {
+  // Rooms the Resume did not restore (or every room, for a guest): join by name.
+  const std::map<uint64_t, std::string> rooms = joined_;
+  for (const auto& [id, name] : rooms) {
+    if (resumed_rooms_.count(id) != 0) continue;
+    auto reply = client_->JoinRoom(name, kRequestTimeout);
+    if (!reply.ok()) {
+      if (client_->closed() || absl::IsCancelled(reply.status())) return;  // the loop handles it
+      Error(absl::StrCat("cannot rejoin ", name, ": ", reply.status().message()));
+      DropPending(id);
+      joined_.erase(id);
+      members_.erase(id);
+      continue;
+    }
+    const uint64_t now_id = reply->room_id();
+    uint64_t cursor = cursor_.count(id) != 0 ? cursor_[id] : 0;
+    if (now_id != id) {
+      // A new room under the same name (the server forgot the old one).
+      joined_.erase(id);
+      joined_[now_id] = reply->room_name();
+      members_.erase(id);
+      for (Pending& p : pending_) {
+        if (p.room_id == id) p.room_id = now_id;
+      }
+      if (active_ == id) active_ = now_id;
+      last_seq_.erase(id);
+      oldest_seq_.erase(id);
+      cursor = 0;
+    }
+    members_[now_id].SetCount(reply->member_count());
+    members_[now_id].Add(client_->nickname());
+    const uint64_t missed = reply->last_seq() > cursor ? reply->last_seq() - cursor : 0;
+    if (missed > reply->history_count()) {
+      oldest_seq_[now_id] = reply->last_seq() - reply->history_count() + 1;
+      System(absl::StrCat(reply->room_name(), ": ", missed, " missed; /history to page"));
+    } else {
+      System(absl::StrCat("reconnected to ", reply->room_name(), ", ", missed, " missed message", missed == 1 ? "" : "s"));
+    }
+  }
+  resumed_rooms_.clear();
+  if (join_after_resume_) {
+    join_after_resume_ = false;
+    JoinInitialRooms();
+  }
+  if (stage_ == Stage::kChat) LeaveChatIfEmpty();
+  ui_.SetPrompt(PromptText());
+  ResendPending();
+}
+
+void InteractiveSession::ResendPending() {
+  for (Pending& p : pending_) {
+    if (joined_.count(p.room_id) == 0) continue;
+    auto sent = client_->Send(p.room_id, p.text, p.client_msg_id);
+    if (!sent.ok()) return;  // closed again: the loop notices
+    p.request_id = *sent;
+    p.client_msg_id = client_->last_client_msg_id();
+  }
+  ShowPending();
+}
+
+void InteractiveSession::NoteSeq(uint64_t room_id, uint64_t seq) {
+  uint64_t& last = last_seq_[room_id];
+  last = std::max(last, seq);
+  auto [it, inserted] = oldest_seq_.emplace(room_id, seq);
+  if (!inserted) it->second = std::min(it->second, seq);
+}
+
+void InteractiveSession::ShowHistory(const std::string& arg) {
+  const auto room = joined_.find(active_);
+  if (room == joined_.end()) {
+    Error("/history pages the active room: join one first");
+    return;
+  }
+  v1::History query;
+  const auto oldest = oldest_seq_.find(active_);
+  if (oldest != oldest_seq_.end()) {
+    if (oldest->second <= 1) {
+      System(absl::StrCat("no older messages in ", room->second));
+      return;
+    }
+    query.set_before_seq(oldest->second);
+  }
+  uint32_t limit = 0;
+  if (!arg.empty()) (void)absl::SimpleAtoi(arg, &limit);
+  query.set_limit(limit);
+  auto reply = client_->History(active_, query, kRequestTimeout);
+  if (!reply.ok()) return Fail("cannot page the history", reply.status());
+  if (reply->history_count() == 0) {
+    System(absl::StrCat("no older messages stored in ", room->second));
+    return;
+  }
+  page_left_[active_] = reply->history_count();
+  System(absl::StrCat("history of ", room->second, ": ", reply->history_count(), " older message",
+                      reply->history_count() == 1 ? "" : "s"));
+}
+
+void InteractiveSession::Logout() {
+  if (options_.user.empty()) {
+    Error("you are a guest (no account session to end); QUIT leaves");
+    return;
+  }
+  auto reply = client_->Logout(kRequestTimeout);
+  if (!reply.ok() && !client_->closed()) return Fail("cannot log out", reply.status());
+  if (tokens_.has_value()) (void)tokens_->Remove(ServerKey(options_.host, options_.port), options_.user);
+  System("logged out: the session token is revoked and forgotten");
+  exit_code_ = kExitOk;
+}
+
 void InteractiveSession::TryNick(const std::string& nick) {
   auto welcome = client_->Hello(nick, kRequestTimeout, kClientName);
   if (!welcome.ok()) {
@@ -140,6 +373,8 @@ void InteractiveSession::TryNick(const std::string& nick) {
     return;
   }
   stage_ = Stage::kPrompt;
+  logged_in_ = true;
+  guest_nick_ = welcome->nickname();
   System(absl::StrCat("logged in as ", welcome->nickname(), " (server ", welcome->server_version(),
                       "); type HELP for commands"));
   ui_.SetPrompt(PromptText());
@@ -237,7 +472,28 @@ void InteractiveSession::LeaveChatIfEmpty() {
 }
 
 void InteractiveSession::HandleCommand(const Command& command) {
+  if (down_) {
+    switch (command.kind) {
+      case CommandKind::kCreate:
+      case CommandKind::kDelete:
+      case CommandKind::kList:
+      case CommandKind::kJoin:
+      case CommandKind::kLeave:
+      case CommandKind::kHistory:
+      case CommandKind::kLogout:
+        Error("not connected: reconnecting (Ctrl+C quits)");
+        return;
+      default:
+        break;
+    }
+  }
   switch (command.kind) {
+    case CommandKind::kHistory:
+      ShowHistory(command.arg);
+      return;
+    case CommandKind::kLogout:
+      Logout();
+      return;
     case CommandKind::kEmpty:
       return;
     case CommandKind::kInvalid:
@@ -359,9 +615,22 @@ void InteractiveSession::Leave(const std::string& room) {
 }
 
 void InteractiveSession::SendMessage(const std::string& text) {
+  if (down_) {
+    // Kept, shown as pending, and sent once the connection is back.
+    pending_.push_back({0, active_, text, 0});
+    ShowPending();
+    return;
+  }
   auto sent = client_->Send(active_, text);
-  if (!sent.ok()) return Fail("message not sent", sent.status());
-  pending_.push_back({*sent, active_, text});
+  if (!sent.ok()) {
+    if (client_->closed()) {
+      pending_.push_back({0, active_, text, 0});  // the reconnect sends it
+      ShowPending();
+      return;
+    }
+    return Fail("message not sent", sent.status());
+  }
+  pending_.push_back({*sent, active_, text, client_->last_client_msg_id()});
   ShowPending();
 }
 
@@ -389,18 +658,34 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
   switch (frame.body_case()) {
     case v1::ServerFrame::kChatMessage: {
       const v1::ChatMessage& m = frame.chat_message();
+      const auto page = page_left_.find(frame.room_id());
+      const bool paging = m.replay() && page != page_left_.end();
+      const auto seen = last_seq_.find(frame.room_id());
+      // A replay after a reconnect repeats what we showed already: skip it.
+      if (m.replay() && !paging && seen != last_seq_.end() && m.seq() <= seen->second) return;
       if (!m.replay() && joined != joined_.end()) members_[frame.room_id()].Add(m.sender());
-      if (!m.replay() && m.sender() == client_->nickname()) {
-        // Our own message confirmed: it leaves the pending rows and is
-        // printed once, as the server stamped it.
-        auto it = std::find_if(pending_.begin(), pending_.end(),
-                               [&](const Pending& p) { return p.room_id == frame.room_id(); });
-        if (it != pending_.end()) {
-          pending_.erase(it);
-          ShowPending();
-        }
+      // Our own message confirmed (by its client_msg_id; from a server that
+      // echoes none, our oldest pending one in the room): it leaves the
+      // pending rows and is printed once, as the server stamped it.
+      auto it = pending_.end();
+      if (m.client_msg_id() != 0) {
+        it = std::find_if(pending_.begin(), pending_.end(),
+                          [&](const Pending& p) { return p.client_msg_id == m.client_msg_id(); });
+      } else if (!m.replay() && m.sender() == client_->nickname()) {
+        it = std::find_if(pending_.begin(), pending_.end(),
+                          [&](const Pending& p) { return p.room_id == frame.room_id(); });
       }
+      if (it != pending_.end()) {
+        pending_.erase(it);
+        ShowPending();
+      }
+      if (joined != joined_.end()) NoteSeq(frame.room_id(), m.seq());
       ui_.Print(FormatChatLines(m, frame.room_id() == active_ ? "" : room, style_));
+      if (paging && --page->second == 0) {
+        page_left_.erase(page);
+        System(absl::StrCat("end of the history page of ", room, "; /history for more"));
+        return;
+      }
       if (m.replay()) {
         auto it = history_left_.find(frame.room_id());
         if (it != history_left_.end() && --it->second == 0) {
@@ -438,9 +723,52 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
       if (stage_ == Stage::kChat) LeaveChatIfEmpty();
       return;
     }
+    case v1::ServerFrame::kRoomResumed: {
+      const v1::RoomResumed& r = frame.room_resumed();
+      const uint64_t id = frame.room_id();
+      resumed_rooms_.insert(id);
+      members_[id].SetCount(r.member_count());
+      members_[id].Add(client_->nickname());
+      if (joined != joined_.end()) {
+        const uint64_t cursor = cursor_.count(id) != 0 ? cursor_[id] : 0;
+        const uint64_t missed = r.last_seq() > cursor ? r.last_seq() - cursor : 0;
+        if (missed > r.replay_count()) {
+          // /history pages back from the first replayed message, into the gap.
+          oldest_seq_[id] = r.last_seq() - r.replay_count() + 1;
+          System(absl::StrCat(joined->second, ": ", missed, " missed; /history to page"));
+        } else {
+          System(absl::StrCat("reconnected to ", joined->second, ", ", missed, " missed message",
+                              missed == 1 ? "" : "s"));
+        }
+        return;
+      }
+      // The account's rooms, restored at start.
+      joined_[id] = r.name();
+      Activate(id);
+      System(absl::StrCat("joined ", r.name(), " (", Members(r.member_count()), "); type to chat, /help for commands"));
+      if (r.replay_count() > 0) {
+        history_left_[id] = r.replay_count();
+        System(absl::StrCat("history: the last ", r.replay_count(), " message", r.replay_count() == 1 ? "" : "s"));
+      }
+      return;
+    }
     case v1::ServerFrame::kReply: {
-      // An answer nobody waited for: a refused message (Send does not wait).
-      if (frame.reply().status() == v1::SUCCESS) return;
+      if (resume_id_ != 0 && frame.request_id() == resume_id_) {
+        resume_id_ = 0;  // the Resume is complete
+        AfterReconnect();
+        return;
+      }
+      // An answer nobody waited for: a refused message (Send does not
+      // wait), or SUCCESS for a resent one the server already had.
+      if (frame.reply().status() == v1::SUCCESS) {
+        auto it = std::find_if(pending_.begin(), pending_.end(),
+                               [&](const Pending& p) { return p.request_id == frame.request_id(); });
+        if (it != pending_.end()) {
+          pending_.erase(it);
+          ShowPending();
+        }
+        return;
+      }
       auto it = std::find_if(pending_.begin(), pending_.end(),
                              [&](const Pending& p) { return p.request_id == frame.request_id(); });
       std::string what;
@@ -453,7 +781,19 @@ void InteractiveSession::HandleEvent(const v1::ServerFrame& frame) {
       return;
     }
     case v1::ServerFrame::kShutdown:
+      if (options_.reconnect && logged_in_) {
+        // Servers restart: say it once, and reconnect when it closes.
+        Error(absl::StrCat(DescribeServerEnd(frame), "; reconnecting (Ctrl+C quits)"));
+        shutdown_seen_ = true;
+        return;
+      }
+      Lost(DescribeServerEnd(frame));
+      return;
     case v1::ServerFrame::kError:
+      if (options_.reconnect && logged_in_ &&
+          ShouldReconnect(StatusFromServer(frame.error().status(), frame.error().message()))) {
+        return;  // the connection's end says it and reconnects
+      }
       Lost(DescribeServerEnd(frame));
       return;
     default:

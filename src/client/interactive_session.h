@@ -1,6 +1,9 @@
 // InteractiveSession: the terminal client — nickname prompt, command prompt
 // (CREATE/JOIN/DELETE/LIST/HELP/QUIT) and chat mode over several joined rooms
-// on one connection. One poll loop over stdin, the connection and a signalfd;
+// on one connection, as a guest or (--user) an account. A lost connection is
+// re-established with backoff, the rooms restored (Resume for accounts,
+// JoinRoom for guests) with one line per room saying what was missed, and
+// unacknowledged messages are sent again under their client_msg_id. One poll loop over stdin, the connection and a signalfd;
 // nothing blocks except bounded request/reply calls.
 //
 // Thread rule: main thread only. Borrows `signal_fd` (must outlive Run()).
@@ -12,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "src/client/chat_client.h"
@@ -19,7 +23,9 @@
 #include "src/client/command_parser.h"
 #include "src/client/message_format.h"
 #include "src/client/room_members.h"
+#include "src/client/reconnect_backoff.h"
 #include "src/client/terminal_ui.h"
+#include "src/client/token_store.h"
 
 namespace muxchat::client {
 
@@ -35,14 +41,32 @@ class InteractiveSession {
  private:
   enum class Stage { kNick, kPrompt, kChat };
 
-  // A message sent and not yet echoed back by the server.
+  // A message sent and not yet echoed back by the server (request_id 0:
+  // typed while disconnected, sent after the reconnect).
   struct Pending {
     uint64_t request_id;
     uint64_t room_id;
     std::string text;
+    uint64_t client_msg_id = 0;  // the echo carrying it acknowledges the message
   };
 
   void TryNick(const std::string& nick);
+  // --user: logs in to the account before the terminal UI starts (the
+  // password prompt needs the terminal). False if the session must end.
+  bool LogInUser();
+  // The connection is gone: say so, and reconnect with backoff (or end).
+  void ConnectionLost(const std::string& why);
+  // One reconnect attempt (when reconnect_at_ has come).
+  void TryReconnect();
+  void ScheduleReconnect();
+  // After a (re)connect's login: rooms not restored by Resume are joined by
+  // name; unacknowledged messages are sent again with their client_msg_id.
+  void AfterReconnect();
+  void ResendPending();
+  // Remembers seqs seen in a room: the newest (the reconnect cursor) and the oldest (/history).
+  void NoteSeq(uint64_t room_id, uint64_t seq);
+  void ShowHistory(const std::string& arg);
+  void Logout();
   void JoinInitialRooms();
   void SendMessage(const std::string& text);
   void ShowPending();
@@ -81,6 +105,22 @@ class InteractiveSession {
   std::string kept_text_;
   uint64_t active_ = 0;
   std::optional<int> exit_code_;
+
+  // Accounts and reconnecting.
+  std::optional<TokenStore> tokens_;       // with --user
+  std::string guest_nick_;                 // a guest logs in again under this name
+  bool logged_in_ = false;
+  bool down_ = false;                      // disconnected, reconnecting
+  bool shutdown_seen_ = false;             // the server announced its shutdown (already said)
+  std::optional<ReconnectBackoff> backoff_;
+  absl::Time reconnect_at_ = absl::InfiniteFuture();
+  uint64_t resume_id_ = 0;                 // the Resume in progress (0: none)
+  bool join_after_resume_ = false;         // --room rooms wait for the first Resume to end
+  std::set<uint64_t> resumed_rooms_;       // rooms its RoomResumed frames named
+  std::map<uint64_t, uint64_t> last_seq_;    // room -> newest seq seen
+  std::map<uint64_t, uint64_t> oldest_seq_;  // room -> oldest seq seen
+  std::map<uint64_t, uint64_t> cursor_;      // room -> newest seq seen when the connection was lost
+  std::map<uint64_t, uint32_t> page_left_;   // room -> /history messages still to come
 };
 
 }  // namespace muxchat::client

@@ -11,14 +11,23 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "src/client/account_login.h"
 #include "src/client/chat_client.h"
+#include "src/client/cursor_file.h"
 #include "src/client/exit_codes.h"
+#include "src/client/reconnect_backoff.h"
+#include "src/client/room_follower.h"
 #include "src/client/room_table.h"
 #include "src/client/server_status.h"
 #include "src/client/session_common.h"
+#include "src/client/token_store.h"
 
 namespace muxchat::client {
 namespace {
@@ -47,17 +56,17 @@ class ScriptRun {
       : o_(options), signal_fd_(signal_fd), style_(style) {}
 
   int Run() {
-    auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
-    if (!connected.ok()) {
-      std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(o_.host, o_.port, connected.status()).c_str());
-      return kExitConnectFailed;
+    if (!o_.user.empty()) {
+      auto path = TokenStore::DefaultPath();
+      if (path.ok()) {
+        tokens_.emplace(*path);
+      } else {
+        std::fprintf(stderr, "muxchat: %s; the session token will not be kept\n",
+                     std::string(path.status().message()).c_str());
+      }
     }
-    client_ = std::move(*connected);
-    client_->set_interrupt_fd(signal_fd_);
-    const std::string nick = o_.nick.empty() ? DefaultNickname() : o_.nick;
-    if (auto w = client_->Hello(nick, kRequestTimeout, kClientName); !w.ok()) {
-      return Report(*client_, absl::StrCat("login as ", nick, " refused"), w.status());
-    }
+    if (o_.listen) return ListenRun();
+    if (std::optional<int> failed = ConnectAndLogIn(/*resume=*/false); failed.has_value()) return *failed;
     if (o_.list) return List();
     if (!o_.delete_room.empty()) {
       auto r = client_->DeleteRoom(o_.delete_room, kRequestTimeout);
@@ -84,16 +93,11 @@ class ScriptRun {
       }
       return kExitOk;
     }
-    for (const std::string& room : o_.rooms) {  // several only with --listen
-      auto joined = client_->JoinRoom(room, kRequestTimeout);
-      if (!joined.ok()) return Report(*client_, absl::StrCat("cannot join ", room), joined.status());
-      if (room_id_ == 0) {
-        room_id_ = joined->room_id();
-        room_name_ = joined->room_name();
-      }
-      followed_[joined->room_id()] = joined->room_name();
-    }
-    if (o_.listen) return Listen();
+    auto joined = client_->JoinRoom(o_.room, kRequestTimeout);
+    if (!joined.ok()) return Report(*client_, absl::StrCat("cannot join ", o_.room), joined.status());
+    room_id_ = joined->room_id();
+    room_name_ = joined->room_name();
+    followed_[joined->room_id()] = joined->room_name();
     return SendStdin();
   }
 
@@ -108,6 +112,297 @@ class ScriptRun {
     }
     std::fflush(stdout);
     return kExitOk;
+  }
+
+  // Connects and logs in (account with --user, else a guest). With `resume`
+  // and a kept token, the account's rooms are restored (Resume with the
+  // followed rooms' cursors). Returns an exit code on failure.
+  std::optional<int> ConnectAndLogIn(bool resume) {
+    auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
+    if (!connected.ok()) {
+      if (!quiet_connect_) {
+        std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(o_.host, o_.port, connected.status()).c_str());
+      }
+      last_failure_ = connected.status();
+      return kExitConnectFailed;
+    }
+    client_ = std::move(*connected);
+    client_->set_interrupt_fd(signal_fd_);
+    resumed_ = false;
+    if (o_.user.empty()) {
+      const std::string nick = o_.nick.empty() ? DefaultNickname() : o_.nick;
+      if (auto w = client_->Hello(nick, kRequestTimeout, kClientName); !w.ok()) {
+        last_failure_ = w.status();
+        return Report(*client_, absl::StrCat("login as ", nick, " refused"), w.status());
+      }
+      return std::nullopt;
+    }
+    AccountLoginOptions a;
+    a.server = ServerKey(o_.host, o_.port);
+    a.user = o_.user;
+    a.register_account = o_.register_account && !registered_;
+    a.signal_fd = signal_fd_;
+    a.token_only = registered_ && reconnecting_;
+    a.notice = [](const std::string& text) { std::fprintf(stderr, "muxchat: %s\n", text.c_str()); };
+    if (resume) a.resume = Cursors();
+    auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
+    if (!r.ok()) {
+      last_failure_ = r.status();
+      if (absl::IsCancelled(r.status())) return kExitOk;
+      return Report(*client_, absl::StrCat("login as ", o_.user, " refused"), r.status());
+    }
+    registered_ = true;  // from now on a plain login (the account exists)
+    resumed_ = r->resumed;
+    return std::nullopt;
+  }
+
+  // ------------------------------------------------------------ --listen
+
+  // One followed room (--room), by lower-cased name.
+  struct Followed {
+    std::string name;
+    uint64_t room_id = 0;     // on the current connection; 0 = not joined yet
+    RoomFollower follower;
+    uint32_t history_left = 0;  // History messages still to come
+    uint64_t last_before_fetch = 0;
+    bool fetching = false;
+  };
+
+  // Cursors for Resume: every followed room whose place we know.
+  std::vector<v1::RoomCursor> Cursors() const {
+    std::vector<v1::RoomCursor> out;
+    for (const auto& [key, f] : rooms_) {
+      if (f.room_id == 0) continue;
+      v1::RoomCursor c;
+      c.set_room_id(f.room_id);
+      c.set_last_seq(f.follower.last());
+      out.push_back(c);
+    }
+    return out;
+  }
+
+  Followed* FindFollowed(uint64_t room_id) {
+    auto it = by_id_.find(room_id);
+    if (it == by_id_.end()) return nullptr;
+    auto f = rooms_.find(it->second);
+    return f == rooms_.end() ? nullptr : &f->second;
+  }
+
+  // Starts (or keeps) following `name` as room `room_id` whose newest seq is
+  // `last_seq`: from the cursor file or the previous connection if they name
+  // the same room, else from now on.
+  Followed& Follow(const std::string& name, uint64_t room_id, uint64_t last_seq) {
+    const std::string key = absl::AsciiStrToLower(name);
+    auto it = rooms_.find(key);
+    if (it == rooms_.end() || it->second.room_id != room_id) {
+      uint64_t start = last_seq;
+      if (it != rooms_.end() && it->second.room_id == 0 && cursor_.has_value()) {
+        const RoomCursorEntry* c = cursor_->Find(name);
+        if (c != nullptr && c->room_id == room_id) start = std::min(c->last_seq, last_seq);
+      }
+      Followed f;
+      f.name = name;
+      f.room_id = room_id;
+      f.follower = RoomFollower(start);
+      it = rooms_.insert_or_assign(key, std::move(f)).first;
+      if (cursor_.has_value()) cursor_->Advance(name, room_id, start);
+    }
+    Followed& f = it->second;
+    f.name = name;
+    f.fetching = false;
+    f.history_left = 0;
+    f.follower.NoteLastSeq(last_seq);
+    by_id_[room_id] = key;
+    return f;
+  }
+
+  int ListenRun() {
+    for (const std::string& room : o_.rooms) rooms_[absl::AsciiStrToLower(room)].name = room;
+    if (!o_.cursor_file.empty()) {
+      cursor_.emplace(o_.cursor_file);
+      if (absl::Status s = cursor_->Load(); !s.ok()) {
+        std::fprintf(stderr, "muxchat: --cursor: %s\n", std::string(s.message()).c_str());
+        return kExitUsage;
+      }
+      // Resume wants the room IDs the cursor file knows.
+      for (auto& [key, f] : rooms_) {
+        if (const RoomCursorEntry* c = cursor_->Find(f.name); c != nullptr && c->room_id != 0) {
+          f.room_id = c->room_id;
+          f.follower = RoomFollower(c->last_seq);
+        }
+      }
+    }
+    std::optional<int> failed = ConnectAndLogIn(/*resume=*/true);
+    if (!failed.has_value()) failed = SetUpRooms();
+    if (failed.has_value()) return Finish(*failed);
+    for (;;) {
+      const int code = Listen();
+      if (code != kLostReconnect) return Finish(code);
+      if (std::optional<int> end = Reconnect(); end.has_value()) return Finish(*end);
+    }
+  }
+
+  // Saves the cursor file one last time.
+  int Finish(int code) {
+    if (cursor_.has_value()) {
+      if (absl::Status s = cursor_->MaybeSave(absl::Now(), /*force=*/true); !s.ok()) {
+        std::fprintf(stderr, "muxchat: --cursor: %s\n", std::string(s.message()).c_str());
+        if (code == kExitOk) code = kExitInternal;
+      }
+    }
+    return code;
+  }
+
+  // After a login: the resumed rooms (if Resume was used) and a JoinRoom for
+  // every --room not among them. The rooms' missed messages are fetched by
+  // the listen loop (CatchUp).
+  std::optional<int> SetUpRooms() {
+    by_id_.clear();  // re-learnt below (Follow)
+    std::set<std::string> present;
+    if (resumed_) {
+      const uint64_t resume_id = client_->resume_request_id();
+      const absl::Time deadline = absl::Now() + kRequestTimeout;
+      for (;;) {
+        auto ev = client_->NextEvent(deadline - absl::Now());
+        if (!ev.ok()) {
+          last_failure_ = ev.status();
+          return Report(*client_, "resume failed", ev.status());
+        }
+        if (ev->request_id() == resume_id && ev->has_reply()) break;
+        if (ev->has_room_resumed()) {
+          const auto it = rooms_.find(absl::AsciiStrToLower(ev->room_resumed().name()));
+          if (it == rooms_.end()) continue;  // a room of the account's that this run does not follow
+          Follow(ev->room_resumed().name(), ev->room_id(), ev->room_resumed().last_seq());
+          present.insert(it->first);
+          continue;
+        }
+        if (std::optional<int> end = HandleListenEvent(*ev); end.has_value()) return end;
+      }
+    }
+    for (const std::string& room : o_.rooms) {
+      if (present.count(absl::AsciiStrToLower(room)) != 0) continue;
+      auto joined = client_->JoinRoom(room, kRequestTimeout);
+      if (!joined.ok()) {
+        last_failure_ = joined.status();
+        return Report(*client_, absl::StrCat("cannot join ", room), joined.status());
+      }
+      Follow(joined->room_name(), joined->room_id(), joined->last_seq());
+    }
+    return std::nullopt;
+  }
+
+  // Reconnects with backoff until logged in again (or a quit signal, or a
+  // refusal that retrying cannot fix). Returns an exit code to end the run.
+  std::optional<int> Reconnect() {
+    ReconnectBackoff backoff(ReconnectBackoff::Options{});
+    reconnecting_ = true;
+    quiet_connect_ = true;
+    for (;;) {
+      if (!SleepUnlessSignalled(signal_fd_, backoff.Next())) return kExitOk;
+      std::optional<int> failed = ConnectAndLogIn(/*resume=*/true);
+      if (!failed.has_value()) failed = SetUpRooms();
+      if (!failed.has_value()) break;
+      if (*failed == kExitOk) return kExitOk;  // Ctrl+C
+      // Retry while the connection is what failed (or our old session's
+      // nickname is not free yet); a refusal on a working connection is final.
+      const auto server = ServerStatusOf(last_failure_);
+      const bool transient = client_ == nullptr || client_->closed() || *failed == kExitConnectFailed ||
+                             server == v1::FAILURE_ALREADY_EXISTS || server == v1::FAILURE_RATE_LIMITED;
+      if (!transient || (client_ != nullptr && client_->closed() && !ShouldReconnect(client_->close_status()))) {
+        return *failed;
+      }
+    }
+    quiet_connect_ = false;
+    std::fprintf(stderr, "muxchat: reconnected\n");
+    return std::nullopt;
+  }
+
+  // Prints one message of a followed room and moves its cursor.
+  bool Print(const Followed& f, const v1::ChatMessage& message) {
+    // Caught-up messages print like live ones: the output of a listener that
+    // was restarted or reconnected is the same as of one that never stopped.
+    v1::ChatMessage m = message;
+    m.set_replay(false);
+    const std::string line = o_.json ? FormatMessageJson(f.name, m)
+                                     : FormatChatLine(m, rooms_.size() > 1 ? f.name : "", style_);
+    std::printf("%s\n", line.c_str());
+    if (cursor_.has_value()) cursor_->Advance(f.name, f.room_id, m.seq());
+    return o_.count > 0 && ++printed_ >= o_.count;
+  }
+
+  // One event while listening; an exit code if it ends the run.
+  std::optional<int> HandleListenEvent(const v1::ServerFrame& ev) {
+    Followed* f = FindFollowed(ev.room_id());
+    if (ev.has_chat_message()) {
+      if (f == nullptr) return std::nullopt;
+      if (ev.chat_message().replay() && f->history_left > 0) --f->history_left;
+      for (const v1::ChatMessage& m : f->follower.Offer(ev.chat_message())) {
+        if (Print(*f, m)) return kExitOk;
+      }
+      return std::nullopt;
+    }
+    if (ev.has_gap()) {
+      if (f != nullptr) f->follower.NoteLastSeq(ev.gap().last_missing_seq());
+      return std::nullopt;
+    }
+    if (ev.has_room_closed() && f != nullptr) {
+      std::fprintf(stderr, "muxchat: room %s was deleted by %s\n", f->name.c_str(),
+                   ev.room_closed().closed_by().c_str());
+      rooms_.erase(by_id_[ev.room_id()]);
+      by_id_.erase(ev.room_id());
+      if (rooms_.empty()) return kExitConnectionLost;
+      return std::nullopt;
+    }
+    if (ev.has_shutdown()) {
+      if (!o_.reconnect) return EndsRun(ev);
+      std::fprintf(stderr, "muxchat: %s; reconnecting\n", DescribeServerEnd(ev).c_str());
+      shutdown_seen_ = true;
+      return std::nullopt;
+    }
+    if (ev.has_error()) {
+      const absl::Status why = StatusFromServer(ev.error().status(), ev.error().message());
+      if (!o_.reconnect || !ShouldReconnect(why)) return EndsRun(ev);
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  // Fetches the holes of followed rooms with History, one page per room at
+  // a time; a hole the server cannot fill (no longer stored) is skipped with
+  // one line on stderr.
+  std::optional<int> CatchUp() {
+    for (auto& [key, f] : rooms_) {
+      if (f.room_id == 0 || f.history_left > 0 || !f.follower.HasHole()) continue;
+      if (f.fetching && f.follower.last() == f.last_before_fetch) {
+        // The last page brought nothing new: those messages are gone.
+        const uint64_t before = f.follower.skipped();
+        for (const v1::ChatMessage& m : f.follower.SkipThrough(f.follower.HoleEnd())) {
+          if (Print(f, m)) return kExitOk;
+        }
+        std::fprintf(stderr, "muxchat: %s: %llu messages are no longer stored on the server; skipped\n",
+                     f.name.c_str(), static_cast<unsigned long long>(f.follower.skipped() - before));
+        f.fetching = false;
+        continue;
+      }
+      v1::History query;
+      query.set_after_seq(f.follower.last());
+      auto reply = client_->History(f.room_id, query, kRequestTimeout);
+      if (!reply.ok()) {
+        if (client_->closed()) return std::nullopt;  // the loop notices the loss
+        std::fprintf(stderr, "muxchat: %s: cannot fetch missed messages: %s\n", f.name.c_str(),
+                     std::string(reply.status().message()).c_str());
+        // Give up on this hole rather than ask forever.
+        for (const v1::ChatMessage& m : f.follower.SkipThrough(f.follower.HoleEnd())) {
+          if (Print(f, m)) return kExitOk;
+        }
+        continue;
+      }
+      f.fetching = true;
+      f.last_before_fetch = f.follower.last();
+      f.history_left = reply->history_count();
+      f.follower.NoteLastSeq(reply->last_seq());
+    }
+    return std::nullopt;
   }
 
   // Waits for the connection (and stdin when `want_stdin`) up to `deadline`.
@@ -128,31 +423,41 @@ class ScriptRun {
     return true;
   }
 
+  // Prints the followed rooms' messages until the count, a signal, or the
+  // connection's end: kLostReconnect when it should be reconnected.
   int Listen() {
-    int64_t printed = 0;
     for (;;) {
       while (client_->HasQueuedEvent()) {
         auto ev = client_->NextEvent(absl::ZeroDuration());
         if (!ev.ok()) break;
-        const auto room = followed_.find(ev->room_id());
-        if (ev->has_chat_message() && room != followed_.end() && !ev->chat_message().replay()) {
-          // With several rooms, each text line says which one it is from.
-          const std::string line = o_.json ? FormatMessageJson(room->second, ev->chat_message())
-                                           : FormatChatLine(ev->chat_message(),
-                                                            followed_.size() > 1 ? room->second : "", style_);
-          std::printf("%s\n", line.c_str());
-          std::fflush(stdout);
-          if (o_.count > 0 && ++printed >= o_.count) return kExitOk;
-        } else if (std::optional<int> end = EndsRun(*ev)) {
-          return *end;
+        if (std::optional<int> end = HandleListenEvent(*ev); end.has_value()) return *end;
+      }
+      std::fflush(stdout);
+      if (!client_->closed()) {
+        if (std::optional<int> end = CatchUp(); end.has_value()) return *end;
+        if (client_->HasQueuedEvent()) continue;
+      }
+      if (cursor_.has_value()) {
+        if (absl::Status s = cursor_->MaybeSave(absl::Now(), false); !s.ok()) {
+          std::fprintf(stderr, "muxchat: --cursor: %s\n", std::string(s.message()).c_str());
+          return kExitInternal;
         }
       }
       if (client_->closed()) {
-        std::fprintf(stderr, "muxchat: %s\n", DescribeLoss(*client_, client_->close_status()).c_str());
+        const absl::Status why = client_->close_status();
+        const bool again = o_.reconnect && (shutdown_seen_ || ShouldReconnect(why));
+        if (!again || !shutdown_seen_) {
+          std::fprintf(stderr, "muxchat: %s%s\n", DescribeLoss(*client_, why).c_str(), again ? "; reconnecting" : "");
+        }
+        shutdown_seen_ = false;
+        if (again) return kLostReconnect;
         return kExitConnectionLost;
       }
       bool unused = false;
-      if (!Wait(false, absl::InfiniteFuture(), &unused)) return kExitOk;
+      // With a cursor file, wake up to save it within its interval.
+      const absl::Time deadline =
+          cursor_.has_value() ? absl::Now() + CursorFile::kSaveInterval : absl::InfiniteFuture();
+      if (!Wait(false, deadline, &unused)) return kExitOk;
     }
   }
 
@@ -266,9 +571,25 @@ class ScriptRun {
     return std::nullopt;
   }
 
+  // Listen()'s "reconnect, then listen again".
+  static constexpr int kLostReconnect = -1;
+
   const int signal_fd_;
   const LineStyle& style_;
   std::unique_ptr<ChatClient> client_;
+  std::optional<TokenStore> tokens_;  // with --user
+  bool registered_ = false;           // logged in once: a reconnect never registers again
+  bool reconnecting_ = false;
+  bool resumed_ = false;              // the last login was a Resume
+  bool quiet_connect_ = false;        // a failed connect while reconnecting is not worth a line
+  bool shutdown_seen_ = false;        // the server said it is shutting down (reconnect, one line)
+  absl::Status last_failure_;
+  // --listen: followed rooms by lower-cased name, their IDs on this
+  // connection, the cursor file, and the count printed.
+  std::map<std::string, Followed> rooms_;
+  std::map<uint64_t, std::string> by_id_;
+  std::optional<CursorFile> cursor_;
+  int64_t printed_ = 0;
   uint64_t room_id_ = 0;  // the first --room: where --send and stdin lines go
   std::string room_name_;
   std::map<uint64_t, std::string> followed_;  // every joined room: id -> name

@@ -1,12 +1,16 @@
 #include "src/client/session_common.h"
 
+#include <poll.h>
 #include <pwd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 #include <vector>
+
+#include "absl/time/clock.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -73,6 +77,43 @@ std::string DefaultNickname() {
   }
   if (const char* user = std::getenv("USER"); user != nullptr && user[0] != '\0') return user;
   return absl::StrCat("muxchat-", ::getpid());
+}
+
+bool ShouldReconnect(const absl::Status& close_status) {
+  if (close_status.ok()) return false;
+  if (const auto server = ServerStatusOf(close_status); server.has_value()) {
+    switch (*server) {
+      case v1::FAILURE_AUTH:
+      case v1::FAILURE_HANDSHAKE:
+      case v1::FAILURE_VERSION_MISMATCH:
+      case v1::FAILURE_FRAME_TOO_LARGE:
+      case v1::FAILURE_PROTOCOL:
+      case v1::FAILURE_PERMISSION_DENIED:
+        return false;
+      default:
+        return true;
+    }
+  }
+  return close_status.code() == absl::StatusCode::kUnavailable ||
+         close_status.code() == absl::StatusCode::kDeadlineExceeded;
+}
+
+bool SleepUnlessSignalled(int signal_fd, absl::Duration duration) {
+  const absl::Time end = absl::Now() + duration;
+  for (;;) {
+    const absl::Duration left = end - absl::Now();
+    if (left <= absl::ZeroDuration()) return true;
+    pollfd p{signal_fd, POLLIN, 0};
+    const int n = ::poll(&p, signal_fd >= 0 ? 1 : 0,
+                         static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))));
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0) return false;
+  }
+}
+
+std::string ServerKey(const std::string& host, uint16_t port) {
+  return host.find(':') != std::string::npos && host.front() != '[' ? absl::StrCat("[", host, "]:", port)
+                                                                    : absl::StrCat(host, ":", port);
 }
 
 int ReadSignal(int signal_fd) {

@@ -46,6 +46,19 @@ std::string ConnectFailure(const std::string& host, uint16_t port, const absl::S
 // muxchat-<pid> only if neither is known.
 std::string DefaultNickname();
 
+// True if a client that lost its connection with `close_status` should
+// reconnect: a dropped socket, a keepalive or slow-consumer disconnect, the
+// server shutting down (servers restart). False when the server refused us
+// for good: FAILURE_AUTH (token revoked), a protocol or version mismatch.
+bool ShouldReconnect(const absl::Status& close_status);
+
+// Sleeps `duration`, or less if a quit signal arrives on `signal_fd`
+// (left unread); returns false then.
+bool SleepUnlessSignalled(int signal_fd, absl::Duration duration);
+
+// "host:port" (IPv6 literals in brackets): the token file's key for a server.
+std::string ServerKey(const std::string& host, uint16_t port);
+
 // Asks the server who is in room `room_id` (every ListMembers page) and
 // makes `*members` that list. OK too, leaving `*members` as it was, when the
 // server predates ListMembers (it refuses the request as FAILURE_INVALID);

@@ -320,6 +320,144 @@ TEST_F(ChatClientTest, OwnEchoesAckSendsFifoPerRoomAndAFailedSendIsSkipped) {
   EXPECT_TRUE(absl::IsDeadlineExceeded(client_->NextEvent(absl::ZeroDuration()).status()));
 }
 
+TEST_F(ChatClientTest, EverySendCarriesADistinctNonZeroClientMsgId) {
+  Handshake("alice");
+  ASSERT_TRUE(client_->Send(5, "one").ok());
+  const uint64_t first = client_->last_client_msg_id();
+  ASSERT_TRUE(client_->Send(5, "two").ok());
+  v1::ClientFrame f1, f2;
+  ASSERT_TRUE(server_.Read(&f1));
+  ASSERT_TRUE(server_.Read(&f2));
+  EXPECT_NE(f1.send_message().client_msg_id(), 0u);
+  EXPECT_EQ(f1.send_message().client_msg_id(), first);
+  EXPECT_NE(f2.send_message().client_msg_id(), f1.send_message().client_msg_id());
+  EXPECT_EQ(f2.send_message().client_msg_id(), client_->last_client_msg_id());
+}
+
+TEST_F(ChatClientTest, AcksAreMatchedByClientMsgIdNotByNickname) {
+  Handshake("alice");
+  ASSERT_TRUE(client_->Send(5, "mine").ok());
+  v1::ClientFrame sent;
+  ASSERT_TRUE(server_.Read(&sent));
+  // The same account on another device: same nickname, another id.
+  v1::ServerFrame other = ChatFrame(5, "alice", "from my phone", 1);
+  other.mutable_chat_message()->set_client_msg_id(sent.send_message().client_msg_id() + 1);
+  v1::ServerFrame echo = ChatFrame(5, "alice", "mine", 2);
+  echo.mutable_chat_message()->set_client_msg_id(sent.send_message().client_msg_id());
+  ASSERT_TRUE(server_.Write(other));
+  AwaitAndPump(*client_);
+  EXPECT_EQ(client_->PendingAcks(), 1u) << "another device's message acknowledged our send";
+  ASSERT_TRUE(server_.Write(echo));
+  AwaitAndPump(*client_);
+  EXPECT_EQ(client_->PendingAcks(), 0u);
+}
+
+TEST_F(ChatClientTest, UnackedSendsKeepTheirIdsForAResendAndASuccessReplyAcksIt) {
+  Handshake("alice");
+  ASSERT_TRUE(client_->Send(5, "one").ok());
+  ASSERT_TRUE(client_->Send(6, "two").ok());
+  const std::vector<ChatClient::UnackedSend> unacked = client_->UnackedSends();
+  ASSERT_EQ(unacked.size(), 2u);
+  EXPECT_EQ(unacked[0].text, "one");
+  EXPECT_EQ(unacked[0].room_id, 5u);
+  EXPECT_EQ(unacked[1].text, "two");
+  v1::ClientFrame f1, f2;
+  ASSERT_TRUE(server_.Read(&f1));
+  ASSERT_TRUE(server_.Read(&f2));
+  EXPECT_EQ(unacked[0].client_msg_id, f1.send_message().client_msg_id());
+
+  // The resend (as on a new connection) carries the same id; the server
+  // already has it and answers with a Reply naming the original seq.
+  auto resent = client_->Send(7, "three", 12345);
+  ASSERT_TRUE(resent.ok());
+  v1::ClientFrame f3;
+  ASSERT_TRUE(server_.Read(&f3));
+  EXPECT_EQ(f3.send_message().client_msg_id(), 12345u);
+  v1::ServerFrame dup = ReplyFrame(*resent, v1::SUCCESS);
+  dup.mutable_reply()->set_last_seq(9);
+  ASSERT_TRUE(server_.Write(dup));
+  AwaitAndPump(*client_);
+  EXPECT_EQ(client_->PendingAcks(), 2u);
+  auto ev = client_->NextEvent(absl::ZeroDuration());
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->request_id(), *resent);
+  EXPECT_EQ(ev->reply().last_seq(), 9u);
+}
+
+TEST_F(ChatClientTest, AClientMsgIdStillAwaitingItsEchoCannotBeReused) {
+  Handshake("alice");
+  ASSERT_TRUE(client_->Send(5, "one", 77).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(client_->Send(5, "again", 77).status()));
+}
+
+TEST_F(ChatClientTest, ResumeReturnsTheWelcomeAndTheRoomsFollowAsEvents) {
+  server_.RunInThread([](FakeServer& s) {
+    v1::ClientFrame resume;
+    ASSERT_TRUE(s.Read(&resume));
+    ASSERT_TRUE(resume.has_resume());
+    EXPECT_EQ(resume.resume().token(), "tok");
+    ASSERT_EQ(resume.resume().cursors_size(), 1);
+    EXPECT_EQ(resume.resume().cursors(0).room_id(), 4u);
+    EXPECT_EQ(resume.resume().cursors(0).last_seq(), 10u);
+    v1::ServerFrame welcome;
+    welcome.set_request_id(resume.request_id());
+    welcome.mutable_welcome()->set_nickname("ann");
+    welcome.mutable_welcome()->set_session_token("tok");
+    ASSERT_TRUE(s.Write(welcome));
+    v1::ServerFrame resumed;
+    resumed.set_request_id(resume.request_id());
+    resumed.set_room_id(4);
+    resumed.mutable_room_resumed()->set_name("lobby");
+    resumed.mutable_room_resumed()->set_replay_count(1);
+    ASSERT_TRUE(s.Write(resumed));
+    v1::ServerFrame msg = ChatFrame(4, "bob", "missed", 11);
+    msg.mutable_chat_message()->set_replay(true);
+    ASSERT_TRUE(s.Write(msg));
+    ASSERT_TRUE(s.Write(ReplyFrame(resume.request_id(), v1::SUCCESS)));
+  });
+  v1::RoomCursor cursor;
+  cursor.set_room_id(4);
+  cursor.set_last_seq(10);
+  auto welcome = client_->Resume("tok", {cursor}, kLong);
+  server_.Join();
+  ASSERT_TRUE(welcome.ok()) << welcome.status();
+  EXPECT_EQ(client_->nickname(), "ann");
+  std::vector<v1::ServerFrame> events;
+  while (events.size() < 3) {
+    auto ev = client_->NextEvent(kLong);
+    ASSERT_TRUE(ev.ok()) << ev.status();
+    events.push_back(*ev);
+  }
+  EXPECT_TRUE(events[0].has_room_resumed());
+  EXPECT_EQ(events[0].request_id(), client_->resume_request_id());
+  EXPECT_EQ(events[1].chat_message().text(), "missed");
+  EXPECT_TRUE(events[2].has_reply());
+  EXPECT_EQ(events[2].request_id(), client_->resume_request_id());
+}
+
+TEST_F(ChatClientTest, AFailedLoginLeavesTheConnectionOpenForAnotherTry) {
+  server_.RunInThread([](FakeServer& s) {
+    v1::ClientFrame login;
+    ASSERT_TRUE(s.Read(&login));
+    EXPECT_EQ(login.login().name(), "ann");
+    EXPECT_EQ(login.login().password(), "wrong");
+    ASSERT_TRUE(s.Write(ReplyFrame(login.request_id(), v1::FAILURE_AUTH, "wrong name or password")));
+    ASSERT_TRUE(s.Read(&login));
+    v1::ServerFrame welcome;
+    welcome.set_request_id(login.request_id());
+    welcome.mutable_welcome()->set_nickname("ann");
+    welcome.mutable_welcome()->set_session_token("tok");
+    ASSERT_TRUE(s.Write(welcome));
+  });
+  auto first = client_->Login("ann", "wrong", kLong);
+  EXPECT_EQ(ServerStatusOf(first.status()), v1::FAILURE_AUTH);
+  EXPECT_FALSE(client_->closed());
+  auto second = client_->Login("ann", "right password", kLong);
+  server_.Join();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->session_token(), "tok");
+}
+
 TEST_F(ChatClientTest, KeepalivePingIsAnsweredWithPongAndNotSurfaced) {
   v1::ServerFrame ping;
   ping.mutable_ping()->set_nonce(42);

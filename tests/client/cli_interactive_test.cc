@@ -27,8 +27,10 @@ std::vector<std::string> Addr(uint16_t port, std::vector<std::string> more = {})
 }
 
 // A CLI logged in as `nick` and sitting at the command prompt.
-std::unique_ptr<PtyProcess> LoggedIn(uint16_t port, const std::string& nick) {
-  auto p = std::make_unique<PtyProcess>(Addr(port, {"--nick", nick}));
+std::unique_ptr<PtyProcess> LoggedIn(uint16_t port, const std::string& nick, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"--nick", nick};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto p = std::make_unique<PtyProcess>(Addr(port, args));
   EXPECT_TRUE(p->Expect(absl::StrCat("logged in as ", nick))) << p->failure();
   EXPECT_TRUE(p->Expect("muxchat> ")) << p->failure();
   return p;
@@ -294,9 +296,9 @@ TEST(CliInteractive, CtrlDWithTextOnTheLineAlsoExitsZeroAtOnce) {
   ExpectTerminalRestored(*alice);
 }
 
-TEST(CliInteractive, ServerShutdownInChatModeIsReportedWithExit5) {
+TEST(CliInteractive, ServerShutdownInChatModeWithoutReconnectIsReportedWithExit5) {
   Daemon d;
-  auto alice = LoggedIn(d.port(), "alice");
+  auto alice = LoggedIn(d.port(), "alice", {"--no-reconnect"});
   alice->Type("create r\r");
   ASSERT_TRUE(alice->Expect("created room r")) << alice->failure();
   alice->Type("join r\r");

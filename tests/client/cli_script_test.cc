@@ -358,10 +358,10 @@ TEST(CliExitCode, TakenNickInScriptModeIs4) {
   EXPECT_EQ(p.Finish(), 4);
 }
 
-TEST(CliExitCode, ServerShutdownWhileListeningIs5WithOneLine) {
+TEST(CliExitCode, ServerShutdownWhileListeningWithoutReconnectIs5WithOneLine) {
   Daemon d;
   Observer obs(d.port(), "r");
-  CliProcess listener(Args(d.port(), {"--nick", "ears", "--room", "r", "--listen"}));
+  CliProcess listener(Args(d.port(), {"--nick", "ears", "--room", "r", "--listen", "--no-reconnect"}));
   ASSERT_TRUE(AwaitJoin(*obs.client, "ears"));
   d.Signal(SIGTERM);
   EXPECT_EQ(listener.Finish(), 5);
@@ -369,10 +369,10 @@ TEST(CliExitCode, ServerShutdownWhileListeningIs5WithOneLine) {
   EXPECT_EQ(std::count(listener.err().begin(), listener.err().end(), '\n'), 1) << listener.err();
 }
 
-TEST(CliExitCode, ServerKilledWhileListeningIs5) {
+TEST(CliExitCode, ServerKilledWhileListeningWithoutReconnectIs5) {
   Daemon d;
   Observer obs(d.port(), "r");
-  CliProcess listener(Args(d.port(), {"--nick", "ears", "--room", "r", "--listen"}));
+  CliProcess listener(Args(d.port(), {"--nick", "ears", "--room", "r", "--listen", "--no-reconnect"}));
   ASSERT_TRUE(AwaitJoin(*obs.client, "ears"));
   d.Kill();
   EXPECT_EQ(listener.Finish(), 5);

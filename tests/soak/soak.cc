@@ -42,6 +42,9 @@ ABSL_FLAG(int, max_rss_mb, 512, "fail if muxchatd's VmRSS ever exceeds this");
 ABSL_FLAG(std::string, server, MUXCHATD_PATH, "muxchatd binary");
 ABSL_FLAG(uint32_t, seed, 1, "random seed");
 ABSL_FLAG(std::string, data_dir, "", "run muxchatd durable on this data directory (empty: --memory)");
+ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
+          "muxchatd --keepalive (0 = its default); short, it checks that idle connections answer pings");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::ZeroDuration(), "muxchatd --keepalive_timeout (0 = its default)");
 
 namespace muxchat {
 namespace {
@@ -71,6 +74,20 @@ long RssKb(pid_t pid) {
 class Daemon {
  public:
   bool Start(const std::string& path) {
+    std::vector<std::string> args = {path, "--listen=127.0.0.1:0", "--log_level=warn", "--max_connections=100000",
+                                     "--max_rooms_per_connection=64"};
+    const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+    args.push_back(data_dir.empty() ? "--memory" : "--data_dir=" + data_dir);
+    if (absl::GetFlag(FLAGS_keepalive) > absl::ZeroDuration()) {
+      args.push_back(absl::StrCat("--keepalive=", absl::FormatDuration(absl::GetFlag(FLAGS_keepalive))));
+    }
+    if (absl::GetFlag(FLAGS_keepalive_timeout) > absl::ZeroDuration()) {
+      args.push_back(
+          absl::StrCat("--keepalive_timeout=", absl::FormatDuration(absl::GetFlag(FLAGS_keepalive_timeout))));
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     int out[2];
     if (::pipe(out) != 0) return false;
     pid_ = ::fork();
@@ -78,10 +95,7 @@ class Daemon {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
       ::close(out[1]);
-      const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-      const std::string storage = data_dir.empty() ? "--memory" : "--data_dir=" + data_dir;
-      ::execl(path.c_str(), path.c_str(), "--listen=127.0.0.1:0", "--log_level=warn", "--max_connections=100000",
-              "--max_rooms_per_connection=64", storage.c_str(), static_cast<char*>(nullptr));
+      ::execv(path.c_str(), argv.data());
       _exit(127);
     }
     ::close(out[1]);
@@ -140,10 +154,10 @@ class Soak {
   int Run() {
     const int n = absl::GetFlag(FLAGS_clients);
     const int rooms = absl::GetFlag(FLAGS_rooms);
-    auto admin = Connect("admin");
-    if (admin == nullptr) return Fail("admin could not connect");
+    admin_ = Connect("admin");
+    if (admin_ == nullptr) return Fail("admin could not connect");
     for (int r = 0; r < rooms; ++r) {
-      auto reply = admin->CreateRoom(absl::StrCat("soak-", r), kTimeout);
+      auto reply = admin_->CreateRoom(absl::StrCat("soak-", r), kTimeout);
       if (!reply.ok()) return Fail(absl::StrCat("create room: ", reply.status().ToString()));
       room_ids_.push_back(reply->room_id());
     }
@@ -185,11 +199,11 @@ class Soak {
     }
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
     if (failures_ == 0) Quiesce();
-    if (failures_ == 0) CheckAgainstServer(*admin);
+    if (failures_ == 0) CheckAgainstServer(*admin_);
 
     // Everyone leaves; what the server holds now is its idle footprint.
     members_.clear();
-    admin.reset();
+    admin_.reset();
     absl::SleepFor(absl::Milliseconds(500));
     SampleRss();
     const long rss_end = RssKb(server_);
@@ -281,20 +295,40 @@ class Soak {
     }
   }
 
+  // Polls every member and the admin connection; Pump()s the ready ones. The
+  // admin idles between setup and the final check: polling it here is what
+  // answers the server's keepalive pings meanwhile (a full-length run was once
+  // dropped ~90 s in with "no answer to keepalive ping").
   void PumpAll(absl::Time until) {
     fds_.clear();
     for (const Member& m : members_) {
       fds_.push_back(pollfd{m.conn->fd(), static_cast<short>(POLLIN | (m.conn->HasPendingOutput() ? POLLOUT : 0)), 0});
     }
+    fds_.push_back(pollfd{admin_->fd(), static_cast<short>(POLLIN | (admin_->HasPendingOutput() ? POLLOUT : 0)), 0});
     const int ms = static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(until - absl::Now())));
     if (::poll(fds_.data(), fds_.size(), ms) <= 0) return;
-    for (size_t i = 0; i < fds_.size(); ++i) {
+    if (fds_.back().revents != 0) PumpAdmin();
+    for (size_t i = 0; i + 1 < fds_.size(); ++i) {
       if (fds_[i].revents == 0) continue;
       Member& m = members_[i];
       if (absl::Status st = m.conn->Pump(); !st.ok()) {
         Fail(absl::StrCat(m.conn->nickname(), " connection closed: ", st.ToString()));
       }
       Drain(m);
+    }
+  }
+
+  // The admin is in no room: apart from pings (answered inside Pump) nothing
+  // should reach it.
+  void PumpAdmin() {
+    if (absl::Status st = admin_->Pump(); !st.ok()) {
+      Fail(absl::StrCat("admin connection closed: ", st.ToString()));
+      return;
+    }
+    while (admin_->HasQueuedEvent()) {
+      auto ev = admin_->NextEvent(absl::ZeroDuration());
+      if (!ev.ok()) break;
+      Fail(absl::StrCat("admin: unexpected event ", ev->ShortDebugString().substr(0, 160)));
     }
   }
 
@@ -412,6 +446,7 @@ class Soak {
   std::mt19937 rng_;
   std::vector<uint64_t> room_ids_;
   std::vector<Member> members_;
+  std::unique_ptr<ChatClient> admin_;  // created the rooms; idles until CheckAgainstServer
   std::vector<pollfd> fds_;
   uint64_t sent_ = 0, delivered_ = 0, churned_ = 0, reconnects_ = 0;
   long rss_start_ = 0, rss_peak_ = 0;

@@ -1,0 +1,75 @@
+#include "src/client/account_login.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "src/client/password_prompt.h"
+#include "src/client/server_status.h"
+#include "src/client/session_common.h"
+
+namespace muxchat::client {
+namespace {
+
+constexpr int kPasswordTries = 3;
+
+void Notice(const AccountLoginOptions& o, const std::string& text) {
+  if (o.notice) o.notice(text);
+}
+
+void KeepToken(TokenStore* tokens, const AccountLoginOptions& o, const v1::Welcome& welcome) {
+  if (tokens == nullptr || welcome.session_token().empty()) return;
+  const absl::Status s =
+      tokens->Put(o.server, o.user, StoredToken{welcome.session_token(), welcome.token_expires_unix_micros()});
+  if (!s.ok()) Notice(o, absl::StrCat("cannot keep the session token: ", s.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* tokens,
+                                                const AccountLoginOptions& o) {
+  AccountLoginResult result;
+  // A kept token also serves --register: the account exists already (a
+  // script that always passes --register works from its second run on).
+  if (tokens != nullptr) {
+    auto kept = tokens->Find(o.server, o.user, absl::ToUnixMicros(absl::Now()));
+    if (!kept.ok()) Notice(o, absl::StrCat("cannot read the token file: ", kept.status().message()));
+    if (kept.ok() && kept->has_value()) {
+      const std::string& token = (*kept)->token;
+      absl::StatusOr<v1::Welcome> w = o.resume.has_value() ? client.Resume(token, *o.resume, kRequestTimeout, kClientName)
+                                                           : client.HelloWithToken(token, kRequestTimeout, kClientName);
+      if (w.ok()) {
+        if (!w->session_token().empty() && w->session_token() != token) KeepToken(tokens, o, *w);
+        result.welcome = *w;
+        result.resumed = o.resume.has_value();
+        return result;
+      }
+      if (ServerStatusOf(w.status()) != v1::FAILURE_AUTH || client.closed()) return w.status();
+      // Expired or revoked: forget it and fall back to the password.
+      (void)tokens->Remove(o.server, o.user);
+      if (o.token_only) return absl::PermissionDeniedError("the server no longer accepts the session token");
+      Notice(o, "the saved session is no longer valid; log in again");
+    }
+  }
+  if (o.token_only) return absl::PermissionDeniedError("no session token kept for this account");
+  for (int attempt = 1;; ++attempt) {
+    auto password = ReadPassword(absl::StrCat(o.register_account ? "new password for " : "password for ", o.user,
+                                              "@", o.server, ": "),
+                                 o.signal_fd);
+    if (!password.ok()) return password.status();
+    absl::StatusOr<v1::Welcome> w = o.register_account
+                                        ? client.Register(o.user, *password, kRequestTimeout, kClientName)
+                                        : client.Login(o.user, *password, kRequestTimeout, kClientName);
+    if (w.ok()) {
+      KeepToken(tokens, o, *w);
+      result.welcome = *w;
+      return result;
+    }
+    const auto server = ServerStatusOf(w.status());
+    const bool retry = !client.closed() && !PasswordFromEnvironment() && attempt < kPasswordTries &&
+                       (server == v1::FAILURE_AUTH || (o.register_account && server == v1::FAILURE_INVALID));
+    if (!retry) return w.status();
+    Notice(o, absl::StrCat(o.register_account ? "not registered: " : "login refused: ", w.status().message(),
+                           "; try again"));
+  }
+}
+
+}  // namespace muxchat::client

@@ -1,0 +1,54 @@
+// AccountLogin: logs a fresh connection in as an account for the CLI — with
+// the session token kept in the TokenStore when there is one (Resume, which
+// restores the account's rooms, or Hello{token}), else with the password
+// (Register or Login; asked on the terminal, or $MUXCHAT_PASSWORD; a kept
+// token wins over Register too: the account exists), asking
+// again after a wrong password when it came from the terminal. A token the
+// server refuses is forgotten and the password asked for instead; a new
+// token is stored for the next start.
+//
+// Thread rule: main thread only. Borrows the ChatClient, the TokenStore and
+// `signal_fd` for the call.
+#ifndef MUXCHAT_CLIENT_ACCOUNT_LOGIN_H_
+#define MUXCHAT_CLIENT_ACCOUNT_LOGIN_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/muxchat.pb.h"
+#include "src/client/chat_client.h"
+#include "src/client/token_store.h"
+
+namespace muxchat::client {
+
+struct AccountLoginOptions {
+  std::string server;         // "host:port": the token file's key
+  std::string user;           // account name
+  bool register_account = false;
+  // Resume (with these cursors) when a token is kept; nullopt: Hello{token}.
+  std::optional<std::vector<v1::RoomCursor>> resume;
+  // Only the token: a refused or missing token is kPermissionDenied instead
+  // of asking for the password (a reconnect in the middle of a session).
+  bool token_only = false;
+  int signal_fd = -1;
+  // Told each notice worth a line ("token refused; asking for the password").
+  std::function<void(const std::string&)> notice;
+};
+
+struct AccountLoginResult {
+  v1::Welcome welcome;
+  bool resumed = false;  // Resume was used: its rooms follow as events (ChatClient::resume_request_id)
+};
+
+// kCancelled: Ctrl+C at the password prompt. A refused login:
+// StatusFromServer(...) (FAILURE_AUTH, FAILURE_ALREADY_EXISTS for a taken
+// name with --register, ...). Problems with the token file are notices only.
+absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* tokens,
+                                                const AccountLoginOptions& options);
+
+}  // namespace muxchat::client
+
+#endif  // MUXCHAT_CLIENT_ACCOUNT_LOGIN_H_
