@@ -9,7 +9,7 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 sock=$tmp/sock
-"$root/$build/src/server/muxchatd" --listen=127.0.0.1:0 --log_level=warn > "$tmp/d.out" &
+"$root/$build/src/server/muxchatd" --listen=127.0.0.1:0 --log_level=warn --memory > "$tmp/d.out" &
 daemon=$!
 trap 'tmux -S "$sock" kill-server 2>/dev/null || true; kill $daemon 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do grep -q listening "$tmp/d.out" && break; sleep 0.1; done

@@ -4,9 +4,13 @@
 # certificate of bench/compare --tls, and libssl-dev, which the load generators
 # (muxchat-bench, muxchat-idle-mem) link for TLS; Node.js and npm (Debian's
 # nodejs/npm, unless a node/npm is already on PATH) for the WebSocket peers of
-# bench/compare --ws, whose npm packages (socket.io, ws; versions pinned by
+# bench/compare --ws and the cluster peers (bench/peers/cluster_peers.py),
+# whose npm packages (socket.io, ws, @socket.io/redis-adapter, redis,
+# socket.io-client; versions pinned by
 # bench/peers/node/package-lock.json) go into bench/peers/node/node_modules
-# with `npm ci`. Idempotent: packages that
+# with `npm ci`. The durable peers of bench/compare --durable are the same
+# redis-server (Streams, AOF; Redis >= 5) and nats-server (JetStream; >= 2.2)
+# packages. Idempotent: packages that
 # are already installed are left alone; the services Debian starts on install
 # are stopped and disabled, because bench/compare starts its own instances on
 # free loopback ports with the configs in bench/peers/.
@@ -46,7 +50,9 @@ fi
 
 # The Node peers' packages, exactly as locked (no network if already there).
 node_dir="$(cd "$(dirname "$0")/.." && pwd)/bench/peers/node"
-if [[ -d "$node_dir/node_modules/socket.io" && -d "$node_dir/node_modules/ws" ]]; then
+if [[ -d "$node_dir/node_modules/socket.io" && -d "$node_dir/node_modules/ws" &&
+      -d "$node_dir/node_modules/@socket.io/redis-adapter" && -d "$node_dir/node_modules/redis" &&
+      -d "$node_dir/node_modules/socket.io-client" ]]; then
   echo "already installed: $node_dir/node_modules"
 else
   (cd "$node_dir" && npm ci --no-audit --no-fund)

@@ -16,7 +16,10 @@ packages=(
   prometheus                  # tests: promtool checks /metrics; a real Prometheus scrapes muxchatd
   libssl-dev                  # OpenSSL 3: TLS in muxchatd, the client and bench/'s load generators; SHA-1 for the WebSocket handshake
   openssl                     # scripts/make-dev-cert.sh (and its test)
+  libhiredis-dev              # hiredis 0.14 async API: nodes share rooms through Redis (issue 12, docs/SCALING.md)
+  redis-server                # tests: the cluster tests start a real redis-server on a free loopback port
   libsodium-dev               # accounts: argon2id password hashing, random session tokens and their SHA-256
+  libsqlite3-dev              # durable accounts, rooms and history under --data_dir (embedded SQLite, WAL)
 )
 
 missing=()

@@ -6,7 +6,8 @@
 #   scripts/test.sh --sanitize [args...]    build-asan/, the same under ASan + UBSan
 #   scripts/test.sh --tsan [args...]        build-tsan/, ThreadSanitizer over what uses
 #                                           threads: the in-process server tests
-#                                           (server_test, adversarial_test, tls_server_test)
+#                                           (server_test, adversarial_test, tls_server_test,
+#                                           cluster_subscriber_test: two nodes in two threads)
 #                                           and the soak
 #   scripts/test.sh --soak [args...]        build/, only the small soak (ctest -L soak)
 set -euo pipefail
@@ -32,7 +33,7 @@ case "${1:-}" in
     build_dir=build-tsan
     cmake_args+=(-DMUXCHAT_TSAN=ON -DMUXCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
     targets=(server_test adversarial_test tls_server_test muxchatd muxchat_soak)
-    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest|TlsServer)|ServerListen)\." "-L soak -V")
+    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest|TlsServer)|ServerListen|ClusterSubscriberTest)\." "-L soak -V")
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     ;;
   --soak)

@@ -114,6 +114,8 @@ absl::Status IdleRun::Prepare() {
       case Target::kMuxchat: c->adapter = MakeMuxchatAdapter(c->spec); break;
       case Target::kRedis: c->adapter = MakeRedisAdapter(c->spec); break;
       case Target::kNats: c->adapter = MakeNatsAdapter(c->spec); break;
+      case Target::kRedisStreams: c->adapter = MakeRedisStreamsAdapter(c->spec); break;
+      case Target::kNatsJetStream: c->adapter = MakeNatsJetStreamAdapter(c->spec); break;
       case Target::kIrc: c->adapter = MakeIrcAdapter(c->spec, "", ""); break;
       // Idle Node peers subscribe to the spec's room, like Redis and NATS.
       case Target::kSocketIo: c->adapter = MakeSocketIoAdapter(c->spec, absl::StrCat(o_.host, ":", o_.port)); break;

@@ -272,6 +272,8 @@ absl::Status Generator::Setup() {
       case Target::kNodeWs: c->adapter = MakeNodeWsAdapter(c->spec, ws_host); break;
       case Target::kRedis: c->adapter = MakeRedisAdapter(c->spec); break;
       case Target::kNats: c->adapter = MakeNatsAdapter(c->spec); break;
+      case Target::kRedisStreams: c->adapter = MakeRedisStreamsAdapter(c->spec); break;
+      case Target::kNatsJetStream: c->adapter = MakeNatsJetStreamAdapter(c->spec); break;
       case Target::kIrc:
         c->adapter = MakeIrcAdapter(c->spec, o_.irc_oper_name, o_.irc_oper_password);
         break;

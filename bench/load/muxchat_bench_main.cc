@@ -19,7 +19,9 @@
 #include "bench/load/report.h"
 
 ABSL_FLAG(std::string, target, "muxchat",
-          "muxchat|redis|nats|irc|socketio|nodews (the last two: bench/peers/node/, WebSocket)");
+          "muxchat|redis|nats|irc|socketio|nodews|redis-streams|nats-jetstream (socketio, nodews: "
+          "bench/peers/node/, WebSocket; redis-streams: XADD / XREAD BLOCK; nats-jetstream: a stream per room, "
+          "push consumers; the last two need redis-server with AOF / nats-server -js, see bench/compare --durable)");
 ABSL_FLAG(bool, ws, false,
           "muxchat only: publishers and subscribers speak muxchat over WebSocket (GET /ws, one binary message per frame)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "server IPv4 address (loopback)");

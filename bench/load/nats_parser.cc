@@ -30,6 +30,30 @@ absl::StatusOr<size_t> ParseNatsOp(absl::string_view in, NatsOp* op) {
   const absl::string_view rest =
       sp == absl::string_view::npos ? absl::string_view() : absl::StripLeadingAsciiWhitespace(line.substr(sp));
 
+  if (absl::EqualsIgnoreCase(verb, "HMSG")) {
+    // HMSG <subject> <sid> [reply-to] <header bytes> <total bytes>
+    std::vector<absl::string_view> f = absl::StrSplit(rest, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (f.size() != 4 && f.size() != 5) {
+      return absl::InvalidArgumentError(absl::StrCat("bad NATS HMSG line: ", line));
+    }
+    size_t header_bytes, total;
+    if (!absl::SimpleAtoi(f[f.size() - 2], &header_bytes) || !absl::SimpleAtoi(f.back(), &total) ||
+        total > kMaxPayload || header_bytes > total) {
+      return absl::InvalidArgumentError(absl::StrCat("bad NATS HMSG sizes: ", line));
+    }
+    if (in.size() < after_line + total + 2) return 0;
+    if (in[after_line + total] != '\r' || in[after_line + total + 1] != '\n') {
+      return absl::InvalidArgumentError("NATS HMSG payload not terminated by CRLF");
+    }
+    op->kind = NatsOp::kMsg;
+    op->subject = f[0];
+    op->sid = f[1];
+    op->reply_to = f.size() == 5 ? f[2] : absl::string_view();
+    op->headers = in.substr(after_line, header_bytes);
+    op->payload = in.substr(after_line + header_bytes, total - header_bytes);
+    op->args = {};
+    return after_line + total + 2;
+  }
   if (absl::EqualsIgnoreCase(verb, "MSG")) {
     std::vector<absl::string_view> f = absl::StrSplit(rest, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (f.size() != 3 && f.size() != 4) {
@@ -48,11 +72,12 @@ absl::StatusOr<size_t> ParseNatsOp(absl::string_view in, NatsOp* op) {
     op->sid = f[1];
     op->reply_to = f.size() == 4 ? f[2] : absl::string_view();
     op->payload = in.substr(after_line, n);
+    op->headers = {};
     op->args = {};
     return after_line + n + 2;
   }
   op->args = rest;
-  op->subject = op->sid = op->reply_to = op->payload = {};
+  op->subject = op->sid = op->reply_to = op->payload = op->headers = {};
   if (absl::EqualsIgnoreCase(verb, "PING")) {
     op->kind = NatsOp::kPing;
   } else if (absl::EqualsIgnoreCase(verb, "PONG")) {

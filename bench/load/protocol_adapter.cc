@@ -12,8 +12,10 @@ absl::StatusOr<Target> ParseTarget(absl::string_view name) {
   if (name == "irc") return Target::kIrc;
   if (name == "socketio") return Target::kSocketIo;
   if (name == "nodews") return Target::kNodeWs;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown target '", name, "' (muxchat|redis|nats|irc|socketio|nodews)"));
+  if (name == "redis-streams") return Target::kRedisStreams;
+  if (name == "nats-jetstream") return Target::kNatsJetStream;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown target '", name, "' (muxchat|redis|nats|irc|socketio|nodews|redis-streams|nats-jetstream)"));
 }
 
 const char* TargetName(Target t) {
@@ -24,11 +26,13 @@ const char* TargetName(Target t) {
     case Target::kIrc: return "irc";
     case Target::kSocketIo: return "socketio";
     case Target::kNodeWs: return "nodews";
+    case Target::kRedisStreams: return "redis-streams";
+    case Target::kNatsJetStream: return "nats-jetstream";
   }
   return "?";
 }
 
-bool TlsAfterGreetingLine(Target t) { return t == Target::kNats; }
+bool TlsAfterGreetingLine(Target t) { return t == Target::kNats || t == Target::kNatsJetStream; }
 
 size_t MaxPayloadBytes(Target t) {
   switch (t) {

@@ -18,7 +18,8 @@
 namespace muxchat::bench {
 
 // kSocketIo and kNodeWs: the Node peers in bench/peers/node/ (WebSocket).
-enum class Target { kMuxchat, kRedis, kNats, kIrc, kSocketIo, kNodeWs };
+// kRedisStreams and kNatsJetStream: the durable peers (bench/compare --durable).
+enum class Target { kMuxchat, kRedis, kNats, kIrc, kSocketIo, kNodeWs, kRedisStreams, kNatsJetStream };
 // kIdle: connected and as far as the target's idle client goes (muxchat:
 // Hello answered by Welcome, in no room; Redis and NATS have no log-in, so
 // they subscribe to the spec's channel like a subscriber), then nothing.
@@ -67,6 +68,8 @@ size_t MaxPayloadBytes(Target t);
 std::unique_ptr<ProtocolAdapter> MakeMuxchatAdapter(const ConnectionSpec& spec);
 std::unique_ptr<ProtocolAdapter> MakeRedisAdapter(const ConnectionSpec& spec);
 std::unique_ptr<ProtocolAdapter> MakeNatsAdapter(const ConnectionSpec& spec);
+std::unique_ptr<ProtocolAdapter> MakeRedisStreamsAdapter(const ConnectionSpec& spec);
+std::unique_ptr<ProtocolAdapter> MakeNatsJetStreamAdapter(const ConnectionSpec& spec);
 std::unique_ptr<ProtocolAdapter> MakeIrcAdapter(const ConnectionSpec& spec, absl::string_view oper_name,
                                                 absl::string_view oper_password);
 // `host` goes in the WebSocket upgrade's Host header.

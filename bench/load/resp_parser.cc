@@ -67,7 +67,50 @@ absl::StatusOr<size_t> ParseScalar(absl::string_view in, size_t pos, RespValue* 
   }
 }
 
+// Appends the value at `pos` and its descendants to `nodes`; 0 = incomplete.
+absl::StatusOr<size_t> ParseTreeAt(absl::string_view in, size_t pos, int depth, std::vector<RespNode>* nodes) {
+  if (pos >= in.size()) return 0;
+  const size_t self = nodes->size();
+  nodes->emplace_back();
+  if (in[pos] != '*') {
+    RespValue v;
+    absl::StatusOr<size_t> used = ParseScalar(in, pos, &v);
+    if (!used.ok() || *used == 0) return used;
+    RespNode& n = (*nodes)[self];
+    n.type = v.type;
+    n.str = v.str;
+    n.integer = v.integer;
+    n.is_null = v.is_null;
+    n.end = self + 1;
+    return used;
+  }
+  if (depth >= kMaxRespDepth) return absl::InvalidArgumentError("RESP arrays nested too deep");
+  const size_t eol = FindCrlf(in, pos + 1);
+  if (eol == absl::string_view::npos) return 0;
+  int64_t count;
+  if (!absl::SimpleAtoi(in.substr(pos + 1, eol - pos - 1), &count) || count < -1 || count > kMaxArray) {
+    return absl::InvalidArgumentError("bad RESP array length");
+  }
+  size_t at = eol + 2;
+  for (int64_t i = 0; i < count; ++i) {
+    absl::StatusOr<size_t> used = ParseTreeAt(in, at, depth + 1, nodes);
+    if (!used.ok() || *used == 0) return used;
+    at += *used;
+  }
+  RespNode& n = (*nodes)[self];  // after the children: emplace_back may have moved it
+  n.type = '*';
+  n.integer = count;
+  n.is_null = count == -1;
+  n.end = nodes->size();
+  return at - pos;
+}
+
 }  // namespace
+
+absl::StatusOr<size_t> ParseRespTree(absl::string_view in, std::vector<RespNode>* nodes) {
+  nodes->clear();
+  return ParseTreeAt(in, 0, 0, nodes);
+}
 
 absl::StatusOr<size_t> ParseResp(absl::string_view in, RespValue* out) {
   if (in.empty()) return 0;

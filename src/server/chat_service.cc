@@ -803,7 +803,7 @@ void ChatService::RemoveMember(Room* room, Connection* conn, const char* reason)
 void ChatService::OnDisconnect(Connection* conn) {
   connections_.erase(conn->id());
   owing_gaps_.erase(conn);
-  if (conn->logged_in()) --logged_in_;
+  if (!conn->nickname().empty()) --logged_in_;  // logged in once (it may be closing now)
   const char* reason = conn->close_reason() == CloseReason::kClientClosed ? "disconnected"
                                                                           : CloseReasonName(conn->close_reason());
   // Copy: RemoveMember edits the set.

@@ -137,7 +137,8 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
   Room* room = FindMembershipOrReply(conn, f, "join before reading the history of");
   if (room == nullptr) return;
   const v1::History& req = f.history();
-  if (req.before_seq() != 0 && req.after_seq() != 0) {
+  const bool forward = req.has_after_seq();
+  if (req.before_seq() != 0 && forward) {
     ReplyFailure(conn, f, v1::FAILURE_INVALID, "give before_seq or after_seq, not both", room);
     return;
   }
@@ -147,7 +148,7 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
   auto lower = [](const HistoryEntry& e, uint64_t seq) { return e.seq < seq; };
   std::deque<HistoryEntry>::const_iterator from, to;
   bool covered = false;
-  if (req.after_seq() != 0) {
+  if (forward) {
     from = std::lower_bound(ring.begin(), ring.end(), req.after_seq() + 1, lower);
     to = from + std::min<ptrdiff_t>(limit, ring.end() - from);
     covered = req.after_seq() >= room->last_seq() || (!ring.empty() && ring.front().seq <= req.after_seq() + 1);
@@ -158,7 +159,7 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
     const uint64_t wanted_first = before > limit ? before - limit : 1;
     covered = before <= 1 || (!ring.empty() && ring.front().seq <= wanted_first) || storage_ == nullptr;
   }
-  if (req.after_seq() != 0 && storage_ == nullptr) covered = true;
+  if (forward && storage_ == nullptr) covered = true;
   if (covered) {
     v1::ServerFrame out;
     v1::Reply* r = SuccessReply(&out, f, *room, absl::StrCat(to - from, " messages"));
@@ -174,8 +175,9 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
   HistoryRead read;
   read.id = next_read_id_++;
   read.room_id = room->id();
+  read.forward = forward;
   read.after_seq = req.after_seq();
-  read.before_seq = req.after_seq() != 0 ? 0 : (req.before_seq() != 0 ? req.before_seq() : room->last_seq() + 1);
+  read.before_seq = forward ? 0 : (req.before_seq() != 0 ? req.before_seq() : room->last_seq() + 1);
   read.limit = limit;
   const uint64_t conn_id = conn->id(), room_id = room->id();
   reads_.emplace(read.id, [this, conn_id, room_id, f](ReadResult& result) {

@@ -87,9 +87,10 @@ struct CommitResult {
 struct HistoryRead {
   uint64_t id = 0;  // chosen by the caller, echoed in its ReadResult
   uint64_t room_id = 0;
-  uint64_t after_seq = 0;   // > 0: the oldest `limit` messages with seq > after_seq
+  uint64_t after_seq = 0;   // > 0 (or forward): the oldest `limit` messages with seq > after_seq
   uint64_t before_seq = 0;  // > 0: the newest `limit` with seq < before_seq
   uint32_t limit = 0;       // both 0: the newest `limit`
+  bool forward = false;     // page forward from after_seq even when it is 0 (from the oldest)
 };
 
 struct ReadResult {

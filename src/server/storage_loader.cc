@@ -54,6 +54,12 @@ absl::Status LoadInTransaction(SqliteConnection& db, uint32_t recent_per_room, i
     r.last_seq = rooms->ColumnUint(5);
   }
 
+  absl::StatusOr<int64_t> max_room_id =
+      db.QueryInt("SELECT coalesce((SELECT value FROM meta WHERE key = 'max_room_id'), 0)");
+  if (!max_room_id.ok()) return max_room_id.status();
+  state->max_room_id = static_cast<uint64_t>(*max_room_id);
+  for (const RoomRecord& r : state->rooms) state->max_room_id = std::max(state->max_room_id, r.id);
+
   absl::StatusOr<SqliteStatement> memberships =
       db.Prepare("SELECT account_id, room_id FROM memberships ORDER BY account_id, room_id");
   if (!memberships.ok()) return memberships.status();

@@ -66,9 +66,10 @@ absl::Status StorageReader::ReadInTransaction(const HistoryRead& read, ReadResul
   if (read.limit == 0 || result->oldest_seq == 0) return absl::OkStatus();
 
   const int64_t upper = read.before_seq > 0 ? static_cast<int64_t>(read.before_seq) : kNoUpperBound;
-  SqliteStatement& page = read.after_seq > 0 ? oldest_page_ : newest_page_;
+  const bool forward = read.forward || read.after_seq > 0;
+  SqliteStatement& page = forward ? oldest_page_ : newest_page_;
   page.BindUint(1, read.room_id);
-  if (read.after_seq > 0) {
+  if (forward) {
     page.BindUint(2, read.after_seq);
     page.BindInt(3, upper);
     page.BindInt(4, read.limit);
@@ -83,7 +84,7 @@ absl::Status StorageReader::ReadInTransaction(const HistoryRead& read, ReadResul
     result->messages.push_back(MessageFromRow(page, read.room_id));
   }
   page.Reset();
-  if (read.after_seq == 0) std::reverse(result->messages.begin(), result->messages.end());
+  if (!forward) std::reverse(result->messages.begin(), result->messages.end());
   return absl::OkStatus();
 }
 

@@ -18,6 +18,8 @@ struct Migration {
 // order: Load's newest-N per room and history pages are range scans of the
 // primary key. No FOREIGN KEY clauses: the writer deletes a room's rows itself
 // (DeleteRoomOp) and appends would otherwise pay a parent lookup each.
+// meta holds counters that must outlive the rows they count: max_room_id,
+// so that a deleted room's ID is never handed out again after a restart.
 constexpr char kSchemaV1[] = R"sql(
 CREATE TABLE accounts (
   id INTEGER PRIMARY KEY,
@@ -55,6 +57,10 @@ CREATE TABLE messages (
   ts INTEGER NOT NULL,
   text TEXT NOT NULL,
   PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql";
 

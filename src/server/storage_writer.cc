@@ -47,6 +47,9 @@ absl::Status StorageWriter::Prepare() {
        "INSERT INTO messages (room_id, seq, sender, sender_account_id, client_msg_id, ts, text)"
        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
       {&update_last_seq_, "UPDATE rooms SET last_seq = max(last_seq, ?2) WHERE id = ?1"},
+      {&update_max_room_id_,
+       "INSERT INTO meta (key, value) VALUES ('max_room_id', ?1)"
+       " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)"},
   };
   for (const auto& s : statements) {
     absl::StatusOr<SqliteStatement> stmt = db_->Prepare(s.sql);
@@ -131,7 +134,9 @@ absl::Status StorageWriter::ApplyOp(const StorageOp& op) {
           insert_room_.BindUint(4, r.owner_account_id);
           insert_room_.BindText(5, r.owner_name);
           insert_room_.BindInt(6, r.created_unix_micros);
-          return insert_room_.Run();
+          if (absl::Status s = insert_room_.Run(); !s.ok()) return s;
+          update_max_room_id_.BindUint(1, r.id);
+          return update_max_room_id_.Run();
         } else if constexpr (std::is_same_v<T, DeleteRoomOp>) {
           if (absl::Status s = FlushLastSeq(); !s.ok()) return s;
           for (SqliteStatement* stmt : {&delete_room_messages_, &delete_room_memberships_, &delete_room_}) {

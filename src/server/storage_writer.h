@@ -63,6 +63,7 @@ class StorageWriter {
   SqliteStatement delete_membership_;
   SqliteStatement insert_message_;
   SqliteStatement update_last_seq_;
+  SqliteStatement update_max_room_id_;
 };
 
 }  // namespace muxchat::server

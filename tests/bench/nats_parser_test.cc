@@ -27,6 +27,41 @@ TEST(NatsParser, ParsesMsgWithReplyTo) {
   EXPECT_EQ(op.payload, "hi");
 }
 
+TEST(NatsParser, ParsesHmsgAsMsgWithHeadersAndBody) {
+  const std::string headers = "NATS/1.0\r\nK: v\r\n\r\n";
+  const std::string in = "HMSG d 2 $JS.ACK.x " + std::to_string(headers.size()) + " " +
+                         std::to_string(headers.size() + 5) + "\r\n" + headers + "hello\r\n";
+  NatsOp op;
+  auto used = ParseNatsOp(in, &op);
+  ASSERT_TRUE(used.ok());
+  EXPECT_EQ(*used, in.size());
+  EXPECT_EQ(op.kind, NatsOp::kMsg);
+  EXPECT_EQ(op.subject, "d");
+  EXPECT_EQ(op.sid, "2");
+  EXPECT_EQ(op.reply_to, "$JS.ACK.x");
+  EXPECT_EQ(op.headers, headers);
+  EXPECT_EQ(op.payload, "hello");
+}
+
+TEST(NatsParser, ParsesStatusHmsgWithoutBody) {
+  NatsOp op;
+  ASSERT_TRUE(ParseNatsOp("HMSG _INBOX.a 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n", &op).ok());
+  EXPECT_EQ(op.headers, "NATS/1.0 503\r\n\r\n");
+  EXPECT_EQ(op.payload, "");
+}
+
+TEST(NatsParser, RejectsHmsgHeadersLongerThanTotal) {
+  NatsOp op;
+  EXPECT_EQ(ParseNatsOp("HMSG a 1 9 5\r\nabcde\r\n", &op).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(NatsParser, MsgAfterHmsgHasNoHeaders) {
+  NatsOp op;
+  ASSERT_TRUE(ParseNatsOp("HMSG a 1 12 12\r\nNATS/1.0\r\n\r\n\r\n", &op).ok());
+  ASSERT_TRUE(ParseNatsOp("MSG a 1 1\r\nx\r\n", &op).ok());
+  EXPECT_EQ(op.headers, "");
+}
+
 TEST(NatsParser, EveryProperPrefixIsIncomplete) {
   const std::string in = "MSG room 1 12\r\nab\r\ncdefghij\r\n";
   NatsOp op;

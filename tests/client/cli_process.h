@@ -114,6 +114,11 @@ class Daemon : public Child {
   explicit Daemon(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--listen=127.0.0.1:0", "--log_level=warn"};
     args.insert(args.end(), extra.begin(), extra.end());
+    // Memory only unless the test gives a data directory (the default would
+    // keep state in ./muxchat-data, shared between tests).
+    bool has_data_dir = false;
+    for (const std::string& a : args) has_data_dir |= a.rfind("--data_dir", 0) == 0 || a == "--memory";
+    if (!has_data_dir) args.push_back("--memory");
     int out[2];
     EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
     pid_ = ::fork();

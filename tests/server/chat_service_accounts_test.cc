@@ -458,6 +458,24 @@ TEST_F(AccountsTest, HistoryPagesBackwardsAndIsBounded) {
   EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{9, 10}));
 }
 
+TEST_F(AccountsTest, HistoryAfterZeroPagesFromTheOldest) {
+  Connection* a = Account("alice");
+  const uint64_t room = CreateAndJoin(a, "den");
+  for (int i = 0; i < 6; ++i) Send(a, room, absl::StrCat("m", i));
+  Take(a);
+  v1::ClientFrame h;
+  h.set_room_id(room);
+  h.mutable_history()->set_after_seq(0);  // set, so "after nothing", not "the newest"
+  h.mutable_history()->set_limit(2);
+  Request(a, h);
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{1, 2}));
+  v1::ClientFrame newest;
+  newest.set_room_id(room);
+  newest.mutable_history()->set_limit(2);
+  Request(a, newest);
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{5, 6}));
+}
+
 TEST_F(AccountsTest, HistoryIsForMembers) {
   Connection* a = Account("alice");
   const uint64_t room = CreateAndJoin(a, "den");

@@ -26,6 +26,11 @@ class MuxchatdProcess {
     int out[2];
     if (::pipe(out) != 0) return;
     std::string path = MUXCHATD_PATH;
+    // Memory only unless the test gives a data directory: muxchatd's default
+    // would keep state in ./muxchat-data, shared between tests.
+    bool has_data_dir = false;
+    for (const std::string& a : args) has_data_dir |= a.rfind("--data_dir", 0) == 0 || a == "--memory";
+    if (!has_data_dir) args.push_back("--memory");
     std::vector<char*> argv;
     argv.push_back(path.data());
     for (auto& a : args) argv.push_back(a.data());

@@ -232,6 +232,20 @@ TEST(Storage, DeleteRoomRemovesItsMembershipsAndMessages) {
   EXPECT_TRUE(Commit(*storage, MakeBatch(3, {Room(3, "GONE")})).status.ok());
 }
 
+TEST(Storage, TheLargestRoomIdOutlivesTheRoomSoIdsAreNeverReused) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(state.max_room_id, 0u);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(4, "a"), Room(9, "b")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, MakeBatch(2, {DeleteRoomOp{9}})).status.ok());
+  state = Reopen(storage, options);
+  ASSERT_EQ(state.rooms.size(), 1u);
+  EXPECT_EQ(state.max_room_id, 9u);
+}
+
 TEST(Storage, QueuedBatchesCommitInOneTransactionWithOneResultEach) {
   TempDir dir;
   LoadedState state;

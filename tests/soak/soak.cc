@@ -44,6 +44,7 @@ ABSL_FLAG(uint32_t, seed, 1, "random seed");
 ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
           "muxchatd --keepalive (0 = its default); short, it checks that idle connections answer pings");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::ZeroDuration(), "muxchatd --keepalive_timeout (0 = its default)");
+ABSL_FLAG(std::string, data_dir, "", "run muxchatd durable on this data directory (empty: --memory)");
 
 namespace muxchat {
 namespace {
@@ -75,6 +76,8 @@ class Daemon {
   bool Start(const std::string& path) {
     std::vector<std::string> args = {path, "--listen=127.0.0.1:0", "--log_level=warn", "--max_connections=100000",
                                      "--max_rooms_per_connection=64"};
+    const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+    args.push_back(data_dir.empty() ? "--memory" : "--data_dir=" + data_dir);
     if (absl::GetFlag(FLAGS_keepalive) > absl::ZeroDuration()) {
       args.push_back(absl::StrCat("--keepalive=", absl::FormatDuration(absl::GetFlag(FLAGS_keepalive))));
     }

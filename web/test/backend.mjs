@@ -38,7 +38,7 @@ export async function startBackend(dist) {
 
 function launch(binary, listen, extraArgs) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, [`--listen=${listen}`, "--log_level=warn", ...extraArgs], {
+    const child = spawn(binary, [`--listen=${listen}`, "--log_level=warn", "--memory", ...extraArgs], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     child.once("error", reject);

@@ -1,0 +1,100 @@
+#include "src/server/cluster_message.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace muxchat::server {
+namespace {
+
+constexpr absl::string_view kPayloadTag = "m1;";
+// Longer than any text muxchatd accepts (--max_text_bytes is bounded by the
+// 64 KiB frame cap by default); a length above it is corruption, refused
+// before it is trusted.
+constexpr uint64_t kMaxFieldBytes = 16 * 1024 * 1024;
+
+std::string RoomTag(absl::string_view prefix, uint64_t room_id) {
+  return absl::StrCat(prefix, ":{room:", room_id, "}:");
+}
+
+void AppendField(std::string* out, absl::string_view field) { absl::StrAppend(out, field.size(), ":", field); }
+
+// Decimal digits only: SimpleAtoi alone would also take a sign and spaces.
+bool AllDigits(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Takes one "<len>:<bytes>" field off the front of *in.
+bool TakeField(absl::string_view* in, absl::string_view* field) {
+  const size_t colon = in->find(':');
+  if (colon == absl::string_view::npos || colon > 10 || !AllDigits(in->substr(0, colon))) return false;
+  uint64_t len = 0;
+  if (!absl::SimpleAtoi(in->substr(0, colon), &len) || len > kMaxFieldBytes) return false;
+  if (in->size() - colon - 1 < len) return false;
+  *field = in->substr(colon + 1, len);
+  in->remove_prefix(colon + 1 + len);
+  return true;
+}
+
+template <typename Int>
+bool TakeNumber(absl::string_view* in, Int* value) {
+  absl::string_view field;
+  return TakeField(in, &field) && AllDigits(field) && absl::SimpleAtoi(field, value);
+}
+
+}  // namespace
+
+std::string RoomSeqKey(absl::string_view prefix, uint64_t room_id) { return RoomTag(prefix, room_id) + "seq"; }
+std::string RoomLogKey(absl::string_view prefix, uint64_t room_id) { return RoomTag(prefix, room_id) + "log"; }
+std::string RoomChannel(absl::string_view prefix, uint64_t room_id) { return RoomTag(prefix, room_id) + "ch"; }
+
+std::string DedupeKey(absl::string_view prefix, uint64_t room_id, absl::string_view scope, uint64_t client_msg_id) {
+  return absl::StrCat(RoomTag(prefix, room_id), "dd:", scope, ":", client_msg_id);
+}
+
+absl::StatusOr<uint64_t> ParseRoomChannel(absl::string_view prefix, absl::string_view channel) {
+  const std::string head = absl::StrCat(prefix, ":{room:");
+  constexpr absl::string_view kTail = "}:ch";
+  uint64_t room_id = 0;
+  if (channel.size() <= head.size() + kTail.size() || channel.substr(0, head.size()) != head ||
+      channel.substr(channel.size() - kTail.size()) != kTail ||
+      !absl::SimpleAtoi(channel.substr(head.size(), channel.size() - head.size() - kTail.size()), &room_id)) {
+    return absl::InvalidArgumentError(absl::StrCat("not a room channel: ", channel));
+  }
+  return room_id;
+}
+
+std::string EncodeClusterMessage(const ClusterMessage& m) {
+  std::string out(kPayloadTag);
+  AppendField(&out, absl::StrCat(m.seq));
+  AppendField(&out, absl::StrCat(m.timestamp_unix_micros));
+  AppendField(&out, m.sender);
+  AppendField(&out, absl::StrCat(m.sender_account_id));
+  AppendField(&out, absl::StrCat(m.client_msg_id));
+  AppendField(&out, m.text);
+  return out;
+}
+
+absl::StatusOr<ClusterMessage> DecodeClusterMessage(uint64_t room_id, absl::string_view payload) {
+  if (payload.substr(0, kPayloadTag.size()) != kPayloadTag) {
+    return absl::InvalidArgumentError("cluster message: unknown format tag");
+  }
+  absl::string_view in = payload.substr(kPayloadTag.size());
+  ClusterMessage m;
+  m.room_id = room_id;
+  absl::string_view sender, text;
+  if (!TakeNumber(&in, &m.seq) || !TakeNumber(&in, &m.timestamp_unix_micros) || !TakeField(&in, &sender) ||
+      !TakeNumber(&in, &m.sender_account_id) || !TakeNumber(&in, &m.client_msg_id) || !TakeField(&in, &text)) {
+    return absl::InvalidArgumentError("cluster message: malformed field");
+  }
+  if (!in.empty()) return absl::InvalidArgumentError("cluster message: bytes after the last field");
+  if (m.seq == 0) return absl::InvalidArgumentError("cluster message: seq 0");
+  m.sender = std::string(sender);
+  m.text = std::string(text);
+  return m;
+}
+
+}  // namespace muxchat::server

@@ -1,0 +1,61 @@
+// What muxchat keeps in Redis for a room, in one place: the key and channel
+// names, and the compact encoding of a message as the publish script sends
+// it on the room's channel. The script (cluster_publisher.cc) writes this
+// format in Lua; DecodeClusterMessage is its only reader. Pure functions,
+// any thread.
+//
+// Per room R (the {...} hash tag keeps a room's keys in one Redis Cluster slot):
+//   <prefix>:{room:R}:seq         the room's last seq (a counter)
+//   <prefix>:{room:R}:log         the room's stream, entry ID "<seq>-0"
+//   <prefix>:{room:R}:dd:<scope>:<client_msg_id>   "<seq>:<ts>" for resends
+//   <prefix>:{room:R}:ch          the pub/sub channel (not a key)
+//
+// Channel payload, "m1;" then six fields, each "<decimal length>:<bytes>":
+//   seq, timestamp (unix micros), sender, sender_account_id, client_msg_id, text
+// (decimal numbers as text; the text is last and may hold any byte).
+#ifndef MUXCHAT_SERVER_CLUSTER_MESSAGE_H_
+#define MUXCHAT_SERVER_CLUSTER_MESSAGE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace muxchat::server {
+
+struct ClusterMessage {
+  uint64_t room_id = 0;
+  uint64_t seq = 0;
+  int64_t timestamp_unix_micros = 0;  // Redis's clock when the script ran
+  std::string sender;
+  uint64_t sender_account_id = 0;  // 0 = guest
+  uint64_t client_msg_id = 0;      // 0 = none
+  std::string text;
+
+  bool operator==(const ClusterMessage& o) const {
+    return room_id == o.room_id && seq == o.seq && timestamp_unix_micros == o.timestamp_unix_micros &&
+           sender == o.sender && sender_account_id == o.sender_account_id && client_msg_id == o.client_msg_id &&
+           text == o.text;
+  }
+};
+
+std::string RoomSeqKey(absl::string_view prefix, uint64_t room_id);
+std::string RoomLogKey(absl::string_view prefix, uint64_t room_id);
+std::string RoomChannel(absl::string_view prefix, uint64_t room_id);
+// `scope` says whose client_msg_ids these are (an account, or one guest
+// connection); it must not contain ':'.
+std::string DedupeKey(absl::string_view prefix, uint64_t room_id, absl::string_view scope, uint64_t client_msg_id);
+
+// The room of a channel named by RoomChannel(prefix, ...); kInvalidArgument otherwise.
+absl::StatusOr<uint64_t> ParseRoomChannel(absl::string_view prefix, absl::string_view channel);
+
+// The channel payload for `m` (room_id is not in it: the channel says it).
+// The script builds the same bytes; this is for tests and tools.
+std::string EncodeClusterMessage(const ClusterMessage& m);
+// kInvalidArgument for anything but exactly the six fields of "m1;".
+absl::StatusOr<ClusterMessage> DecodeClusterMessage(uint64_t room_id, absl::string_view payload);
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_CLUSTER_MESSAGE_H_

@@ -1,0 +1,110 @@
+// The write side of a room shared through Redis (docs/SCALING.md, draft; not
+// yet wired into muxchatd). One atomic Redis step per message, a Lua script
+// run with EVALSHA: dedupe by client_msg_id, take the room's next seq, append
+// to the room's stream (trimmed to about `stream_maxlen`) and publish to the
+// room's channel. Every node's subscribers therefore see one order per room,
+// and a message is acknowledged only after that step. Also reads the stream
+// for history and resume. Owns its own RedisLink.
+// Single-threaded: methods and callbacks run on the loop's thread; the loop
+// must outlive the publisher, and the publisher must not be destroyed inside
+// one of its callbacks. Destroying it runs the callbacks still pending, with
+// kUnavailable.
+#ifndef MUXCHAT_SERVER_CLUSTER_PUBLISHER_H_
+#define MUXCHAT_SERVER_CLUSTER_PUBLISHER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "src/server/cluster_message.h"
+#include "src/server/event_loop.h"
+#include "src/server/redis_link.h"
+
+namespace muxchat::server {
+
+struct ClusterOptions {
+  RedisLinkOptions redis;
+  // Prefix of every key and channel (several clusters can share one Redis).
+  std::string key_prefix = "muxchat";
+  // XADD MAXLEN ~: the stream keeps at least this many of the newest entries
+  // (Redis trims whole macro-nodes, so a few more). Resume further back than
+  // this is a Gap.
+  uint32_t stream_maxlen = 10000;
+  // How long a client_msg_id is remembered for resends.
+  absl::Duration dedupe_ttl = absl::Hours(24);
+};
+
+struct PublishRequest {
+  uint64_t room_id = 0;
+  std::string sender;
+  uint64_t sender_account_id = 0;  // 0 = guest
+  uint64_t client_msg_id = 0;      // 0 = no dedupe
+  // Whose client_msg_ids these are: "a<account id>" for an account (resends
+  // after a reconnect to any node match), a node-unique connection name for
+  // a guest. No ':'.
+  std::string dedupe_scope;
+  std::string text;
+  // The highest seq this node knows for the room (from its subscriber or
+  // durable store). Used only when Redis has lost the room's counter: the
+  // next seq is then above both this and the stream's tail, never reused.
+  uint64_t seq_floor = 0;
+};
+
+struct PublishResult {
+  uint64_t seq = 0;
+  int64_t timestamp_unix_micros = 0;
+  bool duplicate = false;  // a resend: seq and timestamp are the original's
+};
+
+class ClusterPublisher {
+ public:
+  using PublishCallback = absl::AnyInvocable<void(absl::StatusOr<PublishResult>)>;
+  using ReadCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<ClusterMessage>>)>;
+
+  // The Lua source of the publish step, and its SHA-1 as EVALSHA takes it.
+  static const char* Script();
+  static std::string ScriptSha1();
+
+  ClusterPublisher(EventLoop* loop, ClusterOptions options);
+  ClusterPublisher(const ClusterPublisher&) = delete;
+  ClusterPublisher& operator=(const ClusterPublisher&) = delete;
+
+  // Up/down changes of the connection (see RedisLink::StatusCallback); while
+  // down the server refuses sends (FAILURE_STORAGE today).
+  void SetStatusCallback(RedisLink::StatusCallback cb) { status_cb_ = std::move(cb); }
+  void Start() { link_.Start(); }
+  bool up() const { return link_.up(); }
+  const RedisLink& link() const { return link_; }
+
+  // Runs the publish step. Not OK (kUnavailable while Redis is down,
+  // kInvalidArgument for a bad request): `done` is not called. OK: `done`
+  // runs exactly once, later — kUnavailable if the connection went before
+  // the reply (the message may or may not be in the room), kInternal for an
+  // error from Redis.
+  absl::Status Publish(const PublishRequest& request, PublishCallback done);
+
+  // The room's stored messages with seq > after_seq, oldest first, at most
+  // `limit`. Same contract as Publish.
+  absl::Status ReadAfter(uint64_t room_id, uint64_t after_seq, uint32_t limit, ReadCallback done);
+
+ private:
+  void OnLinkStatus(RedisLinkState state, const absl::Status& why);
+  // Sends the EVALSHA (or EVAL, after a NOSCRIPT) for `args`.
+  absl::Status Send(bool full_script, std::vector<std::string> args, PublishCallback done);
+
+  const ClusterOptions options_;
+  const std::string sha1_;
+  RedisLink link_;
+  RedisLink::StatusCallback status_cb_;
+};
+
+// Parses one XRANGE entry ([id, [field, value, ...]]) of a room's stream.
+absl::StatusOr<ClusterMessage> ParseStreamEntry(uint64_t room_id, const redisReply* entry);
+
+}  // namespace muxchat::server
+
+#endif  // MUXCHAT_SERVER_CLUSTER_PUBLISHER_H_

@@ -1,0 +1,79 @@
+#include "src/server/cluster_message.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace muxchat::server {
+namespace {
+
+ClusterMessage Sample() {
+  ClusterMessage m;
+  m.room_id = 7;
+  m.seq = 42;
+  m.timestamp_unix_micros = 1764460800123456;
+  m.sender = "alice";
+  m.sender_account_id = 9;
+  m.client_msg_id = 3;
+  m.text = std::string("a:b\n12:\0z", 9);
+  return m;
+}
+
+TEST(ClusterMessage, DecodesWhatEncodeWrote) {
+  const ClusterMessage m = Sample();
+  absl::StatusOr<ClusterMessage> back = DecodeClusterMessage(7, EncodeClusterMessage(m));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, m);
+}
+
+TEST(ClusterMessage, EncodingIsTheScriptsFormat) {
+  ClusterMessage m;
+  m.seq = 5;
+  m.timestamp_unix_micros = 17;
+  m.sender = "bo";
+  m.text = "hi";
+  // What the Lua script builds: 'm1;' .. f(seq) .. f(ts) .. f(sender) .. ...
+  EXPECT_EQ(EncodeClusterMessage(m), "m1;1:52:172:bo1:01:02:hi");
+}
+
+TEST(ClusterMessage, RejectsUnknownFormatTag) {
+  std::string p = EncodeClusterMessage(Sample());
+  p[1] = '2';
+  EXPECT_EQ(DecodeClusterMessage(7, p).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ClusterMessage, RejectsATruncatedField) {
+  const std::string p = EncodeClusterMessage(Sample());
+  EXPECT_FALSE(DecodeClusterMessage(7, p.substr(0, p.size() - 1)).ok());
+}
+
+TEST(ClusterMessage, RejectsBytesAfterTheText) {
+  EXPECT_FALSE(DecodeClusterMessage(7, EncodeClusterMessage(Sample()) + "x").ok());
+}
+
+TEST(ClusterMessage, RejectsASignedLength) {
+  EXPECT_FALSE(DecodeClusterMessage(7, "m1;+1:52:171:a1:01:01:x").ok());
+}
+
+TEST(ClusterMessage, RejectsSeqZero) {
+  ClusterMessage m = Sample();
+  m.seq = 0;
+  EXPECT_FALSE(DecodeClusterMessage(7, EncodeClusterMessage(m)).ok());
+}
+
+TEST(ClusterMessage, KeysOfARoomShareOneHashTag) {
+  EXPECT_EQ(RoomSeqKey("mc", 12), "mc:{room:12}:seq");
+  EXPECT_EQ(RoomLogKey("mc", 12), "mc:{room:12}:log");
+  EXPECT_EQ(DedupeKey("mc", 12, "a9", 3), "mc:{room:12}:dd:a9:3");
+}
+
+TEST(ClusterMessage, ParsesTheRoomOfItsOwnChannelsOnly) {
+  absl::StatusOr<uint64_t> room = ParseRoomChannel("mc", RoomChannel("mc", 12));
+  ASSERT_TRUE(room.ok()) << room.status();
+  EXPECT_EQ(*room, 12u);
+  EXPECT_FALSE(ParseRoomChannel("other", RoomChannel("mc", 12)).ok());
+  EXPECT_FALSE(ParseRoomChannel("mc", "mc:{room:x}:ch").ok());
+}
+
+}  // namespace
+}  // namespace muxchat::server

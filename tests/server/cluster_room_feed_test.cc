@@ -1,0 +1,161 @@
+#include "src/server/cluster_room_feed.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "src/server/cluster_subscriber.h"
+#include "tests/server/redis_process.h"
+
+namespace muxchat::server {
+namespace {
+
+using ::muxchat::server::testing::HaveRedisServer;
+using ::muxchat::server::testing::RedisProcess;
+using ::muxchat::server::testing::RunLoopUntil;
+
+constexpr uint64_t kRoom = 5;
+
+class ClusterRoomFeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
+    ASSERT_TRUE(redis_.Start().ok());
+    auto loop = EventLoop::Create("epoll");
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = std::move(*loop);
+    ClusterOptions options;
+    options.redis.port = redis_.port();
+    options.key_prefix = "t";
+    publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options);
+    feed_ = std::make_unique<ClusterRoomFeed>(
+        publisher_.get(), [this](const ClusterMessage& m) { delivered_.push_back(m.seq); },
+        [this](uint64_t room, uint64_t first, uint64_t last) { gaps_.emplace_back(room, first, last); },
+        /*read_batch=*/4);
+    subscriber_ = std::make_unique<ClusterSubscriber>(
+        loop_.get(), options, [this](const ClusterMessage& m) { feed_->OnMessage(m); },
+        [this](uint64_t room) { feed_->OnSubscribed(room); });
+    publisher_->Start();
+    subscriber_->Start();
+    ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return publisher_->up() && subscriber_->up(); }));
+  }
+
+  ClusterMessage PublishAndWait(const std::string& text) {
+    PublishRequest r;
+    r.room_id = kRoom;
+    r.sender = "n";
+    r.text = text;
+    std::optional<absl::StatusOr<PublishResult>> out;
+    EXPECT_TRUE(publisher_->Publish(r, [&](auto result) { out = std::move(result); }).ok());
+    EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return out.has_value(); }));
+    ClusterMessage m;
+    m.room_id = kRoom;
+    m.seq = out.has_value() && out->ok() ? (*out)->seq : 0;
+    m.text = text;
+    return m;
+  }
+
+  void Raw(const std::vector<std::string>& args) {
+    bool done = false;
+    RedisLinkOptions options;
+    options.port = redis_.port();
+    RedisLink other(loop_.get(), options);
+    other.Start();
+    ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return other.up(); }));
+    ASSERT_TRUE(other.Command(args, [&](redisReply*) { done = true; }).ok());
+    ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return done; }));
+  }
+
+  static std::vector<uint64_t> Seqs(uint64_t first, uint64_t last) {
+    std::vector<uint64_t> v;
+    for (uint64_t s = first; s <= last; ++s) v.push_back(s);
+    return v;
+  }
+
+  RedisProcess redis_;
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<ClusterPublisher> publisher_;
+  std::unique_ptr<ClusterRoomFeed> feed_;
+  std::unique_ptr<ClusterSubscriber> subscriber_;
+  std::vector<uint64_t> delivered_;
+  std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> gaps_;
+};
+
+TEST_F(ClusterRoomFeedTest, CatchesUpOnWhatWasPublishedBeforeTheSubscription) {
+  for (int i = 0; i < 10; ++i) PublishAndWait("before");  // more than one read batch
+  feed_->Track(kRoom, 0);
+  subscriber_->Acquire(kRoom);
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 10; }));
+  PublishAndWait("live");
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 11; }));
+  EXPECT_EQ(delivered_, Seqs(1, 11));
+  EXPECT_TRUE(gaps_.empty());
+}
+
+TEST_F(ClusterRoomFeedTest, StartsAfterTheGivenSeq) {
+  for (int i = 0; i < 3; ++i) PublishAndWait("old");
+  feed_->Track(kRoom, 3);
+  subscriber_->Acquire(kRoom);
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return subscriber_->subscribed_rooms() == 1; }));
+  PublishAndWait("new");
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return !delivered_.empty(); }));
+  EXPECT_EQ(delivered_, Seqs(4, 4));
+}
+
+TEST_F(ClusterRoomFeedTest, AMessageAheadIsHeldUntilTheMissingOnesAreRead) {
+  // The node missed 1..3 live (not subscribed); 4 arrives live first.
+  std::vector<ClusterMessage> sent;
+  for (int i = 0; i < 4; ++i) sent.push_back(PublishAndWait("m"));
+  feed_->Track(kRoom, 0);
+  feed_->OnMessage(sent[3]);
+  EXPECT_TRUE(delivered_.empty());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 4; }));
+  EXPECT_EQ(delivered_, Seqs(1, 4));
+  // Heard again (live after the read, or a second subscription): dropped.
+  feed_->OnMessage(sent[1]);
+  feed_->OnMessage(sent[3]);
+  EXPECT_EQ(delivered_, Seqs(1, 4));
+}
+
+TEST_F(ClusterRoomFeedTest, ReportsAGapForSeqsTheStreamNoLongerHas) {
+  std::vector<ClusterMessage> sent;
+  for (int i = 0; i < 3; ++i) sent.push_back(PublishAndWait("lost"));
+  Raw({"DEL", RoomLogKey("t", kRoom)});  // as a Redis restart without persistence would
+  sent.push_back(PublishAndWait("kept"));
+  ASSERT_EQ(sent.back().seq, 4u);
+  feed_->Track(kRoom, 0);
+  feed_->OnMessage(sent.back());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return !delivered_.empty(); }));
+  EXPECT_EQ(delivered_, Seqs(4, 4));
+  ASSERT_EQ(gaps_.size(), 1u);
+  EXPECT_EQ(gaps_[0], std::make_tuple(kRoom, uint64_t{1}, uint64_t{3}));
+}
+
+TEST_F(ClusterRoomFeedTest, AfterARedisRestartDeliveryResumesInOrder) {
+  feed_->Track(kRoom, 0);
+  subscriber_->Acquire(kRoom);
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return subscriber_->subscribed_rooms() == 1; }));
+  PublishAndWait("a");
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 1; }));
+  const uint16_t port = redis_.port();
+  redis_.Kill();
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return !publisher_->up() && !subscriber_->up(); }));
+  ASSERT_TRUE(redis_.StartOn(port).ok());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return publisher_->up() && subscriber_->subscribed_rooms() == 1; }));
+  PublishRequest r;
+  r.room_id = kRoom;
+  r.sender = "n";
+  r.text = "b";
+  r.seq_floor = feed_->last_delivered(kRoom);
+  bool acked = false;
+  ASSERT_TRUE(publisher_->Publish(r, [&](auto) { acked = true; }).ok());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return acked && delivered_.size() == 2; }));
+  EXPECT_EQ(delivered_, Seqs(1, 2));
+  EXPECT_TRUE(gaps_.empty());
+}
+
+}  // namespace
+}  // namespace muxchat::server
