@@ -44,6 +44,15 @@ class TcpTransport final : public Transport {
     if (n == 0) return IoResult{};  // nothing queued, or max_bytes 0
     return FromErrno(n, kPollWrite);
   }
+  bool WritesVectors() const override { return true; }
+  IoResult WriteVectors(const iovec* vec, size_t count) override {
+    if (count == 0) return IoResult{};
+    // MSG_NOSIGNAL as in OutputQueue::WriteToFd: a reset peer is EPIPE, not SIGPIPE.
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(vec);
+    msg.msg_iovlen = count;
+    return FromErrno(::sendmsg(fd_, &msg, MSG_NOSIGNAL), kPollWrite);
+  }
   void ShutdownWrite() override { ::shutdown(fd_, SHUT_WR); }
 
  private:

@@ -7,6 +7,7 @@
 #define MUXCHAT_SERVER_TRANSPORT_H_
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +48,19 @@ class Transport {
   virtual IoResult Read(wire::Buffer* in, size_t max_bytes) = 0;
   // Writes up to `max_bytes` from the front of `out` and consumes what left.
   virtual IoResult Write(wire::OutputQueue* out, size_t max_bytes) = 0;
+  // Whether WriteVectors works: the bytes can go to the socket as they lie,
+  // gathered (plain TCP). TLS cannot: it encrypts them into records.
+  virtual bool WritesVectors() const { return false; }
+  // One gathering write (sendmsg) of `count` buffers, for a wrapper that puts
+  // bytes of its own between bytes it does not own (WebSocket headers around
+  // payloads in shared fan-out blocks) without copying either. bytes is how
+  // many went out, from the front; the caller accounts for them.
+  virtual IoResult WriteVectors(const iovec* /*vec*/, size_t /*count*/) {
+    IoResult r;
+    r.code = IoResult::kError;
+    r.error = "vectored writes not supported";
+    return r;
+  }
   // Application bytes already read from the socket and buffered inside the
   // transport, which the poller cannot report (TLS records decrypted ahead).
   virtual bool HasBufferedInput() const { return false; }

@@ -240,27 +240,6 @@ absl::StatusOr<bool> WebSocketDecoder::Next(Buffer* in, WsEvent* event) {
   }
 }
 
-WsHeader MakeWsServerHeader(uint64_t payload_bytes, WsOpcode opcode) {
-  WsHeader h;
-  h.bytes[0] = static_cast<char>(0x80 | static_cast<uint8_t>(opcode));
-  if (payload_bytes <= 125) {
-    h.bytes[1] = static_cast<char>(payload_bytes);
-    h.size = 2;
-  } else if (payload_bytes <= 0xFFFF) {
-    h.bytes[1] = 126;
-    h.bytes[2] = static_cast<char>((payload_bytes >> 8) & 0xFF);
-    h.bytes[3] = static_cast<char>(payload_bytes & 0xFF);
-    h.size = 4;
-  } else {
-    h.bytes[1] = 127;
-    for (int i = 0; i < 8; ++i) {
-      h.bytes[2 + i] = static_cast<char>((payload_bytes >> (8 * (7 - i))) & 0xFF);
-    }
-    h.size = 10;
-  }
-  return h;
-}
-
 void AppendWsServerFrame(WsOpcode opcode, absl::string_view payload, Buffer* out) {
   const WsHeader h = MakeWsServerHeader(payload.size(), opcode);
   out->EnsureWritable(h.size + payload.size());

@@ -115,19 +115,34 @@ class WebSocketDecoder {
 };
 
 // A server frame header (FIN set, no mask) for a payload of a given length.
-// The same bytes serve every recipient of a broadcast: build it once, queue
-// it in front of the shared payload for each member. For a room's fan-out,
-// writing header + payload once into a shared block of WebSocket frames
-// (beside the block of length-prefixed frames) is better still: consecutive
-// broadcasts are then one growing range per member, as on TCP, where a
-// header + slice pair per message would spend OutputQueue's slice segments
-// (kMaxSliceSegments) and fall back to copying under load.
+// It depends on nothing but the length, so the server's WebSocketTransport
+// builds it per write from the frame's length prefix and gathers it in front
+// of the shared payload (one sendmsg); members' queues keep holding the same
+// ranges of length-prefixed frames as TCP members' do.
 struct WsHeader {
   char bytes[kWsMaxServerHeaderBytes];
   uint8_t size = 0;
   absl::string_view view() const { return {bytes, size}; }
 };
-WsHeader MakeWsServerHeader(uint64_t payload_bytes, WsOpcode opcode = WsOpcode::kBinary);
+// Inline: it runs once per message per WebSocket member.
+inline WsHeader MakeWsServerHeader(uint64_t payload_bytes, WsOpcode opcode = WsOpcode::kBinary) {
+  WsHeader h{};  // all bytes set: copies of it never read indeterminate ones
+  h.bytes[0] = static_cast<char>(0x80 | static_cast<uint8_t>(opcode));
+  if (payload_bytes <= 125) {
+    h.bytes[1] = static_cast<char>(payload_bytes);
+    h.size = 2;
+  } else if (payload_bytes <= 0xFFFF) {
+    h.bytes[1] = 126;
+    h.bytes[2] = static_cast<char>((payload_bytes >> 8) & 0xFF);
+    h.bytes[3] = static_cast<char>(payload_bytes & 0xFF);
+    h.size = 4;
+  } else {
+    h.bytes[1] = 127;
+    for (int i = 0; i < 8; ++i) h.bytes[2 + i] = static_cast<char>((payload_bytes >> (8 * (7 - i))) & 0xFF);
+    h.size = 10;
+  }
+  return h;
+}
 
 // Appends a whole unmasked server frame (header + payload) to `out`.
 void AppendWsServerFrame(WsOpcode opcode, absl::string_view payload, Buffer* out);

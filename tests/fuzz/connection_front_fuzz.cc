@@ -5,7 +5,9 @@
 // matches the first byte; every HTTP error is one the server answers; a
 // WebSocket connection hands the decoder exactly the frames the client sent
 // (each length-prefixed, within max_frame_bytes) and answers what it must;
-// frames queued for a WebSocket member leave as one binary message each.
+// frames queued for a WebSocket member leave as one binary message each,
+// whether the inner transport takes gathered writes (plain TCP: messages are
+// never copied) or not (TLS: they are staged), through writes cut anywhere.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -26,10 +28,12 @@ namespace {
 
 using server::IoResult;
 
-// Hands out the input a few bytes per Read, and keeps what is written.
+// Hands out the input a few bytes per Read, and keeps what is written; with
+// `vectored`, takes gathered writes a few bytes at a time, as TCP would.
 class ScriptedTransport final : public server::Transport {
  public:
-  ScriptedTransport(std::string in, uint32_t seed) : in_(std::move(in)), rng_(seed | 1u) {}
+  ScriptedTransport(std::string in, uint32_t seed, bool vectored)
+      : in_(std::move(in)), rng_(seed | 1u), vectored_(vectored) {}
   const char* Name() const override { return "tcp"; }
   IoResult Handshake() override { return IoResult{}; }
   IoResult Read(wire::Buffer* in, size_t max_bytes) override {
@@ -38,10 +42,7 @@ class ScriptedTransport final : public server::Transport {
       r.code = IoResult::kEof;
       return r;
     }
-    rng_ ^= rng_ << 13;
-    rng_ ^= rng_ >> 17;
-    rng_ ^= rng_ << 5;
-    const size_t n = std::min({in_.size() - at_, max_bytes, static_cast<size_t>(1 + rng_ % 97)});
+    const size_t n = std::min({in_.size() - at_, max_bytes, static_cast<size_t>(1 + Next() % 97)});
     in->Append(in_.data() + at_, n);
     at_ += n;
     r.bytes = n;
@@ -57,18 +58,42 @@ class ScriptedTransport final : public server::Transport {
     r.bytes = n;
     return r;
   }
+  bool WritesVectors() const override { return vectored_; }
+  IoResult WriteVectors(const iovec* vec, size_t count) override {
+    IoResult r;
+    size_t room = Next() % 300;
+    if (room == 0) {
+      r.code = IoResult::kWouldBlock;
+      return r;
+    }
+    for (size_t i = 0; i < count && room > 0; ++i) {
+      const size_t n = std::min(room, vec[i].iov_len);
+      written_.append(static_cast<const char*>(vec[i].iov_base), n);
+      room -= n;
+      r.bytes += n;
+    }
+    return r;
+  }
   void ShutdownWrite() override {}
   const std::string& written() const { return written_; }
 
  private:
+  uint32_t Next() {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 17;
+    rng_ ^= rng_ << 5;
+    return rng_;
+  }
+
   std::string in_;
   size_t at_ = 0;
   uint32_t rng_;
+  const bool vectored_;
   std::string written_;
 };
 
 void RunWebSocket(const std::string& early, const std::string& rest, uint32_t max_frame, uint32_t seed) {
-  auto inner = std::make_unique<ScriptedTransport>(rest, seed);
+  auto inner = std::make_unique<ScriptedTransport>(rest, seed, (seed & 1) != 0);
   ScriptedTransport* raw = inner.get();
   server::WebSocketTransport ws(std::move(inner), max_frame, early, "HTTP/1.1 101 Switching Protocols\r\n\r\n");
   wire::Buffer in(0);
@@ -106,7 +131,8 @@ void RunWebSocket(const std::string& early, const std::string& rest, uint32_t ma
     bodies.push_back(f.SerializeAsString());
     FUZZ_CHECK(wire::AppendFrame(f, &out, UINT32_MAX).ok());
   }
-  for (int turns = 0; turns < 100 && (!out.empty() || ws.HasPendingOutput()); ++turns) ws.Write(&out, 1 + seed % 5000);
+  for (int turns = 0; turns < 10000 && (!out.empty() || ws.HasPendingOutput()); ++turns) ws.Write(&out, 1 + seed % 5000);
+  FUZZ_CHECK(out.empty() && !ws.HasPendingOutput());
   ws.ShutdownWrite();
   // Read back as a client: the 101, then (unless we had to close) one binary
   // message per frame, and a Close last.

@@ -269,6 +269,23 @@ TEST(Durable, AGarbageDatabaseIsAnErrorNotAnEmptyStart) {
   EXPECT_EQ(WEXITSTATUS(status), 3);
 }
 
+TEST(Durable, ASecondServerOnTheSameDataDirExitsWhileTheFirstRuns) {
+  TempDir dir;
+  uint16_t first_port = 0;
+  auto first = StartDaemon(dir.path(), &first_port);
+  ASSERT_NE(first_port, 0);
+  uint16_t second_port = 0;
+  auto second = StartDaemon(dir.path(), &second_port);
+  EXPECT_EQ(second_port, 0) << "two servers writing one database";
+  const int status = second->Wait(absl::Seconds(10));
+  ASSERT_NE(status, -1);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  // The first is unaffected and still answers.
+  FrameClient a(first_port);
+  EXPECT_FALSE(Account(a, "alice", true).empty());
+}
+
 TEST(Durable, AFailingDiskRefusesSendsButKeepsServingAndRecoversByItself) {
   TempDir dir;
   const std::string fault = dir.path() + "/fault";

@@ -117,6 +117,18 @@ TEST(StorageSchema, AnotherProgramsSqliteDatabaseIsRefused) {
   EXPECT_NE(storage.status().message().find("not a muxchat database"), std::string::npos) << storage.status();
 }
 
+TEST(StorageSchema, ADataDirInUseIsRefusedUntilItsStorageCloses) {
+  TempDir dir;
+  LoadedState state;
+  auto first = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(first, nullptr);
+  absl::StatusOr<std::unique_ptr<Storage>> second = Storage::Open(OptionsFor(dir), &state);
+  ASSERT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos) << second.status();
+  first.reset();
+  EXPECT_NE(MustOpen(OptionsFor(dir), &state), nullptr);
+}
+
 TEST(StorageSchema, DataDirThatIsAFileIsAnError) {
   TempDir dir;
   std::ofstream(dir.data_dir()) << "x";

@@ -269,6 +269,27 @@ TEST(Storage, QueuedBatchesCommitInOneTransactionWithOneResultEach) {
   EXPECT_EQ(storage->transactions_committed(), before + 1);
 }
 
+TEST(Storage, AGroupStopsAtFourThousandOpsButTakesAtLeastOneBatch) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  const uint64_t before = storage->transactions_committed();
+
+  storage->HoldWritesForTest(true);
+  storage->Submit(Messages(2, 1, 1, 3000));
+  storage->Submit(Messages(3, 1, 3001, 3000));  // 6,000 ops together: over the cap
+  storage->Submit(Messages(4, 1, 6001, 5000));  // over the cap alone
+  storage->HoldWritesForTest(false);
+  std::vector<CommitResult> commits;
+  std::vector<ReadResult> reads;
+  WaitFor(*storage, 3, 0, &commits, &reads);
+  ASSERT_EQ(commits.size(), 3u);
+  for (const CommitResult& c : commits) EXPECT_TRUE(c.status.ok()) << c.status;
+  EXPECT_EQ(storage->transactions_committed(), before + 3);
+}
+
 TEST(Storage, ABatchBreakingAConstraintFailsAloneInItsGroup) {
   TempDir dir;
   const StorageOptions options = OptionsFor(dir);
@@ -346,6 +367,36 @@ TEST(Storage, FullDatabaseFailsWithResourceExhaustedAndRecoversWhenSpaceIsFreed)
   ASSERT_TRUE(Commit(*storage, MakeBatch(501, {DeleteRoomOp{1}})).status.ok());
   const absl::Status after = Commit(*storage, Messages(502, 2, 1, 10, absl::Now(), text)).status;
   EXPECT_TRUE(after.ok()) << after;
+}
+
+TEST(Storage, WriterCheckpointsKeepTheWalBoundedWhenTheCheckpointerLags) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  storage->HoldCheckpointsForTest(true);  // a checkpointer that never keeps up
+  constexpr uint64_t kRooms = 1000;
+  Batch rooms = MakeBatch(1, {});
+  for (uint64_t r = 1; r <= kRooms; ++r) rooms.ops.push_back(Room(r, "room" + std::to_string(r)));
+  ASSERT_TRUE(Commit(*storage, std::move(rooms)).status.ok());
+
+  // 100 batches, each touching every room's leaf page, all queued at once as
+  // a busy loop would: ~12,000 WAL pages if the WAL never started over.
+  constexpr uint64_t kBatches = 100;
+  for (uint64_t b = 0; b < kBatches; ++b) {
+    Batch batch = MakeBatch(2 + b, {});
+    for (uint64_t r = 1; r <= kRooms; ++r) batch.ops.push_back(Message(r, b + 1));
+    storage->Submit(std::move(batch));
+  }
+  std::vector<CommitResult> commits;
+  std::vector<ReadResult> reads;
+  WaitFor(*storage, kBatches, 0, &commits, &reads);
+  for (const CommitResult& c : commits) ASSERT_TRUE(c.status.ok()) << c.status;
+  struct stat st;
+  ASSERT_EQ(stat((dir.db_path() + "-wal").c_str(), &st), 0);
+  // ~19 MiB with the writer's checkpoints, ~47 MiB without.
+  EXPECT_LT(st.st_size, 32 << 20);
+  EXPECT_GT(storage->writer_checkpoints(), 0u);
 }
 
 TEST(Storage, HistoryPagesNewestBeforeAndAfter) {

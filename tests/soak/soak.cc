@@ -41,10 +41,10 @@ ABSL_FLAG(absl::Duration, duration, absl::Seconds(20), "how long traffic runs");
 ABSL_FLAG(int, max_rss_mb, 512, "fail if muxchatd's VmRSS ever exceeds this");
 ABSL_FLAG(std::string, server, MUXCHATD_PATH, "muxchatd binary");
 ABSL_FLAG(uint32_t, seed, 1, "random seed");
+ABSL_FLAG(std::string, data_dir, "", "run muxchatd durable on this data directory (empty: --memory)");
 ABSL_FLAG(absl::Duration, keepalive, absl::ZeroDuration(),
           "muxchatd --keepalive (0 = its default); short, it checks that idle connections answer pings");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::ZeroDuration(), "muxchatd --keepalive_timeout (0 = its default)");
-ABSL_FLAG(std::string, data_dir, "", "run muxchatd durable on this data directory (empty: --memory)");
 
 namespace muxchat {
 namespace {
