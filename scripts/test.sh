@@ -7,8 +7,9 @@
 #   scripts/test.sh --tsan [args...]        build-tsan/, ThreadSanitizer over what uses
 #                                           threads: the in-process server tests
 #                                           (server_test, adversarial_test, tls_server_test,
-#                                           cluster_subscriber_test: two nodes in two threads)
-#                                           and the soak
+#                                           cluster_subscriber_test: two nodes in two threads,
+#                                           account_adversarial_test), the password
+#                                           hasher's worker thread and the soak
 #   scripts/test.sh --soak [args...]        build/, only the small soak (ctest -L soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +33,9 @@ case "${1:-}" in
     web_test=0
     build_dir=build-tsan
     cmake_args+=(-DMUXCHAT_TSAN=ON -DMUXCHAT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
-    targets=(server_test adversarial_test tls_server_test muxchatd muxchat_soak)
-    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest|TlsServer)|ServerListen|ClusterSubscriberTest)\." "-L soak -V")
+    targets=(server_test adversarial_test tls_server_test cluster_subscriber_test account_adversarial_test
+             password_hasher_test muxchatd muxchat_soak)
+    ctest_runs=("-R ^(Pollers/(ServerTest|AdversarialTest|TlsServer|AccountAdversarialTest)|ServerListen|ClusterSubscriberTest|PasswordHasher)\." "-L soak -V")
     export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
     ;;
   --soak)

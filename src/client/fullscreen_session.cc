@@ -583,6 +583,16 @@ void FullscreenSession::AfterReconnect() {
     }
   }
   resumed_rooms_.clear();
+  // Before sending anything again: the rooms' replays may hold messages of
+  // ours whose echo was lost (the server recognises a resent client_msg_id
+  // only within an account's sessions, not a guest's). A round trip puts
+  // every replay in the queue; handling them confirms those messages.
+  if (!client_->closed() && client_->Ping(1, kRequestTimeout).ok()) {
+    while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+      auto ev = client_->NextEvent(absl::ZeroDuration());
+      if (ev.ok()) HandleEvent(*ev);
+    }
+  }
   // Unacknowledged and offline-typed messages, in order, under their ids.
   std::vector<Outgoing> out = std::move(outgoing_);
   outgoing_.clear();
@@ -849,7 +859,12 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       if (auto mine = line_of_msg_.find(m.client_msg_id()); m.client_msg_id() != 0 && mine != line_of_msg_.end()) {
         // Ours, by its client_msg_id (a live echo, or a replay of one whose echo was lost).
         const uint64_t line_id = mine->second;
+        const uint64_t id = m.client_msg_id();
         line_of_msg_.erase(mine);
+        // Stored before the connection broke: not to be sent again.
+        outgoing_.erase(std::remove_if(outgoing_.begin(), outgoing_.end(),
+                                       [&](const Outgoing& o) { return o.client_msg_id == id; }),
+                        outgoing_.end());
         if (ConfirmLine(frame.room_id(), line_id)) return;
       } else if (own && !m.replay() && m.client_msg_id() == 0) {
         // A server that echoes no client_msg_id: our oldest pending message here.

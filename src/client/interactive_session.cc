@@ -294,6 +294,16 @@ void InteractiveSession::AfterReconnect() {
   }
   if (stage_ == Stage::kChat) LeaveChatIfEmpty();
   ui_.SetPrompt(PromptText());
+  // Before sending anything again: the rooms' replays may hold messages of
+  // ours whose echo was lost (the server recognises a resent client_msg_id
+  // only within an account's sessions, not a guest's). A round trip puts
+  // every replay in the queue; handling them confirms those messages.
+  if (!client_->closed() && client_->Ping(1, kRequestTimeout).ok()) {
+    while (!exit_code_.has_value() && client_->HasQueuedEvent()) {
+      auto ev = client_->NextEvent(absl::ZeroDuration());
+      if (ev.ok()) HandleEvent(*ev);
+    }
+  }
   ResendPending();
 }
 

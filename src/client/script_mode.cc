@@ -97,6 +97,7 @@ class ScriptRun {
     if (!joined.ok()) return Report(*client_, absl::StrCat("cannot join ", o_.room), joined.status());
     room_id_ = joined->room_id();
     room_name_ = joined->room_name();
+    acked_seq_ = joined->last_seq();
     followed_[joined->room_id()] = joined->room_name();
     return SendStdin();
   }
@@ -498,11 +499,26 @@ class ScriptRun {
       while (client_->HasQueuedEvent()) {
         auto ev = client_->NextEvent(absl::ZeroDuration());
         if (!ev.ok()) break;
-        if (ev->has_chat_message() && ev->room_id() == room_id_ && !ev->chat_message().replay() &&
-            ev->chat_message().sender() == client_->nickname() && !inflight_.empty()) {
-          inflight_text_.erase(inflight_.front().second);
-          inflight_.pop_front();
+        const v1::ChatMessage& m = ev->chat_message();
+        if (ev->has_chat_message() && ev->room_id() == room_id_ && !m.replay() && m.client_msg_id() != 0) {
+          // Our line's echo, by the id it was sent with (an account may be
+          // sending from elsewhere too).
+          auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                                 [&](const auto& p) { return inflight_msg_[p.second] == m.client_msg_id(); });
+          if (it != inflight_.end()) {
+            Acknowledged(it);
+            backoff = kFirstBackoff;
+          }
+          acked_seq_ = std::max(acked_seq_, m.seq());
+        } else if (ev->has_chat_message() && ev->room_id() == room_id_ && !m.replay() &&
+                   m.sender() == client_->nickname() && !inflight_.empty()) {
+          Acknowledged(inflight_.begin());  // a server that echoes no client_msg_id: in order
           backoff = kFirstBackoff;
+        } else if (ev->has_reply() && ev->reply().status() == v1::SUCCESS) {
+          // A line sent again after a reconnect that the server already had.
+          auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                                 [&](const auto& p) { return p.first == ev->request_id(); });
+          if (it != inflight_.end()) Acknowledged(it);
         } else if (ev->has_reply() && ev->reply().status() != v1::SUCCESS) {
           auto it = std::find_if(inflight_.begin(), inflight_.end(),
                                  [&](const auto& p) { return p.first == ev->request_id(); });
@@ -511,6 +527,7 @@ class ScriptRun {
           inflight_.erase(it);
           std::string text = std::move(inflight_text_[index]);
           inflight_text_.erase(index);
+          inflight_msg_.erase(index);
           if (ev->reply().status() == v1::FAILURE_RATE_LIMITED) {
             // Back off and resend; from now on one at a time, so no later
             // line can overtake a resent one.
@@ -523,23 +540,41 @@ class ScriptRun {
                          ev->reply().message().c_str());
             refused = true;
           }
+        } else if (ev->has_shutdown() && o_.reconnect) {
+          std::fprintf(stderr, "muxchat: %s; reconnecting\n", DescribeServerEnd(*ev).c_str());
+          shutdown_seen_ = true;
+        } else if (ev->has_error() && o_.reconnect &&
+                   ShouldReconnect(StatusFromServer(ev->error().status(), ev->error().message()))) {
+          // The connection's end follows: reconnect then.
         } else if (std::optional<int> end = EndsRun(*ev)) {
           return *end;
         }
       }
       if (client_->closed()) {
-        std::fprintf(stderr, "muxchat: %s\n", DescribeLoss(*client_, client_->close_status()).c_str());
-        return kExitConnectionLost;
+        const absl::Status why = client_->close_status();
+        const bool again = o_.reconnect && (shutdown_seen_ || ShouldReconnect(why));
+        if (!again || !shutdown_seen_) {
+          std::fprintf(stderr, "muxchat: %s%s\n", DescribeLoss(*client_, why).c_str(), again ? "; reconnecting" : "");
+        }
+        shutdown_seen_ = false;
+        if (!again) return kExitConnectionLost;
+        if (std::optional<int> end = ReconnectSender(); end.has_value()) return *end;
+        continue;
       }
       // Send what the window and the back-off allow, in line order.
       while (!unsent_.empty() && inflight_.size() < window && absl::Now() >= resume) {
         auto first = unsent_.begin();
         auto id = client_->Send(room_id_, first->second);
-        if (!id.ok()) return Report(*client_, absl::StrCat("line ", first->first + 1, " not sent"), id.status());
+        if (!id.ok()) {
+          if (client_->closed()) break;  // the loop reconnects; the line is still unsent
+          return Report(*client_, absl::StrCat("line ", first->first + 1, " not sent"), id.status());
+        }
         inflight_.emplace_back(*id, first->first);
+        inflight_msg_[first->first] = client_->last_client_msg_id();
         inflight_text_[first->first] = std::move(first->second);
         unsent_.erase(first);
       }
+      if (client_->closed()) continue;
       if (stdin_eof_ && unsent_.empty() && inflight_.empty()) return refused ? kExitRefused : kExitOk;
       const bool want_stdin = !stdin_eof_ && unsent_.size() < kSendWindow;
       const absl::Time deadline = !unsent_.empty() && inflight_.size() < window ? resume : absl::InfiniteFuture();
@@ -547,6 +582,87 @@ class ScriptRun {
       if (!Wait(want_stdin, deadline, &stdin_ready)) return kExitOk;
       if (stdin_ready) ReadStdin();
     }
+  }
+
+  // Line `it` is delivered.
+  void Acknowledged(std::deque<std::pair<uint64_t, uint64_t>>::iterator it) {
+    inflight_text_.erase(it->second);
+    inflight_msg_.erase(it->second);
+    inflight_.erase(it);
+  }
+
+  // Stdin lines: reconnects with backoff, joins the room again and sends
+  // every line not yet acknowledged again, in order, under its
+  // client_msg_id (the server answers one it already has with a Reply, so
+  // nothing is stored twice). Returns an exit code to end the run.
+  std::optional<int> ReconnectSender() {
+    ReconnectBackoff backoff(ReconnectBackoff::Options{});
+    quiet_connect_ = true;
+    reconnecting_ = true;
+    for (;;) {
+      if (!SleepUnlessSignalled(signal_fd_, backoff.Next())) return kExitOk;
+      std::optional<int> failed = ConnectAndLogIn(/*resume=*/false);
+      if (!failed.has_value()) {
+        auto joined = client_->JoinRoom(o_.room, kRequestTimeout);
+        if (joined.ok()) {
+          room_id_ = joined->room_id();
+          break;
+        }
+        last_failure_ = joined.status();
+        failed = Report(*client_, absl::StrCat("cannot join ", o_.room), joined.status());
+      }
+      if (*failed == kExitOk) return kExitOk;  // Ctrl+C
+      const auto server = ServerStatusOf(last_failure_);
+      const bool transient = client_ == nullptr || client_->closed() || *failed == kExitConnectFailed ||
+                             server == v1::FAILURE_ALREADY_EXISTS || server == v1::FAILURE_RATE_LIMITED;
+      if (!transient) return *failed;
+    }
+    quiet_connect_ = false;
+    std::fprintf(stderr, "muxchat: reconnected\n");
+    DropStoredLines();
+    std::deque<std::pair<uint64_t, uint64_t>> again;
+    for (const auto& [request_id, index] : inflight_) {
+      auto id = client_->Send(room_id_, inflight_text_[index], inflight_msg_[index]);
+      if (!id.ok()) break;  // closed again: the loop reconnects once more
+      again.emplace_back(*id, index);
+    }
+    // Lines whose resend did not go out stay in flight under their old ids
+    // and go out with the next reconnect.
+    for (size_t i = again.size(); i < inflight_.size(); ++i) again.push_back(inflight_[i]);
+    inflight_ = std::move(again);
+    return std::nullopt;
+  }
+
+  // Lines in flight when the connection broke may have been stored with
+  // their echo lost. The server recognises a resend by client_msg_id only
+  // within one account's sessions, so (for guests too) the room's messages
+  // since the last acknowledged one are read back first, and lines found
+  // there by their client_msg_id count as delivered.
+  void DropStoredLines() {
+    if (inflight_.empty()) return;
+    v1::History query;
+    query.set_after_seq(acked_seq_);
+    auto reply = client_->History(room_id_, query, kRequestTimeout);
+    if (!reply.ok()) return;  // resend all: better twice than never
+    // The join's replay (queued first) and the page hold the same seqs:
+    // each seq after `from` is looked at once, until the page's are all seen.
+    const uint64_t from = acked_seq_;
+    std::set<uint64_t> seen;
+    const absl::Time deadline = absl::Now() + kRequestTimeout;
+    while (seen.size() < reply->history_count()) {
+      auto ev = client_->NextEvent(deadline - absl::Now());
+      if (!ev.ok()) break;
+      if (!ev->has_chat_message() || !ev->chat_message().replay() || ev->room_id() != room_id_) continue;
+      const uint64_t seq = ev->chat_message().seq();
+      if (seq <= from || !seen.insert(seq).second) continue;
+      const uint64_t id = ev->chat_message().client_msg_id();
+      acked_seq_ = std::max(acked_seq_, seq);
+      if (id == 0) continue;
+      auto it = std::find_if(inflight_.begin(), inflight_.end(),
+                             [&](const auto& p) { return inflight_msg_[p.second] == id; });
+      if (it != inflight_.end()) Acknowledged(it);
+    }
+    // Other events meanwhile are dropped: the stdin sender shows no messages.
   }
 
   const CliOptions& o_;
@@ -598,6 +714,8 @@ class ScriptRun {
   std::map<uint64_t, std::string> unsent_;
   std::deque<std::pair<uint64_t, uint64_t>> inflight_;
   std::map<uint64_t, std::string> inflight_text_;
+  std::map<uint64_t, uint64_t> inflight_msg_;  // line index -> client_msg_id it was sent with
+  uint64_t acked_seq_ = 0;                     // newest seq of the room known delivered
   uint64_t next_index_ = 0;
   std::string partial_;
   bool stdin_eof_ = false;

@@ -707,6 +707,12 @@ void ChatService::RememberMsgId(uint64_t sender_key, uint64_t client_msg_id, uin
   if (msg_ids_.insert_or_assign({sender_key, client_msg_id}, MsgIdEntry{room_id, seq}).second) {
     msg_id_order_.push_back({now, {sender_key, client_msg_id}});
   }
+  // Bounded (~60 bytes an entry): past the cap the oldest ids are forgotten
+  // before their window ends, so a flood costs memory only up to it.
+  while (msg_id_order_.size() > options_.dedupe_max_entries) {
+    msg_ids_.erase(msg_id_order_.front().second);
+    msg_id_order_.pop_front();
+  }
 }
 
 void ChatService::Deliver(const Room& room, const HistoryEntry& e) {

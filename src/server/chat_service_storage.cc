@@ -166,7 +166,9 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
   std::deque<HistoryEntry>::const_iterator from, to;
   bool covered = false;
   if (forward) {
-    from = std::lower_bound(ring.begin(), ring.end(), req.after_seq() + 1, lower);
+    // upper_bound on after_seq itself: after_seq + 1 would wrap at 2^64-1.
+    from = std::upper_bound(ring.begin(), ring.end(), req.after_seq(),
+                            [](uint64_t seq, const HistoryEntry& e) { return seq < e.seq; });
     to = from + std::min<ptrdiff_t>(limit, ring.end() - from);
     covered = req.after_seq() >= room->last_seq() || (!ring.empty() && ring.front().seq <= req.after_seq() + 1);
   } else {

@@ -12,11 +12,12 @@
 // Every allowed Check must be ended by exactly one RecordFailure,
 // RecordSuccess or RecordAbandoned with the same account and address.
 //
-// Memory is bounded: at most `max_keys` keys are tracked (default 100,000,
-// ~20 MB at worst); beyond that the least recently used key is forgotten,
-// so a spray of made-up names cannot grow it. The price: an attacker who
-// cycles more than max_keys keys in one backoff period forgets their own
-// blocks, which needs that many addresses (each address is itself a key).
+// Memory is bounded: at most `max_keys` keys are tracked (default 100,000:
+// 21 MiB of RSS when full, 221 B per key, measured with 300,000 sprayed
+// names); beyond that the least recently used key is forgotten, so a spray
+// of made-up names cannot grow it. The price: an attacker who cycles more
+// than max_keys keys within one backoff forgets their own blocks, which
+// needs that many addresses (each address is itself a key).
 //
 // Time is always passed in, never read. Single-threaded (the loop thread).
 #ifndef MUXCHAT_SERVER_LOGIN_LIMITER_H_

@@ -64,6 +64,9 @@ ABSL_FLAG(absl::Duration, history_max_age, absl::ZeroDuration(),
           "stored messages older than this are pruned in the background (0 = kept regardless of age)");
 ABSL_FLAG(bool, allow_guests, true, "let clients log in with a nickname alone, without an account");
 ABSL_FLAG(absl::Duration, session_ttl, absl::Hours(24 * 30), "how long a session token from Register/Login works");
+ABSL_FLAG(absl::Duration, dedupe_window, absl::Minutes(10),
+          "how long a message's client_msg_id is remembered: a resend within it gets the original seq");
+ABSL_FLAG(uint64_t, dedupe_max_entries, 500000, "the most client_msg_ids remembered (oldest forgotten first)");
 ABSL_FLAG(uint32_t, history_page, 500, "the most messages one History request returns");
 ABSL_FLAG(uint64_t, soft_output_bytes, 4 << 20,
           "pending output above which a member's chat messages are dropped for a Gap marker instead of queued "
@@ -189,6 +192,8 @@ int main(int argc, char** argv) {
   options.allow_guests = absl::GetFlag(FLAGS_allow_guests);
   options.session_ttl = absl::GetFlag(FLAGS_session_ttl);
   options.history_page = absl::GetFlag(FLAGS_history_page);
+  options.dedupe_window = absl::GetFlag(FLAGS_dedupe_window);
+  options.dedupe_max_entries = absl::GetFlag(FLAGS_dedupe_max_entries);
   options.soft_output_bytes = absl::GetFlag(FLAGS_soft_output_bytes);
   if (absl::GetFlag(FLAGS_password_test_cost)) {
     options.password_opslimit = 1;

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +19,18 @@ namespace {
 void Wipe(std::string& s) {
   if (!s.empty()) sodium_memzero(s.data(), s.size());
   s.clear();
+}
+
+// The password in a heap buffer of its own, and the caller's bytes wiped.
+// A short std::string keeps its bytes inline, and moving it copies them and
+// leaves the old bytes behind in the moved-from object; a heap buffer moves
+// by pointer, so the one copy the worker wipes is the only one we made.
+std::string TakePassword(std::string& password) {
+  std::string owned;
+  owned.reserve(std::max<size_t>(password.size(), 64));
+  owned.append(password);
+  Wipe(password);
+  return owned;
 }
 
 [[noreturn]] void Die(const char* what) {
@@ -61,7 +74,7 @@ PasswordHasher::~PasswordHasher() {
 bool PasswordHasher::Hash(uint64_t job_id, std::string password) {
   Job job;
   job.job_id = job_id;
-  job.password = std::move(password);
+  job.password = TakePassword(password);
   return Enqueue(std::move(job));
 }
 
@@ -69,8 +82,17 @@ bool PasswordHasher::Verify(uint64_t job_id, std::string password, std::string s
   Job job;
   job.job_id = job_id;
   job.verify = true;
-  job.password = std::move(password);
+  job.password = TakePassword(password);
   job.stored_hash = std::move(stored_hash);
+  return Enqueue(std::move(job));
+}
+
+bool PasswordHasher::VerifyUnknownAccount(uint64_t job_id, std::string password) {
+  Job job;
+  job.job_id = job_id;
+  job.verify = true;
+  job.unknown_account = true;
+  job.password = TakePassword(password);
   return Enqueue(std::move(job));
 }
 
@@ -139,9 +161,35 @@ void PasswordHasher::WorkerMain() {
   }
 }
 
-PasswordResult PasswordHasher::Run(Job& job) const {
+std::string PasswordHasher::MakeDummyHash() const {
+  // A random password nobody knows, hashed at this hasher's cost, so that
+  // VerifyUnknownAccount costs what Verify costs. Made on first use, not at
+  // start: a server (or a test) that never needs it never pays a hash.
+  unsigned char secret[32];
+  randombytes_buf(secret, sizeof secret);
+  char out[crypto_pwhash_STRBYTES];
+  std::string hash;
+  if (crypto_pwhash_str(out, reinterpret_cast<const char*>(secret), sizeof secret, cost_.opslimit, cost_.memlimit) ==
+      0) {
+    hash = out;
+  }
+  sodium_memzero(secret, sizeof secret);
+  return hash;
+}
+
+PasswordResult PasswordHasher::Run(Job& job) {
   PasswordResult result;
   result.job_id = job.job_id;
+  if (job.unknown_account) {
+    // The answer is false whatever the hash says; only the work matters.
+    // (If the dummy hash could not be made, libsodium cannot allocate
+    // memlimit now and real verifies fail the same way, just as fast.)
+    if (dummy_hash_.empty()) dummy_hash_ = MakeDummyHash();
+    if (!dummy_hash_.empty()) {
+      (void)!crypto_pwhash_str_verify(dummy_hash_.c_str(), job.password.data(), job.password.size());
+    }
+    return result;
+  }
   if (job.verify) {
     // crypto_pwhash_str_verify reads a NUL-terminated string: c_str() gives
     // one, and a stored hash with an embedded NUL is just malformed (fails).

@@ -1,13 +1,14 @@
 // Argon2id password hashing and verification (libsodium crypto_pwhash_str*)
-// on one worker thread, so the event loop never spends the ~50 ms and 19 MiB
+// on one worker thread, so the event loop never spends the ~70 ms and 19 MiB
 // a hash costs. Jobs go in with Hash/Verify; when results wait,
 // completion_fd() (an eventfd) is readable and TakeResults collects them.
 //
 // Thread rule: every public member is for the loop thread (the one that
 // constructed it); the worker is internal. Owns its thread and its eventfd.
-// Password bytes handed in are wiped (sodium_memzero) as soon as the job is
-// done or dropped; the caller should wipe any copy it keeps (e.g. the parsed
-// request) itself.
+// A password handed in is copied once into a heap buffer of its own and the
+// string passed is wiped at once; that buffer is wiped (sodium_memzero) when
+// the job is done, refused or dropped. Any other copy (the parsed request)
+// is the caller's to wipe.
 #ifndef MUXCHAT_SERVER_PASSWORD_HASHER_H_
 #define MUXCHAT_SERVER_PASSWORD_HASHER_H_
 
@@ -48,11 +49,13 @@ struct PasswordResult {
 
 class PasswordHasher {
  public:
-  // Jobs accepted but whose results are not yet taken. 256 Argon2id hashes at
-  // the default cost are ~13 s of work for the one thread: a login that waits
-  // longer than that is better refused (RATE_LIMITED) than queued. The bound
-  // also caps the memory held by queued passwords (≤ 256 × 1 KiB).
-  static constexpr size_t kDefaultMaxOutstanding = 256;
+  // Jobs accepted but whose results are not yet taken. At the default cost
+  // one job took 71-92 ms (hash 71-78, verify 75-92; crypto_pwhash_str in a
+  // loop on the 2-core dev host at load 11), so 64 queued jobs are ~5 s of
+  // work for the one thread: a login that would wait longer is better
+  // refused (FAILURE_RATE_LIMITED) than queued. The bound also caps the
+  // memory held by queued passwords (64 × kMaxPasswordBytes).
+  static constexpr size_t kDefaultMaxOutstanding = 64;
 
   // Starts the worker. Calls InitSodiumOnce(); aborts the process (with a
   // line on stderr) if libsodium cannot initialise or no eventfd can be made,
@@ -75,6 +78,11 @@ class PasswordHasher {
   // Queues checking `password` against `stored_hash` (a crypto_pwhash_str
   // string). Same refusal as Hash.
   bool Verify(uint64_t job_id, std::string password, std::string stored_hash);
+  // For a Login naming no account: does the same work as Verify (against a
+  // hash of a random password the worker makes at this cost on first use)
+  // and always answers ok = false, so the time to a FAILURE_AUTH does not
+  // tell which names are registered. Same refusal as Hash.
+  bool VerifyUnknownAccount(uint64_t job_id, std::string password);
 
   // True when Hash/Verify would refuse now.
   bool queue_full() const;
@@ -90,14 +98,17 @@ class PasswordHasher {
   struct Job {
     uint64_t job_id = 0;
     bool verify = false;
+    bool unknown_account = false;  // verify against dummy_hash_, answer false
     std::string password;
     std::string stored_hash;
   };
 
   bool Enqueue(Job job);
   void WorkerMain();
-  PasswordResult Run(Job& job) const;
+  PasswordResult Run(Job& job);
+  std::string MakeDummyHash() const;
 
+  std::string dummy_hash_;  // worker thread only; made by the first VerifyUnknownAccount
   const PasswordCost cost_;
   const size_t max_outstanding_;
   int event_fd_ = -1;

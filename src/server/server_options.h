@@ -68,8 +68,10 @@ struct ServerOptions {
   absl::Duration session_ttl = absl::Hours(24 * 30);
   uint64_t password_opslimit = 2;
   size_t password_memlimit = 19 << 20;
-  // How long a client_msg_id is remembered for resend dedupe.
+  // How long a client_msg_id is remembered for resend dedupe, and how many
+  // at most (the oldest go first past it: ~60 bytes each).
   absl::Duration dedupe_window = absl::Minutes(10);
+  size_t dedupe_max_entries = 500000;
   // The most messages one History request returns.
   uint32_t history_page = 500;
   // Pending output above which a member's chat messages are dropped (and

@@ -31,7 +31,7 @@ class ChatClientKeepaliveTest : public ::testing::Test {
  protected:
   void SetUp() override {
     daemon_ = std::make_unique<server::testing::MuxchatdProcess>(std::vector<std::string>{
-        "--listen=127.0.0.1:0", "--log_level=warn", absl::StrCat("--keepalive=", absl::FormatDuration(kKeepalive)),
+        "--listen=127.0.0.1:0", "--log_level=warn", "--memory", absl::StrCat("--keepalive=", absl::FormatDuration(kKeepalive)),
         absl::StrCat("--keepalive_timeout=", absl::FormatDuration(kKeepalive))});
     port_ = daemon_->ReadPort();
     ASSERT_NE(port_, 0) << daemon_->first_line();

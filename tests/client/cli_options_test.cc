@@ -159,5 +159,23 @@ TEST(CliOptions, TlsFlagMisuseIsAUsageError) {
   EXPECT_FALSE(Parse({"--insecure=1"}).ok());
 }
 
+TEST(CliOptions, UserRegisterCursorAndNoReconnect) {
+  auto o = ParseCliOptions({"--user", "ann", "--register", "--room", "r", "--listen", "--cursor", "c.txt",
+                            "--no-reconnect"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->user, "ann");
+  EXPECT_TRUE(o->register_account);
+  EXPECT_EQ(o->cursor_file, "c.txt");
+  EXPECT_FALSE(o->reconnect);
+  EXPECT_TRUE(ParseCliOptions({})->reconnect);
+}
+
+TEST(CliOptions, AccountFlagsThatDoNotFitAreUsageErrors) {
+  EXPECT_FALSE(ParseCliOptions({"--register"}).ok());                        // no --user
+  EXPECT_FALSE(ParseCliOptions({"--user", "ann", "--nick", "bob"}).ok());    // two identities
+  EXPECT_FALSE(ParseCliOptions({"--room", "r", "--cursor", "c"}).ok());      // --cursor without --listen
+  EXPECT_FALSE(ParseCliOptions({"--user="}).ok());
+}
+
 }  // namespace
 }  // namespace muxchat::client

@@ -196,6 +196,52 @@ TEST(CliListenCursor, ACursorFileThatIsNotOneIsRefusedAndLeftAlone) {
   EXPECT_NE(listener.err().find("not a muxchat cursor file"), std::string::npos) << listener.err();
 }
 
+// Every text stored in `room`, oldest first (History from seq 0).
+std::vector<std::string> StoredTexts(uint16_t port, const std::string& room) {
+  auto c = Login(port, "auditor");
+  std::vector<std::string> texts;
+  if (c == nullptr) return texts;
+  auto joined = c->JoinRoom(room, kWait);
+  EXPECT_TRUE(joined.ok()) << joined.status();
+  if (!joined.ok()) return texts;
+  v1::History query;
+  query.set_after_seq(0);
+  auto reply = c->History(joined->room_id(), query, kWait);
+  EXPECT_TRUE(reply.ok()) << reply.status();
+  if (!reply.ok()) return texts;
+  // The join's own replay comes first; the page follows its Reply.
+  size_t want = reply->history_count();
+  std::vector<std::string> page;
+  AwaitEvent(*c, [&](const v1::ServerFrame& f) {
+    if (f.has_chat_message() && f.chat_message().replay()) page.push_back(f.chat_message().text());
+    return page.size() >= joined->history_count() + want;
+  });
+  texts.assign(page.begin() + static_cast<long>(std::min<size_t>(joined->history_count(), page.size())), page.end());
+  return texts;
+}
+
+TEST(CliStdinLines, ReconnectAfterAServerKillStoresEveryLineExactlyOnce) {
+  TempDir dir;
+  DurableDaemon d(dir.File("data"));
+  Talker talker(d.port(), "r", /*create=*/true);
+  CliProcess sender({"--port", absl::StrCat(d.port()), "--nick", "writer", "--room", "r"});
+  ASSERT_TRUE(talker.AwaitJoin("writer"));
+  std::string lines;
+  for (int i = 1; i <= 20; ++i) absl::StrAppend(&lines, "m", i, "\n");
+  sender.Write(lines);
+  ASSERT_TRUE(AwaitEvent(*talker.client(), [](const v1::ServerFrame& f) {
+    return f.has_chat_message() && f.chat_message().text() == "m20";
+  }));
+  d.Restart();  // the sender may have nothing in flight, or some: either way nothing is lost or doubled
+  lines.clear();
+  for (int i = 21; i <= 40; ++i) absl::StrAppend(&lines, "m", i, "\n");
+  sender.Write(lines);
+  sender.CloseStdin();
+  EXPECT_EQ(sender.Finish(absl::Seconds(20)), 0) << sender.err();
+  EXPECT_NE(sender.err().find("reconnected"), std::string::npos) << sender.err();
+  EXPECT_EQ(StoredTexts(d.port(), "r"), Numbered(1, 40));
+}
+
 // ------------------------------------------------------------ interactive
 
 TEST(CliAccountInteractive, AsksThePasswordWithoutEchoThenReconnectsAndCountsWhatItMissed) {

@@ -93,5 +93,21 @@ TEST(CommandParser, HintsNameTheWordFormAtThePrompt) {
   EXPECT_EQ(ParseCommand("switch x", false).arg, "SWITCH only works in chat mode (JOIN a room first)");
 }
 
+TEST(CommandParser, HistoryTakesAnOptionalCountInChatMode) {
+  EXPECT_EQ(ParseCommand("/history", true).kind, CommandKind::kHistory);
+  const Command c = ParseCommand("/history 50", true);
+  EXPECT_EQ(c.kind, CommandKind::kHistory);
+  EXPECT_EQ(c.arg, "50");
+  EXPECT_EQ(ParseCommand("/history lots", true).kind, CommandKind::kInvalid);
+  EXPECT_EQ(ParseCommand("/history 0", true).kind, CommandKind::kInvalid);
+  EXPECT_EQ(ParseCommand("HISTORY", false).kind, CommandKind::kInvalid);  // needs a room
+}
+
+TEST(CommandParser, LogoutWorksAtThePromptAndInChat) {
+  EXPECT_EQ(ParseCommand("LOGOUT", false).kind, CommandKind::kLogout);
+  EXPECT_EQ(ParseCommand("/logout", true).kind, CommandKind::kLogout);
+  EXPECT_EQ(ParseCommand("/logout now", true).kind, CommandKind::kInvalid);
+}
+
 }  // namespace
 }  // namespace muxchat::client

@@ -1,6 +1,9 @@
 #include "src/client/session_common.h"
 
+#include <unistd.h>
+
 #include "gtest/gtest.h"
+#include "src/client/server_status.h"
 
 namespace muxchat::client {
 namespace {
@@ -21,6 +24,40 @@ TEST(SessionCommon, ConnectFailureAddsTheAddressWhenTheStatusLacksIt) {
 TEST(SessionCommon, DefaultNicknameIsTheSameEveryCall) {
   EXPECT_FALSE(DefaultNickname().empty());
   EXPECT_EQ(DefaultNickname(), DefaultNickname());
+}
+
+TEST(SessionCommon, ReconnectsAfterDropsTimeoutsAndSlowConsumerDisconnects) {
+  EXPECT_TRUE(ShouldReconnect(absl::UnavailableError("connection closed by the server")));
+  EXPECT_TRUE(ShouldReconnect(absl::DeadlineExceededError("server did not read our output")));
+  EXPECT_TRUE(ShouldReconnect(StatusFromServer(v1::FAILURE_TIMEOUT, "no answer to keepalive ping")));
+  EXPECT_TRUE(ShouldReconnect(StatusFromServer(v1::FAILURE_SLOW_CONSUMER, "too slow")));
+  EXPECT_TRUE(ShouldReconnect(StatusFromServer(v1::FAILURE_SERVER_FULL, "full")));
+}
+
+TEST(SessionCommon, DoesNotReconnectWhenTheServerRefusesUsForGood) {
+  EXPECT_FALSE(ShouldReconnect(absl::OkStatus()));
+  EXPECT_FALSE(ShouldReconnect(StatusFromServer(v1::FAILURE_AUTH, "token revoked")));
+  EXPECT_FALSE(ShouldReconnect(StatusFromServer(v1::FAILURE_PROTOCOL, "garbage")));
+  EXPECT_FALSE(ShouldReconnect(StatusFromServer(v1::FAILURE_VERSION_MISMATCH, "v2")));
+  EXPECT_FALSE(ShouldReconnect(absl::DataLossError("undecodable data from the server")));
+}
+
+TEST(SessionCommon, ServerKeyBracketsIpv6Literals) {
+  EXPECT_EQ(ServerKey("127.0.0.1", 7000), "127.0.0.1:7000");
+  EXPECT_EQ(ServerKey("chat.example", 7000), "chat.example:7000");
+  EXPECT_EQ(ServerKey("::1", 7000), "[::1]:7000");
+}
+
+TEST(SessionCommon, SleepUnlessSignalledStopsAtAReadableFd) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  EXPECT_TRUE(SleepUnlessSignalled(p[0], absl::Milliseconds(1)));
+  ASSERT_EQ(::write(p[1], "x", 1), 1);
+  EXPECT_FALSE(SleepUnlessSignalled(p[0], absl::Hours(1)));  // returns at once, fd left unread
+  char c;
+  EXPECT_EQ(::read(p[0], &c, 1), 1);
+  ::close(p[0]);
+  ::close(p[1]);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proto/muxchat.pb.h"
@@ -71,6 +72,57 @@ ClientFrame Ping() {
   return f;
 }
 
+// Accounts, resume and history (issue 9).
+ClientFrame Register(const std::string& name, const std::string& password) {
+  ClientFrame f;
+  f.set_request_id(9);
+  f.mutable_register_()->set_name(name);
+  f.mutable_register_()->set_password(password);
+  f.mutable_register_()->set_protocol_version(1);
+  return f;
+}
+ClientFrame Login(const std::string& name, const std::string& password) {
+  ClientFrame f;
+  f.set_request_id(10);
+  f.mutable_login()->set_name(name);
+  f.mutable_login()->set_password(password);
+  f.mutable_login()->set_protocol_version(1);
+  return f;
+}
+ClientFrame HelloToken(const std::string& token) {
+  ClientFrame f = Hello("ignored");
+  f.mutable_hello()->set_token(token);
+  return f;
+}
+ClientFrame Logout() {
+  ClientFrame f;
+  f.set_request_id(11);
+  f.mutable_logout();
+  return f;
+}
+ClientFrame Resume(const std::string& token, const std::vector<std::pair<uint64_t, uint64_t>>& cursors) {
+  ClientFrame f;
+  f.set_request_id(12);
+  f.mutable_resume()->set_token(token);
+  f.mutable_resume()->set_protocol_version(1);
+  for (const auto& [room, seq] : cursors) {
+    auto* c = f.mutable_resume()->add_cursors();
+    c->set_room_id(room);
+    c->set_last_seq(seq);
+  }
+  return f;
+}
+// after = -1: no after_seq (backwards from before_seq); else forwards.
+ClientFrame History(uint64_t room, uint64_t before, int64_t after, uint32_t limit) {
+  ClientFrame f;
+  f.set_request_id(13);
+  f.set_room_id(room);
+  f.mutable_history()->set_before_seq(before);
+  if (after >= 0) f.mutable_history()->set_after_seq(static_cast<uint64_t>(after));
+  f.mutable_history()->set_limit(limit);
+  return f;
+}
+
 void Write(const std::filesystem::path& dir, const std::string& name, const std::string& bytes) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / name, std::ios::binary) << bytes;
@@ -129,6 +181,23 @@ int main(int argc, char** argv) {
   Write(cs, "structured", Op(16, 0, std::string("\x00\x00\x02", 3)) + Op(16, 0, std::string("\x01\x00\x03", 3)) +
                               Op(16, 0, std::string("\x02\x01\x03\x01", 4)) + Op(16, 0, "\x06\x01\x00\x00hey!") +
                               Op(16, 1, std::string("\x00\x00\x01", 3)) + Op(16, 1, "\x04\x01\x03\x01"));
+  // Accounts: register, a wrong and a right login, a guest taking a
+  // registered name, garbage and well-formed unknown tokens, logout, resume
+  // with cursors past the end and for rooms never joined, history limits.
+  const std::string token43(43, 'A');
+  std::string acc = Raw(0, Register("alice", "password1")) + Raw(1, Login("alice", "wrong-password")) +
+                    Raw(1, Login("ALICE", "password1")) + Raw(2, Hello("alice")) + Raw(3, HelloToken("garbage")) +
+                    Raw(4, HelloToken(token43)) + Raw(0, Create("room")) + Raw(0, Join("room")) +
+                    Raw(0, Send(1, "kept")) + Raw(0, History(1, 0, -1, 0)) + Raw(0, History(1, 0, -1, 4000000000u)) +
+                    Raw(0, History(1, 0, 0, 3)) + Raw(0, History(1, 5, 1, 2)) + Raw(0, History(99, 0, -1, 1)) + Raw(0, Logout()) + Raw(0, Logout());
+  Write(cs, "accounts", acc);
+  Write(cs, "register_edges", Raw(0, Register("bob", "")) + Raw(0, Register("bob", "short")) +
+                                  Raw(0, Register("bob", std::string("pass\0word", 9))) +
+                                  Raw(0, Register("x y", "password1")) + Raw(0, Register("bob", std::string(200, 'p'))) +
+                                  Raw(1, Register("BOB", "password2")) + Raw(0, Login("", "")));
+  Write(cs, "resume", Raw(0, Resume(token43, {{1, 0}, {1, 1000000}, {2, 3}, {0, 0}, {~0ull, ~0ull}})) +
+                          Raw(1, Resume("", {})) + Raw(2, Resume("not a token", {{1, 1}})) +
+                          Raw(3, Register("carol", "password3")) + Raw(3, Resume(token43, {{1, 1}})));
   Write(cs, "garbage_then_hello", Op(0, 3, "\x00\x00\x00\x02\xff\xff") + Raw(3, Hello("alice")));
 
   // websocket_decoder: [cap hi][cap lo][split seed] then masked client frames.

@@ -337,6 +337,32 @@ TEST_F(AccountsTest, AClientMsgIdIsEchoedAndAResendIsNotDuplicated) {
   EXPECT_TRUE(Take(b).empty()) << "members must not get the resend";
 }
 
+TEST_F(AccountsTest, RememberedMsgIdsAreBoundedOldestFirst) {
+  options_.dedupe_max_entries = 2;
+  Start();
+  Connection* a = Account("alice");
+  const uint64_t room = CreateAndJoin(a, "den");
+  for (uint64_t id = 1; id <= 3; ++id) Send(a, room, "x", id);
+  Take(a);
+  Send(a, room, "x", 3);  // still remembered
+  EXPECT_TRUE(TakeOne(a).has_reply());
+  Send(a, room, "x", 1);  // forgotten: taken as new
+  v1::ServerFrame again = TakeOne(a);
+  ASSERT_TRUE(again.has_chat_message());
+  EXPECT_EQ(again.chat_message().seq(), 4u);
+}
+
+TEST_F(AccountsTest, RememberedMsgIdsExpireAfterTheWindow) {
+  Connection* a = Account("alice");
+  const uint64_t room = CreateAndJoin(a, "den");
+  Send(a, room, "x", 9);
+  Take(a);
+  now_ += options_.dedupe_window + absl::Seconds(1);
+  service_->Sweep(now_);
+  Send(a, room, "x", 9);
+  EXPECT_TRUE(TakeOne(a).has_chat_message());
+}
+
 TEST_F(AccountsTest, ResumeRestoresRoomsAndReplaysOnlyWhatWasMissed) {
   std::string token;
   Connection* a = Account("alice", &token);

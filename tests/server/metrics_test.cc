@@ -165,7 +165,9 @@ TEST(MetricRequestTypeOf, EveryClientFrameBodyHasItsOwnTypeAndEmptyIsOther) {
       v1::ClientFrame::kHello,     v1::ClientFrame::kCreateRoom,  v1::ClientFrame::kJoinRoom,
       v1::ClientFrame::kLeaveRoom, v1::ClientFrame::kDeleteRoom,  v1::ClientFrame::kListRooms,
       v1::ClientFrame::kSendMessage, v1::ClientFrame::kPostMessage, v1::ClientFrame::kPing,
-      v1::ClientFrame::kPong,
+      v1::ClientFrame::kPong,      v1::ClientFrame::kRegister,    v1::ClientFrame::kLogin,
+      v1::ClientFrame::kLogout,    v1::ClientFrame::kResume,      v1::ClientFrame::kHistory,
+      v1::ClientFrame::kListMembers,
   };
   // Every body field of ClientFrame is listed above: a new request type
   // must get its own label, not fall into "other".

@@ -78,6 +78,18 @@ TEST(PasswordHasher, VerifyRejectsACorruptedHash) {
   EXPECT_FALSE(Verifies(hasher, "correct horse", std::string("$argon2id\0", 10) + hash.substr(10)));
 }
 
+TEST(PasswordHasher, VerifyUnknownAccountAlwaysFails) {
+  PasswordHasher hasher(PasswordCost::ForTests());
+  for (const std::string& password : {std::string("password1"), std::string(""), std::string(1024, 'x')}) {
+    ASSERT_TRUE(hasher.VerifyUnknownAccount(9, password));
+    const std::vector<PasswordResult> r = AwaitResults(hasher, 1);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].job_id, 9u);
+    EXPECT_FALSE(r[0].ok);
+    EXPECT_TRUE(r[0].hash.empty());
+  }
+}
+
 TEST(PasswordHasher, SamePasswordGetsADifferentSalt) {
   PasswordHasher hasher(PasswordCost::ForTests());
   EXPECT_NE(HashOf(hasher, "same password"), HashOf(hasher, "same password"));
