@@ -29,6 +29,11 @@ class Daemon {
   // `max_fds` > 0 lowers the child's RLIMIT_NOFILE before exec. A non-empty
   // `stderr_file` receives the child's log lines.
   explicit Daemon(std::vector<std::string> args, rlim_t max_fds = 0, const std::string& stderr_file = "") {
+    // Memory only unless a test gives a data directory: the default,
+    // ./muxchat-data, would be shared (and locked) between tests.
+    bool has_data_dir = false;
+    for (const std::string& a : args) has_data_dir |= a.rfind("--data_dir", 0) == 0 || a == "--memory";
+    if (!has_data_dir) args.push_back("--memory");
     int out[2];
     EXPECT_EQ(::pipe(out), 0);
     pid_ = ::fork();
