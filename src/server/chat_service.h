@@ -101,6 +101,10 @@ class ChatService {
   // Welcome answering `f`, with `token` when one was just issued.
   void CompleteLogin(Connection* conn, const v1::ClientFrame& f, const std::string& name, Account* account,
                      std::string token_hash, const std::string& token, absl::Time expires);
+  // Issues a session for `account`, stores it (with the account itself when
+  // `new_account`; a failed commit forgets both) and then sends Welcome.
+  void StartSession(Connection* conn, const v1::ClientFrame& f, const Account& account, bool new_account,
+                    absl::Time now);
   // Issues a session for `account`: the token (returned) and its hash and expiry.
   std::string IssueSession(const Account& account, absl::Time now, std::string* hash, absl::Time* expires);
   // Resume: adds conn to a room of its account and replays after `cursor`

@@ -221,35 +221,40 @@ void ChatService::FinishRegister(Connection* conn, const v1::ClientFrame& f, con
     return;
   }
   Account* account = accounts_.Add(accounts_.NextId(), req.name(), r.hash, now);
-  std::string hash;
-  absl::Time expires;
-  std::string token = IssueSession(*account, now, &hash, &expires);
   NewAccount a;
   a.account.id = account->id;
   a.account.name = account->name;
   a.account.password_hash = account->password_hash;
   a.account.created_unix_micros = absl::ToUnixMicros(now);
   Persist(std::move(a));
-  // Welcome only once the account and its session are stored.
+  StartSession(conn, f, *account, /*new_account=*/true, now);
+}
+
+void ChatService::StartSession(Connection* conn, const v1::ClientFrame& f, const Account& account, bool new_account,
+                               absl::Time now) {
+  std::string hash;
+  absl::Time expires;
+  std::string token = IssueSession(account, now, &hash, &expires);
+  // Welcome only once the session (and a new account) is stored.
   conn->auth_pending = true;
-  const uint64_t conn_id = conn->id(), account_id = account->id;
+  const uint64_t conn_id = conn->id(), account_id = account.id;
   Persist(NewSession{SessionRecord{hash, account_id, absl::ToUnixMicros(expires)}},
-          [this, conn_id, account_id, f, hash, token, expires](const absl::Status& st) {
+          [this, conn_id, account_id, new_account, f, hash, token, expires](const absl::Status& st) {
             Connection* c = FindConnection(conn_id);
             if (!st.ok()) {
               accounts_.RemoveSession(hash);
-              accounts_.Remove(account_id);
+              if (new_account) accounts_.Remove(account_id);
               if (c != nullptr) {
                 c->auth_pending = false;
                 ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(st.message()));
               }
               return;
             }
-            Account* account = accounts_.FindById(account_id);
-            if (c == nullptr || account == nullptr) return;
+            Account* stored = accounts_.FindById(account_id);
+            if (c == nullptr || stored == nullptr) return;
+            if (new_account) logger_->Log(LogLevel::kInfo, "account %d '%s' registered", account_id, stored->name);
             c->auth_pending = false;
-            logger_->Log(LogLevel::kInfo, "account %d '%s' registered", account_id, account->name);
-            CompleteLogin(c, f, account->name, account, hash, token, expires);
+            CompleteLogin(c, f, stored->name, stored, hash, token, expires);
           });
 }
 
@@ -262,27 +267,7 @@ void ChatService::FinishLogin(Connection* conn, const v1::ClientFrame& f, const 
     return;
   }
   login_limiter_.RecordSuccess(req.name(), conn->peer(), now);
-  std::string hash;
-  absl::Time expires;
-  std::string token = IssueSession(*account, now, &hash, &expires);
-  conn->auth_pending = true;
-  const uint64_t conn_id = conn->id(), account_id = account->id;
-  Persist(NewSession{SessionRecord{hash, account_id, absl::ToUnixMicros(expires)}},
-          [this, conn_id, account_id, f, hash, token, expires](const absl::Status& st) {
-            Connection* c = FindConnection(conn_id);
-            if (!st.ok()) {
-              accounts_.RemoveSession(hash);
-              if (c != nullptr) {
-                c->auth_pending = false;
-                ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(st.message()));
-              }
-              return;
-            }
-            Account* account = accounts_.FindById(account_id);
-            if (c == nullptr || account == nullptr) return;
-            c->auth_pending = false;
-            CompleteLogin(c, f, account->name, account, hash, token, expires);
-          });
+  StartSession(conn, f, *account, /*new_account=*/false, now);
 }
 
 void ChatService::HandleLogout(Connection* conn, const v1::ClientFrame& f) {
