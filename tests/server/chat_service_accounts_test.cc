@@ -12,43 +12,21 @@
 #include "gtest/gtest.h"
 #include "src/server/chat_service.h"
 #include "src/wire/frame_codec.h"
+#include "tests/server/chat_service_fixture.h"
 #include "tests/server/fake_storage.h"
 #include "tests/wire/decode_all.h"
 
 namespace muxchat::server {
 namespace {
 
-class AccountsTest : public ::testing::Test {
+class AccountsTest : public testing::ChatServiceFixture {
  protected:
   void SetUp() override {
     options_.password_opslimit = 1;
     options_.password_memlimit = 8192;
     Start();
   }
-  void Start() { service_ = std::make_unique<ChatService>(options_, &logger_); }
-
-  Connection* NewConnection(const std::string& peer = "10.0.0.1:5000") {
-    conns_.push_back(std::make_unique<Connection>(next_id_++, -1, peer, now_, options_.max_output_bytes, &dirty_));
-    return conns_.back().get();
-  }
-  void Request(Connection* c, v1::ClientFrame f) {
-    if (f.request_id() == 0) f.set_request_id(++next_request_);
-    service_->HandleFrame(c, f, now_);
-  }
-  std::vector<v1::ServerFrame> Take(Connection* c) {
-    std::string bytes;
-    c->output().CopyTo(&bytes);
-    c->output().Consume(bytes.size());
-    size_t leftover = 0;
-    auto out = wire::testing::DecodeAll<v1::ServerFrame>(bytes, &leftover);
-    EXPECT_EQ(leftover, 0u);
-    return out;
-  }
-  v1::ServerFrame TakeOne(Connection* c) {
-    auto frames = Take(c);
-    EXPECT_EQ(frames.size(), 1u);
-    return frames.empty() ? v1::ServerFrame() : frames[0];
-  }
+  Connection* NewConnection(const std::string& peer = "10.0.0.1:5000") { return ChatServiceFixture::NewConnection(peer); }
   // Waits for the hasher to answer (its eventfd) and runs the follow-ups.
   void AwaitPasswords() {
     pollfd p{service_->password_fd(), POLLIN, 0};
@@ -81,15 +59,6 @@ class AccountsTest : public ::testing::Test {
     v1::ServerFrame w = Auth(c, true, name, "correct horse");
     EXPECT_TRUE(w.has_welcome()) << w.DebugString();
     if (token != nullptr) *token = w.welcome().session_token();
-    return c;
-  }
-  Connection* Guest(const std::string& nick) {
-    Connection* c = NewConnection();
-    v1::ClientFrame f;
-    f.mutable_hello()->set_nickname(nick);
-    f.mutable_hello()->set_protocol_version(1);
-    Request(c, f);
-    EXPECT_TRUE(TakeOne(c).has_welcome());
     return c;
   }
   uint64_t CreateAndJoin(Connection* c, const std::string& name) {
@@ -139,15 +108,10 @@ class AccountsTest : public ::testing::Test {
     return seqs;
   }
 
-  ServerOptions options_;
-  Logger logger_{LogLevel::kOff};
-  std::unique_ptr<testing::FakeStorage> storage_;  // outlives the service
-  std::unique_ptr<ChatService> service_;
-  std::vector<std::unique_ptr<Connection>> conns_;
-  std::vector<Connection*> dirty_;
-  absl::Time now_ = absl::FromUnixSeconds(1700000000);
-  uint64_t next_id_ = 100;
-  uint64_t next_request_ = 0;
+  // The service goes first: it borrows the storage.
+  void TearDown() override { service_.reset(); }
+
+  std::unique_ptr<testing::FakeStorage> storage_;
 };
 
 TEST_F(AccountsTest, RegisterAnswersWelcomeWithASessionToken) {
@@ -308,10 +272,10 @@ TEST_F(AccountsTest, OwnershipFollowsTheAccountNotTheConnection) {
 }
 
 TEST_F(AccountsTest, AGuestsOwnershipEndsWithItsConnection) {
-  Connection* g = Guest("gus");
+  Connection* g = LogIn("gus");
   CreateAndJoin(g, "tent");
   Disconnect(g);
-  Connection* impostor = Guest("gus");  // the same nickname, free again
+  Connection* impostor = LogIn("gus");  // the same nickname, free again
   v1::ClientFrame del;
   del.mutable_delete_room()->set_name("tent");
   Request(impostor, del);
@@ -320,7 +284,7 @@ TEST_F(AccountsTest, AGuestsOwnershipEndsWithItsConnection) {
 
 TEST_F(AccountsTest, AClientMsgIdIsEchoedAndAResendIsNotDuplicated) {
   Connection* a = Account("alice");
-  Connection* b = Guest("bob");
+  Connection* b = LogIn("bob");
   const uint64_t room = CreateAndJoin(a, "den");
   Join(b, "den");
   Take(a);
@@ -366,7 +330,7 @@ TEST_F(AccountsTest, RememberedMsgIdsExpireAfterTheWindow) {
 TEST_F(AccountsTest, ResumeRestoresRoomsAndReplaysOnlyWhatWasMissed) {
   std::string token;
   Connection* a = Account("alice", &token);
-  Connection* b = Guest("bob");
+  Connection* b = LogIn("bob");
   const uint64_t r1 = CreateAndJoin(a, "one");
   const uint64_t r2 = CreateAndJoin(a, "two");
   Join(b, "one");
@@ -421,7 +385,7 @@ TEST_F(AccountsTest, ResumeBeyondTheRingSendsAGap) {
   std::string token;
   Connection* a = Account("alice", &token);
   const uint64_t room = CreateAndJoin(a, "den");
-  Connection* b = Guest("bob");
+  Connection* b = LogIn("bob");
   Join(b, "den");
   Disconnect(a);
   for (int i = 0; i < 10; ++i) Send(b, room, absl::StrCat("m", i));
@@ -505,7 +469,7 @@ TEST_F(AccountsTest, HistoryAfterZeroPagesFromTheOldest) {
 TEST_F(AccountsTest, HistoryIsForMembers) {
   Connection* a = Account("alice");
   const uint64_t room = CreateAndJoin(a, "den");
-  Connection* b = Guest("bob");
+  Connection* b = LogIn("bob");
   v1::ClientFrame h;
   h.set_room_id(room);
   h.mutable_history();
@@ -516,8 +480,8 @@ TEST_F(AccountsTest, HistoryIsForMembers) {
 TEST_F(AccountsTest, ASlowReaderGetsAGapInsteadOfBeingDisconnected) {
   options_.soft_output_bytes = 2000;
   Start();
-  Connection* a = Guest("alice");
-  Connection* slow = Guest("slow");
+  Connection* a = LogIn("alice");
+  Connection* slow = LogIn("slow");
   const uint64_t room = CreateAndJoin(a, "den");
   Join(slow, "den");
   Take(a);
@@ -541,8 +505,8 @@ TEST_F(AccountsTest, ASlowReaderGetsAGapInsteadOfBeingDisconnected) {
 TEST_F(AccountsTest, AnOwedGapIsSentByTheSweepWhenTheRoomGoesQuiet) {
   options_.soft_output_bytes = 2000;
   Start();
-  Connection* a = Guest("alice");
-  Connection* slow = Guest("slow");
+  Connection* a = LogIn("alice");
+  Connection* slow = LogIn("slow");
   const uint64_t room = CreateAndJoin(a, "den");
   Join(slow, "den");
   for (int i = 0; i < 20; ++i) Send(a, room, std::string(300, 'x'));
@@ -557,8 +521,8 @@ TEST_F(AccountsTest, AnOwedGapIsSentByTheSweepWhenTheRoomGoesQuiet) {
 
 TEST_F(AccountsTest, ADurableMessageIsDeliveredOnlyOnceCommitted) {
   UseFakeStorage();
-  Connection* a = Guest("alice");
-  Connection* b = Guest("bob");
+  Connection* a = LogIn("alice");
+  Connection* b = LogIn("bob");
   const uint64_t room = CreateAndJoin(a, "den");
   Join(b, "den");
   Take(a);
@@ -581,7 +545,7 @@ TEST_F(AccountsTest, ADurableMessageIsDeliveredOnlyOnceCommitted) {
 
 TEST_F(AccountsTest, TwoBatchesCommitAtATimeAndTheNextGathersMeanwhile) {
   UseFakeStorage();
-  Connection* a = Guest("alice");
+  Connection* a = LogIn("alice");
   const uint64_t room = CreateAndJoin(a, "den");
   Take(a);
   Send(a, room, "1");
@@ -606,7 +570,7 @@ TEST_F(AccountsTest, TwoBatchesCommitAtATimeAndTheNextGathersMeanwhile) {
 
 TEST_F(AccountsTest, AFailedCommitRefusesItsSendsAndReusesNoSeq) {
   UseFakeStorage();
-  Connection* a = Guest("alice");
+  Connection* a = LogIn("alice");
   const uint64_t room = CreateAndJoin(a, "den");
   Take(a);
   Send(a, room, "lost 1");
@@ -634,8 +598,8 @@ TEST_F(AccountsTest, AFailedCommitRefusesItsSendsAndReusesNoSeq) {
 // with it at once (Storage refuses it too; its late result is ignored).
 TEST_F(AccountsTest, AFailedCommitFailsTheBatchInFlightBehindItAndReusesNoSeq) {
   UseFakeStorage();
-  Connection* a = Guest("alice");
-  Connection* b = Guest("bob");
+  Connection* a = LogIn("alice");
+  Connection* b = LogIn("bob");
   const uint64_t room = CreateAndJoin(a, "den");
   Join(b, "den");
   Take(a);
@@ -705,7 +669,7 @@ TEST_F(AccountsTest, StateLoadedFromStorageComesBack) {
   EXPECT_EQ(den->last_seq(), 12u);
   EXPECT_EQ(den->history().size(), 2u);
   ASSERT_NE(service_->accounts().FindById(5), nullptr);
-  Connection* g = Guest("gus");
+  Connection* g = LogIn("gus");
   std::vector<v1::ServerFrame> joined = Join(g, "den");
   EXPECT_EQ(joined[0].reply().oldest_seq(), 11u);
   EXPECT_EQ(Seqs(joined), (std::vector<uint64_t>{11, 12}));
@@ -720,7 +684,7 @@ TEST_F(AccountsTest, HistoryOlderThanTheRingIsReadFromStorage) {
   options_.history = 2;
   Start();
   UseFakeStorage();
-  Connection* a = Guest("alice");
+  Connection* a = LogIn("alice");
   const uint64_t room = CreateAndJoin(a, "den");
   for (int i = 0; i < 5; ++i) Send(a, room, absl::StrCat("m", i));
   CommitAll();

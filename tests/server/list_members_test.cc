@@ -7,53 +7,17 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/server/chat_service.h"
+#include "tests/server/chat_service_fixture.h"
 #include "tests/wire/decode_all.h"
 
 namespace muxchat::server {
 namespace {
 
-class ListMembersTest : public ::testing::Test {
+class ListMembersTest : public testing::ChatServiceFixture {
  protected:
   void SetUp() override {
     options_.messages_per_second = 0;  // hundreds of requests in no time
     Start();
-  }
-  void Start() { service_ = std::make_unique<ChatService>(options_, &logger_); }
-
-  Connection* NewConnection() {
-    conns_.push_back(std::make_unique<Connection>(next_id_++, -1, "mem", now_, options_.max_output_bytes, &dirty_));
-    return conns_.back().get();
-  }
-
-  void Request(Connection* c, v1::ClientFrame f) {
-    f.set_request_id(++next_request_);
-    service_->HandleFrame(c, f, now_);
-  }
-
-  std::vector<v1::ServerFrame> Take(Connection* c) {
-    std::string bytes;
-    c->output().CopyTo(&bytes);
-    c->output().Consume(bytes.size());
-    size_t leftover = 0;
-    auto out = wire::testing::DecodeAll<v1::ServerFrame>(bytes, &leftover);
-    EXPECT_EQ(leftover, 0u);
-    return out;
-  }
-
-  v1::ServerFrame TakeOne(Connection* c) {
-    auto frames = Take(c);
-    EXPECT_EQ(frames.size(), 1u);
-    return frames.empty() ? v1::ServerFrame() : frames[0];
-  }
-
-  Connection* LogIn(const std::string& nick) {
-    Connection* c = NewConnection();
-    v1::ClientFrame f;
-    f.mutable_hello()->set_nickname(nick);
-    f.mutable_hello()->set_protocol_version(1);
-    Request(c, f);
-    EXPECT_TRUE(TakeOne(c).has_welcome());
-    return c;
   }
 
   uint64_t Create(Connection* c, const std::string& name) {
@@ -106,15 +70,6 @@ class ListMembersTest : public ::testing::Test {
     } while (!cursor.empty() && *pages < 10000);
     return all;
   }
-
-  ServerOptions options_;
-  Logger logger_{LogLevel::kOff};
-  std::unique_ptr<ChatService> service_;
-  std::vector<std::unique_ptr<Connection>> conns_;
-  std::vector<Connection*> dirty_;
-  absl::Time now_ = absl::FromUnixSeconds(1700000000);
-  uint64_t next_id_ = 100;
-  uint64_t next_request_ = 0;
 };
 
 TEST_F(ListMembersTest, PagesFollowTheCursorToTheLastPage) {
