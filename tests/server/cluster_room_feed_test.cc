@@ -29,6 +29,8 @@ class ClusterRoomFeedTest : public ::testing::Test {
     loop_ = std::move(*loop);
     ClusterOptions options;
     options.redis.port = redis_.port();
+    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
+    options.redis.command_timeout = absl::Seconds(15);
     options.key_prefix = "t";
     publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options);
     feed_ = std::make_unique<ClusterRoomFeed>(
@@ -49,8 +51,12 @@ class ClusterRoomFeedTest : public ::testing::Test {
     r.sender = "n";
     r.text = text;
     std::optional<absl::StatusOr<PublishResult>> out;
-    EXPECT_TRUE(publisher_->Publish(r, [&](auto result) { out = std::move(result); }).ok());
-    EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return out.has_value(); }));
+    const absl::Status queued = publisher_->Publish(r, [&](auto result) { out = std::move(result); });
+    EXPECT_TRUE(queued.ok()) << queued;
+    // Refused at once (Redis down): no answer will come, so none is awaited.
+    if (queued.ok()) {
+      EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return out.has_value(); }));
+    }
     ClusterMessage m;
     m.room_id = kRoom;
     m.seq = out.has_value() && out->ok() ? (*out)->seq : 0;

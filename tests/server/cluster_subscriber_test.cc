@@ -40,6 +40,8 @@ struct Node {
     loop = std::move(*created);
     ClusterOptions options;
     options.redis.port = port;
+    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
+    options.redis.command_timeout = absl::Seconds(15);
     options.key_prefix = "t";
     publisher = std::make_unique<ClusterPublisher>(loop.get(), options);
     subscriber = std::make_unique<ClusterSubscriber>(

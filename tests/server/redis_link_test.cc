@@ -25,7 +25,9 @@ class RedisLinkTest : public ::testing::TestWithParam<const char*> {
     loop_ = std::move(*loop);
     RedisLinkOptions options;
     options.port = redis_.port();
-    options.command_timeout = absl::Milliseconds(500);
+    // Short, for the SIGSTOP test to see the watchdog soon; long enough that a
+    // loaded machine's scheduling delay does not cut a healthy link.
+    options.command_timeout = absl::Seconds(2);
     link_ = std::make_unique<RedisLink>(loop_.get(), options);
     link_->SetStatusCallback([this](RedisLinkState state, const absl::Status& why) {
       states_.push_back(state);
