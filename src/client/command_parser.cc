@@ -108,4 +108,20 @@ const char* CommandHelp(bool in_chat) {
          "  //text          send text starting with '/'";
 }
 
+bool NeedsServer(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kCreate:
+    case CommandKind::kDelete:
+    case CommandKind::kList:
+    case CommandKind::kJoin:
+    case CommandKind::kLeave:
+    case CommandKind::kHistory:
+    case CommandKind::kLogout:
+    case CommandKind::kNames:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace muxchat::client

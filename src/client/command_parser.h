@@ -35,6 +35,10 @@ struct Command {
 };
 
 // `in_chat`: chat mode, where plain text is a message and commands need '/'.
+// Commands that ask the server something: refused while reconnecting
+// (chat text is kept and sent once back).
+bool NeedsServer(CommandKind kind);
+
 Command ParseCommand(absl::string_view line, bool in_chat);
 
 // How to name command `verb` to the user: "/join" in chat mode, "JOIN" at

@@ -620,21 +620,9 @@ bool FullscreenSession::ConfirmLine(uint64_t room_id, uint64_t line_id) {
 }
 
 void FullscreenSession::HandleCommand(const Command& command) {
-  if (down_) {
-    switch (command.kind) {
-      case CommandKind::kCreate:
-      case CommandKind::kDelete:
-      case CommandKind::kList:
-      case CommandKind::kJoin:
-      case CommandKind::kLeave:
-      case CommandKind::kHistory:
-      case CommandKind::kLogout:
-      case CommandKind::kNames:
-        Error("not connected: reconnecting (Ctrl+C quits)");
-        return;
-      default:
-        break;
-    }
+  if (down_ && NeedsServer(command.kind)) {
+    Error("not connected: reconnecting (Ctrl+C quits)");
+    return;
   }
   switch (command.kind) {
     case CommandKind::kEmpty:

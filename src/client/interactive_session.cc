@@ -482,20 +482,9 @@ void InteractiveSession::LeaveChatIfEmpty() {
 }
 
 void InteractiveSession::HandleCommand(const Command& command) {
-  if (down_) {
-    switch (command.kind) {
-      case CommandKind::kCreate:
-      case CommandKind::kDelete:
-      case CommandKind::kList:
-      case CommandKind::kJoin:
-      case CommandKind::kLeave:
-      case CommandKind::kHistory:
-      case CommandKind::kLogout:
-        Error("not connected: reconnecting (Ctrl+C quits)");
-        return;
-      default:
-        break;
-    }
+  if (down_ && NeedsServer(command.kind)) {
+    Error("not connected: reconnecting (Ctrl+C quits)");
+    return;
   }
   switch (command.kind) {
     case CommandKind::kHistory:

@@ -111,3 +111,18 @@ TEST(CommandParser, LogoutWorksAtThePromptAndInChat) {
 
 }  // namespace
 }  // namespace muxchat::client
+
+namespace muxchat::client {
+namespace {
+
+TEST(NeedsServer, RequestsWaitForTheServerButChatTextAndLocalCommandsDoNot) {
+  for (const char* line : {"/create a", "/join a", "/leave", "/delete a", "/list", "/names", "/history", "/logout"}) {
+    EXPECT_TRUE(NeedsServer(ParseCommand(line, /*in_chat=*/true).kind)) << line;
+  }
+  for (const char* line : {"hello", "/help", "/quit", ""}) {
+    EXPECT_FALSE(NeedsServer(ParseCommand(line, /*in_chat=*/true).kind)) << line;
+  }
+}
+
+}  // namespace
+}  // namespace muxchat::client
