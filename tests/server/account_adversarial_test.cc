@@ -289,13 +289,17 @@ TEST_P(AccountAdversarialTest, RegistrationBurstBeyondTheHasherQueueIsRefusedNot
   Start(o);
   pair().Start();
   constexpr int kBurst = 100;
+  // Connect first, then write every Register back to back, so the burst
+  // reaches the server in as short a window as the test can make it.
   std::vector<int> fds;
+  std::vector<std::string> frames_out;
   for (int i = 0; i < kBurst; ++i) {
     fds.push_back(RawConnect(port()));
     v1::ClientFrame f = RegisterFrame(absl::StrCat("burst", i), kPassword);
     f.set_request_id(1);
-    SendAll(fds.back(), Frame(f));
+    frames_out.push_back(Frame(f));
   }
+  for (int i = 0; i < kBurst; ++i) SendAll(fds[i], frames_out[i]);
   int welcomed = 0, refused = 0;
   for (int fd : fds) {
     const std::vector<v1::ServerFrame> frames = ReadFrames(fd);
@@ -308,8 +312,15 @@ TEST_P(AccountAdversarialTest, RegistrationBurstBeyondTheHasherQueueIsRefusedNot
       ++refused;
     }
   }
-  EXPECT_LE(welcomed, static_cast<int>(PasswordHasher::kDefaultMaxOutstanding));
-  EXPECT_GE(refused, kBurst - static_cast<int>(PasswordHasher::kDefaultMaxOutstanding));
+  // The hasher's exact bound is PasswordHasherTest's; here a few hashes may
+  // finish (and free their places) while the burst is still arriving when
+  // the machine preempts the writer (a loaded CI host let 2 through), so the
+  // bound allows kMayFinishDuringTheBurst of them: a queue that grew without
+  // bound would welcome all 100.
+  constexpr int kMayFinishDuringTheBurst = 8;
+  const int bound = static_cast<int>(PasswordHasher::kDefaultMaxOutstanding);
+  EXPECT_LE(welcomed, bound + kMayFinishDuringTheBurst);
+  EXPECT_GE(refused, kBurst - bound - kMayFinishDuringTheBurst);
   EXPECT_EQ(welcomed + refused, kBurst);
   ExpectOnlyTheOffenderWasAffected();
 }
