@@ -79,14 +79,9 @@ void Connection::MarkDirty() {
   }
 }
 
-bool Connection::Admit(size_t bytes) {
-  if (closing()) return false;
-  if (output_.PendingBytes() + bytes > max_output_bytes_) {
-    Close(CloseReason::kSlowConsumer, v1::FAILURE_SLOW_CONSUMER, "output queue limit exceeded");
-    return false;
-  }
-  MarkDirty();
-  return true;
+bool Connection::CloseSlowConsumer() {
+  Close(CloseReason::kSlowConsumer, v1::FAILURE_SLOW_CONSUMER, "output queue limit exceeded");
+  return false;
 }
 
 void Connection::Send(const v1::ServerFrame& frame) {
@@ -101,10 +96,6 @@ char* Connection::SendReserved(size_t n) {
 
 void Connection::SendShared(const wire::SharedFrame& frame) {
   if (Admit(frame.size())) output_.Append(frame);
-}
-
-void Connection::SendSlice(const wire::SharedFrame& block, size_t begin, size_t end) {
-  if (Admit(end - begin)) output_.AppendSlice(block, begin, end);
 }
 
 void Connection::Close(CloseReason reason, v1::Status error, const std::string& message, uint64_t request_id) {

@@ -74,8 +74,11 @@ class Connection {
   char* SendReserved(size_t n);
   // Queues a frame shared with other recipients (a broadcast).
   void SendShared(const wire::SharedFrame& frame);
-  // Queues bytes [begin, end) of a shared block of broadcast frames.
-  void SendSlice(const wire::SharedFrame& block, size_t begin, size_t end);
+  // Queues bytes [begin, end) of a shared block of broadcast frames. Inline:
+  // it runs once per recipient of every broadcast.
+  void SendSlice(const wire::SharedFrame& block, size_t begin, size_t end) {
+    if (Admit(end - begin)) output_.AppendSlice(block, begin, end);
+  }
 
   // Marks the connection closing. If `error` is not STATUS_UNSPECIFIED an
   // Error frame is queued first, so the client learns why. Idempotent: the
@@ -177,8 +180,17 @@ class Connection {
  private:
   void MarkDirty();
   // False (and the connection closed as a slow consumer) if `bytes` more
-  // would take its queue past max_output_bytes.
-  bool Admit(size_t bytes);
+  // would take its queue past max_output_bytes. Inline, with the rare work
+  // (closing, joining the dirty list) out of line, so the fan-out's common
+  // case is a few compares.
+  bool Admit(size_t bytes) {
+    if (closing()) return false;
+    if (output_.PendingBytes() + bytes > max_output_bytes_) return CloseSlowConsumer();
+    if (!in_dirty_list) MarkDirty();
+    return true;
+  }
+  // Closes the connection as a slow consumer; returns false (for Admit).
+  bool CloseSlowConsumer();
 
   const uint64_t id_;
   const int fd_;

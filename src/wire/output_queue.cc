@@ -49,16 +49,8 @@ void OutputQueue::AppendShared(SharedFrame frame) {
   segments_.push_back(std::move(seg));
 }
 
-void OutputQueue::AppendSlice(const SharedFrame& block, size_t begin, size_t end) {
+void OutputQueue::AppendNewSlice(const SharedFrame& block, size_t begin, size_t end) {
   if (begin == end) return;
-  if (!segments_.empty()) {
-    Segment& last = segments_.back();
-    if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
-      last.end = end;
-      pending_ += end - begin;
-      return;
-    }
-  }
   if (slice_segments_ >= kMaxSliceSegments) {
     AppendCopy(absl::string_view(block.data() + begin, end - begin));
     return;

@@ -61,7 +61,19 @@ class OutputQueue {
   // continue the range queued last from the same block, that range just
   // grows: consecutive broadcasts cost no copy, no refcount and no iovec.
   // Past kMaxSliceSegments ranges, the bytes are copied instead.
-  void AppendSlice(const SharedFrame& block, size_t begin, size_t end);
+  // Inline for the common case of a fan-out (the range grows), which runs
+  // once per recipient; a new range goes out of line.
+  void AppendSlice(const SharedFrame& block, size_t begin, size_t end) {
+    if (!segments_.empty()) {
+      Segment& last = segments_.back();
+      if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
+        last.end = end;
+        pending_ += end - begin;
+        return;
+      }
+    }
+    AppendNewSlice(block, begin, end);
+  }
 
   // Frees the drained chunk kept for reuse (an idle connection need not hold
   // 16 KiB for traffic that may never come back).
@@ -112,6 +124,9 @@ class OutputQueue {
     const char* data() const { return shared ? shared.data() + begin : chunk.data.get(); }
     size_t size() const { return shared ? end - begin : chunk.size; }
   };
+
+  // AppendSlice when the bytes do not continue the last range.
+  void AppendNewSlice(const SharedFrame& block, size_t begin, size_t end);
 
   std::deque<Segment> segments_;
   Chunk spare_;  // a drained chunk kept for reuse, so steady traffic does not allocate
