@@ -741,11 +741,13 @@ void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, cons
 
 void ChatService::SendChatToMembers(const Room& room, size_t begin, size_t end, uint64_t seq) {
   metrics_->deliveries += room.member_count();
-  const uint64_t soft = options_.soft_output_bytes;
+  // No soft limit (0): no queue is ever above it, and the test stays one compare.
+  const uint64_t soft = options_.soft_output_bytes == 0 ? UINT64_MAX : options_.soft_output_bytes;
   for (Connection* member : room.members()) {
-    // Two loads per member on the hot path; the rest only for laggards.
-    if (member->dropped() != nullptr || (soft != 0 && member->queued_bytes() > soft)) {
-      if (!SendOwedGap(member, room.id()) || (soft != 0 && member->queued_bytes() > soft)) {
+    // Two loads per member on the hot path (the queue size is the one
+    // SendSlice's own limit check reads again); the rest only for laggards.
+    if (member->dropped() != nullptr || member->queued_bytes() > soft) {
+      if (!SendOwedGap(member, room.id()) || member->queued_bytes() > soft) {
         Connection::DroppedRange& d = member->mutable_dropped()[room.id()];
         if (d.first_seq == 0) d.first_seq = seq;
         d.last_seq = seq;
