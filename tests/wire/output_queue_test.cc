@@ -66,6 +66,37 @@ TEST(OutputQueue, SlicesThatDoNotContinueStartANewRange) {
   EXPECT_EQ(q.PendingBytes(), 7u);
 }
 
+TEST(OutputQueue, ASliceOfAnotherBlockAtTheSameOffsetStartsANewRange) {
+  // Growing a range checks the block, not only the offset: the next block's
+  // first frame may start where the last range ended.
+  SharedFrame first = SharedFrame::AllocateBlock(8);
+  std::memcpy(first.Extend(4), "abcd", 4);
+  SharedFrame second = SharedFrame::AllocateBlock(8);
+  std::memcpy(second.Extend(8), "wxyzWXYZ", 8);
+  OutputQueue q;
+  q.AppendSlice(first, 0, 4);
+  q.AppendSlice(second, 4, 8);
+  EXPECT_EQ(q.SegmentCount(), 2u);
+  std::string out;
+  q.CopyTo(&out);
+  EXPECT_EQ(out, "abcdWXYZ");
+}
+
+TEST(OutputQueue, AnEmptySliceQueuesNothing) {
+  SharedFrame block = SharedFrame::AllocateBlock(8);
+  std::memcpy(block.Extend(4), "abcd", 4);
+  OutputQueue q;
+  q.AppendSlice(block, 2, 2);
+  EXPECT_EQ(q.SegmentCount(), 0u);
+  EXPECT_TRUE(q.empty());
+  q.AppendSlice(block, 0, 2);
+  q.AppendSlice(block, 2, 2);  // continues the range, adds no byte
+  q.AppendSlice(block, 3, 3);  // would start a new range, adds no segment
+  EXPECT_EQ(q.SegmentCount(), 1u);
+  EXPECT_EQ(q.PendingBytes(), 2u);
+  EXPECT_EQ(block.use_count(), 2u);
+}
+
 TEST(OutputQueue, ThinRangesOfManyBlocksAreCopiedNotPinned) {
   // A reader owed one small frame in each of many blocks must not keep all
   // those blocks alive: past kMaxSliceSegments ranges the bytes are copied.
