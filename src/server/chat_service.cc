@@ -1,4 +1,5 @@
 #include "src/server/chat_service.h"
+#include "src/server/cluster_node.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -461,6 +462,12 @@ void ChatService::JoinRoom(Connection* conn, const v1::ClientFrame& f, Room* roo
 }
 
 void ChatService::AnnounceJoin(const Room& room, const Connection* conn) {
+  if (cluster_ != nullptr) {
+    // Through Redis, so that every node's members see it, with the
+    // cluster's count, in order with the room's messages.
+    cluster_->presence().Join(room.id(), conn->id(), conn->nickname());
+    return;
+  }
   v1::ServerFrame joined;
   joined.set_room_id(room.id());
   joined.mutable_member_joined()->set_nickname(conn->nickname());
@@ -818,13 +825,17 @@ void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, cons
 void ChatService::RemoveMember(Room* room, Connection* conn, const char* reason) {
   room->RemoveMember(conn);
   conn->rooms().erase(room->id());
+  if (cluster_ != nullptr) {
+    cluster_->presence().Leave(room->id(), conn->id(), conn->nickname(), reason);
+    MaybeUnfollow(room);
+    return;
+  }
   v1::ServerFrame left;
   left.set_room_id(room->id());
   left.mutable_member_left()->set_nickname(conn->nickname());
   left.mutable_member_left()->set_member_count(static_cast<uint32_t>(room->member_count()));
   left.mutable_member_left()->set_reason(reason);
   Broadcast(*room, left, nullptr);
-  if (cluster_ != nullptr) MaybeUnfollow(room);
 }
 
 void ChatService::OnDisconnect(Connection* conn) {

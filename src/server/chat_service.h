@@ -182,6 +182,7 @@ class ChatService {
   void OnClusterGap(uint64_t room_id, uint64_t first, uint64_t last);
   void OnClusterRoomEvent(const ClusterRoomEvent& e);
   void OnClusterRoomsLoaded(std::vector<ClusterRoomRecord> rooms);
+  void OnClusterPresence(uint64_t room_id, absl::string_view payload);
   // The room of a registry record, made locally if this node lacks it.
   Room* AdoptClusterRoom(const ClusterRoomRecord& r);
   // A local room is closing: stop following it and refuse its waiting joins.

@@ -19,6 +19,16 @@ void ChatService::AttachCluster(ClusterNode* node) {
   h.gap = [this](uint64_t room_id, uint64_t first, uint64_t last) { OnClusterGap(room_id, first, last); };
   h.room_event = [this](const ClusterRoomEvent& e) { OnClusterRoomEvent(e); };
   h.rooms_loaded = [this](std::vector<ClusterRoomRecord> rooms) { OnClusterRoomsLoaded(std::move(rooms)); };
+  h.presence = [this](uint64_t room_id, absl::string_view payload) { OnClusterPresence(room_id, payload); };
+  h.announce_members = [this] {
+    for (const auto& [room_id, state] : cluster_rooms_) {
+      const Room* room = rooms_.FindById(room_id);
+      if (!state.following || room == nullptr) continue;
+      for (const Connection* member : room->members()) {
+        cluster_->presence().Join(room_id, member->id(), member->nickname());
+      }
+    }
+  };
   h.status = [this](bool up, const absl::Status& why) {
     if (up) {
       logger_->Log(LogLevel::kInfo, "cluster: connected to Redis %s:%d as node '%s'", cluster_->options().redis.host,
@@ -311,6 +321,25 @@ void ChatService::OnClusterGap(uint64_t room_id, uint64_t first, uint64_t last) 
   if (room == nullptr) return;
   if (room->last_seq() < last) room->Restore(last);
   for (Connection* member : room->members()) SendGap(member, room_id, first, last, "cluster", 0);
+}
+
+void ChatService::OnClusterPresence(uint64_t room_id, absl::string_view payload) {
+  Room* room = rooms_.FindById(room_id);
+  absl::StatusOr<PresenceEvent> e = DecodePresenceEvent(payload);
+  if (room == nullptr || !e.ok()) return;
+  const bool own = e->node == cluster_->name();
+  v1::ServerFrame out;
+  out.set_room_id(room_id);
+  if (e->joined) {
+    out.mutable_member_joined()->set_nickname(e->nickname);
+    out.mutable_member_joined()->set_member_count(e->member_count);
+  } else {
+    out.mutable_member_left()->set_nickname(e->nickname);
+    out.mutable_member_left()->set_member_count(e->member_count);
+    out.mutable_member_left()->set_reason(e->reason);
+  }
+  // The joiner itself is told by its Reply, as on one node.
+  Broadcast(*room, out, own ? FindConnection(e->conn_id) : nullptr);
 }
 
 void ChatService::ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward,

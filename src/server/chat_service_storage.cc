@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/server/chat_service.h"
+#include "src/server/cluster_node.h"
 
 namespace muxchat::server {
 
@@ -232,6 +233,7 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
 }
 
 void ChatService::Sweep(absl::Time now) {
+  if (cluster_ != nullptr) cluster_->Tick();
   // Gaps owed to members whose output drained while their rooms went quiet.
   std::vector<Connection*> owing(owing_gaps_.begin(), owing_gaps_.end());
   for (Connection* c : owing) {

@@ -9,6 +9,7 @@ ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string no
       name_(std::move(node_name)),
       publisher_(loop, options_),
       rooms_(publisher_.mutable_link(), options_.key_prefix),
+      presence_(publisher_.mutable_link(), options_.key_prefix, name_),
       subscriber_(
           loop, options_, [this](const ClusterMessage& m) { feed_.OnMessage(m); },
           [this](uint64_t room_id) { feed_.OnSubscribed(room_id); }),
@@ -55,6 +56,7 @@ void ClusterNode::OnStatus(const absl::Status& why) {
   const bool now_up = up();
   if (now_up == was_up_) return;
   was_up_ = now_up;
+  if (now_up) AnnounceMembers();
   if (handlers_.status) handlers_.status(now_up, why);
 }
 
@@ -72,6 +74,29 @@ void ClusterNode::LoadRooms() {
     OnStatus(absl::OkStatus());
   });
   (void)st;  // not sent (down): load_pending_ stays, OnStatus retries
+}
+
+void ClusterNode::AnnounceMembers() {
+  // Whatever Redis holds of this node's members may be stale (leaves lost
+  // while it was away, or an earlier life under the same name): replaced by
+  // the members it has now. Sent before anything else on the new
+  // connection, so joins made from now on come after it.
+  presence_.ForgetOwnMembers([this] {
+    if (handlers_.announce_members) handlers_.announce_members();
+  });
+  beats_ = 0;
+  Tick();
+}
+
+void ClusterNode::Tick() {
+  if (!up()) return;
+  const uint64_t beat = beats_++;
+  presence_.Heartbeat([this, beat](bool registered) {
+    // Not registered after the first beat: taken for dead meanwhile (a
+    // stop, a slow link), its members removed by another node.
+    if (registered && beat > 0) AnnounceMembers();
+  });
+  if (beat % 2 == 1) presence_.ReapDeadNodes();
 }
 
 void ClusterNode::Follow(uint64_t room_id, uint64_t after_seq) {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "src/server/cluster_message.h"
+#include "src/server/cluster_presence.h"
 #include "src/server/cluster_publisher.h"
 #include "src/server/cluster_room_event.h"
 #include "src/server/cluster_room_feed.h"
@@ -41,6 +42,9 @@ class ClusterNode {
     absl::AnyInvocable<void(uint64_t room_id, absl::string_view payload)> presence;
     // Redis reachable (both connections) or not.
     absl::AnyInvocable<void(bool up, const absl::Status& why)> status;
+    // This node's members are unknown to Redis (it reconnected, or was
+    // taken for dead): announce every local member again (presence().Join).
+    absl::AnyInvocable<void()> announce_members;
   };
 
   // `node_name` names this node in Redis (guest scopes, presence); letters,
@@ -61,6 +65,10 @@ class ClusterNode {
 
   ClusterPublisher& publisher() { return publisher_; }
   ClusterRooms& rooms() { return rooms_; }
+  ClusterPresence& presence() { return presence_; }
+  // Liveness (call every ~500 ms): refreshes this node's key, and every
+  // other call removes the members of nodes that stopped refreshing theirs.
+  void Tick();
   // The command connection, for other modules' commands (accounts).
   RedisLink* command_link() { return publisher_.mutable_link(); }
 
@@ -73,12 +81,15 @@ class ClusterNode {
  private:
   void OnStatus(const absl::Status& why);
   void LoadRooms();
+  void AnnounceMembers();
 
   const ClusterOptions options_;
   const std::string name_;
   Handlers handlers_;
   ClusterPublisher publisher_;
   ClusterRooms rooms_;
+  ClusterPresence presence_;
+  uint64_t beats_ = 0;  // heartbeats since this node's members were last announced
   ClusterSubscriber subscriber_;
   ClusterRoomFeed feed_;
   bool rooms_loaded_ = false;

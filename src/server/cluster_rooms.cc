@@ -26,13 +26,13 @@ redis.call('PUBLISH', ARGV[4], 'c' .. rec)
 return {1, rec}
 )lua";
 
-// KEYS: names, data, the room's seq counter, its stream. ARGV: folded name,
+// KEYS: names, data, the room's seq counter, its stream, its members. ARGV: folded name,
 // id, control channel, closed_by. Returns 1 if deleted, 0 if already gone.
 constexpr char kDeleteScript[] = R"lua(-- muxchat delete room v1
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[2])
-redis.call('DEL', KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('PUBLISH', ARGV[3], 'd' .. string.len(ARGV[2]) .. ':' .. ARGV[2] .. string.len(ARGV[4]) .. ':' .. ARGV[4])
 return 1
 )lua";
@@ -103,11 +103,12 @@ absl::Status ClusterRooms::Delete(uint64_t id, const std::string& folded_name, c
                                   DeleteCallback done) {
   std::vector<std::string> args = {"EVAL",
                                    kDeleteScript,
-                                   "4",
+                                   "5",
                                    absl::StrCat(prefix_, ":rooms:names"),
                                    absl::StrCat(prefix_, ":rooms:data"),
                                    RoomSeqKey(prefix_, id),
                                    RoomLogKey(prefix_, id),
+                                   absl::StrCat(prefix_, ":{room:", id, "}:members"),
                                    folded_name,
                                    absl::StrCat(id),
                                    ControlChannel(prefix_),
