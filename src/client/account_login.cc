@@ -1,5 +1,8 @@
 #include "src/client/account_login.h"
 
+#include <optional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/client/password_prompt.h"
@@ -15,11 +18,30 @@ void Notice(const AccountLoginOptions& o, const std::string& text) {
   if (o.notice) o.notice(text);
 }
 
+std::vector<std::string> Keys(const AccountLoginOptions& o) {
+  return o.token_keys.empty() ? std::vector<std::string>{o.server} : o.token_keys;
+}
+
 void KeepToken(TokenStore* tokens, const AccountLoginOptions& o, const v1::Welcome& welcome) {
   if (tokens == nullptr || welcome.session_token().empty()) return;
-  const absl::Status s =
-      tokens->Put(o.server, o.user, StoredToken{welcome.session_token(), welcome.token_expires_unix_micros()});
-  if (!s.ok()) Notice(o, absl::StrCat("cannot keep the session token: ", s.message()));
+  for (const std::string& key : Keys(o)) {
+    const absl::Status s =
+        tokens->Put(key, o.user, StoredToken{welcome.session_token(), welcome.token_expires_unix_micros()});
+    if (!s.ok()) {
+      Notice(o, absl::StrCat("cannot keep the session token: ", s.message()));
+      return;
+    }
+  }
+}
+
+// The token kept under the first of the keys that has one.
+absl::StatusOr<std::optional<StoredToken>> FindToken(const TokenStore& tokens, const AccountLoginOptions& o) {
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const std::string& key : Keys(o)) {
+    auto kept = tokens.Find(key, o.user, now);
+    if (!kept.ok() || kept->has_value()) return kept;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -30,7 +52,7 @@ absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* 
   // A kept token also serves --register: the account exists already (a
   // script that always passes --register works from its second run on).
   if (tokens != nullptr) {
-    auto kept = tokens->Find(o.server, o.user, absl::ToUnixMicros(absl::Now()));
+    auto kept = FindToken(*tokens, o);
     if (!kept.ok()) Notice(o, absl::StrCat("cannot read the token file: ", kept.status().message()));
     if (kept.ok() && kept->has_value()) {
       const std::string& token = (*kept)->token;
@@ -44,7 +66,7 @@ absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* 
       }
       if (ServerStatusOf(w.status()) != v1::FAILURE_AUTH || client.closed()) return w.status();
       // Expired or revoked: forget it and fall back to the password.
-      (void)tokens->Remove(o.server, o.user);
+      for (const std::string& key : Keys(o)) (void)tokens->Remove(key, o.user);
       if (o.token_only) return absl::PermissionDeniedError("the server no longer accepts the session token");
       Notice(o, "the saved session is no longer valid; log in again");
     }

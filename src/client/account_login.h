@@ -25,7 +25,9 @@
 namespace muxchat::client {
 
 struct AccountLoginOptions {
-  std::string server;         // "host:port": the token file's key
+  std::string server;         // "host:port" of the connection: named in the password prompt
+  // The token file's keys (TokenKeys: every server of the run); empty: `server`.
+  std::vector<std::string> token_keys;
   std::string user;           // account name
   bool register_account = false;
   // Resume (with these cursors) when a token is kept; nullopt: Hello{token}.
