@@ -1,0 +1,242 @@
+// The muxchat CLI with several servers (`--server A,B`), against real
+// muxchatd processes on loopback port 0: the first connect takes the first
+// entry that answers; when the connected node is killed (SIGKILL), --listen,
+// stdin lines and the interactive line mode move to the next entry, join
+// their rooms there and say where they went; the login token is kept under
+// every entry, so one kept for one entry is offered on another; a bad list
+// is a usage error.
+//
+// Without a cluster the two nodes share nothing: rooms are created on both
+// and only what the client does is tested (what it prints after the move
+// is what was said on the node it moved to). Waits are for output or
+// events, never sleeps.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "src/client/atomic_file.h"
+#include "src/client/chat_client.h"
+#include "tests/client/cli_process.h"
+#include "tests/client/temp_dir.h"
+
+namespace muxchat::testing {
+namespace {
+
+using client::ChatClient;
+
+constexpr char kPassword[] = "correct horse battery";
+
+std::string Address(uint16_t port) { return absl::StrCat("127.0.0.1:", port); }
+
+// A loopback port nothing listens on: a socket bound to it (so no one else
+// takes it while the test runs) that never listens, so connecting is refused.
+class ClosedPort {
+ public:
+  ClosedPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~ClosedPort() { ::close(fd_); }
+  ClosedPort(const ClosedPort&) = delete;
+  ClosedPort& operator=(const ClosedPort&) = delete;
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A guest on one node, in `room` (created there). Nodes without a cluster
+// number their rooms from 1 each, so the second node's `room` is made to
+// have another ID (a room created before it): the client then sees a new
+// room, not "the same room" with another history, as a cluster would give.
+class Member {
+ public:
+  Member(uint16_t port, const std::string& nick, const std::string& room, bool another_id = false) {
+    client_ = Login(port, nick);
+    if (client_ == nullptr) return;
+    if (another_id) {
+      EXPECT_TRUE(client_->CreateRoom(room + "-before", kWait).ok());
+    }
+    EXPECT_TRUE(client_->CreateRoom(room, kWait).ok());
+    auto joined = client_->JoinRoom(room, kWait);
+    EXPECT_TRUE(joined.ok()) << joined.status();
+    if (joined.ok()) room_id_ = joined->room_id();
+  }
+  bool Say(const std::string& text) {
+    return client_ != nullptr && client_->SendAndWait(room_id_, text, kWait).ok();
+  }
+  bool AwaitJoin(const std::string& nick) {
+    return client_ != nullptr && AwaitEvent(*client_, [&](const v1::ServerFrame& f) {
+             return f.has_member_joined() && f.member_joined().nickname() == nick;
+           });
+  }
+  bool AwaitText(const std::string& text) {
+    return client_ != nullptr && AwaitEvent(*client_, [&](const v1::ServerFrame& f) {
+             return f.has_chat_message() && f.chat_message().text() == text;
+           });
+  }
+
+ private:
+  std::unique_ptr<ChatClient> client_;
+  uint64_t room_id_ = 0;
+};
+
+// The message texts of --listen's output lines, in order.
+std::vector<std::string> Texts(const std::string& out) {
+  std::vector<std::string> texts;
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    const size_t at = line.rfind("> ");
+    if (at != absl::string_view::npos) texts.emplace_back(line.substr(at + 2));
+  }
+  return texts;
+}
+
+TEST(CliFailover, ListenMovesToTheNextServerWhenItsNodeIsKilledAndRejoinsThere) {
+  auto a = std::make_unique<Daemon>();
+  Daemon b;
+  Member on_a(a->port(), "talker_a", "r");
+  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
+  CliProcess listener({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "ears",
+                       "--room", "r", "--listen"});
+  ASSERT_TRUE(on_a.AwaitJoin("ears"));  // the first entry answered
+  ASSERT_TRUE(on_a.Say("before"));
+  ASSERT_TRUE(listener.ReadLines(1, kWait)) << listener.out() << listener.err();
+
+  a->Kill();
+  ASSERT_TRUE(on_b.AwaitJoin("ears")) << listener.err();  // moved to B and rejoined r there
+  ASSERT_TRUE(on_b.Say("after"));
+  ASSERT_TRUE(listener.ReadLines(2, kWait)) << listener.out() << listener.err();
+  listener.Signal(SIGTERM);
+  EXPECT_EQ(listener.Finish(), 0) << listener.err();
+  EXPECT_EQ(Texts(listener.out()), (std::vector<std::string>{"before", "after"})) << listener.out();
+  EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(b.port()))))
+      << listener.err();
+}
+
+TEST(CliFailover, StdinLinesGoOnToTheNextServerAfterAKill) {
+  auto a = std::make_unique<Daemon>();
+  Daemon b;
+  Member on_a(a->port(), "talker_a", "r");
+  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
+  CliProcess sender({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "writer",
+                     "--room", "r"});
+  ASSERT_TRUE(on_a.AwaitJoin("writer"));
+  sender.Write("one\n");
+  ASSERT_TRUE(on_a.AwaitText("one"));
+  a->Kill();
+  ASSERT_TRUE(on_b.AwaitJoin("writer")) << sender.err();
+  sender.Write("two\n");
+  ASSERT_TRUE(on_b.AwaitText("two")) << sender.err();
+  sender.CloseStdin();
+  EXPECT_EQ(sender.Finish(), 0) << sender.err();
+  EXPECT_TRUE(absl::StrContains(sender.err(), absl::StrCat("reconnected to ", Address(b.port())))) << sender.err();
+}
+
+TEST(CliFailover, AFirstEntryThatRefusesTheConnectionIsPassedOver) {
+  ClosedPort closed;
+  Daemon d;
+  Member member(d.port(), "talker", "r");
+  CliProcess p({"--server", absl::StrCat(Address(closed.port()), ",", Address(d.port())), "--nick", "once",
+                "--room", "r", "--send", "hello"});
+  EXPECT_EQ(p.Finish(), 0) << p.err();
+  EXPECT_TRUE(member.AwaitText("hello"));
+  // The refusal is said (the operator may want to know), naming that entry.
+  EXPECT_TRUE(absl::StrContains(p.err(), absl::StrCat("connect to ", Address(closed.port())))) << p.err();
+}
+
+TEST(CliFailover, EveryEntryRefusingIsAConnectionFailureNamingEach) {
+  ClosedPort first;
+  ClosedPort second;
+  CliProcess p({"--server", absl::StrCat(Address(first.port()), ",", Address(second.port())), "--list"});
+  EXPECT_EQ(p.Finish(), 3) << p.err();
+  EXPECT_TRUE(absl::StrContains(p.err(), Address(first.port()))) << p.err();
+  EXPECT_TRUE(absl::StrContains(p.err(), Address(second.port()))) << p.err();
+}
+
+TEST(CliFailover, ABadServerListIsAUsageError) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--server", "127.0.0.1:1,,127.0.0.1:2", "--list"},
+           {"--server", "127.0.0.1:1,127.0.0.1:x", "--list"},
+           {"--server", "[::1:7000", "--list"},
+           {"--server", "127.0.0.1:1", "127.0.0.1:2", "--list"},
+       }) {
+    CliProcess p(args);
+    EXPECT_EQ(p.Finish(), 2) << args[1] << ": " << p.err();
+    EXPECT_TRUE(absl::StrContains(p.err(), "see muxchat --help")) << p.err();
+  }
+}
+
+TEST(CliFailover, ATokenKeptForOneEntryIsOfferedToAnother) {
+  TempDir home;
+  Daemon d;
+  const std::string xdg = absl::StrCat("XDG_CONFIG_HOME=", home.path());
+  {
+    CliProcess reg({Address(d.port()), "--user", "ann", "--register", "--list"},
+                   {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
+    ASSERT_EQ(reg.Finish(), 0) << reg.err();
+  }
+  // localhost:P is another entry (another key) for the same node: the token
+  // kept under 127.0.0.1:P is what logs it in; there is no password at all.
+  CliProcess p({"--server", absl::StrCat("localhost:", d.port(), ",", Address(d.port())), "--user", "ann", "--list"},
+               {xdg});
+  EXPECT_EQ(p.Finish(), 0) << p.err();
+  EXPECT_FALSE(absl::StrContains(p.err(), "password")) << p.err();
+}
+
+TEST(CliFailover, ALoginThroughAListKeepsTheTokenUnderEveryEntry) {
+  TempDir home;
+  ClosedPort closed;
+  Daemon d;
+  CliProcess reg({"--server", absl::StrCat(Address(closed.port()), ",", Address(d.port())), "--user", "ann",
+                  "--register", "--list"},
+                 {absl::StrCat("XDG_CONFIG_HOME=", home.path()), absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
+  ASSERT_EQ(reg.Finish(), 0) << reg.err();
+  auto tokens = client::ReadWholeFile(home.File("muxchat/tokens"));
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_TRUE(absl::StrContains(*tokens, absl::StrCat(Address(closed.port()), "\tann\t"))) << *tokens;
+  EXPECT_TRUE(absl::StrContains(*tokens, absl::StrCat(Address(d.port()), "\tann\t"))) << *tokens;
+}
+
+// ------------------------------------------------------------ interactive
+
+TEST(CliFailoverInteractive, LineModeSaysWhichServerItMovedToAndChatsThere) {
+  auto a = std::make_unique<Daemon>();
+  Daemon b;
+  Member on_a(a->port(), "talker_a", "r");
+  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
+  PtyProcess g({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "g", "--room", "r"});
+  ASSERT_TRUE(g.Expect(absl::StrCat("connected to 127.0.0.1 port ", a->port()))) << g.failure();
+  ASSERT_TRUE(g.Expect("[r]> ")) << g.failure();
+  ASSERT_TRUE(on_a.AwaitJoin("g"));
+  a->Kill();
+  ASSERT_TRUE(g.Expect("reconnecting")) << g.failure();
+  ASSERT_TRUE(g.Expect(absl::StrCat("reconnected to ", Address(b.port())))) << g.failure();
+  ASSERT_TRUE(g.Expect("reconnected to r, 0 missed messages")) << g.failure();
+  ASSERT_TRUE(on_b.AwaitJoin("g"));
+  ASSERT_TRUE(on_b.Say("hello from b"));
+  ASSERT_TRUE(g.Expect("<talker_b> hello from b")) << g.failure();
+  g.Type("hi b\r");
+  ASSERT_TRUE(on_b.AwaitText("hi b"));
+  g.Signal(SIGINT);
+  EXPECT_EQ(g.ExitCode(kWait), 0);
+}
+
+}  // namespace
+}  // namespace muxchat::testing
