@@ -564,9 +564,12 @@ void FullscreenSession::AfterReconnect() {
     RoomWindow* w = windows_.Find(id);
     uint64_t cursor = cursor_.count(id) != 0 ? cursor_[id] : 0;
     if (reply->room_id() != id) {
-      // A new room under the same name (the server forgot the old one).
+      // A new room under the same name (the server forgot the old one, or
+      // this is another server): a new window, still in front if the old one was.
+      const bool active = windows_.active().room_id() == id;
       windows_.Close(id);
       w = windows_.Open(reply->room_id(), SafeText(reply->room_name()));
+      if (active) windows_.ActivateRoom(reply->room_id());
       for (Outgoing& o : outgoing_) {
         if (o.room_id == id) o.room_id = reply->room_id();
       }

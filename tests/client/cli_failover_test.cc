@@ -4,7 +4,7 @@
 // stdin lines and the interactive line mode move to the next entry, join
 // their rooms there and say where they went; the login token is kept under
 // every entry, so one kept for one entry is offered on another; a bad list
-// is a usage error.
+// is a usage error. The full-screen mode runs in tmux, the line mode in a pty.
 //
 // Without a cluster the two nodes share nothing: rooms are created on both
 // and only what the client does is tested (what it prints after the move
@@ -28,6 +28,7 @@
 #include "src/client/chat_client.h"
 #include "tests/client/cli_process.h"
 #include "tests/client/temp_dir.h"
+#include "tests/client/tmux_terminal.h"
 
 namespace muxchat::testing {
 namespace {
@@ -236,6 +237,28 @@ TEST(CliFailoverInteractive, LineModeSaysWhichServerItMovedToAndChatsThere) {
   ASSERT_TRUE(on_b.AwaitText("hi b"));
   g.Signal(SIGINT);
   EXPECT_EQ(g.ExitCode(kWait), 0);
+}
+
+TEST(CliFailoverFullscreen, SaysWhichServerItMovedToAndTheStatusTitleNamesIt) {
+  auto a = std::make_unique<Daemon>();
+  Daemon b;
+  Member on_a(a->port(), "talker_a", "r");
+  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
+  TmuxTerminal t({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "g", "--room", "r"},
+                 100, 30, {"NO_COLOR=1"});
+  ASSERT_TRUE(on_a.AwaitJoin("g")) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText("2 members | you are g")) << t.last_screen();  // r's window in front
+  a->Kill();
+  ASSERT_TRUE(on_b.AwaitJoin("g")) << t.last_screen();
+  ASSERT_TRUE(on_b.Say("hello from b"));
+  // B's r is another room (another ID): a new window, still in front.
+  ASSERT_TRUE(t.WaitForText("hello from b")) << t.last_screen();
+  t.Keys({"M-1"});  // the status window says where it went, and its title names the server
+  ASSERT_TRUE(t.WaitForText(absl::StrCat("reconnected to ", Address(b.port())))) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText(absl::StrCat("g@", Address(b.port()), " | status"))) << t.last_screen();
+  t.Keys({"C-c"});
+  EXPECT_EQ(t.AwaitExit(), 0);
+  EXPECT_TRUE(t.TerminalRestored());
 }
 
 }  // namespace
