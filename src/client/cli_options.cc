@@ -189,6 +189,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
 
 const char* UsageText() {
   return R"(usage: muxchat [HOST[:PORT] | [V6ADDR]:PORT | HOST PORT] [flags]
+       muxchat --server HOST:PORT,HOST:PORT[,...] [flags]
 
 Interactive (stdin is a terminal, no action flag): a full-screen client with
 one window per room (status bar of rooms with unread counts, PgUp/PgDn
@@ -213,6 +214,16 @@ Script mode (stdin is not a terminal, or an action flag is given):
 Flags:
   --host HOST     server host (default 127.0.0.1; or the first argument)
   --port PORT     server port (default 7000; or the second argument)
+  --server LIST   several servers of one cluster, comma-separated
+                  HOST:PORT / [V6ADDR]:PORT (instead of the address):
+                  the first connect tries them in the order given
+                  (predictable for scripts; a refused entry is said and
+                  the next tried, exit 3 only if all fail); after a lost
+                  connection the next one is tried, round robin, with
+                  the backoff only after a full pass; the session
+                  resumes there and says "reconnected to HOST:PORT".
+                  The login token is kept under every entry and found
+                  under any, so one node's token is offered to another
   --nick NICK     nickname (interactive: asked for if missing;
                   script: defaults to your login name)
   --user NAME     log in to account NAME instead of as a guest: the
@@ -250,7 +261,7 @@ Exit codes:
   1  unexpected local failure (e.g. timed out waiting for the server)
   2  usage error
   3  connection failure (refused, unreachable, unknown host, TLS
-     certificate not trusted or not for HOST)
+     certificate not trusted or not for HOST; with --server: every entry)
   4  the server refused a request (its reason is printed)
   5  connection lost or server shut down (with --no-reconnect, or
      when the server refuses the session)
