@@ -5,7 +5,9 @@
 // token wins over Register too: the account exists), asking
 // again after a wrong password when it came from the terminal. A token the
 // server refuses is forgotten and the password asked for instead; a new
-// token is stored for the next start.
+// token is stored for the next start. With several token keys (the servers
+// of one cluster) every different token kept under them is tried in key
+// order before the password, and the one that works is kept under all.
 //
 // Thread rule: main thread only. Borrows the ChatClient, the TokenStore and
 // `signal_fd` for the call.

@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "src/client/atomic_file.h"
 #include "src/client/chat_client.h"
+#include "src/client/token_store.h"
 #include "tests/client/cli_process.h"
 #include "tests/client/temp_dir.h"
 #include "tests/client/tmux_terminal.h"
@@ -199,6 +200,34 @@ TEST(CliFailover, ATokenKeptForOneEntryIsOfferedToAnother) {
                {xdg});
   EXPECT_EQ(p.Finish(), 0) << p.err();
   EXPECT_FALSE(absl::StrContains(p.err(), "password")) << p.err();
+}
+
+TEST(CliFailover, ARefusedTokenOfOneEntryIsForgottenAndAnotherEntrysTokenTried) {
+  TempDir home;
+  Daemon d;
+  const std::string xdg = absl::StrCat("XDG_CONFIG_HOME=", home.path());
+  {
+    CliProcess reg({Address(d.port()), "--user", "ann", "--register", "--list"},
+                   {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
+    ASSERT_EQ(reg.Finish(), 0) << reg.err();
+  }
+  client::TokenStore store(home.File("muxchat/tokens"));
+  const std::string other = absl::StrCat("localhost:", d.port());
+  ASSERT_TRUE(store.Put(other, "ann", client::StoredToken{"revoked-long-ago", 0}).ok());
+  auto good = store.Find(Address(d.port()), "ann", 0);
+  ASSERT_TRUE(good.ok() && good->has_value());
+
+  // The first entry's token is refused; the second entry's logs in (no password given).
+  CliProcess p({"--server", absl::StrCat(other, ",", Address(d.port())), "--user", "ann", "--list"}, {xdg});
+  EXPECT_EQ(p.Finish(), 0) << p.err();
+  EXPECT_FALSE(absl::StrContains(p.err(), "password")) << p.err();
+  // The one that works is now kept under both entries.
+  for (const std::string& key : {other, Address(d.port())}) {
+    auto kept = store.Find(key, "ann", 0);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    ASSERT_TRUE(kept->has_value()) << key;
+    EXPECT_EQ((*kept)->token, (*good)->token) << key;
+  }
 }
 
 TEST(CliFailover, ALoginThroughAListKeepsTheTokenUnderEveryEntry) {
