@@ -299,8 +299,9 @@ class ScriptRun {
     return std::nullopt;
   }
 
-  // Reconnects with backoff until logged in again (or a quit signal, or a
-  // refusal that retrying cannot fix). Returns an exit code to end the run.
+  // Reconnects until logged in again (or a quit signal, or a refusal that
+  // retrying cannot fix): the next server each attempt, with backoff between
+  // passes over the list (ServerRotation). Returns an exit code to end the run.
   std::optional<int> Reconnect() {
     reconnecting_ = true;
     for (absl::Duration wait = servers_.Lost();; wait = servers_.Failed()) {

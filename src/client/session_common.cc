@@ -132,11 +132,6 @@ bool SleepUnlessSignalled(int signal_fd, absl::Duration duration) {
   }
 }
 
-std::string ServerKey(const std::string& host, uint16_t port) {
-  return host.find(':') != std::string::npos && host.front() != '[' ? absl::StrCat("[", host, "]:", port)
-                                                                    : absl::StrCat(host, ":", port);
-}
-
 int ReadSignal(int signal_fd) {
   signalfd_siginfo info{};
   const ssize_t n = ::read(signal_fd, &info, sizeof info);

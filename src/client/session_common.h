@@ -75,9 +75,6 @@ bool ShouldReconnect(const absl::Status& close_status);
 // (left unread); returns false then.
 bool SleepUnlessSignalled(int signal_fd, absl::Duration duration);
 
-// "host:port" (IPv6 literals in brackets): the token file's key for a server.
-std::string ServerKey(const std::string& host, uint16_t port);
-
 // Asks the server who is in room `room_id` (every ListMembers page) and
 // makes `*members` that list. OK too, leaving `*members` as it was, when the
 // server predates ListMembers (it refuses the request as FAILURE_INVALID);

@@ -47,7 +47,8 @@ TEST(ParseServerList, RefusesAServerListedTwice) {
 }
 
 TEST(ServerAddress, KeyBracketsIpv6Literals) {
-  EXPECT_EQ((ServerAddress{"a", 7000}).Key(), "a:7000");
+  EXPECT_EQ((ServerAddress{"127.0.0.1", 7000}).Key(), "127.0.0.1:7000");
+  EXPECT_EQ((ServerAddress{"chat.example", 7000}).Key(), "chat.example:7000");
   EXPECT_EQ((ServerAddress{"::1", 7000}).Key(), "[::1]:7000");
 }
 
