@@ -5,15 +5,21 @@
 // their rooms there and say where they went; the login token is kept under
 // every entry, so one kept for one entry is offered on another; a bad list
 // is a usage error. The full-screen mode runs in tmux, the line mode in a pty.
+// With a real redis-server the two nodes are one cluster (--cluster_redis):
+// a --listen guest of the killed node continues on the other one with every
+// message once.
 //
 // Without a cluster the two nodes share nothing: rooms are created on both
 // and only what the client does is tested (what it prints after the move
 // is what was said on the node it moved to). Waits are for output or
 // events, never sleeps.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
@@ -21,6 +27,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -76,7 +83,8 @@ class Member {
     if (another_id) {
       EXPECT_TRUE(client_->CreateRoom(room + "-before", kWait).ok());
     }
-    EXPECT_TRUE(client_->CreateRoom(room, kWait).ok());
+    auto created = client_->CreateRoom(room, kWait);
+    EXPECT_TRUE(created.ok()) << created.status();
     auto joined = client_->JoinRoom(room, kWait);
     EXPECT_TRUE(joined.ok()) << joined.status();
     if (joined.ok()) room_id_ = joined->room_id();
@@ -242,6 +250,129 @@ TEST(CliFailover, ALoginThroughAListKeepsTheTokenUnderEveryEntry) {
   ASSERT_TRUE(tokens.ok()) << tokens.status();
   EXPECT_TRUE(absl::StrContains(*tokens, absl::StrCat(Address(closed.port()), "\tann\t"))) << *tokens;
   EXPECT_TRUE(absl::StrContains(*tokens, absl::StrCat(Address(d.port()), "\tann\t"))) << *tokens;
+}
+
+// ------------------------------------------------------------ cluster
+
+// A real redis-server (Debian redis-server) on a free loopback port, without
+// persistence, for two muxchatd nodes to share; killed by its PID.
+class RedisChild : public Child {
+ public:
+  static bool Available() { return ::access("/usr/bin/redis-server", X_OK) == 0; }
+  RedisChild() {
+    for (int attempt = 0; attempt < 3 && port_ == 0; ++attempt) {
+      const uint16_t port = ClosedPort().port();  // free a moment ago; Redis says if it is taken since
+      if (Start(port)) port_ = port;
+    }
+    EXPECT_NE(port_, 0) << "redis-server did not start";
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  bool Start(uint16_t port) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return false;
+    std::vector<std::string> args = {"--port", absl::StrCat(port), "--bind", "127.0.0.1", "--save", "",
+                                     "--appendonly", "no", "--logfile", "", "--protected-mode", "no"};
+    std::string path = "/usr/bin/redis-server";
+    reaped_ = false;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      auto argv = Argv(path, args);
+      ::execv(path.c_str(), argv.data());
+      _exit(127);
+    }
+    ::close(out[1]);
+    std::string log;
+    ReadUntil(out[0], &log, [&] { return absl::StrContains(log, "Ready to accept connections"); }, absl::Now() + kWait);
+    ::close(out[0]);
+    if (absl::StrContains(log, "Ready to accept connections")) return true;
+    Kill();  // it exited (port taken) or hung: ours, by PID
+    return false;
+  }
+  uint16_t port_ = 0;
+};
+
+// muxchatd on 127.0.0.1 port 0 as a node of the cluster in `redis`, ready
+// once its log says the room registry is loaded (before that it refuses
+// room changes: its Redis link is not up yet). Its log (info: a few lines
+// per connection, bounded in these tests) stays in a pipe read at the end.
+class ClusterNode : public Child {
+ public:
+  explicit ClusterNode(uint16_t redis_port) {
+    std::vector<std::string> args = {"--listen=127.0.0.1:0", "--log_level=info",
+                                     absl::StrCat("--cluster_redis=127.0.0.1:", redis_port)};
+    int out[2];
+    int err[2];
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::dup2(err[1], STDERR_FILENO);
+      std::string path = MUXCHATD_PATH;
+      auto argv = Argv(path, args);
+      ::execv(path.c_str(), argv.data());
+      _exit(127);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    log_fd_ = err[0];
+    std::string line;
+    ReadUntil(out[0], &line, [&] { return line.find('\n') != std::string::npos; }, absl::Now() + kWait);
+    ::close(out[0]);
+    const size_t colon = line.rfind(':');
+    uint32_t port = 0;
+    if (colon != std::string::npos && absl::SimpleAtoi(line.substr(colon + 1, line.find('\n') - colon - 1), &port)) {
+      port_ = static_cast<uint16_t>(port);
+    }
+    EXPECT_NE(port_, 0) << "muxchatd start-up line: " << line;
+    EXPECT_TRUE(ReadUntil(log_fd_, &log_, [&] { return absl::StrContains(log_, "rooms in the registry"); },
+                          absl::Now() + kWait))
+        << log_;
+  }
+  ~ClusterNode() {
+    Kill();
+    ::close(log_fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  uint16_t port_ = 0;
+  int log_fd_ = -1;
+  std::string log_;
+};
+
+TEST(CliFailoverCluster, ListenOfAKilledNodeContinuesOnAnotherWithEveryMessageOnce) {
+  if (!RedisChild::Available()) GTEST_SKIP() << "no /usr/bin/redis-server (scripts/install-deps.sh installs it)";
+  RedisChild redis;
+  ASSERT_NE(redis.port(), 0);
+  auto a = std::make_unique<ClusterNode>(redis.port());
+  ClusterNode b(redis.port());
+  auto watcher = Login(a->port(), "watcher");  // sees the listener arrive on A
+  ASSERT_NE(watcher, nullptr);
+  Member talker(b.port(), "talker", "r");      // creates r for the whole cluster
+  ASSERT_TRUE(watcher->JoinRoom("r", kWait).ok());
+  CliProcess listener({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "ears",
+                       "--room", "r", "--listen"});
+  ASSERT_TRUE(AwaitEvent(*watcher, [](const v1::ServerFrame& f) {
+    return f.has_member_joined() && f.member_joined().nickname() == "ears";
+  }));
+  for (const char* m : {"m1", "m2", "m3"}) ASSERT_TRUE(talker.Say(m));
+  ASSERT_TRUE(listener.ReadLines(3, kWait)) << listener.out() << listener.err();
+
+  a->Kill();
+  for (const char* m : {"m4", "m5", "m6"}) ASSERT_TRUE(talker.Say(m));  // while it is away (backoff): caught up
+  ASSERT_TRUE(talker.AwaitJoin("ears")) << listener.err();              // on B now
+  ASSERT_TRUE(talker.Say("m7"));                                        // live again
+  ASSERT_TRUE(listener.ReadLines(7, kWait)) << listener.out() << listener.err();
+  listener.Signal(SIGTERM);
+  EXPECT_EQ(listener.Finish(), 0) << listener.err();
+  EXPECT_EQ(Texts(listener.out()), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5", "m6", "m7"}))
+      << listener.out();
+  EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(b.port()))))
+      << listener.err();
 }
 
 // ------------------------------------------------------------ interactive
