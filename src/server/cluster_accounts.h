@@ -43,6 +43,9 @@ class ClusterAccounts {
   ClusterAccounts(const ClusterAccounts&) = delete;
   ClusterAccounts& operator=(const ClusterAccounts&) = delete;
 
+  // Whether calls are sent now (false: they are refused with kUnavailable).
+  bool up() const { return link_->up(); }
+
   // Every method has RedisLink::Command's contract: not OK (kUnavailable
   // while Redis is down, kInvalidArgument for a bad argument) and `done` is
   // not called; OK and `done` runs exactly once, later, on the loop thread —
