@@ -403,12 +403,14 @@ void ChatService::StartSession(Connection* conn, const v1::ClientFrame& f, const
   conn->auth_pending = true;
   const uint64_t conn_id = conn->id(), account_id = account.id;
   if (cluster_accounts_ != nullptr) {
+    // Redis keeps the session (and expires it); a local copy would never be
+    // looked up again, only pile up.
+    accounts_.RemoveSession(hash);
     absl::Status sent = cluster_accounts_->CreateSession(
         hash, account_id, options_.session_ttl,
         [this, conn_id, account_id, f, hash, token, expires](absl::Status st) {
           Connection* c = FindConnection(conn_id);
           Account* stored = accounts_.FindById(account_id);
-          if (!st.ok()) accounts_.RemoveSession(hash);
           if (c == nullptr) return;
           c->auth_pending = false;
           if (!st.ok() || stored == nullptr) {
@@ -419,7 +421,6 @@ void ChatService::StartSession(Connection* conn, const v1::ClientFrame& f, const
           CompleteLogin(c, f, stored->name, stored, hash, token, expires);
         });
     if (!sent.ok()) {
-      accounts_.RemoveSession(hash);
       conn->auth_pending = false;
       ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
     }

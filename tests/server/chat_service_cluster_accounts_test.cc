@@ -157,6 +157,9 @@ TEST_F(ClusterAccountsServiceTest, AnAccountRegisteredOnALogsInOnB) {
   EXPECT_EQ(w.welcome().nickname(), "alice");
   EXPECT_FALSE(w.welcome().guest());
   EXPECT_FALSE(w.welcome().session_token().empty());
+  // Sessions are Redis's: none piles up in the nodes' caches.
+  EXPECT_EQ(a_->service.accounts().session_count(), 0u);
+  EXPECT_EQ(b_->service.accounts().session_count(), 0u);
 }
 
 TEST_F(ClusterAccountsServiceTest, AWrongPasswordIsRefusedOnB) {
