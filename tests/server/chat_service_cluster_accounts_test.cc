@@ -259,7 +259,15 @@ TEST_F(ClusterAccountsServiceTest, ResumeOnBRestoresTheMembershipsRedisHolds) {
 
 TEST_F(ClusterAccountsServiceTest, WhileRedisIsDownAccountRequestsAreRefusedAndTheConnectionStays) {
   const std::string token = RegisterOn(a_.get(), "alice");
+  Connection* logged_in = NewConnection();
+  ASSERT_TRUE(Ask(b_.get(), logged_in, Hello("", token)).has_welcome());
   KillRedis();
+  // Logout cannot revoke the token everywhere: refused, the session stays.
+  v1::ClientFrame logout;
+  logout.mutable_logout();
+  v1::ServerFrame refused = Ask(b_.get(), logged_in, logout);
+  EXPECT_EQ(refused.reply().status(), v1::FAILURE_STORAGE) << refused.DebugString();
+  EXPECT_FALSE(logged_in->closing());
   Connection* c = NewConnection();
   v1::ServerFrame r = Ask(b_.get(), c, Login("alice"));
   EXPECT_EQ(r.reply().status(), v1::FAILURE_STORAGE) << r.DebugString();
