@@ -33,6 +33,7 @@ namespace muxchat::server {
 
 inline constexpr char kServerVersion[] = "muxchatd/0.1.0";
 
+class ClusterAccounts;
 class ClusterNode;
 struct ClusterMessage;
 struct ClusterRoomEvent;
@@ -77,6 +78,15 @@ class ChatService {
   // Storage's completion fd became readable: runs the commits' and reads'
   // follow-ups (deliveries, replies).
   void OnStorageReady(absl::Time now);
+  // Cluster mode (docs/SCALING.md §2): accounts, sessions and account
+  // memberships live in Redis through `accounts` (borrowed, used until this
+  // service is destroyed). Its RedisLink must be destroyed BEFORE this
+  // service: a reply still pending calls back into the service, also when
+  // the link is destroyed. Register, Login, token Hello, guest Hello,
+  // Resume and Logout then wait for Redis; while it is down they are refused
+  // with FAILURE_STORAGE and the connection stays open. Call before any
+  // connection.
+  void AttachClusterAccounts(ClusterAccounts* accounts) { cluster_accounts_ = accounts; }
   // The password hasher's completion fd and its follow-up (Register/Login).
   int password_fd() const { return hasher_.completion_fd(); }
   void OnPasswordResults(absl::Time now);
@@ -237,6 +247,7 @@ class ChatService {
   size_t logged_in_ = 0;
 
   AccountRegistry accounts_;
+  ClusterAccounts* cluster_accounts_ = nullptr;
   PasswordHasher hasher_;
   LoginLimiter login_limiter_;
   uint64_t next_password_job_ = 1;
