@@ -30,6 +30,10 @@ constexpr uint32_t kTimerToken = 0xffffffffu;
 constexpr int kMaxConcurrentSetups = 128;  // connections connecting / subscribing at once
 constexpr size_t kReadBudget = 256 * 1024;
 constexpr int kRateWindowCap = 100000;  // rate mode: in-flight bound, far above any sane rate x latency
+// Probe phase: one probe per publisher this often until every subscriber has
+// one (a NATS cluster's interest crosses its routes within milliseconds on
+// loopback; 50 ms keeps the probes few).
+constexpr int64_t kProbeIntervalNs = 50000000;
 
 struct Conn;
 
@@ -46,6 +50,10 @@ class Generator {
 
  private:
   absl::Status Setup();
+  absl::Status Probe();
+  void AppendProbe(Conn* p, int64_t now);
+  void FlushDirty();
+  absl::StatusOr<double> ServerCpuSeconds() const;
   void StartConnect(Conn* c);
   void Turn(int timeout_ms);
   void HandleEvent(Conn* c, uint32_t events);
@@ -61,13 +69,14 @@ class Generator {
   const LoadOptions o_;
   int epfd_ = -1;
   int timerfd_ = -1;
-  sockaddr_in server_addr_{};
+  std::vector<sockaddr_in> server_addrs_;  // by index into o_.servers
   std::unique_ptr<TlsClientContext> tls_;  // before conns_: their sockets use it
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<Conn*> publishers_;  // by global publisher index
   std::vector<Conn*> dirty_;       // connections with output appended this turn
   size_t ready_count_ = 0;
   size_t setups_in_flight_ = 0;
+  size_t probed_streams_ = 0;  // (subscriber, publisher) pairs that saw a probe
   std::string error_;
   bool running_ = false;
   int64_t run_start_ns_ = 0;
@@ -84,6 +93,7 @@ struct Conn final : AdapterEvents {
   uint32_t index = 0;
   ConnectionSpec spec;
   int room = 0;
+  int server = 0;            // index into LoadOptions::servers
   int publisher_index = -1;  // global, publishers only
   bool designated = false;   // subscriber whose receipts acknowledge the window
   ClientSocket sock;
@@ -95,6 +105,7 @@ struct Conn final : AdapterEvents {
   wire::Buffer out{16 * 1024};
   // Subscriber: one checker per publisher of the room.
   std::vector<StreamChecker> streams;
+  std::vector<bool> probed;  // per publisher of the room: a probe arrived
   // Publisher.
   uint64_t sent = 0;
   uint64_t acked = 0;  // sent messages that left the window: seen by the designated subscriber, or rejected
@@ -132,10 +143,8 @@ void Generator::OnRejected(Conn* c, absl::string_view why) {
 }
 
 void Generator::OnPayload(Conn* c, absl::string_view payload) {
-  if (c->spec.role != Role::kSubscriber || !running_) {
-    if (c->spec.role == Role::kSubscriber) ++r_.foreign;
-    return;  // publishers see each other's traffic in some protocols; not measured
-  }
+  // Publishers see each other's traffic in some protocols; not measured.
+  if (c->spec.role != Role::kSubscriber) return;
   PayloadStamp stamp;
   const int first = c->room * o_.publishers;
   if (!DecodePayload(payload, &stamp) || stamp.publisher < static_cast<uint32_t>(first) ||
@@ -143,10 +152,26 @@ void Generator::OnPayload(Conn* c, absl::string_view payload) {
     ++r_.foreign;
     return;
   }
+  const size_t k = stamp.publisher - static_cast<uint32_t>(first);
+  if (stamp.seq == 0) {  // a probe, never measured (late ones arrive while running)
+    if (!c->probed[k]) {
+      c->probed[k] = true;
+      ++probed_streams_;
+    }
+    return;
+  }
+  if (!running_) {
+    ++r_.foreign;
+    return;
+  }
   const int64_t now = MonotonicNanos();
-  StreamChecker& s = c->streams[stamp.publisher - first];
+  StreamChecker& s = c->streams[k];
   if (s.Observe(stamp.seq) == StreamChecker::Verdict::kDuplicate) return;
   r_.latency.Record(now - stamp.send_ns);
+  if (o_.servers.size() > 1) {
+    (publishers_[stamp.publisher]->server == c->server ? r_.latency_local : r_.latency_cross)
+        .Record(now - stamp.send_ns);
+  }
   ++r_.delivered;
   last_delivery_ns_ = now;
   if (c->designated) ++publishers_[stamp.publisher]->acked;
@@ -154,7 +179,7 @@ void Generator::OnPayload(Conn* c, absl::string_view payload) {
 
 void Generator::StartConnect(Conn* c) {
   ++setups_in_flight_;
-  absl::Status st = c->sock.Connect(server_addr_, nullptr, tls_.get(),
+  absl::Status st = c->sock.Connect(server_addrs_[static_cast<size_t>(c->server)], nullptr, tls_.get(),
                                     TlsAfterGreetingLine(o_.target) ? ClientSocket::TlsStart::kAfterGreetingLine
                                                                     : ClientSocket::TlsStart::kImmediately);
   if (!st.ok()) return Fail(c, std::string(st.message()));
@@ -240,25 +265,35 @@ absl::Status Generator::Setup() {
   ev.events = EPOLLIN;
   ev.data.u32 = kTimerToken;
   ::epoll_ctl(epfd_, EPOLL_CTL_ADD, timerfd_, &ev);
-  server_addr_.sin_family = AF_INET;
-  server_addr_.sin_port = htons(static_cast<uint16_t>(o_.port));
-  const std::string host = o_.host == "localhost" ? "127.0.0.1" : o_.host;
-  if (::inet_pton(AF_INET, host.c_str(), &server_addr_.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--host must be an IPv4 address, got ", o_.host));
+  if (o_.servers.empty()) return absl::InvalidArgumentError("no server to connect to");
+  std::vector<std::string> ws_hosts;  // the WebSocket upgrade's Host header, per server
+  for (const ServerAddress& server : o_.servers) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server.port));
+    const std::string host = server.host == "localhost" ? "127.0.0.1" : server.host;
+    if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("a server's host must be an IPv4 address, got ", server.host));
+    }
+    server_addrs_.push_back(addr);
+    ws_hosts.push_back(absl::StrCat(server.host, ":", server.port));
   }
   if (o_.tls) {
     absl::StatusOr<std::unique_ptr<TlsClientContext>> tls = TlsClientContext::Create(
-        {o_.ca_file, o_.tls_server_name.empty() ? o_.host : o_.tls_server_name});
+        {o_.ca_file, o_.tls_server_name.empty() ? o_.servers[0].host : o_.tls_server_name});
     if (!tls.ok()) return tls.status();
     tls_ = std::move(*tls);
   }
 
-  const std::string ws_host = absl::StrCat(o_.host, ":", o_.port);
-  auto add = [this, &ws_host](Role role, int room, int k) {
+  const int n_servers = static_cast<int>(o_.servers.size());
+  auto add = [this, &ws_hosts, n_servers](Role role, int room, int k) {
     auto c = std::make_unique<Conn>();
     c->gen = this;
     c->index = static_cast<uint32_t>(conns_.size());
     c->room = room;
+    c->server = role == Role::kPublisher ? PublisherServer(room, k, o_.publishers, n_servers)
+                                         : SubscriberServer(room, k, o_.publishers, n_servers);
+    const std::string& ws_host = ws_hosts[static_cast<size_t>(c->server)];
     c->spec.role = role;
     c->spec.name = absl::StrCat(o_.run_id, role == Role::kPublisher ? "p" : "s", room, "-", k);
     c->spec.room = absl::StrCat("bench", o_.run_id, "r", room);
@@ -284,6 +319,7 @@ absl::Status Generator::Setup() {
     } else {
       c->designated = k == 0;
       c->streams.resize(static_cast<size_t>(o_.publishers));
+      c->probed.assign(static_cast<size_t>(o_.publishers), false);
     }
     conns_.push_back(std::move(c));
   };
@@ -311,11 +347,7 @@ absl::Status Generator::Setup() {
       StartConnect(conns_[next++].get());
     }
     Turn(50);
-    for (Conn* c : dirty_) {
-      c->dirty = false;
-      Flush(c);
-    }
-    dirty_.clear();
+    FlushDirty();
     const int64_t now = MonotonicNanos();
     Progress(now, "setup");
     if (now > deadline) {
@@ -325,6 +357,59 @@ absl::Status Generator::Setup() {
   }
   if (!error_.empty()) return absl::UnavailableError(error_);
   return absl::OkStatus();
+}
+
+void Generator::FlushDirty() {
+  for (Conn* c : dirty_) {
+    c->dirty = false;
+    Flush(c);
+  }
+  dirty_.clear();
+}
+
+void Generator::AppendProbe(Conn* p, int64_t now) {
+  EncodePayload({static_cast<uint32_t>(p->publisher_index), 0, now}, o_.payload, &payload_);
+  p->adapter->AppendPublish(payload_, &p->out);
+  ++r_.probes;
+  if (!p->dirty) {
+    p->dirty = true;
+    dirty_.push_back(p);
+  }
+}
+
+absl::Status Generator::Probe() {
+  const size_t want = static_cast<size_t>(o_.rooms) * static_cast<size_t>(o_.subscribers) *
+                      static_cast<size_t>(o_.publishers);
+  const int64_t start = MonotonicNanos();
+  const int64_t deadline = start + static_cast<int64_t>(o_.setup_timeout_s * 1e9);
+  int64_t next_probe = start;
+  while (error_.empty() && probed_streams_ < want) {
+    const int64_t now = MonotonicNanos();
+    if (now >= next_probe) {
+      for (Conn* p : publishers_) AppendProbe(p, now);
+      next_probe = now + kProbeIntervalNs;
+    }
+    FlushDirty();
+    Progress(now, "probe");
+    if (now > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("probe timed out: ", probed_streams_, " of ", want,
+                                                      " (subscriber, publisher) pairs had a probe"));
+    }
+    Turn(10);
+  }
+  r_.probe_s = static_cast<double>(MonotonicNanos() - start) / 1e9;
+  if (!error_.empty()) return absl::UnavailableError(error_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> Generator::ServerCpuSeconds() const {
+  double total = 0;
+  for (pid_t pid : o_.server_pids) {
+    absl::StatusOr<double> s = ProcessCpuSeconds(pid);
+    if (!s.ok()) return s.status();
+    total += *s;
+  }
+  return total;
 }
 
 void Generator::Publish(Conn* c, int64_t stamp_ns) {
@@ -388,6 +473,7 @@ LoadResult Generator::Run() {
   const int64_t setup_start = MonotonicNanos();
   absl::Status st = Setup();
   r_.setup_s = static_cast<double>(MonotonicNanos() - setup_start) / 1e9;
+  if (st.ok() && o_.probe) st = Probe();
   if (!st.ok()) {
     Progress(MonotonicNanos(), "setup", true);
     r_.error = st.ToString();
@@ -397,8 +483,8 @@ LoadResult Generator::Run() {
   // Measured phase: publishing plus drain.
   const double self_cpu0 = SelfCpuSeconds();
   double server_cpu0 = -1;
-  if (o_.server_pid > 0) {
-    absl::StatusOr<double> s = ProcessCpuSeconds(o_.server_pid);
+  if (!o_.server_pids.empty()) {
+    absl::StatusOr<double> s = ServerCpuSeconds();
     if (s.ok()) server_cpu0 = *s;
   }
   running_ = true;
@@ -416,11 +502,7 @@ LoadResult Generator::Run() {
   for (;;) {
     const int64_t now = MonotonicNanos();
     PublishStep(now);
-    for (Conn* c : dirty_) {
-      c->dirty = false;
-      Flush(c);
-    }
-    dirty_.clear();
+    FlushDirty();
     if (!error_.empty()) break;
     const bool done = PublishingDone(now);
     if (done && publish_end_ns == 0) publish_end_ns = now;
@@ -440,7 +522,7 @@ LoadResult Generator::Run() {
   Progress(MonotonicNanos(), "done", true);
   r_.self_cpu_s = SelfCpuSeconds() - self_cpu0;
   if (server_cpu0 >= 0) {
-    absl::StatusOr<double> s = ProcessCpuSeconds(o_.server_pid);
+    absl::StatusOr<double> s = ServerCpuSeconds();
     if (s.ok()) r_.server_cpu_s = *s - server_cpu0;
   }
   r_.elapsed_s = static_cast<double>(last_delivery_ns_ - run_start_ns_) / 1e9;

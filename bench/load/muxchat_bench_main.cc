@@ -9,11 +9,14 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bench/load/load_generator.h"
 #include "bench/load/payload.h"
 #include "bench/load/report.h"
@@ -25,7 +28,15 @@ ABSL_FLAG(std::string, target, "muxchat",
 ABSL_FLAG(bool, ws, false,
           "muxchat only: publishers and subscribers speak muxchat over WebSocket (GET /ws, one binary message per frame)");
 ABSL_FLAG(std::string, host, "127.0.0.1", "server IPv4 address (loopback)");
-ABSL_FLAG(int, port, 0, "server port (required)");
+ABSL_FLAG(int, port, 0, "server port (required unless --servers)");
+ABSL_FLAG(std::string, servers, "",
+          "instead of --host/--port: HOST:PORT,HOST:PORT,... the nodes of a cluster; publishers round robin over "
+          "them, each room's subscribers round robin from the node after its publisher's, latency also reported "
+          "local vs cross-node (bench/compare --cluster)");
+ABSL_FLAG(std::string, probe, "auto",
+          "yes|no|auto: before measuring, publish uncounted probes until every subscriber has one from each "
+          "publisher of its room (auto: yes with several --servers, where a subscription may reach the other "
+          "nodes after it is confirmed)");
 ABSL_FLAG(int, rooms, 1, "rooms / channels / subjects");
 ABSL_FLAG(int, subscribers, 1, "subscribers per room");
 ABSL_FLAG(int, publishers, 1, "publishers per room");
@@ -34,7 +45,9 @@ ABSL_FLAG(double, duration, 0, "publish for this many seconds instead of --messa
 ABSL_FLAG(int, payload, 64, "payload bytes per message (>= 41: header with publisher, seq, send time)");
 ABSL_FLAG(double, rate, 0, "messages/s per publisher; 0 = as fast as the --window allows");
 ABSL_FLAG(int, window, 64, "max messages per publisher not yet seen by its room's designated subscriber");
-ABSL_FLAG(int, server_pid, 0, "server PID, to report its CPU seconds from /proc/PID/stat");
+ABSL_FLAG(std::string, server_pid, "",
+          "server PID, to report its CPU seconds from /proc/PID/stat; PID,PID,... sums several (a cluster's nodes "
+          "and its Redis)");
 ABSL_FLAG(int, pin, -1, "pin the generator to this CPU (-1: not pinned)");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of text");
 ABSL_FLAG(double, setup_timeout, 60, "seconds allowed to connect and subscribe everyone");
@@ -67,8 +80,27 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "muxchat-bench: --ws is for --target=muxchat (socketio and nodews always use WebSocket)\n");
     return 2;
   }
-  o.host = absl::GetFlag(FLAGS_host);
-  o.port = absl::GetFlag(FLAGS_port);
+  if (const std::string list = absl::GetFlag(FLAGS_servers); !list.empty()) {
+    absl::StatusOr<std::vector<muxchat::bench::ServerAddress>> servers = muxchat::bench::ParseServerList(list);
+    if (!servers.ok()) {
+      std::fprintf(stderr, "muxchat-bench: --servers: %s\n", servers.status().message().data());
+      return 2;
+    }
+    o.servers = std::move(*servers);
+  } else {
+    const int port = absl::GetFlag(FLAGS_port);
+    if (port <= 0 || port > 65535) {
+      std::fprintf(stderr, "muxchat-bench: need --port (1..65535) or --servers\n");
+      return 2;
+    }
+    o.servers.push_back({absl::GetFlag(FLAGS_host), port});
+  }
+  const std::string probe = absl::GetFlag(FLAGS_probe);
+  if (probe != "auto" && probe != "yes" && probe != "no") {
+    std::fprintf(stderr, "muxchat-bench: --probe is yes, no or auto\n");
+    return 2;
+  }
+  o.probe = probe == "yes" || (probe == "auto" && o.servers.size() > 1);
   o.rooms = absl::GetFlag(FLAGS_rooms);
   o.subscribers = absl::GetFlag(FLAGS_subscribers);
   o.publishers = absl::GetFlag(FLAGS_publishers);
@@ -76,14 +108,21 @@ int Main(int argc, char** argv) {
   o.duration_s = absl::GetFlag(FLAGS_duration);
   o.rate = absl::GetFlag(FLAGS_rate);
   o.window = absl::GetFlag(FLAGS_window);
-  o.server_pid = absl::GetFlag(FLAGS_server_pid);
+  for (absl::string_view item : absl::StrSplit(absl::GetFlag(FLAGS_server_pid), ',', absl::SkipEmpty())) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(item, &pid) || pid <= 0) {
+      std::fprintf(stderr, "muxchat-bench: --server_pid is PID[,PID...]\n");
+      return 2;
+    }
+    o.server_pids.push_back(pid);
+  }
   o.setup_timeout_s = absl::GetFlag(FLAGS_setup_timeout);
   o.drain_timeout_s = absl::GetFlag(FLAGS_drain_timeout);
   const int payload = absl::GetFlag(FLAGS_payload);
   const bool json = absl::GetFlag(FLAGS_json);
-  if (o.port <= 0 || o.port > 65535 || o.rooms < 1 || o.subscribers < 1 || o.publishers < 1 || o.window < 1 ||
+  if (o.rooms < 1 || o.subscribers < 1 || o.publishers < 1 || o.window < 1 ||
       payload < 0 || (o.messages == 0 && o.duration_s <= 0) || o.rooms * (o.subscribers + o.publishers) > 100000) {
-    std::fprintf(stderr, "muxchat-bench: bad flags (need --port; counts >= 1; at most 100000 connections)\n");
+    std::fprintf(stderr, "muxchat-bench: bad flags (counts >= 1; at most 100000 connections)\n");
     return 2;
   }
   o.payload = static_cast<size_t>(payload);

@@ -1,6 +1,7 @@
 #include "bench/load/report.h"
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -45,12 +46,22 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
+// {"p50":..,"p99":..,"p999":..,"max":..,"count":..} in microseconds.
+std::string JsonLatency(const LatencyHistogram& h) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"count\":%llu}",
+                Us(h.Percentile(0.5)), Us(h.Percentile(0.99)), Us(h.Percentile(0.999)), Us(h.max()),
+                static_cast<unsigned long long>(h.count()));
+  return buf;
+}
+
 }  // namespace
 
 void PrintTextReport(const LoadOptions& o, const LoadResult& r, const std::string& pin_note, FILE* out) {
   const Derived d = Derive(o, r);
-  std::fprintf(out, "target %s at %s:%d  rooms %d  publishers/room %d  subscribers/room %d  payload %zu B  %s\n",
-               TargetName(o.target), o.host.c_str(), o.port, o.rooms, o.publishers, o.subscribers, o.payload,
+  std::fprintf(out, "target %s at %s  rooms %d  publishers/room %d  subscribers/room %d  payload %zu B  %s\n",
+               TargetName(o.target), FormatServerList(o.servers).c_str(), o.rooms, o.publishers, o.subscribers,
+               o.payload,
                o.rate > 0 ? absl::StrCat("rate ", o.rate, " msg/s/publisher").c_str()
                           : absl::StrCat("window ", o.window).c_str());
   std::fprintf(out, "connections %d (%s%s), setup %.2f s, %s\n", r.connections, o.tls ? "TLS" : "cleartext",
@@ -63,6 +74,16 @@ void PrintTextReport(const LoadOptions& o, const LoadResult& r, const std::strin
   std::fprintf(out, "latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (mean %.1f)\n",
                Us(r.latency.Percentile(0.5)), Us(r.latency.Percentile(0.9)), Us(r.latency.Percentile(0.99)),
                Us(r.latency.Percentile(0.999)), Us(r.latency.max()), r.latency.mean() / 1e3);
+  if (o.servers.size() > 1) {
+    for (const auto& [name, h] : {std::pair<const char*, const LatencyHistogram*>{"local", &r.latency_local},
+                                  {"cross-node", &r.latency_cross}}) {
+      std::fprintf(out, "  %-10s (%llu): p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", name,
+                   static_cast<unsigned long long>(h->count()), Us(h->Percentile(0.5)), Us(h->Percentile(0.99)),
+                   Us(h->Percentile(0.999)), Us(h->max()));
+    }
+  }
+  if (o.probe) std::fprintf(out, "probes %llu over %.3f s before measuring\n",
+                            static_cast<unsigned long long>(r.probes), r.probe_s);
   std::fprintf(out, "lost %llu  duplicates %llu  reordered %llu  foreign %llu  rejected %llu  window_stalls %llu\n",
                static_cast<unsigned long long>(r.lost), static_cast<unsigned long long>(r.duplicates),
                static_cast<unsigned long long>(r.reordered), static_cast<unsigned long long>(r.foreign),
@@ -86,8 +107,8 @@ void PrintJsonReport(const LoadOptions& o, const LoadResult& r, const std::strin
       "\"rejected\":%llu,\"window_stalls\":%llu,\"msgs_per_s\":%.1f,\"payload_mb_per_s\":%.3f,"
       "\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f,\"mean\":%.1f},"
       "\"self_cpu_s\":%.4f,\"server_cpu_s\":%.4f,\"server_cpu_s_per_million\":%.4f,"
-      "\"self_cpu_s_per_million\":%.4f}\n",
-      TargetName(o.target), o.websocket ? "true" : "false", o.tls ? "true" : "false", o.host.c_str(), o.port, o.rooms, o.publishers,
+      "\"self_cpu_s_per_million\":%.4f",
+      TargetName(o.target), o.websocket ? "true" : "false", o.tls ? "true" : "false", o.servers.at(0).host.c_str(), o.servers.at(0).port, o.rooms, o.publishers,
       o.subscribers, o.payload, o.rate, o.window, JsonEscape(pin_note).c_str(), r.ok ? "true" : "false", JsonEscape(r.error).c_str(),
       r.connections, r.setup_s, r.elapsed_s, static_cast<unsigned long long>(r.published),
       static_cast<unsigned long long>(r.expected), static_cast<unsigned long long>(r.delivered),
@@ -97,6 +118,13 @@ void PrintJsonReport(const LoadOptions& o, const LoadResult& r, const std::strin
       d.msgs_per_s, d.mb_per_s, Us(r.latency.Percentile(0.5)), Us(r.latency.Percentile(0.9)),
       Us(r.latency.Percentile(0.99)), Us(r.latency.Percentile(0.999)), Us(r.latency.max()),
       r.latency.mean() / 1e3, r.self_cpu_s, r.server_cpu_s, d.server_cpu_per_million, d.self_cpu_per_million);
+  std::fprintf(out, ",\"servers\":\"%s\",\"probes\":%llu,\"probe_s\":%.6f",
+               JsonEscape(FormatServerList(o.servers)).c_str(), static_cast<unsigned long long>(r.probes), r.probe_s);
+  if (o.servers.size() > 1) {
+    std::fprintf(out, ",\"latency_local_us\":%s,\"latency_cross_us\":%s", JsonLatency(r.latency_local).c_str(),
+                 JsonLatency(r.latency_cross).c_str());
+  }
+  std::fprintf(out, "}\n");
 }
 
 }  // namespace muxchat::bench

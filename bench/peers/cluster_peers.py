@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The clustered peers of the later bench/compare --cluster (issue 12), started
-and smoke-tested on loopback:
+"""The clustered peers of bench/compare --cluster (issue 12), started and
+smoke-tested on loopback (bench/compare imports this file for its
+Processes, start_socketio_cluster and start_nats_cluster):
 
   * Socket.IO 4 with @socket.io/redis-adapter: N node processes
     (bench/peers/node/socketio_cluster_server.js) sharing one redis-server

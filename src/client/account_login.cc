@@ -1,5 +1,9 @@
 #include "src/client/account_login.h"
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "src/client/password_prompt.h"
@@ -15,11 +19,50 @@ void Notice(const AccountLoginOptions& o, const std::string& text) {
   if (o.notice) o.notice(text);
 }
 
+std::vector<std::string> Keys(const AccountLoginOptions& o) {
+  return o.token_keys.empty() ? std::vector<std::string>{o.server} : o.token_keys;
+}
+
+// Keeps `token` under every key (where it is not kept already).
+void KeepToken(TokenStore* tokens, const AccountLoginOptions& o, const StoredToken& token) {
+  if (tokens == nullptr || token.token.empty()) return;
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const std::string& key : Keys(o)) {
+    auto kept = tokens->Find(key, o.user, now);
+    if (kept.ok() && kept->has_value() && (*kept)->token == token.token) continue;
+    if (const absl::Status s = tokens->Put(key, o.user, token); !s.ok()) {
+      Notice(o, absl::StrCat("cannot keep the session token: ", s.message()));
+      return;
+    }
+  }
+}
+
 void KeepToken(TokenStore* tokens, const AccountLoginOptions& o, const v1::Welcome& welcome) {
-  if (tokens == nullptr || welcome.session_token().empty()) return;
-  const absl::Status s =
-      tokens->Put(o.server, o.user, StoredToken{welcome.session_token(), welcome.token_expires_unix_micros()});
-  if (!s.ok()) Notice(o, absl::StrCat("cannot keep the session token: ", s.message()));
+  KeepToken(tokens, o, StoredToken{welcome.session_token(), welcome.token_expires_unix_micros()});
+}
+
+// Forgets `token` under every key that keeps it (another key may keep
+// another token, from a login through a list naming other nodes).
+void ForgetToken(TokenStore* tokens, const AccountLoginOptions& o, const std::string& token) {
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const std::string& key : Keys(o)) {
+    auto kept = tokens->Find(key, o.user, now);
+    if (kept.ok() && kept->has_value() && (*kept)->token == token) (void)tokens->Remove(key, o.user);
+  }
+}
+
+// The different tokens kept under the keys, in key order.
+absl::StatusOr<std::vector<StoredToken>> KeptTokens(const TokenStore& tokens, const AccountLoginOptions& o) {
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  std::vector<StoredToken> out;
+  for (const std::string& key : Keys(o)) {
+    auto kept = tokens.Find(key, o.user, now);
+    if (!kept.ok()) return kept.status();
+    if (!kept->has_value()) continue;
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const StoredToken& t) { return t.token == (*kept)->token; });
+    if (!seen) out.push_back(**kept);
+  }
+  return out;
 }
 
 }  // namespace
@@ -29,22 +72,32 @@ absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* 
   AccountLoginResult result;
   // A kept token also serves --register: the account exists already (a
   // script that always passes --register works from its second run on).
+  // Every token kept for one of the servers is tried, in list order: the
+  // servers are one cluster, and one entry may keep a newer token than another.
   if (tokens != nullptr) {
-    auto kept = tokens->Find(o.server, o.user, absl::ToUnixMicros(absl::Now()));
+    auto kept = KeptTokens(*tokens, o);
     if (!kept.ok()) Notice(o, absl::StrCat("cannot read the token file: ", kept.status().message()));
-    if (kept.ok() && kept->has_value()) {
-      const std::string& token = (*kept)->token;
+    bool refused = false;
+    for (const StoredToken& stored : kept.ok() ? *kept : std::vector<StoredToken>()) {
+      const std::string& token = stored.token;
       absl::StatusOr<v1::Welcome> w = o.resume.has_value() ? client.Resume(token, *o.resume, kRequestTimeout, kClientName)
                                                            : client.HelloWithToken(token, kRequestTimeout, kClientName);
       if (w.ok()) {
-        if (!w->session_token().empty() && w->session_token() != token) KeepToken(tokens, o, *w);
+        if (!w->session_token().empty() && w->session_token() != token) {
+          KeepToken(tokens, o, *w);
+        } else {
+          KeepToken(tokens, o, stored);  // under the entries that did not keep it yet
+        }
         result.welcome = *w;
         result.resumed = o.resume.has_value();
         return result;
       }
       if (ServerStatusOf(w.status()) != v1::FAILURE_AUTH || client.closed()) return w.status();
-      // Expired or revoked: forget it and fall back to the password.
-      (void)tokens->Remove(o.server, o.user);
+      // Expired or revoked: forget it; the next kept token, or the password.
+      ForgetToken(tokens, o, token);
+      refused = true;
+    }
+    if (refused) {
       if (o.token_only) return absl::PermissionDeniedError("the server no longer accepts the session token");
       Notice(o, "the saved session is no longer valid; log in again");
     }

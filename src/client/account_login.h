@@ -5,7 +5,9 @@
 // token wins over Register too: the account exists), asking
 // again after a wrong password when it came from the terminal. A token the
 // server refuses is forgotten and the password asked for instead; a new
-// token is stored for the next start.
+// token is stored for the next start. With several token keys (the servers
+// of one cluster) every different token kept under them is tried in key
+// order before the password, and the one that works is kept under all.
 //
 // Thread rule: main thread only. Borrows the ChatClient, the TokenStore and
 // `signal_fd` for the call.
@@ -25,7 +27,9 @@
 namespace muxchat::client {
 
 struct AccountLoginOptions {
-  std::string server;         // "host:port": the token file's key
+  std::string server;         // "host:port" of the connection: named in the password prompt
+  // The token file's keys (TokenKeys: every server of the run); empty: `server`.
+  std::vector<std::string> token_keys;
   std::string user;           // account name
   bool register_account = false;
   // Resume (with these cursors) when a token is kept; nullopt: Hello{token}.

@@ -6,54 +6,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/client/server_list.h"
 
 namespace muxchat::client {
-namespace {
-
-absl::Status ParsePort(const std::string& text, uint16_t* port) {
-  uint32_t value = 0;
-  if (!absl::SimpleAtoi(text, &value) || value == 0 || value > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid port '", text, "' (expected 1..65535)"));
-  }
-  *port = static_cast<uint16_t>(value);
-  return absl::OkStatus();
-}
-
-// Splits "host", "host:port", "[v6]:port" or "[v6]"; a bare IPv6 address
-// (two or more colons, no brackets) is a host alone.
-absl::Status SplitHostPort(const std::string& arg, std::string* host, std::optional<uint16_t>* port) {
-  std::string port_text;
-  if (!arg.empty() && arg[0] == '[') {
-    const size_t close = arg.find(']');
-    if (close == std::string::npos) return absl::InvalidArgumentError(absl::StrCat("missing ']' in '", arg, "'"));
-    *host = arg.substr(1, close - 1);
-    const std::string rest = arg.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return absl::InvalidArgumentError(absl::StrCat("expected [ADDRESS]:PORT, got '", arg, "'"));
-      port_text = rest.substr(1);
-    }
-  } else if (const size_t colon = arg.find(':'); colon != std::string::npos && arg.find(':', colon + 1) == std::string::npos) {
-    *host = arg.substr(0, colon);
-    port_text = arg.substr(colon + 1);
-  } else {
-    *host = arg;
-  }
-  if (host->empty()) return absl::InvalidArgumentError(absl::StrCat("no host in '", arg, "'"));
-  if (!port_text.empty() || (arg.size() > 0 && arg.back() == ':')) {
-    uint16_t p = 0;
-    if (absl::Status s = ParsePort(port_text, &p); !s.ok()) return s;
-    *port = p;
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args) {
   CliOptions o;
   std::vector<std::string> positional;
   bool host_flag = false;
   bool port_flag = false;
+  std::optional<std::string> server_list;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
@@ -93,6 +55,10 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
       s = value(&v);
       if (s.ok()) s = ParsePort(v, &o.port);
       port_flag = true;
+    } else if (name == "--server") {
+      if (server_list.has_value()) return absl::InvalidArgumentError("--server given twice (list every server in one)");
+      s = value(&v);
+      if (s.ok()) server_list = v;
     } else if (name == "--nick") {
       s = value(&o.nick);
     } else if (name == "--user") {
@@ -181,6 +147,19 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
     if (absl::Status s = ParsePort(positional[1], &o.port); !s.ok()) return s;
   }
   if (o.host.empty()) return absl::InvalidArgumentError("empty host");
+  if (server_list.has_value()) {
+    if (!positional.empty() || host_flag || port_flag) {
+      return absl::InvalidArgumentError("--server and a HOST/PORT (argument, --host or --port) exclude each other: "
+                                        "list every server in --server");
+    }
+    auto servers = ParseServerList(*server_list, o.port);
+    if (!servers.ok()) return servers.status();
+    o.servers = std::move(*servers);
+    o.host = o.servers.front().host;
+    o.port = o.servers.front().port;
+  } else {
+    o.servers = {ServerAddress{o.host, o.port}};
+  }
   if (o.create && o.create_room.empty() && o.room.empty()) {
     return absl::InvalidArgumentError("--create needs a room: --create R, or --room R --create");
   }
@@ -210,6 +189,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
 
 const char* UsageText() {
   return R"(usage: muxchat [HOST[:PORT] | [V6ADDR]:PORT | HOST PORT] [flags]
+       muxchat --server HOST:PORT,HOST:PORT[,...] [flags]
 
 Interactive (stdin is a terminal, no action flag): a full-screen client with
 one window per room (status bar of rooms with unread counts, PgUp/PgDn
@@ -234,6 +214,16 @@ Script mode (stdin is not a terminal, or an action flag is given):
 Flags:
   --host HOST     server host (default 127.0.0.1; or the first argument)
   --port PORT     server port (default 7000; or the second argument)
+  --server LIST   several servers of one cluster, comma-separated
+                  HOST:PORT / [V6ADDR]:PORT (instead of the address):
+                  the first connect tries them in the order given
+                  (predictable for scripts; a refused entry is said and
+                  the next tried, exit 3 only if all fail); after a lost
+                  connection the next one is tried, round robin, with
+                  the backoff only after a full pass; the session
+                  resumes there and says "reconnected to HOST:PORT".
+                  The login token is kept under every entry and found
+                  under any, so one node's token is offered to another
   --nick NICK     nickname (interactive: asked for if missing;
                   script: defaults to your login name)
   --user NAME     log in to account NAME instead of as a guest: the
@@ -271,7 +261,7 @@ Exit codes:
   1  unexpected local failure (e.g. timed out waiting for the server)
   2  usage error
   3  connection failure (refused, unreachable, unknown host, TLS
-     certificate not trusted or not for HOST)
+     certificate not trusted or not for HOST; with --server: every entry)
   4  the server refused a request (its reason is printed)
   5  connection lost or server shut down (with --no-reconnect, or
      when the server refuses the session)

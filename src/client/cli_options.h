@@ -13,10 +13,15 @@
 
 #include "absl/status/statusor.h"
 #include "src/client/client_stream.h"
+#include "src/client/server_list.h"
 
 namespace muxchat::client {
 
 struct CliOptions {
+  // Where to connect: every --server entry in order, or the one HOST:PORT
+  // (positional, --host/--port). Never empty after ParseCliOptions; `host`
+  // and `port` are then its first entry.
+  std::vector<ServerAddress> servers;
   std::string host = "127.0.0.1";
   uint16_t port = 7000;
   std::string nick;                   // empty: ask (interactive) or the login name (script)
@@ -42,6 +47,11 @@ struct CliOptions {
   bool help = false;                  // --help / -h
   bool version = false;               // --version
 
+  // `servers`, or {host, port} for options not made by ParseCliOptions.
+  std::vector<ServerAddress> ServerList() const {
+    return servers.empty() ? std::vector<ServerAddress>{ServerAddress{host, port}} : servers;
+  }
+
   // The client library's TLS settings for these flags.
   ClientTlsOptions TlsOptions() const {
     ClientTlsOptions t;
@@ -64,7 +74,8 @@ struct CliOptions {
 };
 
 // Parses argv[1..]: `[HOST [PORT]]` positionals (HOST may be HOST:PORT,
-// [v6addr]:PORT or [v6addr]) and the flags in UsageText().
+// [v6addr]:PORT or [v6addr]) or `--server LIST` (not both), and the flags in
+// UsageText().
 // Flags accept `--flag=value` and `--flag value`. kInvalidArgument with a
 // one-line explanation for anything malformed or contradictory.
 absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args);

@@ -59,21 +59,15 @@ constexpr const char* kLocalHelp =
 }  // namespace
 
 FullscreenSession::FullscreenSession(const CliOptions& options, int signal_fd, LineStyle style)
-    : options_(options), signal_fd_(signal_fd), style_(style) {}
+    : options_(options), signal_fd_(signal_fd), style_(style), servers_(options.ServerList()) {}
 
 int FullscreenSession::Run() {
-  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
-  if (!connected.ok()) {
+  auto connected = ConnectToFirstServer(servers_, options_.TlsOptions(), [](const std::string& line) {
     // Say the address once: the library's message may already name it.
-    const std::string why(connected.status().message());
-    if (absl::StartsWith(why, "connect to ")) {
-      std::fprintf(stderr, "muxchat: cannot %s\n", why.c_str());
-    } else {
-      std::fprintf(stderr, "muxchat: cannot connect to %s port %u: %s\n", options_.host.c_str(), options_.port,
-                   why.c_str());
-    }
-    return kExitConnectFailed;
-  }
+    std::fprintf(stderr, "muxchat: %s%s\n", absl::StartsWith(line, "connect to ") ? "cannot " : "", line.c_str());
+  });
+  if (!connected.ok()) return kExitConnectFailed;
+  servers_.Connected();
   client_ = std::move(*connected);
   client_->set_interrupt_fd(signal_fd_);
   // --user: log in before the screen is taken (the password prompt needs the terminal).
@@ -81,7 +75,8 @@ int FullscreenSession::Run() {
   if (!options_.user.empty()) {
     if (auto path = TokenStore::DefaultPath(); path.ok()) tokens_.emplace(*path);
     AccountLoginOptions a;
-    a.server = ServerKey(options_.host, options_.port);
+    a.server = servers_.current().Key();
+    a.token_keys = TokenKeys(servers_.servers());
     a.user = options_.user;
     a.register_account = options_.register_account;
     a.resume = std::vector<v1::RoomCursor>();  // a kept token restores the account's rooms
@@ -111,7 +106,7 @@ int FullscreenSession::Run() {
     if (winch_fd_ >= 0) ::close(winch_fd_);
     return kExitUsage;
   }
-  System(absl::StrCat("connected to ", options_.host, " port ", options_.port,
+  System(absl::StrCat("connected to ", servers_.current().host, " port ", servers_.current().port,
                       "; Ctrl+C, Ctrl+D or /quit exits"));
   if (logged_in_) {
     System(absl::StrCat("logged in as ", client_->nickname(), " (account; server ",
@@ -205,7 +200,7 @@ void FullscreenSession::Redraw() {
   ScreenRow title;
   if (w.room_id() == 0) {
     title.push_back({absl::StrCat(" muxchat ", client_->nickname().empty() ? "" : client_->nickname() + "@",
-                                  options_.host, ":", options_.port, " | status: server and command output"),
+                                  servers_.current().Key(), " | status: server and command output"),
                      Style::kBar, 0});
   } else {
     title.push_back({absl::StrCat(" ", windows_.active_index() + 1, ":", w.name(), " | ", Members(w.members().count()),
@@ -493,14 +488,14 @@ void FullscreenSession::ConnectionLost(const std::string& why) {
   outgoing_ = std::move(again);
   pending_.clear();
   line_of_request_.clear();
-  backoff_.emplace(ReconnectBackoff::Options{});
-  reconnect_at_ = absl::Now() + backoff_->Next();
+  reconnect_at_ = absl::Now() + servers_.Lost();
 }
 
 void FullscreenSession::TryReconnect() {
-  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
+  const ServerAddress server = servers_.current();
+  auto connected = ChatClient::Connect(server.host, server.port, kRequestTimeout, options_.TlsOptions());
   if (!connected.ok()) {
-    reconnect_at_ = absl::Now() + backoff_->Next();
+    reconnect_at_ = absl::Now() + servers_.Failed();  // the next server: at once within a pass
     return;
   }
   client_ = std::move(*connected);
@@ -508,7 +503,8 @@ void FullscreenSession::TryReconnect() {
   absl::Status failed;
   if (!options_.user.empty()) {
     AccountLoginOptions a;
-    a.server = ServerKey(options_.host, options_.port);
+    a.server = server.Key();
+    a.token_keys = TokenKeys(servers_.servers());
     a.user = options_.user;
     a.token_only = true;  // no password prompt in the middle of a session
     a.signal_fd = signal_fd_;
@@ -535,7 +531,8 @@ void FullscreenSession::TryReconnect() {
     if (absl::IsCancelled(failed)) return;  // Ctrl+C: the signal is still pending; the loop exits
     const auto server = ServerStatusOf(failed);
     if (client_->closed() || server == v1::FAILURE_ALREADY_EXISTS || server == v1::FAILURE_RATE_LIMITED) {
-      reconnect_at_ = absl::Now() + backoff_->Next();  // our old session may not have timed out yet
+      // Our old session may not have timed out yet (or that server is failing).
+      reconnect_at_ = absl::Now() + servers_.Failed();
       return;
     }
     Lost(absl::StrCat("cannot log in again: ", failed.message(),
@@ -543,8 +540,12 @@ void FullscreenSession::TryReconnect() {
     return;
   }
   down_ = false;
-  backoff_->Reset();
+  servers_.Connected();
   reconnect_at_ = absl::InfiniteFuture();
+  // Said where the loss was said: the status window and the active room's.
+  const std::string line = absl::StrCat("reconnected to ", server.Key());
+  System(line, &windows_.status());
+  if (windows_.active().room_id() != 0) System(line);
   if (resume_id_ == 0) AfterReconnect();  // with Resume: once its Reply ends it
 }
 
@@ -563,9 +564,12 @@ void FullscreenSession::AfterReconnect() {
     RoomWindow* w = windows_.Find(id);
     uint64_t cursor = cursor_.count(id) != 0 ? cursor_[id] : 0;
     if (reply->room_id() != id) {
-      // A new room under the same name (the server forgot the old one).
+      // A new room under the same name (the server forgot the old one, or
+      // this is another server): a new window, still in front if the old one was.
+      const bool active = windows_.active().room_id() == id;
       windows_.Close(id);
       w = windows_.Open(reply->room_id(), SafeText(reply->room_name()));
+      if (active) windows_.ActivateRoom(reply->room_id());
       for (Outgoing& o : outgoing_) {
         if (o.room_id == id) o.room_id = reply->room_id();
       }
@@ -691,7 +695,9 @@ void FullscreenSession::HandleCommand(const Command& command) {
       }
       auto reply = client_->Logout(kRequestTimeout);
       if (!reply.ok() && !client_->closed()) return Fail("cannot log out", reply.status());
-      if (tokens_.has_value()) (void)tokens_->Remove(ServerKey(options_.host, options_.port), options_.user);
+      if (tokens_.has_value()) {
+        for (const std::string& key : TokenKeys(servers_.servers())) (void)tokens_->Remove(key, options_.user);
+      }
       farewell_ = "logged out: the session token is revoked and forgotten";
       exit_code_ = kExitOk;
       return;

@@ -28,7 +28,7 @@
 #include "src/client/fullscreen_ui.h"
 #include "src/client/input_line.h"
 #include "src/client/message_format.h"
-#include "src/client/reconnect_backoff.h"
+#include "src/client/server_list.h"
 #include "src/client/token_store.h"
 #include "src/client/window_list.h"
 
@@ -106,7 +106,7 @@ class FullscreenSession {
   };
   bool down_ = false;
   bool shutdown_seen_ = false;
-  std::optional<ReconnectBackoff> backoff_;
+  ServerRotation servers_;  // which server to (re)connect to, and when
   absl::Time reconnect_at_ = absl::InfiniteFuture();
   uint64_t resume_id_ = 0;
   std::string guest_nick_;

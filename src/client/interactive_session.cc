@@ -27,18 +27,18 @@ std::string Members(uint32_t n) { return absl::StrCat(n, n == 1 ? " member" : " 
 }  // namespace
 
 InteractiveSession::InteractiveSession(const CliOptions& options, int signal_fd, LineStyle style)
-    : options_(options), signal_fd_(signal_fd), style_(style) {}
+    : options_(options), signal_fd_(signal_fd), style_(style), servers_(options.ServerList()) {}
 
 int InteractiveSession::Run() {
-  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
-  if (!connected.ok()) {
-    std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(options_.host, options_.port, connected.status()).c_str());
-    return kExitConnectFailed;
-  }
+  auto connected = ConnectToFirstServer(servers_, options_.TlsOptions(), [](const std::string& line) {
+    std::fprintf(stderr, "muxchat: %s\n", line.c_str());
+  });
+  if (!connected.ok()) return kExitConnectFailed;
   client_ = std::move(*connected);
   client_->set_interrupt_fd(signal_fd_);
-  std::printf("connected to %s port %u%s; Ctrl+C or Ctrl+D quits\n", options_.host.c_str(), options_.port,
-              options_.tls ? (" over " + client_->transport()).c_str() : "");
+  servers_.Connected();
+  std::printf("connected to %s port %u%s; Ctrl+C or Ctrl+D quits\n", servers_.current().host.c_str(),
+              servers_.current().port, options_.tls ? (" over " + client_->transport()).c_str() : "");
   std::fflush(stdout);
   if (!options_.user.empty() && !LogInUser()) {
     client_->Close();
@@ -156,7 +156,8 @@ bool InteractiveSession::LogInUser() {
     std::fprintf(stderr, "muxchat: %s; the session token will not be kept\n", std::string(path.status().message()).c_str());
   }
   AccountLoginOptions a;
-  a.server = ServerKey(options_.host, options_.port);
+  a.server = servers_.current().Key();
+  a.token_keys = TokenKeys(servers_.servers());
   a.user = options_.user;
   a.register_account = options_.register_account;
   a.resume = std::vector<v1::RoomCursor>();  // a kept token restores the account's rooms
@@ -191,14 +192,14 @@ void InteractiveSession::ConnectionLost(const std::string& why) {
   down_ = true;
   cursor_ = last_seq_;
   resume_id_ = 0;
-  backoff_.emplace(ReconnectBackoff::Options{});
-  ScheduleReconnect();
+  reconnect_at_ = absl::Now() + servers_.Lost();
 }
 
-void InteractiveSession::ScheduleReconnect() { reconnect_at_ = absl::Now() + backoff_->Next(); }
+void InteractiveSession::ScheduleReconnect() { reconnect_at_ = absl::Now() + servers_.Failed(); }
 
 void InteractiveSession::TryReconnect() {
-  auto connected = ChatClient::Connect(options_.host, options_.port, kRequestTimeout, options_.TlsOptions());
+  const ServerAddress server = servers_.current();
+  auto connected = ChatClient::Connect(server.host, server.port, kRequestTimeout, options_.TlsOptions());
   if (!connected.ok()) {
     ScheduleReconnect();
     return;
@@ -208,7 +209,8 @@ void InteractiveSession::TryReconnect() {
   absl::Status failed;
   if (!options_.user.empty()) {
     AccountLoginOptions a;
-    a.server = ServerKey(options_.host, options_.port);
+    a.server = server.Key();
+    a.token_keys = TokenKeys(servers_.servers());
     a.user = options_.user;
     a.token_only = true;  // no password prompt in the middle of a session
     a.signal_fd = signal_fd_;
@@ -235,7 +237,7 @@ void InteractiveSession::TryReconnect() {
     if (absl::IsCancelled(failed)) return;  // Ctrl+C: the signal is still pending; the loop exits
     const auto server = ServerStatusOf(failed);
     if (client_->closed() || server == v1::FAILURE_ALREADY_EXISTS || server == v1::FAILURE_RATE_LIMITED) {
-      ScheduleReconnect();  // our old session may not have timed out yet
+      ScheduleReconnect();  // our old session may not have timed out yet (or that server is failing)
       return;
     }
     Lost(absl::StrCat("cannot log in again: ", failed.message(),
@@ -243,8 +245,9 @@ void InteractiveSession::TryReconnect() {
     return;
   }
   down_ = false;
-  backoff_->Reset();
+  servers_.Connected();
   reconnect_at_ = absl::InfiniteFuture();
+  System(absl::StrCat("reconnected to ", server.Key()));
   if (resume_id_ == 0) AfterReconnect();  // with Resume: once its Reply ends it
 }
 
@@ -361,7 +364,9 @@ void InteractiveSession::Logout() {
   }
   auto reply = client_->Logout(kRequestTimeout);
   if (!reply.ok() && !client_->closed()) return Fail("cannot log out", reply.status());
-  if (tokens_.has_value()) (void)tokens_->Remove(ServerKey(options_.host, options_.port), options_.user);
+  if (tokens_.has_value()) {
+    for (const std::string& key : TokenKeys(servers_.servers())) (void)tokens_->Remove(key, options_.user);
+  }
   System("logged out: the session token is revoked and forgotten");
   exit_code_ = kExitOk;
 }

@@ -23,7 +23,7 @@
 #include "src/client/command_parser.h"
 #include "src/client/message_format.h"
 #include "src/client/room_members.h"
-#include "src/client/reconnect_backoff.h"
+#include "src/client/server_list.h"
 #include "src/client/terminal_ui.h"
 #include "src/client/token_store.h"
 
@@ -54,10 +54,12 @@ class InteractiveSession {
   // --user: logs in to the account before the terminal UI starts (the
   // password prompt needs the terminal). False if the session must end.
   bool LogInUser();
-  // The connection is gone: say so, and reconnect with backoff (or end).
+  // The connection is gone: say so, and reconnect to the next server, with
+  // backoff between passes over the list (or end).
   void ConnectionLost(const std::string& why);
   // One reconnect attempt (when reconnect_at_ has come).
   void TryReconnect();
+  // The attempt on the current server failed: the next one, when due.
   void ScheduleReconnect();
   // After a (re)connect's login: rooms not restored by Resume are joined by
   // name; unacknowledged messages are sent again with their client_msg_id.
@@ -112,7 +114,7 @@ class InteractiveSession {
   bool logged_in_ = false;
   bool down_ = false;                      // disconnected, reconnecting
   bool shutdown_seen_ = false;             // the server announced its shutdown (already said)
-  std::optional<ReconnectBackoff> backoff_;
+  ServerRotation servers_;                 // which server to (re)connect to, and when
   absl::Time reconnect_at_ = absl::InfiniteFuture();
   uint64_t resume_id_ = 0;                 // the Resume in progress (0: none)
   bool join_after_resume_ = false;         // --room rooms wait for the first Resume to end

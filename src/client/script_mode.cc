@@ -22,7 +22,7 @@
 #include "src/client/chat_client.h"
 #include "src/client/cursor_file.h"
 #include "src/client/exit_codes.h"
-#include "src/client/reconnect_backoff.h"
+#include "src/client/server_list.h"
 #include "src/client/room_follower.h"
 #include "src/client/room_table.h"
 #include "src/client/server_status.h"
@@ -53,7 +53,7 @@ int PollTimeoutMs(absl::Time deadline) {
 class ScriptRun {
  public:
   ScriptRun(const CliOptions& options, int signal_fd, const LineStyle& style)
-      : o_(options), signal_fd_(signal_fd), style_(style) {}
+      : o_(options), signal_fd_(signal_fd), style_(style), servers_(options.ServerList()) {}
 
   int Run() {
     if (!o_.user.empty()) {
@@ -118,12 +118,18 @@ class ScriptRun {
   // Connects and logs in (account with --user, else a guest). With `resume`
   // and a kept token, the account's rooms are restored (Resume with the
   // followed rooms' cursors). Returns an exit code on failure.
+  // The first connect tries every server in list order; a reconnect tries
+  // the rotation's current one only (Reconnect() moves on).
   std::optional<int> ConnectAndLogIn(bool resume) {
-    auto connected = ChatClient::Connect(o_.host, o_.port, kRequestTimeout, o_.TlsOptions());
+    absl::StatusOr<std::unique_ptr<ChatClient>> connected;
+    if (reconnecting_) {
+      connected = ChatClient::Connect(servers_.current().host, servers_.current().port, kRequestTimeout, o_.TlsOptions());
+    } else {
+      connected = ConnectToFirstServer(servers_, o_.TlsOptions(), [](const std::string& line) {
+        std::fprintf(stderr, "muxchat: %s\n", line.c_str());
+      });
+    }
     if (!connected.ok()) {
-      if (!quiet_connect_) {
-        std::fprintf(stderr, "muxchat: %s\n", ConnectFailure(o_.host, o_.port, connected.status()).c_str());
-      }
       last_failure_ = connected.status();
       return kExitConnectFailed;
     }
@@ -139,7 +145,8 @@ class ScriptRun {
       return std::nullopt;
     }
     AccountLoginOptions a;
-    a.server = ServerKey(o_.host, o_.port);
+    a.server = servers_.current().Key();
+    a.token_keys = TokenKeys(servers_.servers());
     a.user = o_.user;
     a.register_account = o_.register_account && !registered_;
     a.signal_fd = signal_fd_;
@@ -292,14 +299,13 @@ class ScriptRun {
     return std::nullopt;
   }
 
-  // Reconnects with backoff until logged in again (or a quit signal, or a
-  // refusal that retrying cannot fix). Returns an exit code to end the run.
+  // Reconnects until logged in again (or a quit signal, or a refusal that
+  // retrying cannot fix): the next server each attempt, with backoff between
+  // passes over the list (ServerRotation). Returns an exit code to end the run.
   std::optional<int> Reconnect() {
-    ReconnectBackoff backoff(ReconnectBackoff::Options{});
     reconnecting_ = true;
-    quiet_connect_ = true;
-    for (;;) {
-      if (!SleepUnlessSignalled(signal_fd_, backoff.Next())) return kExitOk;
+    for (absl::Duration wait = servers_.Lost();; wait = servers_.Failed()) {
+      if (!SleepUnlessSignalled(signal_fd_, wait)) return kExitOk;
       std::optional<int> failed = ConnectAndLogIn(/*resume=*/true);
       if (!failed.has_value()) failed = SetUpRooms();
       if (!failed.has_value()) break;
@@ -313,8 +319,8 @@ class ScriptRun {
         return *failed;
       }
     }
-    quiet_connect_ = false;
-    std::fprintf(stderr, "muxchat: reconnected\n");
+    servers_.Connected();
+    std::fprintf(stderr, "muxchat: reconnected to %s\n", servers_.current().Key().c_str());
     return std::nullopt;
   }
 
@@ -596,11 +602,9 @@ class ScriptRun {
   // client_msg_id (the server answers one it already has with a Reply, so
   // nothing is stored twice). Returns an exit code to end the run.
   std::optional<int> ReconnectSender() {
-    ReconnectBackoff backoff(ReconnectBackoff::Options{});
-    quiet_connect_ = true;
     reconnecting_ = true;
-    for (;;) {
-      if (!SleepUnlessSignalled(signal_fd_, backoff.Next())) return kExitOk;
+    for (absl::Duration wait = servers_.Lost();; wait = servers_.Failed()) {
+      if (!SleepUnlessSignalled(signal_fd_, wait)) return kExitOk;
       std::optional<int> failed = ConnectAndLogIn(/*resume=*/false);
       if (!failed.has_value()) {
         auto joined = client_->JoinRoom(o_.room, kRequestTimeout);
@@ -617,8 +621,8 @@ class ScriptRun {
                              server == v1::FAILURE_ALREADY_EXISTS || server == v1::FAILURE_RATE_LIMITED;
       if (!transient) return *failed;
     }
-    quiet_connect_ = false;
-    std::fprintf(stderr, "muxchat: reconnected\n");
+    servers_.Connected();
+    std::fprintf(stderr, "muxchat: reconnected to %s\n", servers_.current().Key().c_str());
     DropStoredLines();
     std::deque<std::pair<uint64_t, uint64_t>> again;
     for (const auto& [request_id, index] : inflight_) {
@@ -697,7 +701,7 @@ class ScriptRun {
   bool registered_ = false;           // logged in once: a reconnect never registers again
   bool reconnecting_ = false;
   bool resumed_ = false;              // the last login was a Resume
-  bool quiet_connect_ = false;        // a failed connect while reconnecting is not worth a line
+  ServerRotation servers_;            // which server to (re)connect to, and when
   bool shutdown_seen_ = false;        // the server said it is shutting down (reconnect, one line)
   absl::Status last_failure_;
   // --listen: followed rooms by lower-cased name, their IDs on this

@@ -71,6 +71,27 @@ std::string ConnectFailure(const std::string& host, uint16_t port, const absl::S
   return absl::StrCat("cannot connect to ", address, ": ", message);
 }
 
+absl::StatusOr<std::unique_ptr<ChatClient>> ConnectToFirstServer(
+    ServerRotation& rotation, const ClientTlsOptions& tls, const std::function<void(const std::string&)>& failed) {
+  absl::Status last;
+  for (size_t tried = 0; tried < rotation.servers().size(); ++tried) {
+    const ServerAddress& server = rotation.current();
+    auto connected = ChatClient::Connect(server.host, server.port, kRequestTimeout, tls);
+    if (connected.ok()) return connected;
+    last = connected.status();
+    if (failed) failed(ConnectFailure(server.host, server.port, last));
+    (void)rotation.Failed();  // the delay is for reconnects; a first connect fails after one pass
+  }
+  return last;
+}
+
+std::vector<std::string> TokenKeys(const std::vector<ServerAddress>& servers) {
+  std::vector<std::string> keys;
+  keys.reserve(servers.size());
+  for (const ServerAddress& s : servers) keys.push_back(s.Key());
+  return keys;
+}
+
 std::string DefaultNickname() {
   if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_name != nullptr && pw->pw_name[0] != '\0') {
     return pw->pw_name;
@@ -109,11 +130,6 @@ bool SleepUnlessSignalled(int signal_fd, absl::Duration duration) {
     if (n < 0 && errno == EINTR) continue;
     if (n > 0) return false;
   }
-}
-
-std::string ServerKey(const std::string& host, uint16_t port) {
-  return host.find(':') != std::string::npos && host.front() != '[' ? absl::StrCat("[", host, "]:", port)
-                                                                    : absl::StrCat(host, ":", port);
 }
 
 int ReadSignal(int signal_fd) {

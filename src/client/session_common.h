@@ -5,13 +5,17 @@
 #define MUXCHAT_CLIENT_SESSION_COMMON_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "src/client/chat_client.h"
 #include "src/client/exit_codes.h"
 #include "src/client/room_members.h"
+#include "src/client/server_list.h"
 
 namespace muxchat::client {
 
@@ -41,6 +45,21 @@ std::string DescribeLoss(ChatClient& client, const absl::Status& status);
 // prefixed with "cannot connect to HOST:PORT: " (TLS failures, timeouts).
 std::string ConnectFailure(const std::string& host, uint16_t port, const absl::Status& status);
 
+// The first connect of a run: tries each server of `rotation` once, from
+// current() in list order, and returns the first connection made, leaving
+// `rotation` at that server. `failed` is told the ConnectFailure line of
+// each server that did not answer. If none did: the last failure, with the
+// rotation back at the entry it started from.
+absl::StatusOr<std::unique_ptr<ChatClient>> ConnectToFirstServer(
+    ServerRotation& rotation, const ClientTlsOptions& tls, const std::function<void(const std::string&)>& failed);
+
+// The token file's keys for a run with `servers`: every entry's "host:port".
+// A login token belongs to the cluster, not to one node: it is kept under
+// each entry and looked up under each in order, so a token from node A is
+// offered to node B, whatever the order of the list or which nodes a later
+// run names, and a one-server run uses the same key as always.
+std::vector<std::string> TokenKeys(const std::vector<ServerAddress>& servers);
+
 // The nickname when --nick is not given in script mode: the login name
 // (getpwuid, else $USER), so the same user is the same owner run after run;
 // muxchat-<pid> only if neither is known.
@@ -55,9 +74,6 @@ bool ShouldReconnect(const absl::Status& close_status);
 // Sleeps `duration`, or less if a quit signal arrives on `signal_fd`
 // (left unread); returns false then.
 bool SleepUnlessSignalled(int signal_fd, absl::Duration duration);
-
-// "host:port" (IPv6 literals in brackets): the token file's key for a server.
-std::string ServerKey(const std::string& host, uint16_t port);
 
 // Asks the server who is in room `room_id` (every ListMembers page) and
 // makes `*members` that list. OK too, leaving `*members` as it was, when the

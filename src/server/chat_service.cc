@@ -1,4 +1,5 @@
 #include "src/server/chat_service.h"
+#include "src/server/cluster_node.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -348,6 +349,10 @@ void ChatService::HandleCreate(Connection* conn, const v1::ClientFrame& f, absl:
     ReplyFailure(conn, f, v1::FAILURE_STORAGE, storage_error_);
     return;
   }
+  if (cluster_ != nullptr) {
+    ClusterCreate(conn, f, now);
+    return;
+  }
   RoomOwner owner;
   owner.account_id = conn->account_id();
   owner.guest_conn_id = conn->account_id() == 0 ? conn->id() : 0;
@@ -423,6 +428,11 @@ v1::Reply* ChatService::SuccessReply(v1::ServerFrame* out, const v1::ClientFrame
 void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
   Room* room = FindRoomOrReply(conn, f, f.join_room().name());
   if (room == nullptr) return;
+  if (cluster_ != nullptr && !room->HasMember(conn) && ClusterJoinWaits(conn, f, room)) return;
+  JoinRoom(conn, f, room);
+}
+
+void ChatService::JoinRoom(Connection* conn, const v1::ClientFrame& f, Room* room) {
   v1::ServerFrame out;
   if (room->HasMember(conn)) {
     SuccessReply(&out, f, *room, absl::StrCat("already in '", room->name(), "'"))->set_last_seq(room->last_seq());
@@ -452,6 +462,12 @@ void ChatService::HandleJoin(Connection* conn, const v1::ClientFrame& f) {
 }
 
 void ChatService::AnnounceJoin(const Room& room, const Connection* conn) {
+  if (cluster_ != nullptr) {
+    // Through Redis, so that every node's members see it, with the
+    // cluster's count, in order with the room's messages.
+    cluster_->presence().Join(room.id(), conn->id(), conn->nickname());
+    return;
+  }
   v1::ServerFrame joined;
   joined.set_room_id(room.id());
   joined.mutable_member_joined()->set_nickname(conn->nickname());
@@ -502,6 +518,10 @@ void ChatService::HandleDelete(Connection* conn, const v1::ClientFrame& f, absl:
   }
   v1::ServerFrame out;
   SuccessReply(&out, f, *room, absl::StrCat("room '", room->name(), "' deleted"))->clear_member_count();
+  if (cluster_ != nullptr) {
+    ClusterDelete(conn, f, room, std::move(out));
+    return;
+  }
   logger_->Log(LogLevel::kInfo, "room %d '%s' deleted by %s", room->id(), room->name(), conn->nickname());
   const uint64_t room_id = room->id(), conn_id = conn->id();
   CloseRoom(room, conn->nickname(), "deleted by owner");
@@ -526,6 +546,7 @@ void ChatService::CloseRoom(Room* room, const std::string& closed_by, const std:
   closed.mutable_room_closed()->set_reason(reason);
   Broadcast(*room, closed, nullptr);
   for (Connection* member : room->members()) member->rooms().erase(room->id());
+  if (cluster_ != nullptr) ForgetClusterRoom(room->id());
   accounts_.ForgetRoom(room->id());
   rooms_.Remove(room->id());
 }
@@ -648,6 +669,12 @@ void ChatService::ReplyPosted(Connection* conn, const v1::ClientFrame& f, const 
 
 void ChatService::Accept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
                          uint64_t client_msg_id, bool post, absl::Time now) {
+  if (cluster_ != nullptr) {
+    // Redis remembers client_msg_ids for every node (a resend after moving
+    // to another node is recognised there).
+    ClusterAccept(room, sender, f, text, client_msg_id, post);
+    return;
+  }
   if (client_msg_id != 0) {
     auto it = msg_ids_.find({SenderKey(*sender), client_msg_id});
     if (it != msg_ids_.end()) {
@@ -800,6 +827,11 @@ void ChatService::Broadcast(const Room& room, const v1::ServerFrame& frame, cons
 void ChatService::RemoveMember(Room* room, Connection* conn, const char* reason) {
   room->RemoveMember(conn);
   conn->rooms().erase(room->id());
+  if (cluster_ != nullptr) {
+    cluster_->presence().Leave(room->id(), conn->id(), conn->nickname(), reason);
+    MaybeUnfollow(room);
+    return;
+  }
   v1::ServerFrame left;
   left.set_room_id(room->id());
   left.mutable_member_left()->set_nickname(conn->nickname());

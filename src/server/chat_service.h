@@ -33,6 +33,12 @@ namespace muxchat::server {
 
 inline constexpr char kServerVersion[] = "muxchatd/0.1.0";
 
+class ClusterAccounts;
+class ClusterNode;
+struct ClusterMessage;
+struct ClusterRoomEvent;
+struct ClusterRoomRecord;
+
 class ChatService {
  public:
   // The frame-size contract of docs/PROTOCOL.md §12: every frame either side
@@ -58,6 +64,13 @@ class ChatService {
   // connection. Without it everything lives in memory.
   absl::Status AttachStorage(Storage* storage, LoadedState state, absl::Time now);
   bool durable() const { return storage_ != nullptr; }
+  // Shares rooms with other nodes through `node` (--cluster_redis): the
+  // room registry and every room's messages live in Redis, and this service
+  // fans out what the node hears. Call once, before any connection and
+  // before node->Start(); `node` must outlive the service. Not together
+  // with storage.
+  void AttachCluster(ClusterNode* node);
+  bool clustered() const { return cluster_ != nullptr; }
   // Hands storage the writes of this loop turn when no batch is in flight
   // (group commit: the next batch gathers while one commits). Call before
   // each poll.
@@ -65,6 +78,15 @@ class ChatService {
   // Storage's completion fd became readable: runs the commits' and reads'
   // follow-ups (deliveries, replies).
   void OnStorageReady(absl::Time now);
+  // Cluster mode (docs/SCALING.md §2): accounts, sessions and account
+  // memberships live in Redis through `accounts` (borrowed, used until this
+  // service is destroyed). Its RedisLink must be destroyed BEFORE this
+  // service: a reply still pending calls back into the service, also when
+  // the link is destroyed. Register, Login, token Hello, guest Hello,
+  // Resume and Logout then wait for Redis; while it is down they are refused
+  // with FAILURE_STORAGE and the connection stays open. Call before any
+  // connection.
+  void AttachClusterAccounts(ClusterAccounts* accounts) { cluster_accounts_ = accounts; }
   // The password hasher's completion fd and its follow-up (Register/Login).
   int password_fd() const { return hasher_.completion_fd(); }
   void OnPasswordResults(absl::Time now);
@@ -116,6 +138,8 @@ class ChatService {
   void SendGap(Connection* conn, uint64_t room_id, uint64_t first, uint64_t last, const char* reason, uint64_t request_id);
   void HandleCreate(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   void HandleJoin(Connection* conn, const v1::ClientFrame& f);
+  // Adds conn to `room` (checked: not yet a member, limits) and replays.
+  void JoinRoom(Connection* conn, const v1::ClientFrame& f, Room* room);
   void HandleLeave(Connection* conn, const v1::ClientFrame& f);
   void HandleDelete(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   // Tells the members a room is closed and removes it (with its memberships).
@@ -153,6 +177,29 @@ class ChatService {
   // are refused for a moment.
   void FailUncommitted(const absl::Status& status, absl::Time now);
   Connection* FindConnection(uint64_t id) const;
+
+  // Cluster mode (chat_service_cluster.cc).
+  void ClusterCreate(Connection* conn, const v1::ClientFrame& f, absl::Time now);
+  void ClusterDelete(Connection* conn, const v1::ClientFrame& f, Room* room, v1::ServerFrame out);
+  // A join of a room this node does not follow yet waits while the node
+  // reads its recent messages; true when the join was queued so.
+  bool ClusterJoinWaits(Connection* conn, const v1::ClientFrame& f, Room* room);
+  void ClusterAccept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
+                     uint64_t client_msg_id, bool post);
+  void ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward, uint64_t after_seq,
+                      uint64_t before_seq, uint32_t limit);
+  void OnClusterMessage(const ClusterMessage& m);
+  void OnClusterGap(uint64_t room_id, uint64_t first, uint64_t last);
+  void OnClusterRoomEvent(const ClusterRoomEvent& e);
+  void OnClusterRoomsLoaded(std::vector<ClusterRoomRecord> rooms);
+  void OnClusterPresence(uint64_t room_id, absl::string_view payload);
+  // The room of a registry record, made locally if this node lacks it.
+  Room* AdoptClusterRoom(const ClusterRoomRecord& r);
+  // A local room is closing: stop following it and refuse its waiting joins.
+  void ForgetClusterRoom(uint64_t room_id);
+  // The last local member left: stop following (its ring goes stale).
+  void MaybeUnfollow(Room* room);
+  std::string ClusterUnavailable() const;
   // Answers a Ping with a Pong carrying its nonce.
   static void AnswerPing(Connection* conn, const v1::ClientFrame& f);
   // Ends the connection because of request `f`: unlike Connection::Close's
@@ -200,6 +247,7 @@ class ChatService {
   size_t logged_in_ = 0;
 
   AccountRegistry accounts_;
+  ClusterAccounts* cluster_accounts_ = nullptr;
   PasswordHasher hasher_;
   LoginLimiter login_limiter_;
   uint64_t next_password_job_ = 1;
@@ -226,6 +274,17 @@ class ChatService {
   std::string storage_error_;
   uint64_t next_read_id_ = 1;
   absl::flat_hash_map<uint64_t, std::function<void(ReadResult&)>> reads_;
+
+  // Cluster mode (null: one node).
+  ClusterNode* cluster_ = nullptr;
+  struct ClusterRoomState {
+    bool following = false;
+    bool warming = false;  // its recent messages are being read; joins wait
+    uint64_t epoch = 0;    // a read answered after the room was dropped and warmed again is ignored
+    std::vector<std::pair<uint64_t, v1::ClientFrame>> waiting_joins;  // connection ID, request
+  };
+  absl::flat_hash_map<uint64_t, ClusterRoomState> cluster_rooms_;
+  uint64_t cluster_epochs_ = 0;
 
   // Resend dedupe: (sender key, client_msg_id) -> room and seq, for
   // options_.dedupe_window, oldest first in dedupe_order_.

@@ -1,11 +1,16 @@
 // ChatService: the handshake requests and accounts (Hello, Register, Login,
 // Logout, Resume) — docs/PROTOCOL.md §5. Passwords are hashed and checked on
 // the PasswordHasher's thread; the connection waits (auth_pending) meanwhile.
+// In cluster mode (AttachClusterAccounts) accounts, sessions and account
+// memberships are Redis's (docs/SCALING.md §2): the connection waits for
+// Redis the same way, and accounts_ is only a cache of what Redis said.
 #include <algorithm>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "src/server/chat_service.h"
+#include "src/server/cluster_accounts.h"
 #include "src/server/name_rules.h"
 #include "src/server/password_rules.h"
 #include "src/server/session_token.h"
@@ -18,6 +23,28 @@ namespace {
 // One message for a wrong password and for an unknown account: which names
 // exist is not for a guesser to learn.
 constexpr char kBadCredentials[] = "wrong account name or password";
+constexpr char kBadToken[] = "unknown, expired or revoked session token; log in again";
+
+// The answer to a request that needed the cluster's Redis and did not get it
+// (FAILURE_STORAGE: nothing was changed, retry later).
+std::string ClusterTrouble(const absl::Status& st) {
+  return absl::StrCat("the cluster's shared store is unavailable; nothing was changed; try again shortly (",
+                      st.message(), ")");
+}
+
+// Puts what Redis said about an account into the local cache. Redis is the
+// truth: a cached entry with the same ID or name that disagrees is replaced.
+Account* CacheAccount(AccountRegistry* cache, const ClusterAccount& a) {
+  Account* by_id = cache->FindById(a.id);
+  if (by_id != nullptr && FoldName(by_id->name) == FoldName(a.name)) {
+    by_id->name = a.name;
+    by_id->password_hash = a.password_hash;
+    return by_id;
+  }
+  if (by_id != nullptr) cache->Remove(a.id);
+  if (Account* by_name = cache->FindByName(a.name)) cache->Remove(by_name->id);
+  return cache->Add(a.id, a.name, a.password_hash, a.created);
+}
 
 }  // namespace
 
@@ -36,12 +63,43 @@ void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f, absl::
     return;
   }
   if (!CheckVersion(conn, f, hello.protocol_version())) return;
+  if (!hello.token().empty() && cluster_accounts_ != nullptr) {
+    if (!LooksLikeSessionToken(hello.token())) {
+      ReplyFailure(conn, f, v1::FAILURE_AUTH, kBadToken);
+      return;
+    }
+    const uint64_t conn_id = conn->id();
+    std::string hash = HashSessionToken(hello.token());
+    absl::Status sent = cluster_accounts_->LookupSession(
+        hash, [this, conn_id, f, hash](absl::StatusOr<ClusterAccount> found) {
+          Connection* c = FindConnection(conn_id);
+          if (c == nullptr) return;
+          c->auth_pending = false;
+          request_status_ = v1::SUCCESS;
+          Account* account = found.ok() ? CacheAccount(&accounts_, *found) : nullptr;
+          if (account != nullptr) {
+            CompleteLogin(c, f, account->name, account, hash, "", absl::InfinitePast());
+          } else if (found.ok() || absl::IsNotFound(found.status())) {
+            ReplyFailure(c, f, v1::FAILURE_AUTH, kBadToken);
+          } else {
+            ReplyFailure(c, f, v1::FAILURE_STORAGE, ClusterTrouble(found.status()));
+          }
+          metrics_->CountRequest(f.body_case(), request_status_);
+        });
+    if (!sent.ok()) {
+      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
+      return;
+    }
+    connections_[conn->id()] = conn;
+    conn->auth_pending = true;
+    return;
+  }
   if (!hello.token().empty()) {
     Account* account = LooksLikeSessionToken(hello.token())
                            ? accounts_.FindSession(HashSessionToken(hello.token()), now)
                            : nullptr;
     if (account == nullptr) {
-      ReplyFailure(conn, f, v1::FAILURE_AUTH, "unknown, expired or revoked session token; log in again");
+      ReplyFailure(conn, f, v1::FAILURE_AUTH, kBadToken);
       return;
     }
     CompleteLogin(conn, f, account->name, account, HashSessionToken(hello.token()), "", absl::InfinitePast());
@@ -63,6 +121,39 @@ void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f, absl::
   std::string folded = FoldName(hello.nickname());
   if (nicknames_.contains(folded)) {
     ReplyFailure(conn, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("nickname '", hello.nickname(), "' is taken"));
+    return;
+  }
+  if (cluster_accounts_ != nullptr) {
+    // A name registered on any node is not a guest's: ask Redis, then check
+    // the local guests again (one may have taken the nickname meanwhile).
+    const uint64_t conn_id = conn->id();
+    absl::Status sent = cluster_accounts_->LookupAccountByName(
+        hello.nickname(), [this, conn_id, f, folded](absl::StatusOr<ClusterAccount> found) {
+          Connection* c = FindConnection(conn_id);
+          if (c == nullptr) return;
+          c->auth_pending = false;
+          request_status_ = v1::SUCCESS;
+          const std::string& nickname = f.hello().nickname();
+          if (found.ok()) {
+            CacheAccount(&accounts_, *found);
+            ReplyFailure(c, f, v1::FAILURE_AUTH,
+                         absl::StrCat("'", nickname, "' is a registered account: log in, or pick another nickname"));
+          } else if (!absl::IsNotFound(found.status())) {
+            ReplyFailure(c, f, v1::FAILURE_STORAGE, ClusterTrouble(found.status()));
+          } else if (nicknames_.contains(folded)) {
+            ReplyFailure(c, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("nickname '", nickname, "' is taken"));
+          } else {
+            nicknames_.emplace(folded, c);
+            CompleteLogin(c, f, nickname, nullptr, "", "", absl::InfinitePast());
+          }
+          metrics_->CountRequest(f.body_case(), request_status_);
+        });
+    if (!sent.ok()) {
+      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
+      return;
+    }
+    connections_[conn->id()] = conn;
+    conn->auth_pending = true;
     return;
   }
   nicknames_.emplace(folded, conn);
@@ -127,6 +218,11 @@ void ChatService::HandleRegister(Connection* conn, const v1::ClientFrame& f, abs
     ReplyFailure(conn, f, v1::FAILURE_STORAGE, storage_error_);
     return;
   }
+  // Not worth a hash while the registration could not be stored.
+  if (cluster_accounts_ != nullptr && !cluster_accounts_->up()) {
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(absl::UnavailableError("redis is down")));
+    return;
+  }
   // A registration costs a hash: bounded by the request rate per
   // connection and by the hasher's queue (RATE_LIMITED when full).
   const uint64_t job = next_password_job_++;
@@ -159,20 +255,58 @@ void ChatService::HandleLogin(Connection* conn, const v1::ClientFrame& f, absl::
                               absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1))), " s"));
     return;
   }
-  const Account* account = accounts_.FindByName(req.name());
-  // An unknown name costs a verification all the same (at this server's
-  // cost), so that it answers no faster than a wrong password.
-  const uint64_t job = next_password_job_++;
-  const bool queued = account != nullptr ? hasher_.Verify(job, req.password(), account->password_hash)
-                                         : hasher_.VerifyUnknownAccount(job, req.password());
-  if (!queued) {
-    login_limiter_.RecordAbandoned(req.name(), conn->peer());
-    ReplyFailure(conn, f, v1::FAILURE_RATE_LIMITED, "the server is busy checking passwords; try again shortly");
+  // Queues the password check against the (cached) account; the answer
+  // comes through OnPasswordResults.
+  auto verify = [this](Connection* conn, const v1::ClientFrame& f) {
+    const v1::Login& req = f.login();
+    const Account* account = accounts_.FindByName(req.name());
+    // An unknown name costs a verification all the same (at this server's
+    // cost), so that it answers no faster than a wrong password.
+    const uint64_t job = next_password_job_++;
+    const bool queued = account != nullptr ? hasher_.Verify(job, req.password(), account->password_hash)
+                                           : hasher_.VerifyUnknownAccount(job, req.password());
+    if (!queued) {
+      login_limiter_.RecordAbandoned(req.name(), conn->peer());
+      ReplyFailure(conn, f, v1::FAILURE_RATE_LIMITED, "the server is busy checking passwords; try again shortly");
+      return;
+    }
+    v1::ClientFrame kept = f;
+    kept.mutable_login()->clear_password();
+    password_jobs_.emplace(job, PasswordJob{conn->id(), conn->peer(), std::move(kept)});
+    connections_[conn->id()] = conn;
+    conn->auth_pending = true;
+  };
+  if (cluster_accounts_ == nullptr) {
+    verify(conn, f);
     return;
   }
-  v1::ClientFrame kept = f;
-  kept.mutable_login()->clear_password();
-  password_jobs_.emplace(job, PasswordJob{conn->id(), conn->peer(), std::move(kept)});
+  // Cluster: Redis holds the account (registered on any node, or its
+  // password hash changed there); the cache is refreshed from its answer.
+  // The frame, password included, waits in the callback for one round trip.
+  const uint64_t conn_id = conn->id();
+  absl::Status sent = cluster_accounts_->LookupAccountByName(
+      req.name(), [this, conn_id, f, verify](absl::StatusOr<ClusterAccount> found) {
+        Connection* c = FindConnection(conn_id);
+        if (c == nullptr) return;
+        c->auth_pending = false;
+        request_status_ = v1::SUCCESS;
+        if (found.ok()) {
+          CacheAccount(&accounts_, *found);
+        } else if (absl::IsNotFound(found.status())) {
+          if (Account* stale = accounts_.FindByName(f.login().name())) accounts_.Remove(stale->id);
+        } else {
+          ReplyFailure(c, f, v1::FAILURE_STORAGE, ClusterTrouble(found.status()));
+          metrics_->CountRequest(f.body_case(), request_status_);
+          return;
+        }
+        verify(c, f);
+        // Counted here only if refused; otherwise when the hasher answers.
+        if (request_status_ != v1::SUCCESS) metrics_->CountRequest(f.body_case(), request_status_);
+      });
+  if (!sent.ok()) {
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
+    return;
+  }
   connections_[conn->id()] = conn;
   conn->auth_pending = true;
 }
@@ -220,6 +354,36 @@ void ChatService::FinishRegister(Connection* conn, const v1::ClientFrame& f, con
     ReplyFailure(conn, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("the name '", req.name(), "' is taken"));
     return;
   }
+  if (cluster_accounts_ != nullptr) {
+    // Redis reserves the name cluster-wide and hands out the ID; the account
+    // is not written to this node's storage (Redis is its truth).
+    const uint64_t conn_id = conn->id();
+    absl::Status sent = cluster_accounts_->RegisterAccount(
+        req.name(), r.hash, now, [this, conn_id, f, hash = r.hash, now](absl::StatusOr<uint64_t> id) {
+          Connection* c = FindConnection(conn_id);
+          const std::string& name = f.register_().name();
+          Account* account = nullptr;
+          if (id.ok()) {
+            account = CacheAccount(&accounts_, ClusterAccount{*id, name, hash, now});
+            logger_->Log(LogLevel::kInfo, "account %d '%s' registered in the cluster", *id, name);
+          }
+          if (c == nullptr) return;
+          c->auth_pending = false;
+          if (absl::IsAlreadyExists(id.status())) {
+            ReplyFailure(c, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("the name '", name, "' is taken"));
+          } else if (account == nullptr) {
+            ReplyFailure(c, f, v1::FAILURE_STORAGE, ClusterTrouble(id.status()));
+          } else {
+            StartSession(c, f, *account, /*new_account=*/false, now);
+          }
+        });
+    if (!sent.ok()) {
+      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
+      return;
+    }
+    conn->auth_pending = true;
+    return;
+  }
   Account* account = accounts_.Add(accounts_.NextId(), req.name(), r.hash, now);
   NewAccount a;
   a.account.id = account->id;
@@ -238,6 +402,30 @@ void ChatService::StartSession(Connection* conn, const v1::ClientFrame& f, const
   // Welcome only once the session (and a new account) is stored.
   conn->auth_pending = true;
   const uint64_t conn_id = conn->id(), account_id = account.id;
+  if (cluster_accounts_ != nullptr) {
+    // Redis keeps the session (and expires it); a local copy would never be
+    // looked up again, only pile up.
+    accounts_.RemoveSession(hash);
+    absl::Status sent = cluster_accounts_->CreateSession(
+        hash, account_id, options_.session_ttl,
+        [this, conn_id, account_id, f, hash, token, expires](absl::Status st) {
+          Connection* c = FindConnection(conn_id);
+          Account* stored = accounts_.FindById(account_id);
+          if (c == nullptr) return;
+          c->auth_pending = false;
+          if (!st.ok() || stored == nullptr) {
+            ReplyFailure(c, f, v1::FAILURE_STORAGE,
+                         ClusterTrouble(st.ok() ? absl::InternalError("account left the cache") : st));
+            return;
+          }
+          CompleteLogin(c, f, stored->name, stored, hash, token, expires);
+        });
+    if (!sent.ok()) {
+      conn->auth_pending = false;
+      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
+    }
+    return;
+  }
   Persist(NewSession{SessionRecord{hash, account_id, absl::ToUnixMicros(expires)}},
           [this, conn_id, account_id, new_account, f, hash, token, expires](const absl::Status& st) {
             Connection* c = FindConnection(conn_id);
@@ -276,22 +464,43 @@ void ChatService::HandleLogout(Connection* conn, const v1::ClientFrame& f) {
     return;
   }
   const std::string hash = conn->token_hash();
-  accounts_.RemoveSession(hash);
-  Persist(RevokeSession{hash});
-  v1::ServerFrame out;
-  out.set_request_id(f.request_id());
-  out.mutable_reply()->set_status(v1::SUCCESS);
-  out.mutable_reply()->set_message("logged out; the session token no longer works");
-  conn->Send(out);
-  // Every connection that logged in with this token ends with it.
-  std::vector<Connection*> same;
-  for (const auto& [id, c] : connections_) {
-    if (c->token_hash() == hash) same.push_back(c);
+  // Answers `conn` (null: gone meanwhile) and ends every connection of this
+  // node that logged in with the token.
+  auto finish = [this, f, hash](Connection* conn) {
+    accounts_.RemoveSession(hash);
+    if (conn != nullptr) {
+      v1::ServerFrame out;
+      out.set_request_id(f.request_id());
+      out.mutable_reply()->set_status(v1::SUCCESS);
+      out.mutable_reply()->set_message("logged out; the session token no longer works");
+      conn->Send(out);
+    }
+    std::vector<Connection*> same;
+    for (const auto& [id, c] : connections_) {
+      if (c->token_hash() == hash && !c->closing()) same.push_back(c);
+    }
+    for (Connection* c : same) {
+      c->Close(CloseReason::kClientClosed, c == conn ? v1::STATUS_UNSPECIFIED : v1::FAILURE_AUTH,
+               c == conn ? "" : "logged out on another connection");
+    }
+  };
+  if (cluster_accounts_ == nullptr) {
+    Persist(RevokeSession{hash});
+    finish(conn);
+    return;
   }
-  for (Connection* c : same) {
-    c->Close(CloseReason::kClientClosed, c == conn ? v1::STATUS_UNSPECIFIED : v1::FAILURE_AUTH,
-             c == conn ? "" : "logged out on another connection");
-  }
+  // Cluster: the token must stop working on every node before the client
+  // hears it did; connections on other nodes end when they next need it.
+  const uint64_t conn_id = conn->id();
+  absl::Status sent = cluster_accounts_->RevokeSession(hash, [this, conn_id, f, finish](absl::Status st) {
+    Connection* c = FindConnection(conn_id);
+    if (!st.ok()) {
+      if (c != nullptr) ReplyFailure(c, f, v1::FAILURE_STORAGE, ClusterTrouble(st));
+      return;
+    }
+    finish(c);
+  });
+  if (!sent.ok()) ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
 }
 
 void ChatService::HandleResume(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
@@ -301,50 +510,110 @@ void ChatService::HandleResume(Connection* conn, const v1::ClientFrame& f, absl:
     return;
   }
   if (!CheckVersion(conn, f, req.protocol_version())) return;
+  // Logs conn in as `account` and rejoins its rooms (account->rooms), replaying
+  // after each cursor; `forget_gone`: drop memberships of rooms that no longer exist.
+  auto resume = [this](Connection* conn, const v1::ClientFrame& f, Account* account, bool forget_gone) {
+    const v1::Resume& req = f.resume();
+    CompleteLogin(conn, f, account->name, account, HashSessionToken(req.token()), "", absl::InfinitePast());
+    // Cursors only matter for rooms the account is in; others are skipped
+    // without being stored, so a flood of cursors costs one lookup each.
+    absl::flat_hash_map<uint64_t, uint64_t> cursors;
+    size_t ignored = 0;
+    for (const v1::RoomCursor& c : req.cursors()) {
+      if (account->rooms.contains(c.room_id())) {
+        cursors[c.room_id()] = c.last_seq();
+      } else {
+        ++ignored;
+      }
+    }
+    size_t restored = 0, skipped = 0;
+    std::vector<uint64_t> gone;
+    for (uint64_t room_id : account->rooms) {
+      Room* room = rooms_.FindById(room_id);
+      if (room == nullptr) {
+        if (forget_gone) gone.push_back(room_id);
+        continue;
+      }
+      if (conn->rooms().size() >= options_.max_rooms_per_connection ||
+          room->member_count() >= options_.max_members_per_room) {
+        ++skipped;
+        continue;
+      }
+      auto it = cursors.find(room_id);
+      ResumeRoom(conn, f, room, it != cursors.end() ? &it->second : nullptr);
+      ++restored;
+    }
+    for (uint64_t id : gone) account->rooms.erase(id);
+    v1::ServerFrame done;
+    done.set_request_id(f.request_id());
+    v1::Reply* r = done.mutable_reply();
+    r->set_status(v1::SUCCESS);
+    r->set_message(absl::StrCat("resumed ", restored, " rooms",
+                                skipped > 0 ? absl::StrCat("; ", skipped, " not rejoined (limits)") : "",
+                                ignored > 0 ? absl::StrCat("; ", ignored, " cursors for rooms not joined ignored") : ""));
+    conn->Send(done);
+  };
+  if (cluster_accounts_ != nullptr) {
+    if (!LooksLikeSessionToken(req.token())) {
+      ReplyFailure(conn, f, v1::FAILURE_AUTH, kBadToken);
+      return;
+    }
+    // Cluster: the session, then the account's memberships, from Redis
+    // (two round trips; the connection waits, and may go, between them).
+    const uint64_t conn_id = conn->id();
+    auto fail = [this, f](Connection* c, v1::Status status, const std::string& message) {
+      c->auth_pending = false;
+      ReplyFailure(c, f, status, message);
+      metrics_->CountRequest(f.body_case(), request_status_);
+    };
+    absl::Status sent = cluster_accounts_->LookupSession(
+        HashSessionToken(req.token()), [this, conn_id, f, fail, resume](absl::StatusOr<ClusterAccount> found) {
+          Connection* c = FindConnection(conn_id);
+          if (c == nullptr) return;
+          if (!found.ok()) {
+            const bool unknown = absl::IsNotFound(found.status());
+            fail(c, unknown ? v1::FAILURE_AUTH : v1::FAILURE_STORAGE,
+                 unknown ? kBadToken : ClusterTrouble(found.status()));
+            return;
+          }
+          const uint64_t account_id = found->id;
+          CacheAccount(&accounts_, *found);
+          absl::Status listed = cluster_accounts_->ListMemberships(
+              account_id,
+              [this, conn_id, f, fail, resume, account_id](absl::StatusOr<std::vector<uint64_t>> rooms) {
+                Connection* c = FindConnection(conn_id);
+                if (c == nullptr) return;
+                Account* account = accounts_.FindById(account_id);
+                if (!rooms.ok() || account == nullptr) {
+                  fail(c, v1::FAILURE_STORAGE,
+                       ClusterTrouble(rooms.ok() ? absl::InternalError("account left the cache") : rooms.status()));
+                  return;
+                }
+                // The cache follows Redis; rooms this node does not know are
+                // skipped, not forgotten (another node may hold them).
+                account->rooms = absl::btree_set<uint64_t>(rooms->begin(), rooms->end());
+                c->auth_pending = false;
+                request_status_ = v1::SUCCESS;
+                resume(c, f, account, /*forget_gone=*/false);
+                metrics_->CountRequest(f.body_case(), request_status_);
+              });
+          if (!listed.ok()) fail(c, v1::FAILURE_STORAGE, ClusterTrouble(listed));
+        });
+    if (!sent.ok()) {
+      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
+      return;
+    }
+    connections_[conn->id()] = conn;
+    conn->auth_pending = true;
+    return;
+  }
   Account* account =
       LooksLikeSessionToken(req.token()) ? accounts_.FindSession(HashSessionToken(req.token()), now) : nullptr;
   if (account == nullptr) {
-    ReplyFailure(conn, f, v1::FAILURE_AUTH, "unknown, expired or revoked session token; log in again");
+    ReplyFailure(conn, f, v1::FAILURE_AUTH, kBadToken);
     return;
   }
-  CompleteLogin(conn, f, account->name, account, HashSessionToken(req.token()), "", absl::InfinitePast());
-  // Cursors only matter for rooms the account is in; others are skipped
-  // without being stored, so a flood of cursors costs one lookup each.
-  absl::flat_hash_map<uint64_t, uint64_t> cursors;
-  size_t ignored = 0;
-  for (const v1::RoomCursor& c : req.cursors()) {
-    if (account->rooms.contains(c.room_id())) {
-      cursors[c.room_id()] = c.last_seq();
-    } else {
-      ++ignored;
-    }
-  }
-  size_t restored = 0, skipped = 0;
-  std::vector<uint64_t> gone;
-  for (uint64_t room_id : account->rooms) {
-    Room* room = rooms_.FindById(room_id);
-    if (room == nullptr) {
-      gone.push_back(room_id);
-      continue;
-    }
-    if (conn->rooms().size() >= options_.max_rooms_per_connection ||
-        room->member_count() >= options_.max_members_per_room) {
-      ++skipped;
-      continue;
-    }
-    auto it = cursors.find(room_id);
-    ResumeRoom(conn, f, room, it != cursors.end() ? &it->second : nullptr);
-    ++restored;
-  }
-  for (uint64_t id : gone) account->rooms.erase(id);
-  v1::ServerFrame done;
-  done.set_request_id(f.request_id());
-  v1::Reply* r = done.mutable_reply();
-  r->set_status(v1::SUCCESS);
-  r->set_message(absl::StrCat("resumed ", restored, " rooms",
-                              skipped > 0 ? absl::StrCat("; ", skipped, " not rejoined (limits)") : "",
-                              ignored > 0 ? absl::StrCat("; ", ignored, " cursors for rooms not joined ignored") : ""));
-  conn->Send(done);
+  resume(conn, f, account, /*forget_gone=*/true);
 }
 
 void ChatService::ResumeRoom(Connection* conn, const v1::ClientFrame& f, Room* room, const uint64_t* cursor) {

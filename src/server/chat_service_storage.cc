@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/server/chat_service.h"
+#include "src/server/cluster_node.h"
 
 namespace muxchat::server {
 
@@ -176,9 +177,10 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
     to = std::lower_bound(ring.begin(), ring.end(), before, lower);
     from = to - std::min<ptrdiff_t>(limit, to - ring.begin());
     const uint64_t wanted_first = before > limit ? before - limit : 1;
-    covered = before <= 1 || (!ring.empty() && ring.front().seq <= wanted_first) || storage_ == nullptr;
+    covered = before <= 1 || (!ring.empty() && ring.front().seq <= wanted_first) ||
+              (storage_ == nullptr && cluster_ == nullptr);
   }
-  if (forward && storage_ == nullptr) covered = true;
+  if (forward && storage_ == nullptr && cluster_ == nullptr) covered = true;
   if (covered) {
     v1::ServerFrame out;
     v1::Reply* r = SuccessReply(&out, f, *room, absl::StrCat(to - from, " messages"));
@@ -187,6 +189,11 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
     if (!ring.empty()) r->set_oldest_seq(ring.front().seq);
     conn->Send(out);
     Replay(conn, room->id(), from, to);
+    return;
+  }
+  if (cluster_ != nullptr) {
+    ClusterHistory(conn, f, room, forward, req.after_seq(),
+                   forward ? 0 : (req.before_seq() != 0 ? req.before_seq() : room->last_seq() + 1), limit);
     return;
   }
   // Older than the ring: read from storage on its reader thread, answered
@@ -226,6 +233,7 @@ void ChatService::HandleHistory(Connection* conn, const v1::ClientFrame& f) {
 }
 
 void ChatService::Sweep(absl::Time now) {
+  if (cluster_ != nullptr) cluster_->Tick();
   // Gaps owed to members whose output drained while their rooms went quiet.
   std::vector<Connection*> owing(owing_gaps_.begin(), owing_gaps_.end());
   for (Connection* c : owing) {

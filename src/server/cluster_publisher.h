@@ -79,6 +79,9 @@ class ClusterPublisher {
   void Start() { link_.Start(); }
   bool up() const { return link_.up(); }
   const RedisLink& link() const { return link_; }
+  // The command connection, for the node's other commands (room registry,
+  // accounts): one connection keeps them in order with the publishes.
+  RedisLink* mutable_link() { return &link_; }
 
   // Runs the publish step. Not OK (kUnavailable while Redis is down,
   // kInvalidArgument for a bad request): `done` is not called. OK: `done`

@@ -17,6 +17,13 @@ ClusterSubscriber::ClusterSubscriber(EventLoop* loop, ClusterOptions options, Me
   link_.SetStatusCallback([this](RedisLinkState state, const absl::Status& why) { OnLinkStatus(state, why); });
 }
 
+void ClusterSubscriber::SetControlChannel(std::string channel, PayloadCallback on_payload,
+                                          absl::AnyInvocable<void()> on_subscribed) {
+  control_channel_ = std::move(channel);
+  on_control_ = std::move(on_payload);
+  on_control_subscribed_ = std::move(on_subscribed);
+}
+
 void ClusterSubscriber::Acquire(uint64_t room_id) {
   if (++rooms_[room_id].refs == 1) Sync(room_id);
 }
@@ -57,6 +64,7 @@ void ClusterSubscriber::Sync(uint64_t room_id) {
 
 void ClusterSubscriber::OnLinkStatus(RedisLinkState state, const absl::Status& why) {
   if (state == RedisLinkState::kUp) {
+    if (!control_channel_.empty()) (void)link_.SubscribeModeCommand({"SUBSCRIBE", control_channel_}, &OnPushThunk, this);
     std::vector<uint64_t> wanted;
     for (const auto& [id, room] : rooms_) {
       if (room.refs > 0) wanted.push_back(id);
@@ -90,6 +98,14 @@ void ClusterSubscriber::OnPush(const redisReply* reply) {
   }
   const absl::string_view kind(reply->element[0]->str, reply->element[0]->len);
   const absl::string_view channel(reply->element[1]->str, reply->element[1]->len);
+  if (!control_channel_.empty() && channel == control_channel_) {
+    if (kind == "message" && reply->element[2]->type == REDIS_REPLY_STRING) {
+      if (on_control_) on_control_(absl::string_view(reply->element[2]->str, reply->element[2]->len));
+    } else if (kind == "subscribe" && on_control_subscribed_) {
+      on_control_subscribed_();
+    }
+    return;
+  }
   absl::StatusOr<uint64_t> room_id = ParseRoomChannel(options_.key_prefix, channel);
   if (!room_id.ok()) return;
   auto it = rooms_.find(*room_id);
@@ -97,8 +113,12 @@ void ClusterSubscriber::OnPush(const redisReply* reply) {
   Room& room = it->second;
   if (kind == "message") {
     if (!room.subscribed || room.refs == 0 || reply->element[2]->type != REDIS_REPLY_STRING) return;
-    absl::StatusOr<ClusterMessage> m =
-        DecodeClusterMessage(*room_id, absl::string_view(reply->element[2]->str, reply->element[2]->len));
+    const absl::string_view payload(reply->element[2]->str, reply->element[2]->len);
+    if (!payload.empty() && payload.front() == 'p') {
+      if (on_presence_) on_presence_(*room_id, payload);
+      return;
+    }
+    absl::StatusOr<ClusterMessage> m = DecodeClusterMessage(*room_id, payload);
     if (!m.ok()) {
       ++malformed_;
       return;

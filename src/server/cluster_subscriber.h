@@ -42,6 +42,16 @@ class ClusterSubscriber {
   ClusterSubscriber& operator=(const ClusterSubscriber&) = delete;
 
   void SetStatusCallback(RedisLink::StatusCallback cb) { status_cb_ = std::move(cb); }
+  // One more channel, not a room's, subscribed whenever Redis is up (the
+  // cluster's control channel: rooms created and deleted). `on_subscribed`
+  // runs at each confirmation (what was published before it was missed:
+  // read the state again). Call before Start.
+  using PayloadCallback = absl::AnyInvocable<void(absl::string_view payload)>;
+  void SetControlChannel(std::string channel, PayloadCallback on_payload, absl::AnyInvocable<void()> on_subscribed);
+  // Payloads on a room's channel that are not messages ("p..." presence
+  // events, published by nodes with a plain PUBLISH), in channel order.
+  using PresenceCallback = absl::AnyInvocable<void(uint64_t room_id, absl::string_view payload)>;
+  void SetPresenceCallback(PresenceCallback cb) { on_presence_ = std::move(cb); }
   void Start() { link_.Start(); }
   bool up() const { return link_.up(); }
   const RedisLink& link() const { return link_; }
@@ -78,6 +88,10 @@ class ClusterSubscriber {
   RedisLink::StatusCallback status_cb_;
   absl::flat_hash_map<uint64_t, Room> rooms_;
   uint64_t malformed_ = 0;
+  std::string control_channel_;
+  PayloadCallback on_control_;
+  absl::AnyInvocable<void()> on_control_subscribed_;
+  PresenceCallback on_presence_;
 };
 
 }  // namespace muxchat::server

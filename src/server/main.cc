@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -71,6 +72,12 @@ ABSL_FLAG(uint32_t, history_page, 500, "the most messages one History request re
 ABSL_FLAG(uint64_t, soft_output_bytes, 4 << 20,
           "pending output above which a member's chat messages are dropped for a Gap marker instead of queued "
           "(0 = never; --max_output_bytes still disconnects)");
+ABSL_FLAG(std::string, cluster_redis, "",
+          "HOST:PORT of the Redis through which several muxchatd nodes share every room (docs/SCALING.md); "
+          "rooms and messages then live in Redis, not in --data_dir (implies --memory)");
+ABSL_FLAG(std::string, node_name, "",
+          "this node's name in the cluster, unique among its nodes (default: the hostname and the port)");
+ABSL_FLAG(std::string, cluster_prefix, "muxchat", "prefix of the cluster's Redis keys (clusters sharing one Redis differ)");
 ABSL_FLAG(bool, password_test_cost, false, "hash passwords at libsodium's minimum cost (tests only: weak)");
 ABSL_FLAG(std::string, storage_fault_file, "", "testing: while this file exists, storage commits fail as on an I/O error");
 
@@ -206,10 +213,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "muxchatd: %s\n", std::string(st.message()).c_str());
     return 2;
   }
-  // Durable by default, as Redis is: a data directory unless --memory.
+  options.cluster_redis = absl::GetFlag(FLAGS_cluster_redis);
+  options.node_name = absl::GetFlag(FLAGS_node_name);
+  options.cluster_prefix = absl::GetFlag(FLAGS_cluster_prefix);
+  const bool clustered = !options.cluster_redis.empty();
+  if (clustered && options.node_name.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "node");
+    std::string name;
+    for (const char* p = host; *p != '\0'; ++p) name += std::isalnum(static_cast<unsigned char>(*p)) ? *p : '-';
+    // The port tells nodes on one host apart; with port 0 (picked by the
+    // kernel, not known yet) the process ID does.
+    const size_t colon = options.listen.rfind(':');
+    const std::string port = colon == std::string::npos ? "0" : options.listen.substr(colon + 1);
+    options.node_name = name + "-" + (port == "0" ? "pid" + std::to_string(getpid()) : port);
+  }
+  // Durable by default, as Redis is: a data directory unless --memory (or
+  // a cluster, whose rooms live in Redis).
   std::unique_ptr<muxchat::server::Storage> storage;
   muxchat::server::LoadedState loaded;
-  if (!absl::GetFlag(FLAGS_memory)) {
+  if (clustered) {
+    logger.Log(muxchat::server::LogLevel::kInfo, "cluster mode: rooms and messages live in Redis at %s",
+               options.cluster_redis);
+  } else if (!absl::GetFlag(FLAGS_memory)) {
     muxchat::server::StorageOptions so;
     so.data_dir = absl::GetFlag(FLAGS_data_dir);
     const std::string sync = absl::GetFlag(FLAGS_sync);

@@ -72,6 +72,13 @@ class Room {
   void RollBack() { assigned_seq_ = last_seq_; }
   // Sets the numbering and history of a room loaded from storage.
   void Restore(uint64_t last_seq) { last_seq_ = assigned_seq_ = last_seq; }
+  // Forgets the history ring and numbers from `last_seq` on: a cluster node
+  // that stops following a room has a stale ring, refilled from Redis when
+  // it follows the room again.
+  void ResetHistory(uint64_t last_seq) {
+    history_.clear();
+    Restore(last_seq);
+  }
 
  private:
   const uint64_t id_;

@@ -132,6 +132,23 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
       return st;
     }
   }
+  if (!options.cluster_redis.empty()) {
+    if (storage != nullptr) return absl::InvalidArgumentError("--cluster_redis keeps rooms in Redis: use it with --memory");
+    if (!ClusterNode::ValidNodeName(options.node_name)) {
+      return absl::InvalidArgumentError(absl::StrCat("--node_name '", options.node_name,
+                                                     "': 1-64 letters, digits, '.', '_' or '-', unique in the cluster"));
+    }
+    ClusterOptions co;
+    std::string host, port;
+    if (absl::Status st = SplitHostPort(options.cluster_redis, &host, &port); !st.ok()) return st;
+    if (!absl::SimpleAtoi(port, &co.redis.port) || co.redis.port <= 0 || co.redis.port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("--cluster_redis '", options.cluster_redis, "': bad port"));
+    }
+    co.redis.host = host;
+    co.key_prefix = options.cluster_prefix;
+    server->cluster_ = std::make_unique<ClusterNode>(server->loop_.get(), std::move(co), options.node_name);
+    server->service_.AttachCluster(server->cluster_.get());
+  }
   absl::StatusOr<OriginPolicy> origins = ParseAllowedOrigins(options.allowed_origins);
   if (!origins.ok()) return origins.status();
   server->origin_policy_ = std::move(*origins);
@@ -148,6 +165,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
 }
 
 Server::~Server() {
+  cluster_.reset();
   connections_.clear();
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -224,7 +242,13 @@ absl::Status Server::Run() {
   }
   ScheduleSweep(absl::Now());
   loop_->SetBeforePoll([this](absl::Time now) { BeforePoll(now); });
+  if (cluster_ != nullptr) {
+    logger_->Log(LogLevel::kInfo, "cluster node '%s', Redis at %s (prefix '%s')", options_.node_name,
+                 options_.cluster_redis, options_.cluster_prefix);
+    cluster_->Start();
+  }
   absl::Status st = loop_->Run();
+  cluster_.reset();
   const size_t left = connections_.size();
   connections_.clear();
   dirty_.clear();

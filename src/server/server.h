@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/arena.h"
 #include "src/server/chat_service.h"
+#include "src/server/cluster_node.h"
 #include "src/server/connection.h"
 #include "src/server/event_loop.h"
 #include "src/server/http_response.h"
@@ -134,6 +135,9 @@ class Server final : public EventLoop::Handler {
   // Declared before the service, which borrows it: destroyed after it.
   std::unique_ptr<Storage> storage_;
   ChatService service_;
+  // Cluster mode only; declared after the service, which borrows it, and
+  // reset as soon as the loop stops (its last callbacks answer connections).
+  std::unique_ptr<ClusterNode> cluster_;
   wire::FrameDecoder decoder_;
   // Counters bumped on this thread (by the ChatService too), read by scrapes
   // served on this thread.

@@ -78,6 +78,14 @@ struct ServerOptions {
   // one Gap per room owed) instead of queued; 0 = never. The hard limit,
   // max_output_bytes, still disconnects.
   uint64_t soft_output_bytes = 4 << 20;
+
+  // Cluster mode (--cluster_redis, docs/SCALING.md): rooms and messages
+  // shared with other nodes through the Redis at this HOST:PORT; empty =
+  // one node. The node's name (unique in the cluster) and the key prefix
+  // (clusters sharing one Redis use different ones).
+  std::string cluster_redis;
+  std::string node_name;
+  std::string cluster_prefix = "muxchat";
   // How long sends are refused after storage failed a commit, before
   // the next one is tried.
   absl::Duration storage_retry = absl::Seconds(1);

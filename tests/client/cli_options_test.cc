@@ -177,5 +177,41 @@ TEST(CliOptions, AccountFlagsThatDoNotFitAreUsageErrors) {
   EXPECT_FALSE(ParseCliOptions({"--user="}).ok());
 }
 
+TEST(CliOptions, TheAddressIsAOneServerList) {
+  auto positional = Parse({"h:7100"});
+  ASSERT_TRUE(positional.ok()) << positional.status();
+  EXPECT_EQ(positional->servers, (std::vector<ServerAddress>{{"h", 7100}}));
+  auto flags = Parse({"--host", "::1", "--port", "9"});
+  ASSERT_TRUE(flags.ok()) << flags.status();
+  EXPECT_EQ(flags->servers, (std::vector<ServerAddress>{{"::1", 9}}));
+  EXPECT_EQ(Parse({})->servers, (std::vector<ServerAddress>{{"127.0.0.1", 7000}}));
+}
+
+TEST(CliOptions, ServerListKeepsItsOrderAndItsFirstEntryIsHostAndPort) {
+  auto o = Parse({"--server", "b:7001,[::1]:7002,c", "--room", "r", "--listen"});
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->servers, (std::vector<ServerAddress>{{"b", 7001}, {"::1", 7002}, {"c", 7000}}));
+  EXPECT_EQ(o->host, "b");
+  EXPECT_EQ(o->port, 7001);
+  EXPECT_TRUE(Parse({"--server=a:1"}).ok());
+}
+
+TEST(CliOptions, ServerListWithAnAddressOrHostOrPortIsAUsageError) {
+  EXPECT_FALSE(Parse({"--server", "a:1,b:2", "c:3"}).ok());
+  EXPECT_FALSE(Parse({"c:3", "--server", "a:1"}).ok());
+  EXPECT_FALSE(Parse({"--server", "a:1", "--host", "c"}).ok());
+  EXPECT_FALSE(Parse({"--server", "a:1", "--port", "3"}).ok());
+  EXPECT_FALSE(Parse({"--server", "a:1", "--server", "b:2"}).ok());
+}
+
+TEST(CliOptions, BadServerListEntriesAreUsageErrors) {
+  EXPECT_FALSE(Parse({"--server", "a:1,,b:2"}).ok());
+  EXPECT_FALSE(Parse({"--server", "a:1,b:x"}).ok());
+  EXPECT_FALSE(Parse({"--server", "[::1:2"}).ok());
+  EXPECT_FALSE(Parse({"--server", "a:1,a:1"}).ok());
+  EXPECT_FALSE(Parse({"--server"}).ok());
+  EXPECT_FALSE(Parse({"--server="}).ok());
+}
+
 }  // namespace
 }  // namespace muxchat::client

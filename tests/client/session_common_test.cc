@@ -42,12 +42,6 @@ TEST(SessionCommon, DoesNotReconnectWhenTheServerRefusesUsForGood) {
   EXPECT_FALSE(ShouldReconnect(absl::DataLossError("undecodable data from the server")));
 }
 
-TEST(SessionCommon, ServerKeyBracketsIpv6Literals) {
-  EXPECT_EQ(ServerKey("127.0.0.1", 7000), "127.0.0.1:7000");
-  EXPECT_EQ(ServerKey("chat.example", 7000), "chat.example:7000");
-  EXPECT_EQ(ServerKey("::1", 7000), "[::1]:7000");
-}
-
 TEST(SessionCommon, SleepUnlessSignalledStopsAtAReadableFd) {
   int p[2];
   ASSERT_EQ(::pipe(p), 0);

@@ -1,0 +1,378 @@
+// ChatService in cluster mode (--cluster_redis): rooms and their messages
+// live in Redis and are shared by every node (docs/SCALING.md). What stays
+// local is what is about connections: members, presence on this node, the
+// shared-block fan-out. A node follows (subscribes to) a room while it has
+// local members, and keeps a ring of the room's recent messages only then.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "src/server/chat_service.h"
+#include "src/server/cluster_node.h"
+#include "src/server/name_rules.h"
+
+namespace muxchat::server {
+
+void ChatService::AttachCluster(ClusterNode* node) {
+  cluster_ = node;
+  ClusterNode::Handlers h;
+  h.message = [this](const ClusterMessage& m) { OnClusterMessage(m); };
+  h.gap = [this](uint64_t room_id, uint64_t first, uint64_t last) { OnClusterGap(room_id, first, last); };
+  h.room_event = [this](const ClusterRoomEvent& e) { OnClusterRoomEvent(e); };
+  h.rooms_loaded = [this](std::vector<ClusterRoomRecord> rooms) { OnClusterRoomsLoaded(std::move(rooms)); };
+  h.presence = [this](uint64_t room_id, absl::string_view payload) { OnClusterPresence(room_id, payload); };
+  h.announce_members = [this] {
+    for (const auto& [room_id, state] : cluster_rooms_) {
+      const Room* room = rooms_.FindById(room_id);
+      if (!state.following || room == nullptr) continue;
+      for (const Connection* member : room->members()) {
+        cluster_->presence().Join(room_id, member->id(), member->nickname());
+      }
+    }
+  };
+  h.status = [this](bool up, const absl::Status& why) {
+    if (up) {
+      logger_->Log(LogLevel::kInfo, "cluster: connected to Redis %s:%d as node '%s'", cluster_->options().redis.host,
+                   cluster_->options().redis.port, cluster_->name());
+    } else {
+      logger_->Log(LogLevel::kWarn, "cluster: Redis unreachable (%s): sends and room changes are refused",
+                   std::string(why.message()));
+    }
+  };
+  node->SetHandlers(std::move(h));
+}
+
+std::string ChatService::ClusterUnavailable() const {
+  return "the cluster's Redis is unreachable: nothing was stored; try again shortly";
+}
+
+Room* ChatService::AdoptClusterRoom(const ClusterRoomRecord& r) {
+  if (Room* room = rooms_.FindById(r.id)) return room;
+  // A name held locally by another ID is a room deleted while this node did
+  // not hear it (the registry says so): the registry wins.
+  if (Room* stale = rooms_.FindByName(r.name)) CloseRoom(stale, "", "deleted");
+  RoomOwner owner;
+  owner.account_id = r.owner_account_id;
+  owner.guest_conn_id = r.owner_account_id == 0 && r.owner_node == cluster_->name() ? r.owner_conn_id : 0;
+  owner.name = r.owner_name;
+  absl::StatusOr<Room*> room =
+      rooms_.Restore(r.id, r.name, std::move(owner), absl::FromUnixMicros(r.created_unix_micros), 0);
+  if (!room.ok()) {
+    logger_->Log(LogLevel::kWarn, "cluster: room %d '%s' not adopted: %s", r.id, r.name,
+                 std::string(room.status().message()));
+    return nullptr;
+  }
+  return *room;
+}
+
+void ChatService::OnClusterRoomsLoaded(std::vector<ClusterRoomRecord> records) {
+  absl::flat_hash_set<uint64_t> ids;
+  for (const ClusterRoomRecord& r : records) ids.insert(r.id);
+  std::vector<uint64_t> gone;
+  for (const auto& [folded, room] : rooms_.by_folded_name()) {
+    if (!ids.contains(room->id())) gone.push_back(room->id());
+  }
+  for (uint64_t id : gone) {
+    if (Room* room = rooms_.FindById(id)) CloseRoom(room, "", "deleted");
+  }
+  for (const ClusterRoomRecord& r : records) AdoptClusterRoom(r);
+  logger_->Log(LogLevel::kInfo, "cluster: %d rooms in the registry", rooms_.size());
+}
+
+void ChatService::OnClusterRoomEvent(const ClusterRoomEvent& e) {
+  if (e.kind == ClusterRoomEvent::Kind::kCreated) {
+    AdoptClusterRoom(e.room);
+    return;
+  }
+  if (Room* room = rooms_.FindById(e.room.id)) CloseRoom(room, e.closed_by, "deleted by owner");
+}
+
+void ChatService::ClusterCreate(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
+  const std::string& name = f.create_room().name();
+  if (Room* existing = rooms_.FindByName(name)) {
+    ReplyFailure(conn, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("room '", existing->name(), "' already exists"),
+                 existing);
+    return;
+  }
+  if (!cluster_->up()) {
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable());
+    return;
+  }
+  ClusterRoomRecord r;
+  r.name = name;
+  r.owner_account_id = conn->account_id();
+  r.owner_name = conn->nickname();
+  r.owner_node = cluster_->name();
+  r.owner_conn_id = conn->account_id() == 0 ? conn->id() : 0;
+  r.created_unix_micros = absl::ToUnixMicros(now);
+  const uint64_t conn_id = conn->id();
+  absl::Status st = cluster_->rooms().Create(
+      FoldName(name), r, options_.max_rooms, [this, conn_id, f](absl::StatusOr<ClusterRoomRecord> created) {
+        Connection* c = FindConnection(conn_id);
+        if (!created.ok()) {
+          if (c == nullptr) return;
+          switch (created.status().code()) {
+            case absl::StatusCode::kAlreadyExists: {
+              Room* existing = rooms_.FindByName(f.create_room().name());
+              ReplyFailure(c, f, v1::FAILURE_ALREADY_EXISTS,
+                           absl::StrCat("room '", f.create_room().name(), "' already exists"), existing);
+              return;
+            }
+            case absl::StatusCode::kResourceExhausted:
+              ReplyFailure(c, f, v1::FAILURE_LIMIT_REACHED, std::string(created.status().message()));
+              return;
+            default:
+              ReplyFailure(c, f, v1::FAILURE_STORAGE,
+                           absl::StrCat("room not created: ", created.status().message(), "; try again shortly"));
+              return;
+          }
+        }
+        Room* room = AdoptClusterRoom(*created);
+        if (room == nullptr || c == nullptr) return;
+        logger_->Log(LogLevel::kInfo, "room %d '%s' created by %s", room->id(), room->name(), c->nickname());
+        v1::ServerFrame out;
+        SuccessReply(&out, f, *room, absl::StrCat("room '", room->name(), "' created"));
+        c->Send(out);
+      });
+  if (!st.ok()) ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable());
+}
+
+void ChatService::ClusterDelete(Connection* conn, const v1::ClientFrame& f, Room* room, v1::ServerFrame out) {
+  if (!cluster_->up()) {
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+    return;
+  }
+  const uint64_t conn_id = conn->id(), room_id = room->id();
+  const std::string closed_by = conn->nickname();
+  absl::Status st = cluster_->rooms().Delete(
+      room_id, FoldName(room->name()), closed_by,
+      [this, conn_id, room_id, closed_by, f, out = std::move(out)](absl::StatusOr<bool> deleted) {
+        Connection* c = FindConnection(conn_id);
+        if (!deleted.ok()) {
+          if (c != nullptr) {
+            ReplyFailure(c, f, v1::FAILURE_STORAGE,
+                         absl::StrCat("room not deleted: ", deleted.status().message(), "; try again shortly"),
+                         rooms_.FindById(room_id));
+          }
+          return;
+        }
+        // Closed here at once; the other nodes close it on the registry's event.
+        if (Room* r = rooms_.FindById(room_id)) {
+          logger_->Log(LogLevel::kInfo, "room %d '%s' deleted by %s", room_id, r->name(), closed_by);
+          CloseRoom(r, closed_by, "deleted by owner");
+        }
+        if (c == nullptr) return;
+        if (!*deleted) {
+          ReplyFailure(c, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", room_id));
+          return;
+        }
+        c->Send(out);
+      });
+  if (!st.ok()) ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+}
+
+bool ChatService::ClusterJoinWaits(Connection* conn, const v1::ClientFrame& f, Room* room) {
+  ClusterRoomState& state = cluster_rooms_[room->id()];
+  if (state.following) return false;
+  state.waiting_joins.emplace_back(conn->id(), f);
+  if (state.warming) return true;
+  if (!cluster_->up()) {
+    state.waiting_joins.clear();
+    cluster_rooms_.erase(room->id());
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+    return true;
+  }
+  // Read the room's newest messages first, then subscribe after their last
+  // seq: the feed catches up on whatever is published between the two.
+  state.warming = true;
+  state.epoch = ++cluster_epochs_;
+  const uint64_t room_id = room->id(), epoch = state.epoch;
+  absl::Status st = cluster_->rooms().Latest(
+      room_id, std::max<uint32_t>(options_.history, 1),
+      [this, room_id, epoch](absl::StatusOr<std::vector<ClusterMessage>> latest) {
+        auto it = cluster_rooms_.find(room_id);
+        if (it == cluster_rooms_.end() || it->second.epoch != epoch) return;
+        std::vector<std::pair<uint64_t, v1::ClientFrame>> waiting = std::move(it->second.waiting_joins);
+        it->second.waiting_joins.clear();
+        it->second.warming = false;
+        Room* room = rooms_.FindById(room_id);
+        if (!latest.ok() || room == nullptr) {
+          cluster_rooms_.erase(it);
+          for (auto& [conn_id, req] : waiting) {
+            if (Connection* c = FindConnection(conn_id)) {
+              if (room == nullptr) {
+                ReplyFailure(c, req, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", room_id));
+              } else {
+                ReplyFailure(c, req, v1::FAILURE_STORAGE,
+                             absl::StrCat("cannot join now: ", latest.status().message(), "; try again shortly"), room);
+              }
+            }
+          }
+          return;
+        }
+        const uint64_t tail = latest->empty() ? 0 : latest->back().seq;
+        room->ResetHistory(latest->empty() ? 0 : latest->front().seq - 1);
+        if (options_.history > 0) {
+          for (ClusterMessage& m : *latest) {
+            room->Commit(HistoryEntry{std::move(m.sender), std::move(m.text), m.seq, m.timestamp_unix_micros,
+                                      m.client_msg_id});
+          }
+        }
+        room->Restore(tail);
+        it->second.following = true;
+        cluster_->Follow(room_id, tail);
+        for (auto& [conn_id, req] : waiting) {
+          Connection* c = FindConnection(conn_id);
+          if (c == nullptr || c->closing()) continue;
+          JoinRoom(c, req, room);
+        }
+        MaybeUnfollow(room);  // every waiting connection went meanwhile
+      });
+  if (!st.ok()) {
+    cluster_rooms_.erase(room->id());
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+  }
+  return true;
+}
+
+void ChatService::MaybeUnfollow(Room* room) {
+  if (room->member_count() > 0) return;
+  auto it = cluster_rooms_.find(room->id());
+  if (it == cluster_rooms_.end() || !it->second.following) return;
+  cluster_->Unfollow(room->id());
+  cluster_rooms_.erase(it);
+  room->ResetHistory(room->last_seq());
+}
+
+void ChatService::ForgetClusterRoom(uint64_t room_id) {
+  auto it = cluster_rooms_.find(room_id);
+  if (it == cluster_rooms_.end()) return;
+  if (it->second.following) cluster_->Unfollow(room_id);
+  std::vector<std::pair<uint64_t, v1::ClientFrame>> waiting = std::move(it->second.waiting_joins);
+  cluster_rooms_.erase(it);
+  for (auto& [conn_id, req] : waiting) {
+    if (Connection* c = FindConnection(conn_id)) {
+      ReplyFailure(c, req, v1::FAILURE_NOT_EXISTS, absl::StrCat("room ", room_id, " was deleted"));
+    }
+  }
+}
+
+void ChatService::ClusterAccept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
+                                uint64_t client_msg_id, bool post) {
+  if (!cluster_->up()) {
+    ReplyFailure(sender, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+    return;
+  }
+  PublishRequest req;
+  req.room_id = room->id();
+  req.sender = sender->nickname();
+  req.sender_account_id = sender->account_id();
+  req.client_msg_id = client_msg_id;
+  // An account's ids are its own on every node; a guest's only on its
+  // connection (it cannot resume elsewhere).
+  req.dedupe_scope = sender->account_id() != 0 ? absl::StrCat("a", sender->account_id())
+                                               : absl::StrCat("g", cluster_->name(), "-", sender->id());
+  req.text = text;
+  req.seq_floor = room->last_seq();
+  const uint64_t conn_id = sender->id(), room_id = room->id();
+  absl::Status st = cluster_->publisher().Publish(req, [this, conn_id, room_id, f, post](
+                                                            absl::StatusOr<PublishResult> r) {
+    Connection* c = FindConnection(conn_id);
+    if (c == nullptr) return;
+    Room* room = rooms_.FindById(room_id);
+    if (!r.ok()) {
+      ReplyFailure(c, f, v1::FAILURE_STORAGE,
+                   r.status().code() == absl::StatusCode::kUnavailable
+                       ? "the cluster's Redis went away before confirming: the message may or may not be in the "
+                         "room; resend it with the same client_msg_id"
+                       : absl::StrCat("not sent: ", r.status().message()),
+                   room);
+      return;
+    }
+    if (r->duplicate) {
+      v1::ServerFrame out;
+      out.set_request_id(f.request_id());
+      out.set_room_id(room_id);
+      v1::Reply* reply = out.mutable_reply();
+      reply->set_status(v1::SUCCESS);
+      reply->set_message(absl::StrCat("already sent as message ", r->seq));
+      reply->set_room_id(room_id);
+      if (room != nullptr) reply->set_room_name(room->name());
+      reply->set_last_seq(r->seq);
+      c->Send(out);
+      return;
+    }
+    // A SendMessage's acknowledgement is the sender's own copy, which comes
+    // back through the room's channel like everyone's.
+    if (post && room != nullptr) ReplyPosted(c, f, *room, r->seq);
+  });
+  if (!st.ok()) ReplyFailure(sender, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+}
+
+void ChatService::OnClusterMessage(const ClusterMessage& m) {
+  Room* room = rooms_.FindById(m.room_id);
+  if (room == nullptr) return;
+  auto it = cluster_rooms_.find(m.room_id);
+  if (it == cluster_rooms_.end() || !it->second.following) return;
+  Deliver(*room, room->Commit(HistoryEntry{m.sender, m.text, m.seq, m.timestamp_unix_micros, m.client_msg_id}));
+}
+
+void ChatService::OnClusterGap(uint64_t room_id, uint64_t first, uint64_t last) {
+  Room* room = rooms_.FindById(room_id);
+  if (room == nullptr) return;
+  if (room->last_seq() < last) room->Restore(last);
+  for (Connection* member : room->members()) SendGap(member, room_id, first, last, "cluster", 0);
+}
+
+void ChatService::OnClusterPresence(uint64_t room_id, absl::string_view payload) {
+  Room* room = rooms_.FindById(room_id);
+  absl::StatusOr<PresenceEvent> e = DecodePresenceEvent(payload);
+  if (room == nullptr || !e.ok()) return;
+  const bool own = e->node == cluster_->name();
+  v1::ServerFrame out;
+  out.set_room_id(room_id);
+  if (e->joined) {
+    out.mutable_member_joined()->set_nickname(e->nickname);
+    out.mutable_member_joined()->set_member_count(e->member_count);
+  } else {
+    out.mutable_member_left()->set_nickname(e->nickname);
+    out.mutable_member_left()->set_member_count(e->member_count);
+    out.mutable_member_left()->set_reason(e->reason);
+  }
+  // The joiner itself is told by its Reply, as on one node.
+  Broadcast(*room, out, own ? FindConnection(e->conn_id) : nullptr);
+}
+
+void ChatService::ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward,
+                                 uint64_t after_seq, uint64_t before_seq, uint32_t limit) {
+  const uint64_t conn_id = conn->id(), room_id = room->id();
+  auto done = [this, conn_id, room_id, f](absl::StatusOr<std::vector<ClusterMessage>> read) {
+    Connection* c = FindConnection(conn_id);
+    Room* r = rooms_.FindById(room_id);
+    if (c == nullptr) return;
+    if (r == nullptr || !c->rooms().contains(room_id)) {
+      ReplyFailure(c, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("room ", room_id, " is gone or was left"));
+      return;
+    }
+    if (!read.ok()) {
+      ReplyFailure(c, f, v1::FAILURE_STORAGE, absl::StrCat("history unavailable: ", read.status().message()), r);
+      return;
+    }
+    std::vector<HistoryEntry> entries;
+    entries.reserve(read->size());
+    for (ClusterMessage& m : *read) {
+      entries.push_back(
+          HistoryEntry{std::move(m.sender), std::move(m.text), m.seq, m.timestamp_unix_micros, m.client_msg_id});
+    }
+    v1::ServerFrame out;
+    v1::Reply* reply = SuccessReply(&out, f, *r, absl::StrCat(entries.size(), " messages"));
+    reply->set_history_count(static_cast<uint32_t>(entries.size()));
+    reply->set_last_seq(r->last_seq());
+    c->Send(out);
+    Replay(c, room_id, entries.begin(), entries.end());
+  };
+  absl::Status st = forward ? cluster_->publisher().ReadAfter(room_id, after_seq, limit, std::move(done))
+                            : cluster_->rooms().Before(room_id, before_seq, limit, std::move(done));
+  if (!st.ok()) ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+}
+
+}  // namespace muxchat::server

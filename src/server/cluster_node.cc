@@ -1,0 +1,112 @@
+#include "src/server/cluster_node.h"
+
+#include <utility>
+
+namespace muxchat::server {
+
+ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string node_name)
+    : options_(std::move(options)),
+      name_(std::move(node_name)),
+      publisher_(loop, options_),
+      rooms_(publisher_.mutable_link(), options_.key_prefix),
+      presence_(publisher_.mutable_link(), options_.key_prefix, name_),
+      subscriber_(
+          loop, options_, [this](const ClusterMessage& m) { feed_.OnMessage(m); },
+          [this](uint64_t room_id) { feed_.OnSubscribed(room_id); }),
+      feed_(
+          &publisher_,
+          [this](const ClusterMessage& m) {
+            if (handlers_.message) handlers_.message(m);
+          },
+          [this](uint64_t room_id, uint64_t first, uint64_t last) {
+            if (handlers_.gap) handlers_.gap(room_id, first, last);
+          }) {
+  publisher_.SetStatusCallback([this](RedisLinkState, const absl::Status& why) { OnStatus(why); });
+  subscriber_.SetStatusCallback([this](RedisLinkState, const absl::Status& why) { OnStatus(why); });
+  subscriber_.SetControlChannel(
+      ClusterRooms::ControlChannel(options_.key_prefix),
+      [this](absl::string_view payload) {
+        absl::StatusOr<ClusterRoomEvent> e = DecodeRoomEvent(payload);
+        if (e.ok() && handlers_.room_event) handlers_.room_event(*e);
+      },
+      [this] { LoadRooms(); });
+  subscriber_.SetPresenceCallback([this](uint64_t room_id, absl::string_view payload) {
+    if (handlers_.presence) handlers_.presence(room_id, payload);
+  });
+}
+
+bool ClusterNode::ValidNodeName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void ClusterNode::Start() {
+  publisher_.Start();
+  subscriber_.Start();
+}
+
+void ClusterNode::OnStatus(const absl::Status& why) {
+  if (!subscriber_.up()) rooms_loaded_ = false;  // events will be missed until the next confirmation
+  if (load_pending_ && publisher_.up()) LoadRooms();
+  const bool now_up = up();
+  if (now_up == was_up_) return;
+  was_up_ = now_up;
+  if (now_up) AnnounceMembers();
+  if (handlers_.status) handlers_.status(now_up, why);
+}
+
+void ClusterNode::LoadRooms() {
+  // After every confirmation of the control channel: a room created or
+  // deleted while this node was not subscribed is learnt here. Read on the
+  // command connection, which may still be (re)connecting: then again as
+  // soon as it is up.
+  load_pending_ = true;
+  absl::Status st = rooms_.LoadAll([this](absl::StatusOr<std::vector<ClusterRoomRecord>> rooms) {
+    if (!rooms.ok()) return;  // the connection went: OnStatus reloads when it is back
+    load_pending_ = false;
+    rooms_loaded_ = true;
+    if (handlers_.rooms_loaded) handlers_.rooms_loaded(std::move(*rooms));
+    OnStatus(absl::OkStatus());
+  });
+  (void)st;  // not sent (down): load_pending_ stays, OnStatus retries
+}
+
+void ClusterNode::AnnounceMembers() {
+  // Whatever Redis holds of this node's members may be stale (leaves lost
+  // while it was away, or an earlier life under the same name): replaced by
+  // the members it has now. Sent before anything else on the new
+  // connection, so joins made from now on come after it.
+  presence_.ForgetOwnMembers([this] {
+    if (handlers_.announce_members) handlers_.announce_members();
+  });
+  beats_ = 0;
+  Tick();
+}
+
+void ClusterNode::Tick() {
+  if (!up()) return;
+  const uint64_t beat = beats_++;
+  presence_.Heartbeat([this, beat](bool registered) {
+    // Not registered after the first beat: taken for dead meanwhile (a
+    // stop, a slow link), its members removed by another node.
+    if (registered && beat > 0) AnnounceMembers();
+  });
+  if (beat % 2 == 1) presence_.ReapDeadNodes();
+}
+
+void ClusterNode::Follow(uint64_t room_id, uint64_t after_seq) {
+  feed_.Track(room_id, after_seq);
+  subscriber_.Acquire(room_id);
+}
+
+void ClusterNode::Unfollow(uint64_t room_id) {
+  subscriber_.Release(room_id);
+  feed_.Untrack(room_id);
+}
+
+}  // namespace muxchat::server

@@ -1,0 +1,185 @@
+#include "src/server/cluster_presence.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "src/server/cluster_message.h"
+
+namespace muxchat::server {
+namespace {
+
+// Shared by the scripts: a field, and a room's member hash and channel.
+constexpr char kLuaHelpers[] = R"lua(
+local function f(v) v = tostring(v) return string.len(v) .. ':' .. v end
+local function tag(p, r) return p .. ':{room:' .. r .. '}:' end
+-- Removes every member of node `n` (prefix `p`) with one leave each.
+local function forget(p, n, reason)
+  local rooms_key = p .. ':node:' .. n .. ':rooms'
+  local removed = 0
+  for _, r in ipairs(redis.call('SMEMBERS', rooms_key)) do
+    local h = tag(p, r) .. 'members'
+    local all = redis.call('HGETALL', h)
+    for i = 1, #all, 2 do
+      local field, nick = all[i], all[i + 1]
+      local slash = string.find(field, '/', 1, true)
+      if slash and string.sub(field, 1, slash - 1) == n then
+        redis.call('HDEL', h, field)
+        removed = removed + 1
+        redis.call('PUBLISH', tag(p, r) .. 'ch',
+                   'pl' .. f(n) .. f(string.sub(field, slash + 1)) .. f(nick) .. f(redis.call('HLEN', h)) .. f(reason))
+      end
+    end
+  end
+  redis.call('DEL', rooms_key)
+  return removed
+end
+)lua";
+
+// ARGV: prefix, node, room, conn, nickname, ttl ms. The node counts as
+// alive from its first member on, so that a node killed before its first
+// heartbeat still has its members removed.
+constexpr char kJoinBody[] = R"lua(
+local p, n, r, c, nick = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local h = tag(p, r) .. 'members'
+if redis.call('SADD', p .. ':nodes', n) == 1 then
+  redis.call('SET', p .. ':node:' .. n .. ':alive', '1', 'PX', ARGV[6])
+end
+redis.call('HSET', h, n .. '/' .. c, nick)
+redis.call('SADD', p .. ':node:' .. n .. ':rooms', r)
+local count = redis.call('HLEN', h)
+redis.call('PUBLISH', tag(p, r) .. 'ch', 'pj' .. f(n) .. f(c) .. f(nick) .. f(count))
+return count
+)lua";
+
+// ARGV: prefix, node, room, conn, nickname, reason.
+constexpr char kLeaveBody[] = R"lua(
+local p, n, r, c, nick, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local h = tag(p, r) .. 'members'
+if redis.call('HDEL', h, n .. '/' .. c) == 0 then return 0 end
+redis.call('PUBLISH', tag(p, r) .. 'ch', 'pl' .. f(n) .. f(c) .. f(nick) .. f(redis.call('HLEN', h)) .. f(reason))
+return 1
+)lua";
+
+// ARGV: prefix, node, ttl ms. Returns 1 if the node was not registered.
+constexpr char kHeartbeatBody[] = R"lua(
+local p, n = ARGV[1], ARGV[2]
+local added = redis.call('SADD', p .. ':nodes', n)
+redis.call('SET', p .. ':node:' .. n .. ':alive', '1', 'PX', ARGV[3])
+return added
+)lua";
+
+// ARGV: prefix, node.
+constexpr char kForgetSelfBody[] = R"lua(
+return forget(ARGV[1], ARGV[2], 'node restarted')
+)lua";
+
+// ARGV: prefix. Removes the members of every node whose liveness expired.
+constexpr char kReapBody[] = R"lua(
+local p = ARGV[1]
+local reaped = 0
+for _, n in ipairs(redis.call('SMEMBERS', p .. ':nodes')) do
+  if redis.call('EXISTS', p .. ':node:' .. n .. ':alive') == 0 then
+    redis.call('SREM', p .. ':nodes', n)
+    reaped = reaped + forget(p, n, 'node lost')
+  end
+end
+return reaped
+)lua";
+
+bool AllDigits(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool TakeField(absl::string_view* in, absl::string_view* field) {
+  const size_t colon = in->find(':');
+  if (colon == absl::string_view::npos || colon > 10 || !AllDigits(in->substr(0, colon))) return false;
+  uint64_t len = 0;
+  if (!absl::SimpleAtoi(in->substr(0, colon), &len) || in->size() - colon - 1 < len) return false;
+  *field = in->substr(colon + 1, len);
+  in->remove_prefix(colon + 1 + len);
+  return true;
+}
+
+template <typename Int>
+bool TakeNumber(absl::string_view* in, Int* value) {
+  absl::string_view field;
+  return TakeField(in, &field) && AllDigits(field) && absl::SimpleAtoi(field, value);
+}
+
+}  // namespace
+
+absl::StatusOr<PresenceEvent> DecodePresenceEvent(absl::string_view payload) {
+  PresenceEvent e;
+  if (payload.size() < 2 || payload[0] != 'p' || (payload[1] != 'j' && payload[1] != 'l')) {
+    return absl::InvalidArgumentError("presence: unknown kind");
+  }
+  e.joined = payload[1] == 'j';
+  absl::string_view in = payload.substr(2), node, nick, reason;
+  if (!TakeField(&in, &node) || !TakeNumber(&in, &e.conn_id) || !TakeField(&in, &nick) ||
+      !TakeNumber(&in, &e.member_count) || (!e.joined && !TakeField(&in, &reason)) || !in.empty()) {
+    return absl::InvalidArgumentError("presence: malformed field");
+  }
+  e.node = std::string(node);
+  e.nickname = std::string(nick);
+  e.reason = std::string(reason);
+  return e;
+}
+
+ClusterPresence::ClusterPresence(RedisLink* link, std::string key_prefix, std::string node_name, absl::Duration ttl)
+    : link_(link), prefix_(std::move(key_prefix)), node_(std::move(node_name)), ttl_(ttl) {}
+
+void ClusterPresence::Join(uint64_t room_id, uint64_t conn_id, const std::string& nickname) {
+  (void)link_->Command({"EVAL", absl::StrCat(kLuaHelpers, kJoinBody), "0", prefix_, node_, absl::StrCat(room_id),
+                        absl::StrCat(conn_id), nickname, absl::StrCat(absl::ToInt64Milliseconds(ttl_))},
+                       [](redisReply*) {});
+}
+
+void ClusterPresence::Leave(uint64_t room_id, uint64_t conn_id, const std::string& nickname,
+                            const std::string& reason) {
+  (void)link_->Command({"EVAL", absl::StrCat(kLuaHelpers, kLeaveBody), "0", prefix_, node_, absl::StrCat(room_id),
+                        absl::StrCat(conn_id), nickname, reason},
+                       [](redisReply*) {});
+}
+
+void ClusterPresence::Heartbeat(absl::AnyInvocable<void(bool registered)> registered) {
+  (void)link_->Command({"EVAL", kHeartbeatBody, "0", prefix_, node_, absl::StrCat(absl::ToInt64Milliseconds(ttl_))},
+                       [registered = std::move(registered)](redisReply* reply) mutable {
+                         if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER) registered(reply->integer == 1);
+                       });
+}
+
+void ClusterPresence::ForgetOwnMembers(absl::AnyInvocable<void()> done) {
+  (void)link_->Command({"EVAL", absl::StrCat(kLuaHelpers, kForgetSelfBody), "0", prefix_, node_},
+                       [done = std::move(done)](redisReply* reply) mutable {
+                         if (reply != nullptr && reply->type != REDIS_REPLY_ERROR) done();
+                       });
+}
+
+void ClusterPresence::ReapDeadNodes() {
+  (void)link_->Command({"EVAL", absl::StrCat(kLuaHelpers, kReapBody), "0", prefix_}, [](redisReply*) {});
+}
+
+absl::Status ClusterPresence::Members(uint64_t room_id,
+                                      absl::AnyInvocable<void(absl::StatusOr<std::vector<std::string>>)> done) {
+  return link_->Command(
+      {"HVALS", absl::StrCat(prefix_, ":{room:", room_id, "}:members")}, [done = std::move(done)](redisReply* reply) mutable {
+        if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) {
+          done(absl::UnavailableError("members: no answer from Redis"));
+          return;
+        }
+        std::vector<std::string> names;
+        names.reserve(reply->elements);
+        for (size_t i = 0; i < reply->elements; ++i) {
+          const redisReply* e = reply->element[i];
+          if (e->type == REDIS_REPLY_STRING) names.emplace_back(e->str, e->len);
+        }
+        done(std::move(names));
+      });
+}
+
+}  // namespace muxchat::server

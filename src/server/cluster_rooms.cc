@@ -1,0 +1,170 @@
+#include "src/server/cluster_rooms.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "src/server/cluster_publisher.h"
+
+namespace muxchat::server {
+namespace {
+
+// KEYS: names, data, ids. ARGV: folded name, record tail, max rooms, control channel.
+// Returns {1, record} when created, {0, existing id} when the name is taken,
+// {2, ''} when the registry is full.
+constexpr char kCreateScript[] = R"lua(-- muxchat create room v1
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return {0, existing} end
+local max = tonumber(ARGV[3])
+if max > 0 and redis.call('HLEN', KEYS[1]) >= max then return {2, ''} end
+local s = string.format('%d', redis.call('INCR', KEYS[3]))
+local rec = 'r1;' .. string.len(s) .. ':' .. s .. ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], s)
+redis.call('HSET', KEYS[2], s, rec)
+redis.call('PUBLISH', ARGV[4], 'c' .. rec)
+return {1, rec}
+)lua";
+
+// KEYS: names, data, the room's seq counter, its stream, its members. ARGV: folded name,
+// id, control channel, closed_by. Returns 1 if deleted, 0 if already gone.
+constexpr char kDeleteScript[] = R"lua(-- muxchat delete room v1
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
+redis.call('PUBLISH', ARGV[3], 'd' .. string.len(ARGV[2]) .. ':' .. ARGV[2] .. string.len(ARGV[4]) .. ':' .. ARGV[4])
+return 1
+)lua";
+
+std::string Text(const redisReply* r) { return r->str != nullptr ? std::string(r->str, r->len) : std::string(); }
+
+absl::Status ErrorOf(const redisReply* reply, absl::string_view what) {
+  if (reply == nullptr) return absl::UnavailableError(absl::StrCat(what, ": redis went away before replying"));
+  if (reply->type == REDIS_REPLY_ERROR) return absl::InternalError(absl::StrCat(what, ": ", Text(reply)));
+  return absl::OkStatus();
+}
+
+// XREVRANGE's answer, newest first, as messages oldest first.
+absl::StatusOr<std::vector<ClusterMessage>> ParseReversed(uint64_t room_id, const redisReply* reply) {
+  if (absl::Status st = ErrorOf(reply, "read"); !st.ok()) return st;
+  if (reply->type != REDIS_REPLY_ARRAY) return absl::InternalError("read: XREVRANGE did not answer an array");
+  std::vector<ClusterMessage> out;
+  out.reserve(reply->elements);
+  for (size_t i = reply->elements; i > 0; --i) {
+    absl::StatusOr<ClusterMessage> m = ParseStreamEntry(room_id, reply->element[i - 1]);
+    if (!m.ok()) return m.status();
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+}  // namespace
+
+ClusterRooms::ClusterRooms(RedisLink* link, std::string key_prefix) : link_(link), prefix_(std::move(key_prefix)) {}
+
+std::string ClusterRooms::ControlChannel(absl::string_view prefix) { return absl::StrCat(prefix, ":ctl"); }
+
+absl::Status ClusterRooms::Create(const std::string& folded_name, const ClusterRoomRecord& room, size_t max_rooms,
+                                  CreateCallback done) {
+  std::vector<std::string> args = {"EVAL",
+                                   kCreateScript,
+                                   "3",
+                                   absl::StrCat(prefix_, ":rooms:names"),
+                                   absl::StrCat(prefix_, ":rooms:data"),
+                                   absl::StrCat(prefix_, ":rooms:ids"),
+                                   folded_name,
+                                   EncodeRoomRecordTail(room),
+                                   absl::StrCat(max_rooms),
+                                   ControlChannel(prefix_)};
+  return link_->Command(args, [done = std::move(done)](redisReply* reply) mutable {
+    if (absl::Status st = ErrorOf(reply, "create room"); !st.ok()) {
+      done(st);
+      return;
+    }
+    int64_t code = -1;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_INTEGER) {
+      code = reply->element[0]->integer;
+    }
+    const std::string value = code >= 0 ? Text(reply->element[1]) : "";
+    if (code == 0) {
+      done(absl::AlreadyExistsError(value));
+    } else if (code == 2) {
+      done(absl::ResourceExhaustedError("the cluster's room registry is full"));
+    } else if (code == 1) {
+      done(DecodeRoomRecord(value));
+    } else {
+      done(absl::InternalError("create room: unexpected reply from the script"));
+    }
+  });
+}
+
+absl::Status ClusterRooms::Delete(uint64_t id, const std::string& folded_name, const std::string& closed_by,
+                                  DeleteCallback done) {
+  std::vector<std::string> args = {"EVAL",
+                                   kDeleteScript,
+                                   "5",
+                                   absl::StrCat(prefix_, ":rooms:names"),
+                                   absl::StrCat(prefix_, ":rooms:data"),
+                                   RoomSeqKey(prefix_, id),
+                                   RoomLogKey(prefix_, id),
+                                   absl::StrCat(prefix_, ":{room:", id, "}:members"),
+                                   folded_name,
+                                   absl::StrCat(id),
+                                   ControlChannel(prefix_),
+                                   closed_by};
+  return link_->Command(args, [done = std::move(done)](redisReply* reply) mutable {
+    if (absl::Status st = ErrorOf(reply, "delete room"); !st.ok()) {
+      done(st);
+      return;
+    }
+    if (reply->type != REDIS_REPLY_INTEGER) {
+      done(absl::InternalError("delete room: unexpected reply from the script"));
+      return;
+    }
+    done(reply->integer == 1);
+  });
+}
+
+absl::Status ClusterRooms::LoadAll(LoadCallback done) {
+  return link_->Command({"HVALS", absl::StrCat(prefix_, ":rooms:data")},
+                        [done = std::move(done)](redisReply* reply) mutable {
+                          if (absl::Status st = ErrorOf(reply, "load rooms"); !st.ok()) {
+                            done(st);
+                            return;
+                          }
+                          if (reply->type != REDIS_REPLY_ARRAY) {
+                            done(absl::InternalError("load rooms: HVALS did not answer an array"));
+                            return;
+                          }
+                          std::vector<ClusterRoomRecord> out;
+                          out.reserve(reply->elements);
+                          for (size_t i = 0; i < reply->elements; ++i) {
+                            absl::StatusOr<ClusterRoomRecord> r = DecodeRoomRecord(Text(reply->element[i]));
+                            if (!r.ok()) {
+                              done(r.status());
+                              return;
+                            }
+                            out.push_back(std::move(*r));
+                          }
+                          std::sort(out.begin(), out.end(), [](const ClusterRoomRecord& a, const ClusterRoomRecord& b) {
+                            return a.id < b.id;
+                          });
+                          done(std::move(out));
+                        });
+}
+
+absl::Status ClusterRooms::Latest(uint64_t room_id, uint32_t limit, ReadCallback done) {
+  return Before(room_id, 0, limit, std::move(done));
+}
+
+absl::Status ClusterRooms::Before(uint64_t room_id, uint64_t before_seq, uint32_t limit, ReadCallback done) {
+  if (room_id == 0 || limit == 0) return absl::InvalidArgumentError("read: room 0 or limit 0");
+  const std::string end = before_seq == 0 ? "+" : absl::StrCat("(", before_seq, "-0");
+  return link_->Command({"XREVRANGE", RoomLogKey(prefix_, room_id), end, "-", "COUNT", absl::StrCat(limit)},
+                        [room_id, done = std::move(done)](redisReply* reply) mutable {
+                          done(ParseReversed(room_id, reply));
+                        });
+}
+
+}  // namespace muxchat::server

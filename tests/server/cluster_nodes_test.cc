@@ -1,0 +1,395 @@
+// Several real muxchatd processes sharing rooms through one real
+// redis-server (--cluster_redis, issue 12): one order per room across nodes,
+// presence across nodes, and the faults of docs/SCALING.md §5 — a node
+// killed mid-flood, Redis wedged, a node stopped with SIGSTOP.
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "proto/muxchat.pb.h"
+#include "tests/server/frame_client.h"
+#include "tests/server/muxchatd_process.h"
+#include "tests/server/redis_process.h"
+
+namespace muxchat::server::testing {
+namespace {
+
+uint64_t next_request = 1;
+
+v1::ClientFrame Frame() {
+  v1::ClientFrame f;
+  f.set_request_id(next_request++);
+  return f;
+}
+
+// A guest client of one node, as the frames see it.
+class Member {
+ public:
+  Member(uint16_t port, const std::string& nick) : c_(port) {
+    v1::ClientFrame f = Frame();
+    f.mutable_hello()->set_nickname(nick);
+    f.mutable_hello()->set_protocol_version(1);
+    c_.Send(f);
+    std::optional<v1::ServerFrame> w = c_.Await(f.request_id());
+    welcomed_ = w.has_value() && w->has_welcome();
+  }
+  bool welcomed() const { return welcomed_; }
+  FrameClient& client() { return c_; }
+
+  v1::Reply Call(v1::ClientFrame f) {
+    c_.Send(f);
+    for (;;) {
+      std::optional<v1::ServerFrame> r = c_.Read();
+      if (!r.has_value()) return v1::Reply();
+      if (r->request_id() == f.request_id() && r->has_reply()) return r->reply();
+      events_.push_back(std::move(*r));
+    }
+  }
+  // Retried while the node is still connecting to Redis (or has not heard
+  // of a room just created elsewhere): each try is a round trip.
+  v1::Reply CallUntilOk(const v1::ClientFrame& f, absl::Duration timeout = absl::Seconds(15)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    for (;;) {
+      v1::ClientFrame again = f;
+      again.set_request_id(next_request++);
+      v1::Reply r = Call(again);
+      if (r.status() == v1::SUCCESS) return r;
+      if (absl::Now() > deadline) {
+        ADD_FAILURE() << "still refused after " << timeout << ": " << r.ShortDebugString();
+        return r;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  v1::Reply Create(const std::string& room) {
+    v1::ClientFrame f = Frame();
+    f.mutable_create_room()->set_name(room);
+    return CallUntilOk(f);
+  }
+  v1::Reply Join(const std::string& room) {
+    v1::ClientFrame f = Frame();
+    f.mutable_join_room()->set_name(room);
+    v1::Reply r = CallUntilOk(f);
+    room_id_ = r.room_id();
+    return r;
+  }
+  // Sends without waiting; the answer (own copy) comes as an event.
+  void Send(const std::string& text) {
+    v1::ClientFrame f = Frame();
+    f.set_room_id(room_id_);
+    f.mutable_send_message()->set_text(text);
+    c_.Send(f);
+  }
+  // The next event that is not a reply, or nullopt after `timeout`.
+  std::optional<v1::ServerFrame> NextEvent(absl::Duration timeout = absl::Seconds(10)) {
+    if (!events_.empty()) {
+      v1::ServerFrame f = std::move(events_.front());
+      events_.erase(events_.begin());
+      return f;
+    }
+    for (;;) {
+      std::optional<v1::ServerFrame> f = c_.Read(timeout);
+      if (!f.has_value() || !f->has_reply()) return f;
+    }
+  }
+  // Chat messages until `count` have arrived (other events kept aside in
+  // `others` if given); fewer if the stream stalls for `timeout`.
+  std::vector<v1::ChatMessage> Messages(size_t count, std::vector<v1::ServerFrame>* others = nullptr,
+                                        absl::Duration timeout = absl::Seconds(15)) {
+    std::vector<v1::ChatMessage> out;
+    while (out.size() < count) {
+      std::optional<v1::ServerFrame> f = NextEvent(timeout);
+      if (!f.has_value()) break;
+      if (f->has_chat_message()) {
+        out.push_back(f->chat_message());
+      } else if (others != nullptr) {
+        others->push_back(std::move(*f));
+      }
+    }
+    return out;
+  }
+  // Waits for an event matching `pred`, skipping others.
+  template <typename Pred>
+  std::optional<v1::ServerFrame> WaitFor(Pred pred, absl::Duration timeout = absl::Seconds(15)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      std::optional<v1::ServerFrame> f = NextEvent(deadline - absl::Now());
+      if (!f.has_value()) return f;
+      if (pred(*f)) return f;
+    }
+    return std::nullopt;
+  }
+  uint64_t room_id() const { return room_id_; }
+
+ private:
+  FrameClient c_;
+  bool welcomed_ = false;
+  uint64_t room_id_ = 0;
+  std::vector<v1::ServerFrame> events_;
+};
+
+class ClusterNodesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed";
+    ASSERT_TRUE(redis_.Start().ok());
+  }
+
+  uint16_t StartNode(const std::string& name) {
+    auto d = std::make_unique<MuxchatdProcess>(std::vector<std::string>{
+        "--listen=127.0.0.1:0", "--log_level=warn", absl::StrCat("--cluster_redis=127.0.0.1:", redis_.port()),
+        "--node_name=" + name, "--messages_per_second=0"});
+    const uint16_t port = d->ReadPort();
+    nodes_[name] = std::move(d);
+    return port;
+  }
+  MuxchatdProcess& node(const std::string& name) { return *nodes_[name]; }
+
+  RedisProcess redis_;
+  std::map<std::string, std::unique_ptr<MuxchatdProcess>> nodes_;
+};
+
+// Seqs 1..n in order, each once.
+void ExpectGapless(const std::vector<v1::ChatMessage>& got, size_t n, const std::string& who) {
+  ASSERT_EQ(got.size(), n) << who;
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].seq(), i + 1) << who << " at " << i;
+}
+
+TEST_F(ClusterNodesTest, MembersOnThreeNodesSeeOneOrderOfMessagesSentOnAllThree) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2"), p3 = StartNode("n3");
+  ASSERT_TRUE(p1 != 0 && p2 != 0 && p3 != 0);
+  Member a(p1, "alice"), b(p2, "bob"), c(p3, "carol");
+  ASSERT_TRUE(a.welcomed() && b.welcomed() && c.welcomed());
+  ASSERT_EQ(a.Create("lobby").status(), v1::SUCCESS);
+  // The same name cannot be created twice, on any node.
+  v1::ClientFrame again = Frame();
+  again.mutable_create_room()->set_name("LOBBY");
+  EXPECT_EQ(b.Call(again).status(), v1::FAILURE_ALREADY_EXISTS);
+  const uint64_t room = a.Join("lobby").room_id();
+  ASSERT_NE(room, 0u);
+  EXPECT_EQ(b.Join("lobby").room_id(), room);
+  EXPECT_EQ(c.Join("lobby").room_id(), room);
+
+  constexpr int kEach = 200;
+  // Three senders at once, one per node.
+  std::vector<std::thread> senders;
+  for (Member* m : {&a, &b, &c}) {
+    senders.emplace_back([m] {
+      for (int i = 0; i < kEach; ++i) m->Send(absl::StrCat("m", i));
+    });
+  }
+  for (auto& t : senders) t.join();
+  std::vector<v1::ChatMessage> ga = a.Messages(3 * kEach), gb = b.Messages(3 * kEach), gc = c.Messages(3 * kEach);
+  ExpectGapless(ga, 3 * kEach, "alice");
+  ExpectGapless(gb, 3 * kEach, "bob");
+  ExpectGapless(gc, 3 * kEach, "carol");
+  for (size_t i = 0; i < ga.size(); ++i) {
+    ASSERT_EQ(ga[i].sender(), gb[i].sender()) << i;
+    ASSERT_EQ(ga[i].text(), gb[i].text()) << i;
+    ASSERT_EQ(ga[i].sender(), gc[i].sender()) << i;
+    ASSERT_EQ(ga[i].text(), gc[i].text()) << i;
+  }
+  // Each sender's own messages in its own order.
+  int next[3] = {0, 0, 0};
+  const char* names[3] = {"alice", "bob", "carol"};
+  for (const v1::ChatMessage& m : ga) {
+    for (int s = 0; s < 3; ++s) {
+      if (m.sender() == names[s]) {
+        ASSERT_EQ(m.text(), absl::StrCat("m", next[s]++));
+      }
+    }
+  }
+}
+
+TEST_F(ClusterNodesTest, ARoomDeletedOnOneNodeClosesForMembersOnEveryNode) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  Member owner(p1, "owner"), other(p2, "other");
+  ASSERT_EQ(owner.Create("doomed").status(), v1::SUCCESS);
+  ASSERT_NE(other.Join("doomed").room_id(), 0u);
+  v1::ClientFrame del = Frame();
+  del.mutable_delete_room()->set_name("doomed");
+  // Only the owner may; the other node knows who that is.
+  v1::ClientFrame del_other = Frame();
+  del_other.mutable_delete_room()->set_name("doomed");
+  EXPECT_EQ(other.Call(del_other).status(), v1::FAILURE_PERMISSION_DENIED);
+  EXPECT_EQ(owner.Call(del).status(), v1::SUCCESS);
+  std::optional<v1::ServerFrame> closed = other.WaitFor([](const v1::ServerFrame& f) { return f.has_room_closed(); });
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->room_closed().closed_by(), "owner");
+  // The name is free again, everywhere.
+  EXPECT_EQ(other.Create("doomed").status(), v1::SUCCESS);
+}
+
+TEST_F(ClusterNodesTest, JoinsAndLeavesOnOneNodeAreSeenOnAnotherWithTheClustersCount) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  Member a(p1, "alice");
+  ASSERT_EQ(a.Create("hall").status(), v1::SUCCESS);
+  ASSERT_NE(a.Join("hall").room_id(), 0u);
+  {
+    Member b(p2, "bob");
+    ASSERT_NE(b.Join("hall").room_id(), 0u);
+    std::optional<v1::ServerFrame> joined =
+        a.WaitFor([](const v1::ServerFrame& f) { return f.has_member_joined(); });
+    ASSERT_TRUE(joined.has_value());
+    EXPECT_EQ(joined->member_joined().nickname(), "bob");
+    EXPECT_EQ(joined->member_joined().member_count(), 2u);
+  }  // bob's connection closes
+  std::optional<v1::ServerFrame> left = a.WaitFor([](const v1::ServerFrame& f) { return f.has_member_left(); });
+  ASSERT_TRUE(left.has_value());
+  EXPECT_EQ(left->member_left().nickname(), "bob");
+  EXPECT_EQ(left->member_left().member_count(), 1u);
+}
+
+TEST_F(ClusterNodesTest, ANodeKilledMidFloodCostsTheOtherNodesNothingAndItsMembersLeave) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2"), p3 = StartNode("n3");
+  Member a(p1, "alice"), b(p2, "bob");
+  auto c = std::make_unique<Member>(p3, "carol");
+  ASSERT_EQ(a.Create("flood").status(), v1::SUCCESS);
+  ASSERT_NE(a.Join("flood").room_id(), 0u);
+  ASSERT_NE(b.Join("flood").room_id(), 0u);
+  ASSERT_NE(c->Join("flood").room_id(), 0u);
+  // Each member sees the others' joins before the flood (so no presence
+  // event is still in flight when counting).
+  ASSERT_TRUE(a.WaitFor([](const v1::ServerFrame& f) {
+                 return f.has_member_joined() && f.member_joined().nickname() == "carol";
+               }).has_value());
+
+  constexpr int kEach = 1000;
+  std::thread ta([&] {
+    for (int i = 0; i < kEach; ++i) a.Send(absl::StrCat("a", i));
+  });
+  std::thread tc([&] {
+    for (int i = 0; i < kEach / 2; ++i) c->Send(absl::StrCat("c", i));
+  });
+  for (int i = 0; i < kEach; ++i) {
+    b.Send(absl::StrCat("b", i));
+    if (i == kEach / 4) node("n3").Signal(SIGKILL);  // mid-flood
+  }
+  ta.join();
+  tc.join();
+  // alice and bob sent 2 * kEach, carol some (what Redis took before n3
+  // died): everyone left sees one gapless order, and the same one.
+  std::vector<v1::ServerFrame> other_a;
+  std::vector<v1::ChatMessage> ga = a.Messages(2 * kEach + kEach / 2, &other_a, absl::Seconds(5));
+  std::vector<v1::ChatMessage> gb = b.Messages(ga.size(), nullptr, absl::Seconds(5));
+  ASSERT_GE(ga.size(), 2u * kEach);
+  ExpectGapless(ga, ga.size(), "alice");
+  ExpectGapless(gb, ga.size(), "bob");
+  int from_a = 0, from_b = 0;
+  for (size_t i = 0; i < ga.size(); ++i) {
+    ASSERT_EQ(ga[i].text(), gb[i].text());
+    from_a += ga[i].sender() == "alice";
+    from_b += ga[i].sender() == "bob";
+  }
+  EXPECT_EQ(from_a, kEach);
+  EXPECT_EQ(from_b, kEach);
+  // carol leaves for everyone, by the cluster's liveness check.
+  bool saw = false;
+  for (const v1::ServerFrame& f : other_a) saw |= f.has_member_left() && f.member_left().nickname() == "carol";
+  if (!saw) {
+    std::optional<v1::ServerFrame> left = a.WaitFor([](const v1::ServerFrame& f) {
+      return f.has_member_left() && f.member_left().nickname() == "carol";
+    });
+    ASSERT_TRUE(left.has_value());
+    EXPECT_EQ(left->member_left().reason(), "node lost");
+  }
+  // carol reconnects to another node and reads what she missed: nothing
+  // lost, nothing twice.
+  Member c2(p2, "carol2");
+  ASSERT_NE(c2.Join("flood").room_id(), 0u);
+  v1::ClientFrame hist = Frame();
+  hist.set_room_id(c2.room_id());
+  hist.mutable_history()->set_after_seq(0);
+  hist.mutable_history()->set_limit(500);
+  v1::Reply page = c2.Call(hist);
+  ASSERT_EQ(page.status(), v1::SUCCESS);
+  EXPECT_EQ(page.history_count(), 500u);
+}
+
+TEST_F(ClusterNodesTest, WhileRedisIsWedgedSendsAreRefusedConnectionsStayAndSeqsContinueAfter) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  Member a(p1, "alice"), b(p2, "bob");
+  ASSERT_EQ(a.Create("calm").status(), v1::SUCCESS);
+  ASSERT_NE(a.Join("calm").room_id(), 0u);
+  ASSERT_NE(b.Join("calm").room_id(), 0u);
+  a.Send("before");
+  ExpectGapless(b.Messages(1), 1, "bob");
+  redis_.Pause();
+  // A node notices when a reply is overdue (command_timeout, 2 s): until
+  // then sends wait, after it they are refused at once.
+  v1::Reply refused;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < deadline) {
+    v1::ClientFrame f = Frame();
+    f.set_room_id(a.room_id());
+    f.mutable_post_message()->set_text("during");
+    refused = a.Call(f);
+    if (refused.status() == v1::FAILURE_STORAGE) break;
+  }
+  EXPECT_EQ(refused.status(), v1::FAILURE_STORAGE) << refused.message();
+  // The connection is still served.
+  v1::ClientFrame ping = Frame();
+  ping.mutable_ping()->set_nonce(7);
+  a.client().Send(ping);
+  EXPECT_TRUE(a.WaitFor([](const v1::ServerFrame& f) { return f.has_pong() && f.pong().nonce() == 7; }).has_value());
+  redis_.Resume();
+  // Back by itself: the next send succeeds and numbering continues.
+  v1::ClientFrame post = Frame();
+  post.set_room_id(a.room_id());
+  post.mutable_post_message()->set_text("after");
+  v1::Reply ok = a.CallUntilOk(post);
+  ASSERT_EQ(ok.status(), v1::SUCCESS) << ok.message();
+  // Posts that were waiting on the wedged Redis when it stopped may have
+  // got in (each then once); "after" follows them with the next seq.
+  ASSERT_GE(ok.last_seq(), 2u);
+  std::vector<v1::ChatMessage> got = b.Messages(ok.last_seq() - 1);
+  ASSERT_EQ(got.size(), ok.last_seq() - 1);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].seq(), i + 2);
+  EXPECT_EQ(got.back().text(), "after");
+}
+
+TEST_F(ClusterNodesTest, ANodeStoppedForSecondsDoesNotStallTheOthersAndCatchesUpAfter) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2"), p3 = StartNode("n3");
+  Member a(p1, "alice"), b(p2, "bob"), c(p3, "carol");
+  ASSERT_EQ(a.Create("slow").status(), v1::SUCCESS);
+  ASSERT_NE(a.Join("slow").room_id(), 0u);
+  ASSERT_NE(b.Join("slow").room_id(), 0u);
+  ASSERT_NE(c.Join("slow").room_id(), 0u);
+  // carol's presence is in Redis before n3 stops (seen by bob).
+  ASSERT_TRUE(b.WaitFor([](const v1::ServerFrame& f) {
+                 return f.has_member_joined() && f.member_joined().nickname() == "carol";
+               }).has_value());
+  node("n3").Signal(SIGSTOP);
+  constexpr int kCount = 300;
+  for (int i = 0; i < kCount; ++i) a.Send(absl::StrCat("x", i));
+  // bob gets everything while n3 is stopped.
+  ExpectGapless(b.Messages(kCount), kCount, "bob");
+  // n3 is taken for dead after its liveness expires (3 s): carol leaves.
+  std::optional<v1::ServerFrame> left = b.WaitFor([](const v1::ServerFrame& f) {
+    return f.has_member_left() && f.member_left().nickname() == "carol";
+  });
+  ASSERT_TRUE(left.has_value());
+  EXPECT_EQ(left->member_left().reason(), "node lost");
+  node("n3").Signal(SIGCONT);
+  // carol gets every message (or a Gap for what Redis no longer has), in order.
+  std::vector<v1::ServerFrame> other;
+  std::vector<v1::ChatMessage> got = c.Messages(kCount, &other);
+  bool gap = false;
+  for (const v1::ServerFrame& f : other) gap |= f.has_gap();
+  if (!gap) ExpectGapless(got, kCount, "carol");
+  // And n3 announces her again: bob sees her back.
+  EXPECT_TRUE(b.WaitFor([](const v1::ServerFrame& f) {
+                 return f.has_member_joined() && f.member_joined().nickname() == "carol";
+               }).has_value());
+}
+
+}  // namespace
+}  // namespace muxchat::server::testing
