@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "absl/base/attributes.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "proto/muxchat.pb.h"
 #include "src/wire/frame_format.h"
@@ -33,7 +34,9 @@ uint8_t* WriteString(int field, const std::string& s, uint8_t* p) {
   return p + s.size();
 }
 
-uint8_t* WriteVarint(int field, uint64_t value, uint8_t* p) {
+// Always inline: with six call sites GCC stopped inlining it (only its zero
+// test), a call per field of every chat frame encoded.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline uint8_t* WriteVarint(int field, uint64_t value, uint8_t* p) {
   if (value == 0) return p;
   p = CodedOutputStream::WriteVarint32ToArray(Tag(field, kVarint), p);
   return CodedOutputStream::WriteVarint64ToArray(value, p);
