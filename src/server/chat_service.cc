@@ -1,4 +1,5 @@
 #include "src/server/chat_service.h"
+#include "src/server/cluster_accounts.h"
 #include "src/server/cluster_node.h"
 
 #include <algorithm>
@@ -476,6 +477,11 @@ void ChatService::AnnounceJoin(const Room& room, const Connection* conn) {
 }
 
 void ChatService::RememberMembership(Connection* conn, uint64_t room_id) {
+  // In a cluster the account's rooms live in Redis, for Resume on any node
+  // (written every time: this node's cache may have missed a leave elsewhere).
+  if (cluster_accounts_ != nullptr && conn->account_id() != 0) {
+    (void)cluster_accounts_->AddMembership(conn->account_id(), room_id, nullptr);
+  }
   Account* account = conn->account_id() != 0 ? accounts_.FindById(conn->account_id()) : nullptr;
   if (account == nullptr || !account->rooms.insert(room_id).second) return;
   // Not waited for: a membership lost to a failed commit costs a re-join,
@@ -487,6 +493,9 @@ void ChatService::HandleLeave(Connection* conn, const v1::ClientFrame& f) {
   Room* room = FindMembershipOrReply(conn, f, "not a member of");
   if (room == nullptr) return;
   RemoveMember(room, conn, "left");
+  if (cluster_accounts_ != nullptr && conn->account_id() != 0) {
+    (void)cluster_accounts_->RemoveMembership(conn->account_id(), room->id(), nullptr);
+  }
   // Leaving is for the account: its other devices stay until they leave,
   // but Resume no longer brings the room back.
   if (Account* account = conn->account_id() != 0 ? accounts_.FindById(conn->account_id()) : nullptr) {
@@ -548,7 +557,13 @@ void ChatService::CloseRoom(Room* room, const std::string& closed_by, const std:
   for (Connection* member : room->members()) member->rooms().erase(room->id());
   if (cluster_ != nullptr) ForgetClusterRoom(room->id());
   accounts_.ForgetRoom(room->id());
-  rooms_.Remove(room->id());
+  const uint64_t room_id = room->id();
+  rooms_.Remove(room_id);
+  if (!pending_room_waiters_.empty()) {
+    std::vector<std::function<void(const absl::Status&)>> waiters = std::move(pending_room_waiters_);
+    pending_room_waiters_.clear();
+    for (auto& w : waiters) w(absl::NotFoundError(absl::StrCat("room ", room_id, " was deleted")));
+  }
 }
 
 void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
