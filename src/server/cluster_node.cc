@@ -106,6 +106,7 @@ void ClusterNode::AnnounceMembers() {
 
 void ClusterNode::Tick() {
   if (!up()) return;
+  feed_.RetryStalled();
   const uint64_t beat = beats_++;
   presence_.Heartbeat([this, beat](bool registered) {
     // Not registered after the first beat: taken for dead meanwhile (a
