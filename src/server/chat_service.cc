@@ -642,20 +642,27 @@ void ChatService::HandleListMembers(Connection* conn, const v1::ClientFrame& f) 
   // any room, and would see the same names there.
   Room* room = FindRoomOrReply(conn, f, "");
   if (room == nullptr) return;
+  if (cluster_ != nullptr) {
+    ClusterListMembers(conn, f, room);
+    return;
+  }
   const std::string& after = f.list_members().after();
   // Keyset paging on the folded nickname, as ListRooms pages on folded room
   // names: members who join or leave meanwhile shift nothing. The room keeps
   // no sorted index, so each page sorts the members past the cursor
   // (bounded by max_members_per_room).
-  std::vector<const Connection*> rest;
+  std::vector<MemberName> rest;
   for (const Connection* member : room->members()) {
-    if (member->folded_nickname() > after) rest.push_back(member);
+    if (member->folded_nickname() > after) rest.push_back({member->folded_nickname(), member->nickname()});
   }
-  std::sort(rest.begin(), rest.end(), [](const Connection* a, const Connection* b) {
-    return a->folded_nickname() < b->folded_nickname();
-  });
+  ReplyMemberPage(conn, f, *room, std::move(rest), room->member_count());
+}
+
+void ChatService::ReplyMemberPage(Connection* conn, const v1::ClientFrame& f, const Room& room,
+                                  std::vector<MemberName> rest, size_t total) {
+  std::sort(rest.begin(), rest.end(), [](const MemberName& a, const MemberName& b) { return a.folded < b.folded; });
   v1::ServerFrame out;
-  v1::Reply* r = SuccessReply(&out, f, *room, "");
+  v1::Reply* r = SuccessReply(&out, f, room, "");
   // Measured as encoded, like a ListRooms page, with room for the cursor and
   // the message; the first name always goes in (CheckOptions makes a Reply
   // quoting a nickname fit), so paging progresses.
@@ -663,16 +670,17 @@ void ChatService::HandleListMembers(Connection* conn, const v1::ClientFrame& f) 
   size_t used = out.ByteSizeLong() + kListPageSlackBytes;
   size_t taken = 0;
   for (; taken < rest.size() && taken < limit; ++taken) {
-    const Connection& member = *rest[taken];
-    const size_t bytes = LengthDelimitedBytes(member.nickname().size());
-    if (taken > 0 && used + bytes + LengthDelimitedBytes(member.folded_nickname().size()) > options_.max_frame_bytes) {
+    const MemberName& member = rest[taken];
+    const size_t bytes = LengthDelimitedBytes(member.nickname.size());
+    if (taken > 0 && used + bytes + LengthDelimitedBytes(member.folded.size()) > options_.max_frame_bytes) {
       break;
     }
     used += bytes;
-    r->add_members(member.nickname());
+    r->add_members(member.nickname);
   }
-  if (taken > 0 && taken < rest.size()) r->set_next_cursor(rest[taken - 1]->folded_nickname());
-  r->set_message(absl::StrCat(taken, " of ", room->member_count(), " members"));
+  if (taken > 0 && taken < rest.size()) r->set_next_cursor(rest[taken - 1].folded);
+  r->set_member_count(static_cast<uint32_t>(total));
+  r->set_message(absl::StrCat(taken, " of ", total, " members"));
   conn->Send(out);
 }
 

@@ -154,6 +154,16 @@ class ChatService {
   // ListMembers: one page of the envelope room's member nicknames, sorted by
   // folded nickname, resuming after `after`, within max_frame_bytes.
   void HandleListMembers(Connection* conn, const v1::ClientFrame& f);
+  struct MemberName {
+    std::string folded;
+    std::string nickname;
+  };
+  // One page of `rest` (the members past the request's cursor, any order)
+  // of a room with `total` members.
+  void ReplyMemberPage(Connection* conn, const v1::ClientFrame& f, const Room& room, std::vector<MemberName> rest,
+                       size_t total);
+  // ListMembers in a cluster: the members on every node, from Redis.
+  void ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room);
   // Takes a SendMessage or PostMessage whose room and text were checked:
   // refuses a storage outage, answers a resent client_msg_id with its seq,
   // and otherwise delivers at once (memory) or once committed (durable).

@@ -396,6 +396,33 @@ void ChatService::OnClusterPresence(uint64_t room_id, absl::string_view payload)
   Broadcast(*room, out, own ? FindConnection(e->conn_id) : nullptr);
 }
 
+void ChatService::ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room) {
+  const uint64_t conn_id = conn->id(), room_id = room->id();
+  absl::Status st = cluster_->presence().Members(
+      room_id, [this, conn_id, room_id, f](absl::StatusOr<std::vector<std::string>> names) {
+        Connection* c = FindConnection(conn_id);
+        Room* r = rooms_.FindById(room_id);
+        if (c == nullptr) return;
+        if (r == nullptr) {
+          ReplyFailure(c, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", room_id));
+          return;
+        }
+        if (!names.ok()) {
+          ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(names.status().message()), r);
+          return;
+        }
+        const std::string& after = f.list_members().after();
+        const size_t total = names->size();
+        std::vector<MemberName> rest;
+        for (std::string& n : *names) {
+          std::string folded = FoldName(n);
+          if (folded > after) rest.push_back({std::move(folded), std::move(n)});
+        }
+        ReplyMemberPage(c, f, *r, std::move(rest), total);
+      });
+  if (!st.ok()) ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+}
+
 void ChatService::ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward,
                                  uint64_t after_seq, uint64_t before_seq, uint32_t limit) {
   const uint64_t conn_id = conn->id(), room_id = room->id();

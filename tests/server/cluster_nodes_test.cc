@@ -241,6 +241,14 @@ TEST_F(ClusterNodesTest, JoinsAndLeavesOnOneNodeAreSeenOnAnotherWithTheClustersC
     ASSERT_TRUE(joined.has_value());
     EXPECT_EQ(joined->member_joined().nickname(), "bob");
     EXPECT_EQ(joined->member_joined().member_count(), 2u);
+    // ListMembers names the members of every node.
+    v1::ClientFrame names = Frame();
+    names.set_room_id(a.room_id());
+    names.mutable_list_members();
+    v1::Reply listed = a.Call(names);
+    ASSERT_EQ(listed.status(), v1::SUCCESS);
+    EXPECT_EQ(std::vector<std::string>(listed.members().begin(), listed.members().end()),
+              (std::vector<std::string>{"alice", "bob"}));
   }  // bob's connection closes
   std::optional<v1::ServerFrame> left = a.WaitFor([](const v1::ServerFrame& f) { return f.has_member_left(); });
   ASSERT_TRUE(left.has_value());
