@@ -181,7 +181,7 @@ void ChatService::CompleteLogin(Connection* conn, const v1::ClientFrame& f, cons
     w->set_token_expires_unix_micros(absl::ToUnixMicros(expires));
   }
   w->set_guest(account == nullptr);
-  w->set_durable(durable());
+  w->set_durable(durable() || cluster_ != nullptr);  // a cluster keeps messages in Redis; its answers wait for it (PROTOCOL.md §9.2)
   conn->Send(out);
 }
 
