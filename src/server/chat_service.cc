@@ -1,4 +1,5 @@
 #include "src/server/chat_service.h"
+#include "src/server/cluster_accounts.h"
 #include "src/server/cluster_node.h"
 
 #include <algorithm>
@@ -476,6 +477,11 @@ void ChatService::AnnounceJoin(const Room& room, const Connection* conn) {
 }
 
 void ChatService::RememberMembership(Connection* conn, uint64_t room_id) {
+  // In a cluster the account's rooms live in Redis, for Resume on any node
+  // (written every time: this node's cache may have missed a leave elsewhere).
+  if (cluster_accounts_ != nullptr && conn->account_id() != 0) {
+    (void)cluster_accounts_->AddMembership(conn->account_id(), room_id, nullptr);
+  }
   Account* account = conn->account_id() != 0 ? accounts_.FindById(conn->account_id()) : nullptr;
   if (account == nullptr || !account->rooms.insert(room_id).second) return;
   // Not waited for: a membership lost to a failed commit costs a re-join,
@@ -487,6 +493,9 @@ void ChatService::HandleLeave(Connection* conn, const v1::ClientFrame& f) {
   Room* room = FindMembershipOrReply(conn, f, "not a member of");
   if (room == nullptr) return;
   RemoveMember(room, conn, "left");
+  if (cluster_accounts_ != nullptr && conn->account_id() != 0) {
+    (void)cluster_accounts_->RemoveMembership(conn->account_id(), room->id(), nullptr);
+  }
   // Leaving is for the account: its other devices stay until they leave,
   // but Resume no longer brings the room back.
   if (Account* account = conn->account_id() != 0 ? accounts_.FindById(conn->account_id()) : nullptr) {
@@ -548,7 +557,13 @@ void ChatService::CloseRoom(Room* room, const std::string& closed_by, const std:
   for (Connection* member : room->members()) member->rooms().erase(room->id());
   if (cluster_ != nullptr) ForgetClusterRoom(room->id());
   accounts_.ForgetRoom(room->id());
-  rooms_.Remove(room->id());
+  const uint64_t room_id = room->id();
+  rooms_.Remove(room_id);
+  if (!pending_room_waiters_.empty()) {
+    std::vector<std::function<void(const absl::Status&)>> waiters = std::move(pending_room_waiters_);
+    pending_room_waiters_.clear();
+    for (auto& w : waiters) w(absl::NotFoundError(absl::StrCat("room ", room_id, " was deleted")));
+  }
 }
 
 void ChatService::HandleList(Connection* conn, const v1::ClientFrame& f) {
@@ -627,20 +642,27 @@ void ChatService::HandleListMembers(Connection* conn, const v1::ClientFrame& f) 
   // any room, and would see the same names there.
   Room* room = FindRoomOrReply(conn, f, "");
   if (room == nullptr) return;
+  if (cluster_ != nullptr) {
+    ClusterListMembers(conn, f, room);
+    return;
+  }
   const std::string& after = f.list_members().after();
   // Keyset paging on the folded nickname, as ListRooms pages on folded room
   // names: members who join or leave meanwhile shift nothing. The room keeps
   // no sorted index, so each page sorts the members past the cursor
   // (bounded by max_members_per_room).
-  std::vector<const Connection*> rest;
+  std::vector<MemberName> rest;
   for (const Connection* member : room->members()) {
-    if (member->folded_nickname() > after) rest.push_back(member);
+    if (member->folded_nickname() > after) rest.push_back({member->folded_nickname(), member->nickname()});
   }
-  std::sort(rest.begin(), rest.end(), [](const Connection* a, const Connection* b) {
-    return a->folded_nickname() < b->folded_nickname();
-  });
+  ReplyMemberPage(conn, f, *room, std::move(rest), room->member_count());
+}
+
+void ChatService::ReplyMemberPage(Connection* conn, const v1::ClientFrame& f, const Room& room,
+                                  std::vector<MemberName> rest, size_t total) {
+  std::sort(rest.begin(), rest.end(), [](const MemberName& a, const MemberName& b) { return a.folded < b.folded; });
   v1::ServerFrame out;
-  v1::Reply* r = SuccessReply(&out, f, *room, "");
+  v1::Reply* r = SuccessReply(&out, f, room, "");
   // Measured as encoded, like a ListRooms page, with room for the cursor and
   // the message; the first name always goes in (CheckOptions makes a Reply
   // quoting a nickname fit), so paging progresses.
@@ -648,16 +670,17 @@ void ChatService::HandleListMembers(Connection* conn, const v1::ClientFrame& f) 
   size_t used = out.ByteSizeLong() + kListPageSlackBytes;
   size_t taken = 0;
   for (; taken < rest.size() && taken < limit; ++taken) {
-    const Connection& member = *rest[taken];
-    const size_t bytes = LengthDelimitedBytes(member.nickname().size());
-    if (taken > 0 && used + bytes + LengthDelimitedBytes(member.folded_nickname().size()) > options_.max_frame_bytes) {
+    const MemberName& member = rest[taken];
+    const size_t bytes = LengthDelimitedBytes(member.nickname.size());
+    if (taken > 0 && used + bytes + LengthDelimitedBytes(member.folded.size()) > options_.max_frame_bytes) {
       break;
     }
     used += bytes;
-    r->add_members(member.nickname());
+    r->add_members(member.nickname);
   }
-  if (taken > 0 && taken < rest.size()) r->set_next_cursor(rest[taken - 1]->folded_nickname());
-  r->set_message(absl::StrCat(taken, " of ", room->member_count(), " members"));
+  if (taken > 0 && taken < rest.size()) r->set_next_cursor(rest[taken - 1].folded);
+  r->set_member_count(static_cast<uint32_t>(total));
+  r->set_message(absl::StrCat(taken, " of ", total, " members"));
   conn->Send(out);
 }
 

@@ -154,6 +154,16 @@ class ChatService {
   // ListMembers: one page of the envelope room's member nicknames, sorted by
   // folded nickname, resuming after `after`, within max_frame_bytes.
   void HandleListMembers(Connection* conn, const v1::ClientFrame& f);
+  struct MemberName {
+    std::string folded;
+    std::string nickname;
+  };
+  // One page of `rest` (the members past the request's cursor, any order)
+  // of a room with `total` members.
+  void ReplyMemberPage(Connection* conn, const v1::ClientFrame& f, const Room& room, std::vector<MemberName> rest,
+                       size_t total);
+  // ListMembers in a cluster: the members on every node, from Redis.
+  void ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room);
   // Takes a SendMessage or PostMessage whose room and text were checked:
   // refuses a storage outage, answers a resent client_msg_id with its seq,
   // and otherwise delivers at once (memory) or once committed (durable).
@@ -184,6 +194,13 @@ class ChatService {
   // A join of a room this node does not follow yet waits while the node
   // reads its recent messages; true when the join was queued so.
   bool ClusterJoinWaits(Connection* conn, const v1::ClientFrame& f, Room* room);
+  // Follows a room (reading its newest messages first); `then` runs once it
+  // is followed, at once if it is, or with the reason it could not be.
+  void ClusterFollow(uint64_t room_id, std::function<void(const absl::Status&)> then);
+  bool ClusterFollowing(uint64_t room_id) const;
+  // ClusterFollow for each room, then `then` once (whether or not each
+  // could be followed).
+  void ClusterFollowAll(const std::vector<uint64_t>& room_ids, std::function<void()> then);
   void ClusterAccept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
                      uint64_t client_msg_id, bool post);
   void ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward, uint64_t after_seq,
@@ -193,6 +210,7 @@ class ChatService {
   void OnClusterRoomEvent(const ClusterRoomEvent& e);
   void OnClusterRoomsLoaded(std::vector<ClusterRoomRecord> rooms);
   void OnClusterPresence(uint64_t room_id, absl::string_view payload);
+  void OnClusterSubscribed(uint64_t room_id);
   // The room of a registry record, made locally if this node lacks it.
   Room* AdoptClusterRoom(const ClusterRoomRecord& r);
   // A local room is closing: stop following it and refuse its waiting joins.
@@ -280,11 +298,15 @@ class ChatService {
   struct ClusterRoomState {
     bool following = false;
     bool warming = false;  // its recent messages are being read; joins wait
+    bool subscribing = false;  // followed, but its subscription is not confirmed yet: joins still wait
     uint64_t epoch = 0;    // a read answered after the room was dropped and warmed again is ignored
-    std::vector<std::pair<uint64_t, v1::ClientFrame>> waiting_joins;  // connection ID, request
+    uint32_t pins = 0;     // a Resume in progress will add a member: keep following
+    std::vector<std::function<void(const absl::Status&)>> waiters;  // run once followed (or failed)
   };
   absl::flat_hash_map<uint64_t, ClusterRoomState> cluster_rooms_;
   uint64_t cluster_epochs_ = 0;
+  // Waiters of a room being closed, run once it is removed.
+  std::vector<std::function<void(const absl::Status&)>> pending_room_waiters_;
 
   // Resend dedupe: (sender key, client_msg_id) -> room and seq, for
   // options_.dedupe_window, oldest first in dedupe_order_.

@@ -181,7 +181,7 @@ void ChatService::CompleteLogin(Connection* conn, const v1::ClientFrame& f, cons
     w->set_token_expires_unix_micros(absl::ToUnixMicros(expires));
   }
   w->set_guest(account == nullptr);
-  w->set_durable(durable());
+  w->set_durable(durable() || cluster_ != nullptr);  // a cluster keeps messages in Redis; its answers wait for it (PROTOCOL.md §9.2)
   conn->Send(out);
 }
 
@@ -534,6 +534,10 @@ void ChatService::HandleResume(Connection* conn, const v1::ClientFrame& f, absl:
         if (forget_gone) gone.push_back(room_id);
         continue;
       }
+      if (cluster_ != nullptr && !ClusterFollowing(room_id)) {
+        ++skipped;  // its messages could not be read from the cluster now
+        continue;
+      }
       if (conn->rooms().size() >= options_.max_rooms_per_connection ||
           room->member_count() >= options_.max_members_per_room) {
         ++skipped;
@@ -592,10 +596,21 @@ void ChatService::HandleResume(Connection* conn, const v1::ClientFrame& f, absl:
                 // The cache follows Redis; rooms this node does not know are
                 // skipped, not forgotten (another node may hold them).
                 account->rooms = absl::btree_set<uint64_t>(rooms->begin(), rooms->end());
-                c->auth_pending = false;
-                request_status_ = v1::SUCCESS;
-                resume(c, f, account, /*forget_gone=*/false);
-                metrics_->CountRequest(f.body_case(), request_status_);
+                // Rooms this node does not follow yet are read from the
+                // cluster first, as for a join.
+                ClusterFollowAll(*rooms, [this, conn_id, f, fail, resume, account_id] {
+                  Connection* c = FindConnection(conn_id);
+                  if (c == nullptr || c->closing()) return;
+                  Account* account = accounts_.FindById(account_id);
+                  if (account == nullptr) {
+                    fail(c, v1::FAILURE_STORAGE, ClusterTrouble(absl::InternalError("account left the cache")));
+                    return;
+                  }
+                  c->auth_pending = false;
+                  request_status_ = v1::SUCCESS;
+                  resume(c, f, account, /*forget_gone=*/false);
+                  metrics_->CountRequest(f.body_case(), request_status_);
+                });
               });
           if (!listed.ok()) fail(c, v1::FAILURE_STORAGE, ClusterTrouble(listed));
         });

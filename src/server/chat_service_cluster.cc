@@ -3,6 +3,8 @@
 // local is what is about connections: members, presence on this node, the
 // shared-block fan-out. A node follows (subscribes to) a room while it has
 // local members, and keeps a ring of the room's recent messages only then.
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,7 @@ void ChatService::AttachCluster(ClusterNode* node) {
   h.room_event = [this](const ClusterRoomEvent& e) { OnClusterRoomEvent(e); };
   h.rooms_loaded = [this](std::vector<ClusterRoomRecord> rooms) { OnClusterRoomsLoaded(std::move(rooms)); };
   h.presence = [this](uint64_t room_id, absl::string_view payload) { OnClusterPresence(room_id, payload); };
+  h.subscribed = [this](uint64_t room_id) { OnClusterSubscribed(room_id); };
   h.announce_members = [this] {
     for (const auto& [room_id, state] : cluster_rooms_) {
       const Room* room = rooms_.FindById(room_id);
@@ -171,46 +174,82 @@ void ChatService::ClusterDelete(Connection* conn, const v1::ClientFrame& f, Room
 }
 
 bool ChatService::ClusterJoinWaits(Connection* conn, const v1::ClientFrame& f, Room* room) {
-  ClusterRoomState& state = cluster_rooms_[room->id()];
-  if (state.following) return false;
-  state.waiting_joins.emplace_back(conn->id(), f);
-  if (state.warming) return true;
+  if (ClusterFollowing(room->id())) return false;
+  const uint64_t conn_id = conn->id(), room_id = room->id();
+  ClusterFollow(room_id, [this, conn_id, room_id, f](const absl::Status& st) {
+    Connection* c = FindConnection(conn_id);
+    if (c == nullptr || c->closing()) return;
+    Room* r = rooms_.FindById(room_id);
+    if (r == nullptr) {
+      ReplyFailure(c, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", room_id));
+    } else if (!st.ok()) {
+      ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(st.message()), r);
+    } else {
+      JoinRoom(c, f, r);
+    }
+  });
+  return true;
+}
+
+bool ChatService::ClusterFollowing(uint64_t room_id) const {
+  auto it = cluster_rooms_.find(room_id);
+  return it != cluster_rooms_.end() && it->second.following && !it->second.subscribing;
+}
+
+void ChatService::OnClusterSubscribed(uint64_t room_id) {
+  auto it = cluster_rooms_.find(room_id);
+  if (it == cluster_rooms_.end() || !it->second.subscribing) return;
+  it->second.subscribing = false;
+  std::vector<std::function<void(const absl::Status&)>> waiters = std::move(it->second.waiters);
+  it->second.waiters.clear();
+  for (auto& w : waiters) w(absl::OkStatus());
+  if (Room* r = rooms_.FindById(room_id)) MaybeUnfollow(r);  // every waiter went meanwhile
+}
+
+void ChatService::ClusterFollow(uint64_t room_id, std::function<void(const absl::Status&)> then) {
+  ClusterRoomState& state = cluster_rooms_[room_id];
+  if (state.following && !state.subscribing) {
+    then(absl::OkStatus());
+    return;
+  }
+  state.waiters.push_back(std::move(then));
+  if (state.warming || state.subscribing) return;
+  auto fail_all = [this, room_id](const absl::Status& st) {
+    auto it = cluster_rooms_.find(room_id);
+    if (it == cluster_rooms_.end()) return;
+    std::vector<std::function<void(const absl::Status&)>> waiters = std::move(it->second.waiters);
+    cluster_rooms_.erase(it);
+    for (auto& w : waiters) w(st);
+  };
   if (!cluster_->up()) {
-    state.waiting_joins.clear();
-    cluster_rooms_.erase(room->id());
-    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
-    return true;
+    fail_all(absl::UnavailableError(ClusterUnavailable()));
+    return;
   }
   // Read the room's newest messages first, then subscribe after their last
   // seq: the feed catches up on whatever is published between the two.
   state.warming = true;
   state.epoch = ++cluster_epochs_;
-  const uint64_t room_id = room->id(), epoch = state.epoch;
+  const uint64_t epoch = state.epoch;
   absl::Status st = cluster_->rooms().Latest(
       room_id, std::max<uint32_t>(options_.history, 1),
-      [this, room_id, epoch](absl::StatusOr<std::vector<ClusterMessage>> latest) {
+      [this, room_id, epoch, fail_all](absl::StatusOr<std::vector<ClusterMessage>> latest) {
         auto it = cluster_rooms_.find(room_id);
         if (it == cluster_rooms_.end() || it->second.epoch != epoch) return;
-        std::vector<std::pair<uint64_t, v1::ClientFrame>> waiting = std::move(it->second.waiting_joins);
-        it->second.waiting_joins.clear();
-        it->second.warming = false;
         Room* room = rooms_.FindById(room_id);
         if (!latest.ok() || room == nullptr) {
-          cluster_rooms_.erase(it);
-          for (auto& [conn_id, req] : waiting) {
-            if (Connection* c = FindConnection(conn_id)) {
-              if (room == nullptr) {
-                ReplyFailure(c, req, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", room_id));
-              } else {
-                ReplyFailure(c, req, v1::FAILURE_STORAGE,
-                             absl::StrCat("cannot join now: ", latest.status().message(), "; try again shortly"), room);
-              }
-            }
-          }
+          fail_all(room == nullptr ? absl::NotFoundError(absl::StrCat("no room with ID ", room_id))
+                                   : absl::UnavailableError(absl::StrCat("cannot join now: ", latest.status().message(),
+                                                                         "; try again shortly")));
           return;
         }
+        it->second.warming = false;
+        it->second.following = true;
+        // Joins are answered once the subscription is confirmed
+        // (OnClusterSubscribed): a join or leave announced before it would
+        // not reach this node's members.
+        it->second.subscribing = true;
         const uint64_t tail = latest->empty() ? 0 : latest->back().seq;
-        room->ResetHistory(latest->empty() ? 0 : latest->front().seq - 1);
+        room->ResetHistory(0);
         if (options_.history > 0) {
           for (ClusterMessage& m : *latest) {
             room->Commit(HistoryEntry{std::move(m.sender), std::move(m.text), m.seq, m.timestamp_unix_micros,
@@ -218,26 +257,43 @@ bool ChatService::ClusterJoinWaits(Connection* conn, const v1::ClientFrame& f, R
           }
         }
         room->Restore(tail);
-        it->second.following = true;
         cluster_->Follow(room_id, tail);
-        for (auto& [conn_id, req] : waiting) {
-          Connection* c = FindConnection(conn_id);
-          if (c == nullptr || c->closing()) continue;
-          JoinRoom(c, req, room);
-        }
-        MaybeUnfollow(room);  // every waiting connection went meanwhile
       });
-  if (!st.ok()) {
-    cluster_rooms_.erase(room->id());
-    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
+  if (!st.ok()) fail_all(absl::UnavailableError(ClusterUnavailable()));
+}
+
+void ChatService::ClusterFollowAll(const std::vector<uint64_t>& room_ids, std::function<void()> then) {
+  if (cluster_ == nullptr) {  // accounts shared, rooms not (tests of the account paths alone)
+    then();
+    return;
   }
-  return true;
+  // Pinned until `then` has run, so that a room followed early is not
+  // dropped (no member yet) while the others are read.
+  std::vector<uint64_t> pinned;
+  for (uint64_t id : room_ids) {
+    if (rooms_.FindById(id) == nullptr) continue;
+    ++cluster_rooms_[id].pins;
+    pinned.push_back(id);
+  }
+  auto left = std::make_shared<size_t>(pinned.size() + 1);
+  auto done = [this, left, pinned, then = std::move(then)](const absl::Status&) mutable {
+    if (--*left > 0) return;
+    then();
+    for (uint64_t id : pinned) {
+      auto it = cluster_rooms_.find(id);
+      if (it == cluster_rooms_.end()) continue;
+      if (it->second.pins > 0) --it->second.pins;
+      if (Room* room = rooms_.FindById(id)) MaybeUnfollow(room);
+    }
+  };
+  for (uint64_t id : pinned) ClusterFollow(id, done);
+  done(absl::OkStatus());
 }
 
 void ChatService::MaybeUnfollow(Room* room) {
   if (room->member_count() > 0) return;
   auto it = cluster_rooms_.find(room->id());
-  if (it == cluster_rooms_.end() || !it->second.following) return;
+  if (it == cluster_rooms_.end() || !it->second.following || it->second.subscribing || it->second.pins > 0) return;
   cluster_->Unfollow(room->id());
   cluster_rooms_.erase(it);
   room->ResetHistory(room->last_seq());
@@ -247,13 +303,11 @@ void ChatService::ForgetClusterRoom(uint64_t room_id) {
   auto it = cluster_rooms_.find(room_id);
   if (it == cluster_rooms_.end()) return;
   if (it->second.following) cluster_->Unfollow(room_id);
-  std::vector<std::pair<uint64_t, v1::ClientFrame>> waiting = std::move(it->second.waiting_joins);
+  std::vector<std::function<void(const absl::Status&)>> waiters = std::move(it->second.waiters);
   cluster_rooms_.erase(it);
-  for (auto& [conn_id, req] : waiting) {
-    if (Connection* c = FindConnection(conn_id)) {
-      ReplyFailure(c, req, v1::FAILURE_NOT_EXISTS, absl::StrCat("room ", room_id, " was deleted"));
-    }
-  }
+  // Waiters see the room gone (it is still in the registry while it closes:
+  // they answer NOT_EXISTS once it is removed, so run them after).
+  for (auto& w : waiters) pending_room_waiters_.push_back(std::move(w));
 }
 
 void ChatService::ClusterAccept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
@@ -340,6 +394,33 @@ void ChatService::OnClusterPresence(uint64_t room_id, absl::string_view payload)
   }
   // The joiner itself is told by its Reply, as on one node.
   Broadcast(*room, out, own ? FindConnection(e->conn_id) : nullptr);
+}
+
+void ChatService::ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room) {
+  const uint64_t conn_id = conn->id(), room_id = room->id();
+  absl::Status st = cluster_->presence().Members(
+      room_id, [this, conn_id, room_id, f](absl::StatusOr<std::vector<std::string>> names) {
+        Connection* c = FindConnection(conn_id);
+        Room* r = rooms_.FindById(room_id);
+        if (c == nullptr) return;
+        if (r == nullptr) {
+          ReplyFailure(c, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("no room with ID ", room_id));
+          return;
+        }
+        if (!names.ok()) {
+          ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(names.status().message()), r);
+          return;
+        }
+        const std::string& after = f.list_members().after();
+        const size_t total = names->size();
+        std::vector<MemberName> rest;
+        for (std::string& n : *names) {
+          std::string folded = FoldName(n);
+          if (folded > after) rest.push_back({std::move(folded), std::move(n)});
+        }
+        ReplyMemberPage(c, f, *r, std::move(rest), total);
+      });
+  if (!st.ok()) ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
 }
 
 void ChatService::ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward,

@@ -1,5 +1,6 @@
 #include "src/server/cluster_node.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace muxchat::server {
@@ -12,7 +13,10 @@ ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string no
       presence_(publisher_.mutable_link(), options_.key_prefix, name_),
       subscriber_(
           loop, options_, [this](const ClusterMessage& m) { feed_.OnMessage(m); },
-          [this](uint64_t room_id) { feed_.OnSubscribed(room_id); }),
+          [this](uint64_t room_id) {
+            feed_.OnSubscribed(room_id);
+            if (handlers_.subscribed) handlers_.subscribed(room_id);
+          }),
       feed_(
           &publisher_,
           [this](const ClusterMessage& m) {
@@ -27,7 +31,9 @@ ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string no
       ClusterRooms::ControlChannel(options_.key_prefix),
       [this](absl::string_view payload) {
         absl::StatusOr<ClusterRoomEvent> e = DecodeRoomEvent(payload);
-        if (e.ok() && handlers_.room_event) handlers_.room_event(*e);
+        if (!e.ok()) return;
+        if (load_pending_) events_during_load_.push_back(*e);
+        if (handlers_.room_event) handlers_.room_event(*e);
       },
       [this] { LoadRooms(); });
   subscriber_.SetPresenceCallback([this](uint64_t room_id, absl::string_view payload) {
@@ -66,10 +72,20 @@ void ClusterNode::LoadRooms() {
   // command connection, which may still be (re)connecting: then again as
   // soon as it is up.
   load_pending_ = true;
+  events_during_load_.clear();
   absl::Status st = rooms_.LoadAll([this](absl::StatusOr<std::vector<ClusterRoomRecord>> rooms) {
     if (!rooms.ok()) return;  // the connection went: OnStatus reloads when it is back
     load_pending_ = false;
     rooms_loaded_ = true;
+    // The registry was read on the other connection: an event handled
+    // before this reply may be newer than the read (or older: then it is
+    // in the read already). Either way the event's outcome stands.
+    for (const ClusterRoomEvent& e : events_during_load_) {
+      auto same = [&e](const ClusterRoomRecord& r) { return r.id == e.room.id; };
+      rooms->erase(std::remove_if(rooms->begin(), rooms->end(), same), rooms->end());
+      if (e.kind == ClusterRoomEvent::Kind::kCreated) rooms->push_back(e.room);
+    }
+    events_during_load_.clear();
     if (handlers_.rooms_loaded) handlers_.rooms_loaded(std::move(*rooms));
     OnStatus(absl::OkStatus());
   });
@@ -90,6 +106,7 @@ void ClusterNode::AnnounceMembers() {
 
 void ClusterNode::Tick() {
   if (!up()) return;
+  feed_.RetryStalled();
   const uint64_t beat = beats_++;
   presence_.Heartbeat([this, beat](bool registered) {
     // Not registered after the first beat: taken for dead meanwhile (a

@@ -38,6 +38,9 @@ class ClusterNode {
     // The whole registry, read after each (re)subscription to the control
     // channel: events published while this node was away were missed.
     absl::AnyInvocable<void(std::vector<ClusterRoomRecord>)> rooms_loaded;
+    // A followed room's subscription is confirmed (first time or again):
+    // presence events published from now on reach this node.
+    absl::AnyInvocable<void(uint64_t room_id)> subscribed;
     // A presence payload on a followed room's channel.
     absl::AnyInvocable<void(uint64_t room_id, absl::string_view payload)> presence;
     // Redis reachable (both connections) or not.
@@ -94,6 +97,7 @@ class ClusterNode {
   ClusterRoomFeed feed_;
   bool rooms_loaded_ = false;
   bool load_pending_ = false;  // the control channel is confirmed but the registry is not read yet
+  std::vector<ClusterRoomEvent> events_during_load_;
   bool was_up_ = false;
 };
 

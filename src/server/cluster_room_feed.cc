@@ -20,6 +20,17 @@ void ClusterRoomFeed::Track(uint64_t room_id, uint64_t after_seq) {
   room.epoch = ++epochs_;
 }
 
+void ClusterRoomFeed::RetryStalled() {
+  std::vector<uint64_t> stalled;
+  for (const auto& [id, room] : rooms_) {
+    if (room.stalled && !room.reading) stalled.push_back(id);
+  }
+  for (uint64_t id : stalled) {
+    auto it = rooms_.find(id);
+    if (it != rooms_.end()) CatchUp(id, it->second);
+  }
+}
+
 void ClusterRoomFeed::Untrack(uint64_t room_id) { rooms_.erase(room_id); }
 
 uint64_t ClusterRoomFeed::last_delivered(uint64_t room_id) const {
@@ -80,15 +91,20 @@ void ClusterRoomFeed::CatchUp(uint64_t room_id, Room& room) {
                                        [this, room_id, epoch](absl::StatusOr<std::vector<ClusterMessage>> r) {
                                          OnRead(room_id, epoch, std::move(r));
                                        });
-  // Redis is down: the subscription confirmation after the reconnect asks again.
-  if (st.ok()) room.reading = true;
+  // Not sent (the command connection is down): RetryStalled asks again
+  // once it is back.
+  room.reading = st.ok();
+  room.stalled = !st.ok();
 }
 
 void ClusterRoomFeed::OnRead(uint64_t room_id, uint64_t epoch, absl::StatusOr<std::vector<ClusterMessage>> result) {
   auto it = rooms_.find(room_id);
   if (it == rooms_.end() || it->second.epoch != epoch) return;
   it->second.reading = false;
-  if (!result.ok()) return;  // the link went down; OnSubscribed retries
+  if (!result.ok()) {
+    it->second.stalled = true;  // RetryStalled reads again
+    return;
+  }
   const bool full = result->size() >= read_batch_;
   for (const ClusterMessage& m : *result) {
     it = rooms_.find(room_id);

@@ -48,6 +48,10 @@ class ClusterRoomFeed {
   void OnMessage(const ClusterMessage& message);
   void OnSubscribed(uint64_t room_id);
 
+  // Catch-up reads that could not be sent or failed (the command
+  // connection was down), tried again: call when it is back, and now and then.
+  void RetryStalled();
+
   // The last seq delivered for `room_id` (0 if untracked or none yet).
   uint64_t last_delivered(uint64_t room_id) const;
 
@@ -58,6 +62,7 @@ class ClusterRoomFeed {
     bool reading = false;                     // a catch-up XRANGE is in flight
     bool read_again = false;                  // something asked for one meanwhile
     bool dropped = false;                     // a live message did not fit in `held`
+    bool stalled = false;                     // a catch-up read could not be sent or failed
     uint64_t epoch = 0;                       // Track() count: stale replies are ignored
   };
 

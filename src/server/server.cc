@@ -148,6 +148,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
     co.key_prefix = options.cluster_prefix;
     server->cluster_ = std::make_unique<ClusterNode>(server->loop_.get(), std::move(co), options.node_name);
     server->service_.AttachCluster(server->cluster_.get());
+    server->cluster_accounts_ =
+        std::make_unique<ClusterAccounts>(server->cluster_->command_link(), options.cluster_prefix);
+    server->service_.AttachClusterAccounts(server->cluster_accounts_.get());
   }
   absl::StatusOr<OriginPolicy> origins = ParseAllowedOrigins(options.allowed_origins);
   if (!origins.ok()) return origins.status();
@@ -165,6 +168,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
 }
 
 Server::~Server() {
+  cluster_accounts_.reset();
   cluster_.reset();
   connections_.clear();
   if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -248,6 +252,7 @@ absl::Status Server::Run() {
     cluster_->Start();
   }
   absl::Status st = loop_->Run();
+  cluster_accounts_.reset();
   cluster_.reset();
   const size_t left = connections_.size();
   connections_.clear();

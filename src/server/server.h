@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/arena.h"
 #include "src/server/chat_service.h"
+#include "src/server/cluster_accounts.h"
 #include "src/server/cluster_node.h"
 #include "src/server/connection.h"
 #include "src/server/event_loop.h"
@@ -138,6 +139,7 @@ class Server final : public EventLoop::Handler {
   // Cluster mode only; declared after the service, which borrows it, and
   // reset as soon as the loop stops (its last callbacks answer connections).
   std::unique_ptr<ClusterNode> cluster_;
+  std::unique_ptr<ClusterAccounts> cluster_accounts_;  // on cluster_'s command connection
   wire::FrameDecoder decoder_;
   // Counters bumped on this thread (by the ChatService too), read by scrapes
   // served on this thread.

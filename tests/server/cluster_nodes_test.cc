@@ -146,7 +146,7 @@ class ClusterNodesTest : public ::testing::Test {
   uint16_t StartNode(const std::string& name) {
     auto d = std::make_unique<MuxchatdProcess>(std::vector<std::string>{
         "--listen=127.0.0.1:0", "--log_level=warn", absl::StrCat("--cluster_redis=127.0.0.1:", redis_.port()),
-        "--node_name=" + name, "--messages_per_second=0"});
+        "--node_name=" + name, "--messages_per_second=0", "--password_test_cost"});
     const uint16_t port = d->ReadPort();
     nodes_[name] = std::move(d);
     return port;
@@ -241,6 +241,14 @@ TEST_F(ClusterNodesTest, JoinsAndLeavesOnOneNodeAreSeenOnAnotherWithTheClustersC
     ASSERT_TRUE(joined.has_value());
     EXPECT_EQ(joined->member_joined().nickname(), "bob");
     EXPECT_EQ(joined->member_joined().member_count(), 2u);
+    // ListMembers names the members of every node.
+    v1::ClientFrame names = Frame();
+    names.set_room_id(a.room_id());
+    names.mutable_list_members();
+    v1::Reply listed = a.Call(names);
+    ASSERT_EQ(listed.status(), v1::SUCCESS);
+    EXPECT_EQ(std::vector<std::string>(listed.members().begin(), listed.members().end()),
+              (std::vector<std::string>{"alice", "bob"}));
   }  // bob's connection closes
   std::optional<v1::ServerFrame> left = a.WaitFor([](const v1::ServerFrame& f) { return f.has_member_left(); });
   ASSERT_TRUE(left.has_value());
@@ -389,6 +397,76 @@ TEST_F(ClusterNodesTest, ANodeStoppedForSecondsDoesNotStallTheOthersAndCatchesUp
   EXPECT_TRUE(b.WaitFor([](const v1::ServerFrame& f) {
                  return f.has_member_joined() && f.member_joined().nickname() == "carol";
                }).has_value());
+}
+
+TEST_F(ClusterNodesTest, AnAccountOfAKilledNodeResumesOnAnotherWithoutLossOrDuplicates) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  // alice registers and joins on n1; bob talks on n2.
+  FrameClient alice(p1);
+  v1::ClientFrame reg = Frame();
+  reg.mutable_register_()->set_name("alice");
+  reg.mutable_register_()->set_password("correct horse battery");
+  reg.mutable_register_()->set_protocol_version(1);
+  std::string token;
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (token.empty() && absl::Now() < deadline) {  // until n1 reaches Redis
+    reg.set_request_id(next_request++);
+    alice.Send(reg);
+    std::optional<v1::ServerFrame> w = alice.Await(reg.request_id());
+    ASSERT_TRUE(w.has_value());
+    if (w->has_welcome()) token = w->welcome().session_token();
+  }
+  ASSERT_FALSE(token.empty());
+  Member bob(p2, "bob");
+  ASSERT_EQ(bob.Create("hall").status(), v1::SUCCESS);
+  ASSERT_NE(bob.Join("hall").room_id(), 0u);
+  v1::ClientFrame join = Frame();
+  join.mutable_join_room()->set_name("hall");
+  alice.Send(join);
+  std::optional<v1::ServerFrame> joined = alice.Await(join.request_id());
+  ASSERT_TRUE(joined.has_value() && joined->reply().status() == v1::SUCCESS) << joined->DebugString();
+  const uint64_t room = joined->reply().room_id();
+  for (int i = 1; i <= 5; ++i) bob.Send(absl::StrCat("seen ", i));
+  uint64_t cursor = 0;
+  while (cursor < 5) {
+    std::optional<v1::ServerFrame> f = alice.Read();
+    ASSERT_TRUE(f.has_value());
+    if (f->has_chat_message()) cursor = f->chat_message().seq();
+  }
+  node("n1").Signal(SIGKILL);
+  for (int i = 6; i <= 9; ++i) bob.Send(absl::StrCat("missed ", i));
+  ExpectGapless(bob.Messages(9), 9, "bob");
+  // alice comes back on n2 with her token and cursor: the four she missed,
+  // each once, then live messages.
+  FrameClient again(p2);
+  v1::ClientFrame resume = Frame();
+  resume.mutable_resume()->set_token(token);
+  resume.mutable_resume()->set_protocol_version(1);
+  v1::RoomCursor* c = resume.mutable_resume()->add_cursors();
+  c->set_room_id(room);
+  c->set_last_seq(cursor);
+  again.Send(resume);
+  std::vector<uint64_t> replayed;
+  bool resumed = false, done = false;
+  while (!done) {
+    std::optional<v1::ServerFrame> f = again.Read();
+    ASSERT_TRUE(f.has_value());
+    if (f->has_room_resumed()) resumed = f->room_id() == room;
+    if (f->has_chat_message()) replayed.push_back(f->chat_message().seq());
+    if (f->has_reply()) {
+      ASSERT_EQ(f->reply().status(), v1::SUCCESS) << f->reply().message();
+      done = true;
+    }
+  }
+  EXPECT_TRUE(resumed);
+  EXPECT_EQ(replayed, (std::vector<uint64_t>{6, 7, 8, 9}));
+  bob.Send("live 10");
+  std::optional<v1::ServerFrame> live;
+  do {
+    live = again.Read();
+  } while (live.has_value() && !live->has_chat_message());
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ(live->chat_message().seq(), 10u);
 }
 
 }  // namespace

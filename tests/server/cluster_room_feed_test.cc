@@ -131,6 +131,24 @@ TEST_F(ClusterRoomFeedTest, DISABLED_AMessageAheadIsHeldUntilTheMissingOnesAreRe
   EXPECT_EQ(delivered_, Seqs(1, 4));
 }
 
+// A catch-up read lost with the command connection (Redis wedged, the
+// reply overdue) is tried again by RetryStalled once Redis is back, without
+// waiting for a new subscription.
+TEST_F(ClusterRoomFeedTest, ACatchUpLostWithTheConnectionIsReadAgainOnceRedisIsBack) {
+  std::vector<ClusterMessage> sent;
+  for (int i = 0; i < 3; ++i) sent.push_back(PublishAndWait("m"));
+  feed_->Track(kRoom, 0);
+  redis_.Pause();
+  feed_->OnMessage(sent[2]);  // ahead: its read waits on the wedged Redis
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return !publisher_->up(); }));
+  EXPECT_TRUE(delivered_.empty());
+  redis_.Resume();
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return publisher_->up(); }));
+  feed_->RetryStalled();
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 3; }));
+  EXPECT_EQ(delivered_, Seqs(1, 3));
+}
+
 TEST_F(ClusterRoomFeedTest, ReportsAGapForSeqsTheStreamNoLongerHas) {
   std::vector<ClusterMessage> sent;
   for (int i = 0; i < 3; ++i) sent.push_back(PublishAndWait("lost"));
