@@ -7,10 +7,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -152,11 +154,22 @@ TEST(Durable, KillNineMidFloodLosesNoAcknowledgedMessageAndResendsAreNotDuplicat
     return c.Send(f);
   };
   // Each sender floods from its own thread while this one reads the
-  // acknowledgements and, mid-flood, kills the server.
+  // acknowledgements and, mid-flood, kills the server. A sender keeps at
+  // most kWindow messages unacknowledged, so the flood is still going at
+  // the kill however fast the server is (it once stored all 15,000 first).
+  constexpr size_t kWindow = 400;
+  std::mutex mu;
+  std::condition_variable acked_cv;
+  size_t acked_of[kSenders] = {};
+  bool killed = false;
   std::vector<std::thread> flooders;
   for (int s = 0; s < kSenders; ++s) {
     flooders.emplace_back([&, s] {
       for (int i = 0; i < kPerSender; ++i) {
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          acked_cv.wait(lock, [&] { return killed || static_cast<size_t>(i) < acked_of[s] + kWindow; });
+        }
         if (!send(*senders[s], s, i)) return;  // the server is gone
       }
     });
@@ -174,6 +187,9 @@ TEST(Durable, KillNineMidFloodLosesNoAcknowledgedMessageAndResendsAreNotDuplicat
           if (f->has_chat_message() && !f->chat_message().replay() &&
               f->chat_message().client_msg_id() / 1000000 == static_cast<uint64_t>(s)) {
             acked.insert(f->chat_message().client_msg_id());
+            std::lock_guard<std::mutex> lock(mu);
+            ++acked_of[s];
+            acked_cv.notify_all();
           }
         }
       }
@@ -183,6 +199,11 @@ TEST(Durable, KillNineMidFloodLosesNoAcknowledgedMessageAndResendsAreNotDuplicat
   ASSERT_GE(acked.size(), kKillAfter);
   daemon->Signal(SIGKILL);
   ASSERT_NE(daemon->Wait(absl::Seconds(10)), -1);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    killed = true;
+    acked_cv.notify_all();
+  }
   for (std::thread& t : flooders) t.join();
   drain(absl::Milliseconds(200), SIZE_MAX);  // what the kernel still held for us
   const size_t acked_before_kill = acked.size();
