@@ -13,8 +13,11 @@ HttpResponse HttpErrorResponse(HttpStatus status) {
 HttpResponse HandleHttpRequest(const HttpRequest& request, const HttpHandlerContext& context,
                                absl::FunctionRef<std::string()> render_metrics) {
   if (request.path == "/healthz") {
-    return context.shutting_down ? HttpResponse::Text(HttpStatus::kServiceUnavailable, "shutting down")
-                                 : HttpResponse::Text(HttpStatus::kOk, "ok");
+    if (context.shutting_down) return HttpResponse::Text(HttpStatus::kServiceUnavailable, "shutting down");
+    if (context.cluster_unreachable) {
+      return HttpResponse::Text(HttpStatus::kServiceUnavailable, "cluster redis unreachable");
+    }
+    return HttpResponse::Text(HttpStatus::kOk, "ok");
   }
   if (request.path == "/metrics") {
     if (context.metrics_access == MetricsAccess::kOff) return HttpErrorResponse(HttpStatus::kNotFound);

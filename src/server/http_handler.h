@@ -21,6 +21,9 @@ struct HttpHandlerContext {
   MetricsAccess metrics_access = MetricsAccess::kLoopback;
   bool metrics_allowed = false;  // MetricsScrapeAllowed for this peer
   bool shutting_down = false;
+  // A cluster node that cannot reach its Redis (it refuses sends): a load
+  // balancer should send new clients to another node.
+  bool cluster_unreachable = false;
   // The built web client, served for every other path; null when there is
   // none (then "/" says how to build it). Borrowed for the call.
   const WebRoot* web_root = nullptr;

@@ -715,6 +715,7 @@ void Server::HandleHttp(Connection* conn) {
   context.metrics_allowed =
       known_peer && MetricsScrapeAllowed(options_.metrics, reinterpret_cast<const sockaddr*>(&peer), len);
   context.shutting_down = phase_ != Phase::kServing;
+  context.cluster_unreachable = cluster_ != nullptr && !cluster_->up();
   context.web_root = web_root_ ? &*web_root_ : nullptr;
   const absl::Time now = loop_->now();
   const HttpResponse response = HandleHttpRequest(request, context, [&] { return RenderMetrics(now); });

@@ -2,7 +2,11 @@
 // redis-server (--cluster_redis, issue 12): one order per room across nodes,
 // presence across nodes, and the faults of docs/SCALING.md §5 — a node
 // killed mid-flood, Redis wedged, a node stopped with SIGSTOP.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <memory>
@@ -156,6 +160,26 @@ class ClusterNodesTest : public ::testing::Test {
   RedisProcess redis_;
   std::map<std::string, std::unique_ptr<MuxchatdProcess>> nodes_;
 };
+
+// The status line of GET `path` on the node's port (HTTP on the same port).
+std::string HttpStatusLine(uint16_t port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[512];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return got.substr(0, got.find("\r\n"));
+}
 
 // Seqs 1..n in order, each once.
 void ExpectGapless(const std::vector<v1::ChatMessage>& got, size_t n, const std::string& who) {
@@ -343,6 +367,8 @@ TEST_F(ClusterNodesTest, WhileRedisIsWedgedSendsAreRefusedConnectionsStayAndSeqs
     if (refused.status() == v1::FAILURE_STORAGE) break;
   }
   EXPECT_EQ(refused.status(), v1::FAILURE_STORAGE) << refused.message();
+  // Load balancers see it too.
+  EXPECT_EQ(HttpStatusLine(p1, "/healthz"), "HTTP/1.1 503 Service Unavailable");
   // The connection is still served.
   v1::ClientFrame ping = Frame();
   ping.mutable_ping()->set_nonce(7);
@@ -355,6 +381,7 @@ TEST_F(ClusterNodesTest, WhileRedisIsWedgedSendsAreRefusedConnectionsStayAndSeqs
   post.mutable_post_message()->set_text("after");
   v1::Reply ok = a.CallUntilOk(post);
   ASSERT_EQ(ok.status(), v1::SUCCESS) << ok.message();
+  EXPECT_EQ(HttpStatusLine(p1, "/healthz"), "HTTP/1.1 200 OK");
   // Posts that were waiting on the wedged Redis when it stopped may have
   // got in (each then once); "after" follows them with the next seq.
   ASSERT_GE(ok.last_seq(), 2u);

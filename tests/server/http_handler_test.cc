@@ -55,6 +55,14 @@ TEST(HttpHandler, HealthzIsOkWhileServingAnd503WhileShuttingDown) {
   EXPECT_EQ(down.status, HttpStatus::kServiceUnavailable);
 }
 
+TEST(HttpHandler, HealthzIs503WhileAClusterNodeCannotReachRedis) {
+  HttpHandlerContext context = Allowed();
+  context.cluster_unreachable = true;
+  const HttpResponse r = HandleHttpRequest(Get("/healthz"), context, [] { return std::string(); });
+  EXPECT_EQ(r.status, HttpStatus::kServiceUnavailable);
+  EXPECT_EQ(r.body, "cluster redis unreachable\n");
+}
+
 TEST(HttpHandler, HealthzDoesNotNeedTheMetricsRule) {
   const HttpResponse r =
       HandleHttpRequest(Get("/healthz"), {MetricsAccess::kOff, false, false}, [] { return std::string(); });
