@@ -877,7 +877,10 @@ void ChatService::OnDisconnect(Connection* conn) {
   conn->rooms().clear();
   if (conn->logged_in() || !conn->folded_nickname().empty()) {
     auto it = nicknames_.find(conn->folded_nickname());
-    if (it != nicknames_.end() && it->second == conn) nicknames_.erase(it);
+    if (it != nicknames_.end() && it->second == conn) {
+      nicknames_.erase(it);
+      if (cluster_ != nullptr) cluster_->presence().ReleaseNickname(conn->folded_nickname(), conn->id());
+    }
   }
 }
 

@@ -164,6 +164,9 @@ class ChatService {
                        size_t total);
   // ListMembers in a cluster: the members on every node, from Redis.
   void ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room);
+  // A guest Hello in a cluster: claims the nickname in Redis, then Welcome
+  // or FAILURE_ALREADY_EXISTS. The connection waits (auth_pending).
+  void ClaimClusterNickname(Connection* conn, const v1::ClientFrame& f, const std::string& folded);
   // Takes a SendMessage or PostMessage whose room and text were checked:
   // refuses a storage outage, answers a resent client_msg_id with its seq,
   // and otherwise delivers at once (memory) or once committed (durable).

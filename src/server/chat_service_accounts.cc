@@ -142,6 +142,10 @@ void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f, absl::
             ReplyFailure(c, f, v1::FAILURE_STORAGE, ClusterTrouble(found.status()));
           } else if (nicknames_.contains(folded)) {
             ReplyFailure(c, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("nickname '", nickname, "' is taken"));
+          } else if (cluster_ != nullptr) {
+            // Unique among the guests of every node, too.
+            ClaimClusterNickname(c, f, folded);
+            return;
           } else {
             nicknames_.emplace(folded, c);
             CompleteLogin(c, f, nickname, nullptr, "", "", absl::InfinitePast());

@@ -24,6 +24,15 @@ void ChatService::AttachCluster(ClusterNode* node) {
   h.presence = [this](uint64_t room_id, absl::string_view payload) { OnClusterPresence(room_id, payload); };
   h.subscribed = [this](uint64_t room_id) { OnClusterSubscribed(room_id); };
   h.announce_members = [this] {
+    // Guests keep their nicknames (a clash with a guest elsewhere who took
+    // one meanwhile is logged; both stay connected).
+    for (const auto& [folded, conn] : nicknames_) {
+      const uint64_t conn_id = conn->id();
+      const std::string name = folded;
+      (void)cluster_->presence().ClaimNickname(folded, conn_id, [this, name](absl::StatusOr<bool> got) {
+        if (got.ok() && !*got) logger_->Log(LogLevel::kWarn, "cluster: nickname '%s' is now also a guest's elsewhere", name);
+      });
+    }
     for (const auto& [room_id, state] : cluster_rooms_) {
       const Room* room = rooms_.FindById(room_id);
       if (!state.following || room == nullptr) continue;
@@ -394,6 +403,42 @@ void ChatService::OnClusterPresence(uint64_t room_id, absl::string_view payload)
   }
   // The joiner itself is told by its Reply, as on one node.
   Broadcast(*room, out, own ? FindConnection(e->conn_id) : nullptr);
+}
+
+void ChatService::ClaimClusterNickname(Connection* conn, const v1::ClientFrame& f, const std::string& folded) {
+  const uint64_t conn_id = conn->id();
+  auto finish = [this, f](Connection* c) {
+    c->auth_pending = false;
+    metrics_->CountRequest(f.body_case(), request_status_);
+  };
+  absl::Status sent =
+      cluster_->presence().ClaimNickname(folded, conn_id, [this, conn_id, f, folded, finish](absl::StatusOr<bool> got) {
+        Connection* c = FindConnection(conn_id);
+        if (c == nullptr) {
+          if (got.ok() && *got) cluster_->presence().ReleaseNickname(folded, conn_id);
+          return;
+        }
+        request_status_ = v1::SUCCESS;
+        const std::string& nickname = f.hello().nickname();
+        if (!got.ok()) {
+          ReplyFailure(c, f, v1::FAILURE_STORAGE, ClusterUnavailable());
+        } else if (!*got || nicknames_.contains(folded)) {
+          if (*got) cluster_->presence().ReleaseNickname(folded, conn_id);
+          ReplyFailure(c, f, v1::FAILURE_ALREADY_EXISTS,
+                       absl::StrCat("nickname '", nickname, "' is taken (by a guest on this cluster)"));
+        } else {
+          nicknames_.emplace(folded, c);
+          CompleteLogin(c, f, nickname, nullptr, "", "", absl::InfinitePast());
+        }
+        finish(c);
+      });
+  if (!sent.ok()) {
+    request_status_ = v1::SUCCESS;
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable());
+    finish(conn);
+    return;
+  }
+  conn->auth_pending = true;
 }
 
 void ChatService::ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room) {

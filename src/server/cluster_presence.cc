@@ -32,6 +32,12 @@ local function forget(p, n, reason)
     end
   end
   redis.call('DEL', rooms_key)
+  local nicks_key = p .. ':node:' .. n .. ':nicks'
+  for _, folded in ipairs(redis.call('SMEMBERS', nicks_key)) do
+    local owner = redis.call('GET', p .. ':nick:' .. folded)
+    if owner and string.sub(owner, 1, string.len(n) + 1) == n .. '/' then redis.call('DEL', p .. ':nick:' .. folded) end
+  end
+  redis.call('DEL', nicks_key)
   return removed
 end
 )lua";
@@ -58,6 +64,26 @@ local p, n, r, c, nick, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], AR
 local h = tag(p, r) .. 'members'
 if redis.call('HDEL', h, n .. '/' .. c) == 0 then return 0 end
 redis.call('PUBLISH', tag(p, r) .. 'ch', 'pl' .. f(n) .. f(c) .. f(nick) .. f(redis.call('HLEN', h)) .. f(reason))
+return 1
+)lua";
+
+// ARGV: prefix, node, folded nickname, conn, ttl ms. Returns 1 if the
+// nickname was free (now this connection's), 0 if a guest anywhere has it.
+constexpr char kClaimBody[] = R"lua(
+local p, n, folded, c = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if not redis.call('SET', p .. ':nick:' .. folded, n .. '/' .. c, 'NX') then return 0 end
+redis.call('SADD', p .. ':node:' .. n .. ':nicks', folded)
+if redis.call('SADD', p .. ':nodes', n) == 1 then
+  redis.call('SET', p .. ':node:' .. n .. ':alive', '1', 'PX', ARGV[5])
+end
+return 1
+)lua";
+
+// ARGV: prefix, node, folded nickname, conn.
+constexpr char kReleaseBody[] = R"lua(
+local p, n, folded, c = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('GET', p .. ':nick:' .. folded) == n .. '/' .. c then redis.call('DEL', p .. ':nick:' .. folded) end
+redis.call('SREM', p .. ':node:' .. n .. ':nicks', folded)
 return 1
 )lua";
 
@@ -144,6 +170,23 @@ void ClusterPresence::Leave(uint64_t room_id, uint64_t conn_id, const std::strin
   (void)link_->Command({"EVAL", absl::StrCat(kLuaHelpers, kLeaveBody), "0", prefix_, node_, absl::StrCat(room_id),
                         absl::StrCat(conn_id), nickname, reason},
                        [](redisReply*) {});
+}
+
+absl::Status ClusterPresence::ClaimNickname(const std::string& folded, uint64_t conn_id,
+                                            absl::AnyInvocable<void(absl::StatusOr<bool>)> done) {
+  return link_->Command({"EVAL", kClaimBody, "0", prefix_, node_, folded, absl::StrCat(conn_id),
+                         absl::StrCat(absl::ToInt64Milliseconds(ttl_))},
+                        [done = std::move(done)](redisReply* reply) mutable {
+                          if (reply == nullptr || reply->type != REDIS_REPLY_INTEGER) {
+                            done(absl::UnavailableError("nickname: no answer from Redis"));
+                            return;
+                          }
+                          done(reply->integer == 1);
+                        });
+}
+
+void ClusterPresence::ReleaseNickname(const std::string& folded, uint64_t conn_id) {
+  (void)link_->Command({"EVAL", kReleaseBody, "0", prefix_, node_, folded, absl::StrCat(conn_id)}, [](redisReply*) {});
 }
 
 void ClusterPresence::Heartbeat(absl::AnyInvocable<void(bool registered)> registered) {

@@ -11,6 +11,8 @@
 //   <prefix>:node:<name>:rooms   set   rooms where the node has members
 //   <prefix>:node:<name>:alive   string with a TTL, refreshed by Heartbeat
 //   <prefix>:nodes               set   every registered node
+//   <prefix>:nick:<folded>       string "<node>/<connection id>" of the guest using the nickname
+//   <prefix>:node:<name>:nicks   set   nicknames the node's guests hold
 // Presence payloads on a room's channel ("p" + kind, then fields
 // "<len>:<bytes>"): "pj" node, conn, nickname, count; "pl" node, conn,
 // nickname, count, reason.
@@ -63,6 +65,13 @@ class ClusterPresence {
   void ForgetOwnMembers(absl::AnyInvocable<void()> done);
   // Removes the members of every registered node whose liveness expired.
   void ReapDeadNodes();
+  // Guests' nicknames are unique in the whole cluster: `done` gets true when
+  // `folded` was free and is now this connection's, false when a guest on
+  // any node has it. Released on disconnect, and with the node's members
+  // when the node is taken for dead. Same contract as Members.
+  absl::Status ClaimNickname(const std::string& folded, uint64_t conn_id,
+                             absl::AnyInvocable<void(absl::StatusOr<bool>)> done);
+  void ReleaseNickname(const std::string& folded, uint64_t conn_id);
   // Nicknames of a room's members on every node (unsorted).
   absl::Status Members(uint64_t room_id, absl::AnyInvocable<void(absl::StatusOr<std::vector<std::string>>)> done);
 
