@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/server/name_rules.h"
+#include "src/server/redis_reply.h"
 
 namespace muxchat::server {
 namespace {
@@ -40,19 +41,6 @@ if not id then return false end
 return {id, redis.call('HGETALL', ARGV[1] .. id)}
 )lua";
 
-std::string ReplyText(const redisReply* r) {
-  return r->str != nullptr ? std::string(r->str, r->len) : std::string();
-}
-
-bool IsString(const redisReply* r) {
-  return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-
-absl::Status ErrorOf(const redisReply* reply, absl::string_view what) {
-  if (reply == nullptr) return absl::UnavailableError(absl::StrCat(what, ": redis went away before replying"));
-  if (reply->type == REDIS_REPLY_ERROR) return absl::InternalError(absl::StrCat(what, ": ", ReplyText(reply)));
-  return absl::OkStatus();
-}
 
 // An HGETALL of an account (field, value, ...); kNotFound when empty.
 absl::StatusOr<ClusterAccount> ParseAccount(uint64_t id, const redisReply* fields) {
@@ -64,7 +52,7 @@ absl::StatusOr<ClusterAccount> ParseAccount(uint64_t id, const redisReply* field
   int64_t created = 0;
   bool have_name = false, have_hash = false;
   for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-    if (!IsString(fields->element[i]) || !IsString(fields->element[i + 1])) return bad;
+    if (!IsStringReply(fields->element[i]) || !IsStringReply(fields->element[i + 1])) return bad;
     const std::string name = ReplyText(fields->element[i]);
     std::string value = ReplyText(fields->element[i + 1]);
     if (name == "name") {
@@ -85,17 +73,17 @@ absl::StatusOr<ClusterAccount> ParseAccount(uint64_t id, const redisReply* field
 
 // kLookupScript's answer.
 absl::StatusOr<ClusterAccount> ParseLookup(const redisReply* reply, absl::string_view what) {
-  if (absl::Status st = ErrorOf(reply, what); !st.ok()) return st;
+  if (absl::Status st = ReplyError(reply, what); !st.ok()) return st;
   if (reply->type == REDIS_REPLY_NIL) return absl::NotFoundError(absl::StrCat(what, ": not found"));
   uint64_t id = 0;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || !IsString(reply->element[0]) ||
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || !IsStringReply(reply->element[0]) ||
       !absl::SimpleAtoi(ReplyText(reply->element[0]), &id) || id == 0) {
     return absl::InternalError(absl::StrCat(what, ": unexpected reply from the script"));
   }
   return ParseAccount(id, reply->element[1]);
 }
 
-absl::Status ParseWrite(const redisReply* reply, absl::string_view what) { return ErrorOf(reply, what); }
+absl::Status ParseWrite(const redisReply* reply, absl::string_view what) { return ReplyError(reply, what); }
 
 }  // namespace
 
@@ -120,7 +108,7 @@ absl::Status ClusterAccounts::RegisterAccount(absl::string_view name, absl::stri
       {"EVAL", kRegisterScript, "2", ByNameKey(), IdsKey(), folded, std::string(name), std::string(password_hash),
        absl::StrCat(absl::ToUnixMicros(created)), absl::StrCat(prefix_, ":acct:")},
       [display = std::string(name), done = std::move(done)](redisReply* reply) mutable {
-        if (absl::Status st = ErrorOf(reply, "register"); !st.ok()) {
+        if (absl::Status st = ReplyError(reply, "register"); !st.ok()) {
           done(st);
           return;
         }
@@ -145,7 +133,7 @@ absl::Status ClusterAccounts::LookupAccountByName(absl::string_view name, Accoun
 absl::Status ClusterAccounts::LookupAccountById(uint64_t id, AccountCallback done) {
   if (id == 0) return absl::InvalidArgumentError("lookup: account 0");
   return link_->Command({"HGETALL", AccountKey(id)}, [id, done = std::move(done)](redisReply* reply) mutable {
-    if (absl::Status st = ErrorOf(reply, "account"); !st.ok()) {
+    if (absl::Status st = ReplyError(reply, "account"); !st.ok()) {
       done(st);
       return;
     }
@@ -196,7 +184,7 @@ absl::Status ClusterAccounts::RemoveMembership(uint64_t account_id, uint64_t roo
 absl::Status ClusterAccounts::ListMemberships(uint64_t account_id, RoomsCallback done) {
   if (account_id == 0) return absl::InvalidArgumentError("memberships: account 0");
   return link_->Command({"SMEMBERS", MembershipsKey(account_id)}, [done = std::move(done)](redisReply* reply) mutable {
-    if (absl::Status st = ErrorOf(reply, "memberships"); !st.ok()) {
+    if (absl::Status st = ReplyError(reply, "memberships"); !st.ok()) {
       done(st);
       return;
     }
@@ -208,7 +196,7 @@ absl::Status ClusterAccounts::ListMemberships(uint64_t account_id, RoomsCallback
     rooms.reserve(reply->elements);
     for (size_t i = 0; i < reply->elements; ++i) {
       uint64_t id = 0;
-      if (!IsString(reply->element[i]) || !absl::SimpleAtoi(ReplyText(reply->element[i]), &id)) {
+      if (!IsStringReply(reply->element[i]) || !absl::SimpleAtoi(ReplyText(reply->element[i]), &id)) {
         done(absl::InternalError("memberships: a member is not a room ID"));
         return;
       }

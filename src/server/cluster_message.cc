@@ -2,47 +2,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/server/cluster_fields.h"
 
 namespace muxchat::server {
 namespace {
 
 constexpr absl::string_view kPayloadTag = "m1;";
-// Longer than any text muxchatd accepts (--max_text_bytes is bounded by the
-// 64 KiB frame cap by default); a length above it is corruption, refused
-// before it is trusted.
-constexpr uint64_t kMaxFieldBytes = 16 * 1024 * 1024;
-
 std::string RoomTag(absl::string_view prefix, uint64_t room_id) {
   return absl::StrCat(prefix, ":{room:", room_id, "}:");
-}
-
-void AppendField(std::string* out, absl::string_view field) { absl::StrAppend(out, field.size(), ":", field); }
-
-// Decimal digits only: SimpleAtoi alone would also take a sign and spaces.
-bool AllDigits(absl::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-// Takes one "<len>:<bytes>" field off the front of *in.
-bool TakeField(absl::string_view* in, absl::string_view* field) {
-  const size_t colon = in->find(':');
-  if (colon == absl::string_view::npos || colon > 10 || !AllDigits(in->substr(0, colon))) return false;
-  uint64_t len = 0;
-  if (!absl::SimpleAtoi(in->substr(0, colon), &len) || len > kMaxFieldBytes) return false;
-  if (in->size() - colon - 1 < len) return false;
-  *field = in->substr(colon + 1, len);
-  in->remove_prefix(colon + 1 + len);
-  return true;
-}
-
-template <typename Int>
-bool TakeNumber(absl::string_view* in, Int* value) {
-  absl::string_view field;
-  return TakeField(in, &field) && AllDigits(field) && absl::SimpleAtoi(field, value);
 }
 
 }  // namespace

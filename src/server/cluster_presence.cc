@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "src/server/cluster_message.h"
+#include "src/server/cluster_fields.h"
 
 namespace muxchat::server {
 namespace {
@@ -112,30 +112,6 @@ for _, n in ipairs(redis.call('SMEMBERS', p .. ':nodes')) do
 end
 return reaped
 )lua";
-
-bool AllDigits(absl::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-bool TakeField(absl::string_view* in, absl::string_view* field) {
-  const size_t colon = in->find(':');
-  if (colon == absl::string_view::npos || colon > 10 || !AllDigits(in->substr(0, colon))) return false;
-  uint64_t len = 0;
-  if (!absl::SimpleAtoi(in->substr(0, colon), &len) || in->size() - colon - 1 < len) return false;
-  *field = in->substr(colon + 1, len);
-  in->remove_prefix(colon + 1 + len);
-  return true;
-}
-
-template <typename Int>
-bool TakeNumber(absl::string_view* in, Int* value) {
-  absl::string_view field;
-  return TakeField(in, &field) && AllDigits(field) && absl::SimpleAtoi(field, value);
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/server/redis_reply.h"
 
 namespace muxchat::server {
 namespace {
@@ -59,25 +60,12 @@ if dd then redis.call('SET', dd, s .. ':' .. ts, 'EX', ARGV[8]) end
 return {s, ts, 0}
 )lua";
 
-std::string ReplyText(const redisReply* r) {
-  return r->str != nullptr ? std::string(r->str, r->len) : std::string();
-}
-
-bool IsString(const redisReply* r) {
-  return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-
-absl::Status ErrorOf(const redisReply* reply, absl::string_view what) {
-  if (reply == nullptr) return absl::UnavailableError(absl::StrCat(what, ": redis went away before replying"));
-  if (reply->type == REDIS_REPLY_ERROR) return absl::InternalError(absl::StrCat(what, ": ", ReplyText(reply)));
-  return absl::OkStatus();
-}
 
 absl::StatusOr<PublishResult> ParsePublishReply(const redisReply* reply) {
-  if (absl::Status st = ErrorOf(reply, "publish"); !st.ok()) return st;
+  if (absl::Status st = ReplyError(reply, "publish"); !st.ok()) return st;
   PublishResult r;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || !IsString(reply->element[0]) ||
-      !IsString(reply->element[1]) || reply->element[2]->type != REDIS_REPLY_INTEGER ||
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || !IsStringReply(reply->element[0]) ||
+      !IsStringReply(reply->element[1]) || reply->element[2]->type != REDIS_REPLY_INTEGER ||
       !absl::SimpleAtoi(ReplyText(reply->element[0]), &r.seq) ||
       !absl::SimpleAtoi(ReplyText(reply->element[1]), &r.timestamp_unix_micros) || r.seq == 0) {
     return absl::InternalError("publish: unexpected reply from the script");
@@ -173,7 +161,7 @@ absl::Status ClusterPublisher::ReadAfter(uint64_t room_id, uint64_t after_seq, u
   std::vector<std::string> args = {"XRANGE", RoomLogKey(options_.key_prefix, room_id),
                                    absl::StrCat(after_seq + 1, "-0"), "+", "COUNT", absl::StrCat(limit)};
   return link_.Command(args, [room_id, done = std::move(done)](redisReply* reply) mutable {
-    if (absl::Status st = ErrorOf(reply, "read"); !st.ok()) {
+    if (absl::Status st = ReplyError(reply, "read"); !st.ok()) {
       done(st);
       return;
     }
@@ -206,7 +194,7 @@ absl::StatusOr<ClusterMessage> ParseStreamEntry(uint64_t room_id, const redisRep
   const redisReply* fields = entry->element[1];
   bool ok = true;
   for (size_t i = 0; i + 1 < fields->elements && ok; i += 2) {
-    if (!IsString(fields->element[i]) || !IsString(fields->element[i + 1])) return bad;
+    if (!IsStringReply(fields->element[i]) || !IsStringReply(fields->element[i + 1])) return bad;
     const std::string name = ReplyText(fields->element[i]);
     std::string value = ReplyText(fields->element[i + 1]);
     if (name == "seq") {

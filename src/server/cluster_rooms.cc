@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/server/cluster_publisher.h"
+#include "src/server/redis_reply.h"
 
 namespace muxchat::server {
 namespace {
@@ -37,17 +38,9 @@ redis.call('PUBLISH', ARGV[3], 'd' .. string.len(ARGV[2]) .. ':' .. ARGV[2] .. s
 return 1
 )lua";
 
-std::string Text(const redisReply* r) { return r->str != nullptr ? std::string(r->str, r->len) : std::string(); }
-
-absl::Status ErrorOf(const redisReply* reply, absl::string_view what) {
-  if (reply == nullptr) return absl::UnavailableError(absl::StrCat(what, ": redis went away before replying"));
-  if (reply->type == REDIS_REPLY_ERROR) return absl::InternalError(absl::StrCat(what, ": ", Text(reply)));
-  return absl::OkStatus();
-}
-
 // XREVRANGE's answer, newest first, as messages oldest first.
 absl::StatusOr<std::vector<ClusterMessage>> ParseReversed(uint64_t room_id, const redisReply* reply) {
-  if (absl::Status st = ErrorOf(reply, "read"); !st.ok()) return st;
+  if (absl::Status st = ReplyError(reply, "read"); !st.ok()) return st;
   if (reply->type != REDIS_REPLY_ARRAY) return absl::InternalError("read: XREVRANGE did not answer an array");
   std::vector<ClusterMessage> out;
   out.reserve(reply->elements);
@@ -78,7 +71,7 @@ absl::Status ClusterRooms::Create(const std::string& folded_name, const ClusterR
                                    absl::StrCat(max_rooms),
                                    ControlChannel(prefix_)};
   return link_->Command(args, [done = std::move(done)](redisReply* reply) mutable {
-    if (absl::Status st = ErrorOf(reply, "create room"); !st.ok()) {
+    if (absl::Status st = ReplyError(reply, "create room"); !st.ok()) {
       done(st);
       return;
     }
@@ -86,7 +79,7 @@ absl::Status ClusterRooms::Create(const std::string& folded_name, const ClusterR
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && reply->element[0]->type == REDIS_REPLY_INTEGER) {
       code = reply->element[0]->integer;
     }
-    const std::string value = code >= 0 ? Text(reply->element[1]) : "";
+    const std::string value = code >= 0 ? ReplyText(reply->element[1]) : "";
     if (code == 0) {
       done(absl::AlreadyExistsError(value));
     } else if (code == 2) {
@@ -114,7 +107,7 @@ absl::Status ClusterRooms::Delete(uint64_t id, const std::string& folded_name, c
                                    ControlChannel(prefix_),
                                    closed_by};
   return link_->Command(args, [done = std::move(done)](redisReply* reply) mutable {
-    if (absl::Status st = ErrorOf(reply, "delete room"); !st.ok()) {
+    if (absl::Status st = ReplyError(reply, "delete room"); !st.ok()) {
       done(st);
       return;
     }
@@ -129,7 +122,7 @@ absl::Status ClusterRooms::Delete(uint64_t id, const std::string& folded_name, c
 absl::Status ClusterRooms::LoadAll(LoadCallback done) {
   return link_->Command({"HVALS", absl::StrCat(prefix_, ":rooms:data")},
                         [done = std::move(done)](redisReply* reply) mutable {
-                          if (absl::Status st = ErrorOf(reply, "load rooms"); !st.ok()) {
+                          if (absl::Status st = ReplyError(reply, "load rooms"); !st.ok()) {
                             done(st);
                             return;
                           }
@@ -140,7 +133,7 @@ absl::Status ClusterRooms::LoadAll(LoadCallback done) {
                           std::vector<ClusterRoomRecord> out;
                           out.reserve(reply->elements);
                           for (size_t i = 0; i < reply->elements; ++i) {
-                            absl::StatusOr<ClusterRoomRecord> r = DecodeRoomRecord(Text(reply->element[i]));
+                            absl::StatusOr<ClusterRoomRecord> r = DecodeRoomRecord(ReplyText(reply->element[i]));
                             if (!r.ok()) {
                               done(r.status());
                               return;
