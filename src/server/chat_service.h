@@ -201,9 +201,9 @@ class ChatService {
   // is followed, at once if it is, or with the reason it could not be.
   void ClusterFollow(uint64_t room_id, std::function<void(const absl::Status&)> then);
   bool ClusterFollowing(uint64_t room_id) const;
-  // ClusterFollow for each room, then `then` once (whether or not each
-  // could be followed).
-  void ClusterFollowAll(const std::vector<uint64_t>& room_ids, std::function<void()> then);
+  // ClusterFollow for each room, then `then` once: `all` false when some
+  // room could not be followed (Redis unreachable).
+  void ClusterFollowAll(const std::vector<uint64_t>& room_ids, std::function<void(bool all)> then);
   void ClusterAccept(Room* room, Connection* sender, const v1::ClientFrame& f, const std::string& text,
                      uint64_t client_msg_id, bool post);
   void ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward, uint64_t after_seq,

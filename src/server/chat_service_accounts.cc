@@ -602,9 +602,16 @@ void ChatService::HandleResume(Connection* conn, const v1::ClientFrame& f, absl:
                 account->rooms = absl::btree_set<uint64_t>(rooms->begin(), rooms->end());
                 // Rooms this node does not follow yet are read from the
                 // cluster first, as for a join.
-                ClusterFollowAll(*rooms, [this, conn_id, f, fail, resume, account_id] {
+                ClusterFollowAll(*rooms, [this, conn_id, f, fail, resume, account_id](bool all) {
                   Connection* c = FindConnection(conn_id);
                   if (c == nullptr || c->closing()) return;
+                  if (!all) {
+                    // Not half a resume reported as a whole one: the client
+                    // tries again (here or on another node).
+                    fail(c, v1::FAILURE_STORAGE,
+                         ClusterTrouble(absl::UnavailableError("some of the account's rooms cannot be read now")));
+                    return;
+                  }
                   Account* account = accounts_.FindById(account_id);
                   if (account == nullptr) {
                     fail(c, v1::FAILURE_STORAGE, ClusterTrouble(absl::InternalError("account left the cache")));

@@ -23,23 +23,34 @@ void ChatService::AttachCluster(ClusterNode* node) {
   h.rooms_loaded = [this](std::vector<ClusterRoomRecord> rooms) { OnClusterRoomsLoaded(std::move(rooms)); };
   h.presence = [this](uint64_t room_id, absl::string_view payload) { OnClusterPresence(room_id, payload); };
   h.subscribed = [this](uint64_t room_id) { OnClusterSubscribed(room_id); };
-  h.announce_members = [this] {
-    // Guests keep their nicknames (a clash with a guest elsewhere who took
-    // one meanwhile is logged; both stay connected).
-    for (const auto& [folded, conn] : nicknames_) {
-      const uint64_t conn_id = conn->id();
-      const std::string name = folded;
-      (void)cluster_->presence().ClaimNickname(folded, conn_id, [this, name](absl::StatusOr<bool> got) {
-        if (got.ok() && !*got) logger_->Log(LogLevel::kWarn, "cluster: nickname '%s' is now also a guest's elsewhere", name);
-      });
+  h.registry_lost = [this] {
+    std::vector<std::pair<std::string, ClusterRoomRecord>> mine;
+    for (const auto& [folded, room] : rooms_.by_folded_name()) {
+      ClusterRoomRecord r;
+      r.id = room->id();
+      r.name = room->name();
+      r.owner_account_id = room->owner_identity().account_id;
+      r.owner_name = room->owner();
+      r.owner_node = room->owner_identity().guest_conn_id != 0 ? cluster_->instance() : "";
+      r.owner_conn_id = room->owner_identity().guest_conn_id;
+      r.created_unix_micros = absl::ToUnixMicros(room->created());
+      mine.emplace_back(folded, std::move(r));
     }
+    if (!mine.empty()) {
+      logger_->Log(LogLevel::kWarn, "cluster: Redis lost its data (restarted without persistence?): putting back %d rooms",
+                   mine.size());
+    }
+    return mine;
+  };
+  h.presence_snapshot = [this] {
+    ClusterPresence::Snapshot now;
     for (const auto& [room_id, state] : cluster_rooms_) {
       const Room* room = rooms_.FindById(room_id);
       if (!state.following || room == nullptr) continue;
-      for (const Connection* member : room->members()) {
-        cluster_->presence().Join(room_id, member->id(), member->nickname());
-      }
+      for (const Connection* member : room->members()) now.members.push_back({room_id, member->id(), member->nickname()});
     }
+    for (const auto& [folded, conn] : nicknames_) now.guests.push_back({folded, conn->id()});
+    return now;
   };
   h.status = [this](bool up, const absl::Status& why) {
     if (up) {
@@ -64,7 +75,7 @@ Room* ChatService::AdoptClusterRoom(const ClusterRoomRecord& r) {
   if (Room* stale = rooms_.FindByName(r.name)) CloseRoom(stale, "", "deleted");
   RoomOwner owner;
   owner.account_id = r.owner_account_id;
-  owner.guest_conn_id = r.owner_account_id == 0 && r.owner_node == cluster_->name() ? r.owner_conn_id : 0;
+  owner.guest_conn_id = r.owner_account_id == 0 && r.owner_node == cluster_->instance() ? r.owner_conn_id : 0;
   owner.name = r.owner_name;
   absl::StatusOr<Room*> room =
       rooms_.Restore(r.id, r.name, std::move(owner), absl::FromUnixMicros(r.created_unix_micros), 0);
@@ -113,7 +124,7 @@ void ChatService::ClusterCreate(Connection* conn, const v1::ClientFrame& f, absl
   r.name = name;
   r.owner_account_id = conn->account_id();
   r.owner_name = conn->nickname();
-  r.owner_node = cluster_->name();
+  r.owner_node = cluster_->instance();
   r.owner_conn_id = conn->account_id() == 0 ? conn->id() : 0;
   r.created_unix_micros = absl::ToUnixMicros(now);
   const uint64_t conn_id = conn->id();
@@ -271,9 +282,9 @@ void ChatService::ClusterFollow(uint64_t room_id, std::function<void(const absl:
   if (!st.ok()) fail_all(absl::UnavailableError(ClusterUnavailable()));
 }
 
-void ChatService::ClusterFollowAll(const std::vector<uint64_t>& room_ids, std::function<void()> then) {
+void ChatService::ClusterFollowAll(const std::vector<uint64_t>& room_ids, std::function<void(bool all)> then) {
   if (cluster_ == nullptr) {  // accounts shared, rooms not (tests of the account paths alone)
-    then();
+    then(true);
     return;
   }
   // Pinned until `then` has run, so that a room followed early is not
@@ -285,9 +296,12 @@ void ChatService::ClusterFollowAll(const std::vector<uint64_t>& room_ids, std::f
     pinned.push_back(id);
   }
   auto left = std::make_shared<size_t>(pinned.size() + 1);
-  auto done = [this, left, pinned, then = std::move(then)](const absl::Status&) mutable {
+  auto all = std::make_shared<bool>(true);
+  auto done = [this, left, all, pinned, then = std::move(then)](const absl::Status& st) mutable {
+    // A room deleted meanwhile is no failure: there is nothing to rejoin.
+    if (!st.ok() && !absl::IsNotFound(st)) *all = false;
     if (--*left > 0) return;
-    then();
+    then(*all);
     for (uint64_t id : pinned) {
       auto it = cluster_rooms_.find(id);
       if (it == cluster_rooms_.end()) continue;
@@ -333,15 +347,20 @@ void ChatService::ClusterAccept(Room* room, Connection* sender, const v1::Client
   // An account's ids are its own on every node; a guest's only on its
   // connection (it cannot resume elsewhere).
   req.dedupe_scope = sender->account_id() != 0 ? absl::StrCat("a", sender->account_id())
-                                               : absl::StrCat("g", cluster_->name(), "-", sender->id());
+                                               : absl::StrCat("g", cluster_->instance(), "-", sender->id());
   req.text = text;
   req.seq_floor = room->last_seq();
+  req.require_registered = true;
   const uint64_t conn_id = sender->id(), room_id = room->id();
   absl::Status st = cluster_->publisher().Publish(req, [this, conn_id, room_id, f, post](
                                                             absl::StatusOr<PublishResult> r) {
     Connection* c = FindConnection(conn_id);
     if (c == nullptr) return;
     Room* room = rooms_.FindById(room_id);
+    if (absl::IsNotFound(r.status())) {
+      ReplyFailure(c, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("room ", room_id, " was deleted"));
+      return;
+    }
     if (!r.ok()) {
       ReplyFailure(c, f, v1::FAILURE_STORAGE,
                    r.status().code() == absl::StatusCode::kUnavailable
@@ -390,7 +409,7 @@ void ChatService::OnClusterPresence(uint64_t room_id, absl::string_view payload)
   Room* room = rooms_.FindById(room_id);
   absl::StatusOr<PresenceEvent> e = DecodePresenceEvent(payload);
   if (room == nullptr || !e.ok()) return;
-  const bool own = e->node == cluster_->name();
+  const bool own = e->node == cluster_->instance();
   v1::ServerFrame out;
   out.set_room_id(room_id);
   if (e->joined) {

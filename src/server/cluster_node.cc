@@ -1,29 +1,45 @@
 #include "src/server/cluster_node.h"
 
+#include <openssl/rand.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 namespace muxchat::server {
+namespace {
+
+std::string MakeInstanceName(const std::string& name) {
+  uint32_t r = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&r), sizeof r) != 1) r = static_cast<uint32_t>(::getpid());
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", r);
+  return name + "." + hex;
+}
+
+}  // namespace
 
 ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string node_name)
     : options_(std::move(options)),
       name_(std::move(node_name)),
-      publisher_(loop, options_),
-      rooms_(publisher_.mutable_link(), options_.key_prefix),
-      presence_(publisher_.mutable_link(), options_.key_prefix, name_),
-      subscriber_(
-          loop, options_, [this](const ClusterMessage& m) { feed_.OnMessage(m); },
-          [this](uint64_t room_id) {
-            feed_.OnSubscribed(room_id);
-            if (handlers_.subscribed) handlers_.subscribed(room_id);
-          }),
+      instance_(MakeInstanceName(name_)),
       feed_(
-          &publisher_,
+          &publisher_,  // only its address: the feed reads through it once started
           [this](const ClusterMessage& m) {
             if (handlers_.message) handlers_.message(m);
           },
           [this](uint64_t room_id, uint64_t first, uint64_t last) {
             if (handlers_.gap) handlers_.gap(room_id, first, last);
+          }),
+      publisher_(loop, options_),
+      rooms_(publisher_.mutable_link(), options_.key_prefix),
+      presence_(publisher_.mutable_link(), options_.key_prefix, instance_),
+      subscriber_(
+          loop, options_, [this](const ClusterMessage& m) { feed_.OnMessage(m); },
+          [this](uint64_t room_id) {
+            feed_.OnSubscribed(room_id);
+            if (handlers_.subscribed) handlers_.subscribed(room_id);
           }) {
   publisher_.SetStatusCallback([this](RedisLinkState, const absl::Status& why) { OnStatus(why); });
   subscriber_.SetStatusCallback([this](RedisLinkState, const absl::Status& why) { OnStatus(why); });
@@ -40,6 +56,8 @@ ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string no
     if (handlers_.presence) handlers_.presence(room_id, payload);
   });
 }
+
+ClusterNode::~ClusterNode() { publisher_.mutable_link()->DropPendingOnDestroy(); }
 
 bool ClusterNode::ValidNodeName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -58,7 +76,7 @@ void ClusterNode::Start() {
 
 void ClusterNode::OnStatus(const absl::Status& why) {
   if (!subscriber_.up()) rooms_loaded_ = false;  // events will be missed until the next confirmation
-  if (load_pending_ && publisher_.up()) LoadRooms();
+  if (load_pending_ && !load_in_flight_ && publisher_.up()) LoadRooms();
   const bool now_up = up();
   if (now_up == was_up_) return;
   was_up_ = now_up;
@@ -69,12 +87,33 @@ void ClusterNode::OnStatus(const absl::Status& why) {
 void ClusterNode::LoadRooms() {
   // After every confirmation of the control channel: a room created or
   // deleted while this node was not subscribed is learnt here. Read on the
-  // command connection, which may still be (re)connecting: then again as
-  // soon as it is up.
+  // command connection, which may still be (re)connecting, or fail: then
+  // again when it is up (OnStatus) and at every tick until it succeeds.
   load_pending_ = true;
+  if (load_in_flight_) {
+    load_again_ = true;  // a newer confirmation: read once more after this one
+    return;
+  }
   events_during_load_.clear();
-  absl::Status st = rooms_.LoadAll([this](absl::StatusOr<std::vector<ClusterRoomRecord>> rooms) {
-    if (!rooms.ok()) return;  // the connection went: OnStatus reloads when it is back
+  absl::Status st = rooms_.LoadAll([this](absl::StatusOr<ClusterRooms::Registry> registry) {
+    load_in_flight_ = false;
+    if (!registry.ok() || load_again_) {
+      load_again_ = false;
+      if (registry.ok()) LoadRooms();
+      return;  // failed: retried by OnStatus or Tick
+    }
+    if (!registry->counter_present && handlers_.registry_lost) {
+      // Redis lost its data (restarted without persistence): the rooms this
+      // node has go back under their IDs, and the registry is read again
+      // (their created events come with it).
+      std::vector<std::pair<std::string, ClusterRoomRecord>> mine = handlers_.registry_lost();
+      if (!mine.empty()) {
+        rooms_.Restore(mine);
+        LoadRooms();
+        return;
+      }
+    }
+    std::vector<ClusterRoomRecord>* rooms = &registry->rooms;
     load_pending_ = false;
     rooms_loaded_ = true;
     // The registry was read on the other connection: an event handled
@@ -86,25 +125,26 @@ void ClusterNode::LoadRooms() {
       if (e.kind == ClusterRoomEvent::Kind::kCreated) rooms->push_back(e.room);
     }
     events_during_load_.clear();
-    if (handlers_.rooms_loaded) handlers_.rooms_loaded(std::move(*rooms));
+    if (handlers_.rooms_loaded) handlers_.rooms_loaded(std::move(registry->rooms));
     OnStatus(absl::OkStatus());
   });
-  (void)st;  // not sent (down): load_pending_ stays, OnStatus retries
+  load_in_flight_ = st.ok();
 }
 
 void ClusterNode::AnnounceMembers() {
   // Whatever Redis holds of this node's members may be stale (leaves lost
-  // while it was away, or an earlier life under the same name): replaced by
-  // the members it has now. Sent before anything else on the new
-  // connection, so joins made from now on come after it.
-  presence_.ForgetOwnMembers([this] {
-    if (handlers_.announce_members) handlers_.announce_members();
-  });
+  // while it was away, an earlier life under the same name, or removed as
+  // dead): made to match what the node has now. Sent before anything else
+  // on a new connection, so joins made from now on come after it.
+  ClusterPresence::Snapshot now;
+  if (handlers_.presence_snapshot) now = handlers_.presence_snapshot();
+  presence_.Sync(now);
   beats_ = 0;
   Tick();
 }
 
 void ClusterNode::Tick() {
+  if (load_pending_ && !load_in_flight_ && publisher_.up() && subscriber_.up()) LoadRooms();
   if (!up()) return;
   feed_.RetryStalled();
   const uint64_t beat = beats_++;

@@ -38,6 +38,9 @@ class ClusterNode {
     // The whole registry, read after each (re)subscription to the control
     // channel: events published while this node was away were missed.
     absl::AnyInvocable<void(std::vector<ClusterRoomRecord>)> rooms_loaded;
+    // Redis lost the registry (no ID counter): the rooms this node has, as
+    // (folded name, record), to put back before reading it again.
+    absl::AnyInvocable<std::vector<std::pair<std::string, ClusterRoomRecord>>()> registry_lost;
     // A followed room's subscription is confirmed (first time or again):
     // presence events published from now on reach this node.
     absl::AnyInvocable<void(uint64_t room_id)> subscribed;
@@ -45,14 +48,17 @@ class ClusterNode {
     absl::AnyInvocable<void(uint64_t room_id, absl::string_view payload)> presence;
     // Redis reachable (both connections) or not.
     absl::AnyInvocable<void(bool up, const absl::Status& why)> status;
-    // This node's members are unknown to Redis (it reconnected, or was
-    // taken for dead): announce every local member again (presence().Join).
-    absl::AnyInvocable<void()> announce_members;
+    // This node's members and guests now, for ClusterPresence::Sync after a
+    // reconnect or after being taken for dead.
+    absl::AnyInvocable<ClusterPresence::Snapshot()> presence_snapshot;
   };
 
   // `node_name` names this node in Redis (guest scopes, presence); letters,
   // digits, '.', '_' and '-' only (checked by ValidNodeName).
   ClusterNode(EventLoop* loop, ClusterOptions options, std::string node_name);
+  // Pending replies are dropped, not answered: the service they would
+  // answer is shutting down too.
+  ~ClusterNode();
   ClusterNode(const ClusterNode&) = delete;
   ClusterNode& operator=(const ClusterNode&) = delete;
 
@@ -64,6 +70,12 @@ class ClusterNode {
   // channel was last confirmed: sends and registry changes can be tried.
   bool up() const { return publisher_.up() && subscriber_.up() && rooms_loaded_; }
   const std::string& name() const { return name_; }
+  // This process's life of the node: the name and a random suffix
+  // ("a.3f9c01d2"). Presence, guests' nicknames and rooms, and guests'
+  // resend scopes are keyed by it, so a node restarted under the same name
+  // (connection IDs start again at the same numbers) is a new instance, and
+  // its earlier life's members are removed as a dead node's.
+  const std::string& instance() const { return instance_; }
   const ClusterOptions& options() const { return options_; }
 
   ClusterPublisher& publisher() { return publisher_; }
@@ -71,6 +83,7 @@ class ClusterNode {
   ClusterPresence& presence() { return presence_; }
   // Liveness (call every ~500 ms): refreshes this node's key, and every
   // other call removes the members of nodes that stopped refreshing theirs.
+  // Also retries a registry read that failed.
   void Tick();
   // The command connection, for other modules' commands (accounts).
   RedisLink* command_link() { return publisher_.mutable_link(); }
@@ -88,17 +101,23 @@ class ClusterNode {
 
   const ClusterOptions options_;
   const std::string name_;
+  const std::string instance_;
   Handlers handlers_;
+  uint64_t beats_ = 0;  // heartbeats since this node's members were last announced
+  bool rooms_loaded_ = false;
+  bool load_pending_ = false;  // the control channel is confirmed but the registry is not read yet
+  bool load_in_flight_ = false;
+  bool load_again_ = false;
+  std::vector<ClusterRoomEvent> events_during_load_;
+  bool was_up_ = false;
+  // Declared before the connections: destroying a connection runs its
+  // pending callbacks (kUnavailable), which reach the feed and the state
+  // above, so those must still be alive then.
+  ClusterRoomFeed feed_;
   ClusterPublisher publisher_;
   ClusterRooms rooms_;
   ClusterPresence presence_;
-  uint64_t beats_ = 0;  // heartbeats since this node's members were last announced
   ClusterSubscriber subscriber_;
-  ClusterRoomFeed feed_;
-  bool rooms_loaded_ = false;
-  bool load_pending_ = false;  // the control channel is confirmed but the registry is not read yet
-  std::vector<ClusterRoomEvent> events_during_load_;
-  bool was_up_ = false;
 };
 
 }  // namespace muxchat::server

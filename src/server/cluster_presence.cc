@@ -42,15 +42,13 @@ local function forget(p, n, reason)
 end
 )lua";
 
-// ARGV: prefix, node, room, conn, nickname, ttl ms. The node counts as
-// alive from its first member on, so that a node killed before its first
-// heartbeat still has its members removed.
+// ARGV: prefix, node, room, conn, nickname. The node registered itself
+// (Sync, Heartbeat) before its first member could join; one taken for dead
+// meanwhile learns so at its next heartbeat and syncs again.
 constexpr char kJoinBody[] = R"lua(
 local p, n, r, c, nick = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local h = tag(p, r) .. 'members'
-if redis.call('SADD', p .. ':nodes', n) == 1 then
-  redis.call('SET', p .. ':node:' .. n .. ':alive', '1', 'PX', ARGV[6])
-end
+if redis.call('HEXISTS', p .. ':rooms:data', r) == 0 then return 0 end  -- deleted meanwhile: leave no keys
 redis.call('HSET', h, n .. '/' .. c, nick)
 redis.call('SADD', p .. ':node:' .. n .. ':rooms', r)
 local count = redis.call('HLEN', h)
@@ -67,15 +65,14 @@ redis.call('PUBLISH', tag(p, r) .. 'ch', 'pl' .. f(n) .. f(c) .. f(nick) .. f(re
 return 1
 )lua";
 
-// ARGV: prefix, node, folded nickname, conn, ttl ms. Returns 1 if the
-// nickname was free (now this connection's), 0 if a guest anywhere has it.
+// ARGV: prefix, node, folded nickname, conn. Returns 1 if the nickname was
+// free (now this connection's) or already this connection's, 0 if another
+// guest anywhere has it.
 constexpr char kClaimBody[] = R"lua(
 local p, n, folded, c = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if not redis.call('SET', p .. ':nick:' .. folded, n .. '/' .. c, 'NX') then return 0 end
+local k = p .. ':nick:' .. folded
+if not redis.call('SET', k, n .. '/' .. c, 'NX') and redis.call('GET', k) ~= n .. '/' .. c then return 0 end
 redis.call('SADD', p .. ':node:' .. n .. ':nicks', folded)
-if redis.call('SADD', p .. ':nodes', n) == 1 then
-  redis.call('SET', p .. ':node:' .. n .. ':alive', '1', 'PX', ARGV[5])
-end
 return 1
 )lua";
 
@@ -95,9 +92,58 @@ redis.call('SET', p .. ':node:' .. n .. ':alive', '1', 'PX', ARGV[3])
 return added
 )lua";
 
-// ARGV: prefix, node.
-constexpr char kForgetSelfBody[] = R"lua(
-return forget(ARGV[1], ARGV[2], 'node restarted')
+// ARGV: prefix, node, ttl ms, M, then M triples (room, conn, nickname)
+// of the node's members now, then (folded nickname, conn) pairs of its
+// guests. Makes Redis hold exactly these for the node: members and
+// nicknames it no longer has are removed (a leave each, reason
+// "disconnected"), missing ones added (a join each); the rest is left
+// alone, so a reconnect announces only real differences. Registers the node.
+constexpr char kSyncBody[] = R"lua(
+local p, n, m = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local want, rooms = {}, {}
+for i = 5, 4 + 3 * m, 3 do
+  want[ARGV[i] .. ' ' .. n .. '/' .. ARGV[i + 1]] = true
+  rooms[ARGV[i]] = true
+end
+local rooms_key = p .. ':node:' .. n .. ':rooms'
+for _, r in ipairs(redis.call('SMEMBERS', rooms_key)) do
+  local h = tag(p, r) .. 'members'
+  local all = redis.call('HGETALL', h)
+  for i = 1, #all, 2 do
+    local field, nick = all[i], all[i + 1]
+    local slash = string.find(field, '/', 1, true)
+    if slash and string.sub(field, 1, slash - 1) == n and not want[r .. ' ' .. field] then
+      redis.call('HDEL', h, field)
+      redis.call('PUBLISH', tag(p, r) .. 'ch',
+                 'pl' .. f(n) .. f(string.sub(field, slash + 1)) .. f(nick) .. f(redis.call('HLEN', h)) .. f('disconnected'))
+    end
+  end
+  if not rooms[r] then redis.call('SREM', rooms_key, r) end
+end
+for i = 5, 4 + 3 * m, 3 do
+  local r, c, nick = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local h = tag(p, r) .. 'members'
+  if redis.call('HEXISTS', p .. ':rooms:data', r) == 1 and redis.call('HSETNX', h, n .. '/' .. c, nick) == 1 then
+    redis.call('SADD', rooms_key, r)
+    redis.call('PUBLISH', tag(p, r) .. 'ch', 'pj' .. f(n) .. f(c) .. f(nick) .. f(redis.call('HLEN', h)))
+  end
+end
+local nicks_key = p .. ':node:' .. n .. ':nicks'
+local keep = {}
+for i = 5 + 3 * m, #ARGV, 2 do keep[ARGV[i]] = ARGV[i + 1] end
+for _, folded in ipairs(redis.call('SMEMBERS', nicks_key)) do
+  if not keep[folded] then
+    local owner = redis.call('GET', p .. ':nick:' .. folded)
+    if owner and string.sub(owner, 1, string.len(n) + 1) == n .. '/' then redis.call('DEL', p .. ':nick:' .. folded) end
+    redis.call('SREM', nicks_key, folded)
+  end
+end
+for folded, c in pairs(keep) do
+  if redis.call('SET', p .. ':nick:' .. folded, n .. '/' .. c, 'NX') then redis.call('SADD', nicks_key, folded) end
+end
+redis.call('SADD', p .. ':nodes', n)
+redis.call('SET', p .. ':node:' .. n .. ':alive', '1', 'PX', ARGV[3])
+return 1
 )lua";
 
 // ARGV: prefix. Removes the members of every node whose liveness expired.
@@ -172,11 +218,19 @@ void ClusterPresence::Heartbeat(absl::AnyInvocable<void(bool registered)> regist
                        });
 }
 
-void ClusterPresence::ForgetOwnMembers(absl::AnyInvocable<void()> done) {
-  (void)link_->Command({"EVAL", absl::StrCat(kLuaHelpers, kForgetSelfBody), "0", prefix_, node_},
-                       [done = std::move(done)](redisReply* reply) mutable {
-                         if (reply != nullptr && reply->type != REDIS_REPLY_ERROR) done();
-                       });
+void ClusterPresence::Sync(const Snapshot& now) {
+  std::vector<std::string> args = {"EVAL", absl::StrCat(kLuaHelpers, kSyncBody), "0", prefix_, node_,
+                                   absl::StrCat(absl::ToInt64Milliseconds(ttl_)), absl::StrCat(now.members.size())};
+  for (const Snapshot::Member& m : now.members) {
+    args.push_back(absl::StrCat(m.room_id));
+    args.push_back(absl::StrCat(m.conn_id));
+    args.push_back(m.nickname);
+  }
+  for (const Snapshot::Guest& g : now.guests) {
+    args.push_back(g.folded_nickname);
+    args.push_back(absl::StrCat(g.conn_id));
+  }
+  (void)link_->Command(args, [](redisReply*) {});
 }
 
 void ClusterPresence::ReapDeadNodes() {

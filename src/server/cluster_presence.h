@@ -52,17 +52,33 @@ class ClusterPresence {
   ClusterPresence(const ClusterPresence&) = delete;
   ClusterPresence& operator=(const ClusterPresence&) = delete;
 
-  // Fire and forget (a failure while Redis is down is repaired by the
-  // re-registration after it: see Heartbeat).
+  // Fire and forget (a failure while Redis is down is repaired by the Sync
+  // after it).
   void Join(uint64_t room_id, uint64_t conn_id, const std::string& nickname);
   void Leave(uint64_t room_id, uint64_t conn_id, const std::string& nickname, const std::string& reason);
   // Refreshes this node's liveness; `registered` gets true when the node
   // was not registered (first beat, or removed as dead meanwhile): its
   // members must then be announced again with Join.
   void Heartbeat(absl::AnyInvocable<void(bool registered)> registered);
-  // Removes this node's own members left from an earlier life (a restart
-  // under the same name), with their MemberLeft. Call before the first Heartbeat.
-  void ForgetOwnMembers(absl::AnyInvocable<void()> done);
+  // What this node has now: its members of shared rooms and its guests.
+  struct Snapshot {
+    struct Member {
+      uint64_t room_id;
+      uint64_t conn_id;
+      std::string nickname;
+    };
+    struct Guest {
+      std::string folded_nickname;
+      uint64_t conn_id;
+    };
+    std::vector<Member> members;
+    std::vector<Guest> guests;
+  };
+  // Makes Redis hold exactly `now` for this node (after a reconnect, a
+  // restart under the same name, or being taken for dead): what it no
+  // longer has leaves, what is missing joins, the rest is untouched. Also
+  // registers the node as alive. Fire and forget.
+  void Sync(const Snapshot& now);
   // Removes the members of every registered node whose liveness expired.
   void ReapDeadNodes();
   // Guests' nicknames are unique in the whole cluster: `done` gets true when

@@ -17,13 +17,16 @@ namespace {
 // KEYS[1] the room's seq counter, KEYS[2] its stream, KEYS[3] (only with a
 // client_msg_id) the dedupe key.
 // ARGV: channel, maxlen, sender, sender_account_id, client_msg_id, text,
-//       seq floor, dedupe TTL in seconds.
+//       seq floor, dedupe TTL in seconds, and optionally the room registry
+//       hash and the room ID: then a room no longer in it (deleted while
+//       the publish was on its way) gets {0, 0, 2} and nothing is written.
 // Returns {seq, timestamp micros, 1 if a resend else 0}, numbers as strings
 // (Lua numbers are doubles; text keeps them exact).
 // Everything the script writes (counter, stream, dedupe key, publish) happens
 // in one atomic step: no other client's command runs in between, so the seq
 // order, the stream order and the channel order are the same for every node.
 constexpr char kPublishScript[] = R"lua(-- muxchat publish v1
+if ARGV[9] and redis.call('HEXISTS', ARGV[9], ARGV[10]) == 0 then return {'0', '0', 2} end
 local dd = KEYS[3]
 if dd then
   local prev = redis.call('GET', dd)
@@ -67,9 +70,11 @@ absl::StatusOr<PublishResult> ParsePublishReply(const redisReply* reply) {
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || !IsStringReply(reply->element[0]) ||
       !IsStringReply(reply->element[1]) || reply->element[2]->type != REDIS_REPLY_INTEGER ||
       !absl::SimpleAtoi(ReplyText(reply->element[0]), &r.seq) ||
-      !absl::SimpleAtoi(ReplyText(reply->element[1]), &r.timestamp_unix_micros) || r.seq == 0) {
+      !absl::SimpleAtoi(ReplyText(reply->element[1]), &r.timestamp_unix_micros)) {
     return absl::InternalError("publish: unexpected reply from the script");
   }
+  if (reply->element[2]->integer == 2) return absl::NotFoundError("the room was deleted");
+  if (r.seq == 0) return absl::InternalError("publish: unexpected reply from the script");
   r.duplicate = reply->element[2]->integer != 0;
   return r;
 }
@@ -126,6 +131,10 @@ absl::Status ClusterPublisher::Publish(const PublishRequest& request, PublishCal
   args.push_back(request.text);
   args.push_back(absl::StrCat(request.seq_floor));
   args.push_back(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options_.dedupe_ttl))));
+  if (request.require_registered) {
+    args.push_back(absl::StrCat(p, ":rooms:data"));
+    args.push_back(absl::StrCat(request.room_id));
+  }
   return Send(false, std::move(args), std::move(done));
 }
 

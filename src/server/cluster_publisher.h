@@ -52,6 +52,10 @@ struct PublishRequest {
   // durable store). Used only when Redis has lost the room's counter: the
   // next seq is then above both this and the stream's tail, never reused.
   uint64_t seq_floor = 0;
+  // Refuse (kNotFound, nothing written) unless the room is in the cluster's
+  // registry (ClusterRooms): a publish that crossed the room's deletion
+  // must not bring its counter and stream back.
+  bool require_registered = false;
 };
 
 struct PublishResult {

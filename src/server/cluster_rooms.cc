@@ -27,6 +27,28 @@ redis.call('PUBLISH', ARGV[4], 'c' .. rec)
 return {1, rec}
 )lua";
 
+// KEYS: the ID counter, data. Returns {1 if the counter exists else 0, HVALS data}.
+constexpr char kLoadScript[] = R"lua(-- muxchat load rooms v1
+return {redis.call('EXISTS', KEYS[1]), redis.call('HVALS', KEYS[2])}
+)lua";
+
+// KEYS: names, data, ids. ARGV: control channel, then (folded name, id,
+// record) triples. Registers each room whose name is free, publishes its
+// created event, and raises the counter above every ID.
+constexpr char kRestoreScript[] = R"lua(-- muxchat restore rooms v1
+local top = tonumber(redis.call('GET', KEYS[3]) or '0')
+for i = 2, #ARGV, 3 do
+  local folded, id, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('HSETNX', KEYS[1], folded, id) == 1 then
+    redis.call('HSET', KEYS[2], id, rec)
+    redis.call('PUBLISH', ARGV[1], 'c' .. rec)
+  end
+  if tonumber(id) > top then top = tonumber(id) end
+end
+redis.call('SET', KEYS[3], string.format('%d', top))
+return 1
+)lua";
+
 // KEYS: names, data, the room's seq counter, its stream, its members. ARGV: folded name,
 // id, control channel, closed_by. Returns 1 if deleted, 0 if already gone.
 constexpr char kDeleteScript[] = R"lua(-- muxchat delete room v1
@@ -120,31 +142,48 @@ absl::Status ClusterRooms::Delete(uint64_t id, const std::string& folded_name, c
 }
 
 absl::Status ClusterRooms::LoadAll(LoadCallback done) {
-  return link_->Command({"HVALS", absl::StrCat(prefix_, ":rooms:data")},
-                        [done = std::move(done)](redisReply* reply) mutable {
-                          if (absl::Status st = ReplyError(reply, "load rooms"); !st.ok()) {
-                            done(st);
-                            return;
-                          }
-                          if (reply->type != REDIS_REPLY_ARRAY) {
-                            done(absl::InternalError("load rooms: HVALS did not answer an array"));
-                            return;
-                          }
-                          std::vector<ClusterRoomRecord> out;
-                          out.reserve(reply->elements);
-                          for (size_t i = 0; i < reply->elements; ++i) {
-                            absl::StatusOr<ClusterRoomRecord> r = DecodeRoomRecord(ReplyText(reply->element[i]));
-                            if (!r.ok()) {
-                              done(r.status());
-                              return;
-                            }
-                            out.push_back(std::move(*r));
-                          }
-                          std::sort(out.begin(), out.end(), [](const ClusterRoomRecord& a, const ClusterRoomRecord& b) {
-                            return a.id < b.id;
-                          });
-                          done(std::move(out));
-                        });
+  return link_->Command(
+      {"EVAL", kLoadScript, "2", absl::StrCat(prefix_, ":rooms:ids"), absl::StrCat(prefix_, ":rooms:data")},
+      [done = std::move(done)](redisReply* reply) mutable {
+        if (absl::Status st = ReplyError(reply, "load rooms"); !st.ok()) {
+          done(st);
+          return;
+        }
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+          done(absl::InternalError("load rooms: unexpected reply from the script"));
+          return;
+        }
+        Registry out;
+        out.counter_present = reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[0]->integer == 1;
+        const redisReply* values = reply->element[1];
+        out.rooms.reserve(values->elements);
+        for (size_t i = 0; i < values->elements; ++i) {
+          // A record this node cannot read (corrupt, or from a newer
+          // version) is left out, not a failed load.
+          absl::StatusOr<ClusterRoomRecord> r = DecodeRoomRecord(ReplyText(values->element[i]));
+          if (r.ok()) out.rooms.push_back(std::move(*r));
+        }
+        std::sort(out.rooms.begin(), out.rooms.end(),
+                  [](const ClusterRoomRecord& a, const ClusterRoomRecord& b) { return a.id < b.id; });
+        done(std::move(out));
+      });
+}
+
+void ClusterRooms::Restore(const std::vector<std::pair<std::string, ClusterRoomRecord>>& folded_and_rooms) {
+  std::vector<std::string> args = {"EVAL",
+                                   kRestoreScript,
+                                   "3",
+                                   absl::StrCat(prefix_, ":rooms:names"),
+                                   absl::StrCat(prefix_, ":rooms:data"),
+                                   absl::StrCat(prefix_, ":rooms:ids"),
+                                   ControlChannel(prefix_)};
+  for (const auto& [folded, room] : folded_and_rooms) {
+    args.push_back(folded);
+    args.push_back(absl::StrCat(room.id));
+    args.push_back(EncodeRoomRecord(room));
+  }
+  (void)link_->Command(args, [](redisReply*) {});
 }
 
 absl::Status ClusterRooms::Latest(uint64_t room_id, uint32_t limit, ReadCallback done) {

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -50,9 +51,19 @@ class ClusterRooms {
   using DeleteCallback = absl::AnyInvocable<void(absl::StatusOr<bool>)>;
   absl::Status Delete(uint64_t id, const std::string& folded_name, const std::string& closed_by,
                       DeleteCallback done);
-  // Every room's record.
-  using LoadCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<ClusterRoomRecord>>)>;
+  // Every room's record, and whether the room ID counter exists: a missing
+  // counter means Redis lost its data (restarted without persistence).
+  struct Registry {
+    std::vector<ClusterRoomRecord> rooms;
+    bool counter_present = false;
+  };
+  using LoadCallback = absl::AnyInvocable<void(absl::StatusOr<Registry>)>;
   absl::Status LoadAll(LoadCallback done);
+  // Puts back rooms a node still has after Redis lost its data: each whose
+  // name is free again is registered under its old ID (with a created
+  // event), and the ID counter is raised above every ID given, so IDs are
+  // never handed out twice. Fire and forget.
+  void Restore(const std::vector<std::pair<std::string, ClusterRoomRecord>>& folded_and_rooms);
   // The newest `limit` messages of a room's stream, oldest first (empty for
   // a room without messages): what a node needs to serve a join when it
   // starts following the room.

@@ -296,6 +296,7 @@ void RedisLink::OnReply(redisAsyncContext* ac, void* reply, void* privdata) {
   }
   ReplyCallback done = std::move(pending->done);
   delete pending;
+  if (self->destroying_ && self->drop_pending_on_destroy_) return;
   if (done) done(static_cast<redisReply*>(reply));
 }
 

@@ -86,6 +86,11 @@ class RedisLink : public EventLoop::Handler {
   // replies are not timed. `privdata` must outlive the link.
   absl::Status SubscribeModeCommand(const std::vector<std::string>& args, redisCallbackFn* fn, void* privdata);
 
+  // From now on, destroying the link drops the callbacks still pending
+  // instead of running them with a null reply: for an owner shutting down
+  // whose callbacks would reach objects already gone.
+  void DropPendingOnDestroy() { drop_pending_on_destroy_ = true; }
+
   RedisLinkState state() const { return state_; }
   bool up() const { return state_ == RedisLinkState::kUp; }
   // Successful connections so far (1 after the first connect).
@@ -139,6 +144,7 @@ class RedisLink : public EventLoop::Handler {
   // kDown, not one per retry.
   RedisLinkState reported_ = RedisLinkState::kConnecting;
   bool started_ = false;
+  bool drop_pending_on_destroy_ = false;
   bool destroying_ = false;
   // The context is being freed (hiredis is failing the pending callbacks):
   // no new commands, even from inside those callbacks.

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -421,6 +422,81 @@ TEST_F(ClusterNodesTest, WhileRedisIsWedgedSendsAreRefusedConnectionsStayAndSeqs
   ASSERT_EQ(got.size(), ok.last_seq() - 1);
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].seq(), i + 2);
   EXPECT_EQ(got.back().text(), "after");
+}
+
+// A node whose command connection drops and comes back (a blip, or a
+// reply overdue) reconciles its members with Redis: nobody on any node sees
+// its members leave and join again.
+TEST_F(ClusterNodesTest, ACommandConnectionBlipAnnouncesNoLeavesOrJoins) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  Member a(p1, "alice"), b(p2, "bob");
+  ASSERT_EQ(a.Create("steady").status(), v1::SUCCESS);
+  ASSERT_NE(a.Join("steady").room_id(), 0u);
+  ASSERT_NE(b.Join("steady").room_id(), 0u);
+  ASSERT_TRUE(a.WaitFor([](const v1::ServerFrame& f) { return f.has_member_joined(); }).has_value());
+  // Cut every node's command connection (not the subscribers').
+  ASSERT_EQ(std::system(absl::StrCat("redis-cli -p ", redis_.port(), " CLIENT KILL TYPE normal > /dev/null").c_str()),
+            0);
+  v1::ClientFrame post = Frame();
+  post.set_room_id(b.room_id());
+  post.mutable_post_message()->set_text("still here");
+  ASSERT_EQ(b.CallUntilOk(post).status(), v1::SUCCESS);
+  std::vector<v1::ServerFrame> other;
+  ASSERT_EQ(a.Messages(1, &other).size(), 1u);
+  // A Ping round trip after the message: presence sent by the reconnect
+  // would have come before it.
+  v1::ClientFrame ping = Frame();
+  ping.mutable_ping()->set_nonce(9);
+  a.client().Send(ping);
+  a.WaitFor([&](const v1::ServerFrame& f) {
+    if (!f.has_pong()) other.push_back(f);
+    return f.has_pong();
+  });
+  for (const v1::ServerFrame& f : other) {
+    EXPECT_FALSE(f.has_member_left() || f.has_member_joined()) << f.ShortDebugString();
+  }
+}
+
+// A Redis restarted without persistence comes back empty: the nodes put
+// back the rooms they have, under their IDs, and numbering continues above
+// what their members saw; new rooms get new IDs.
+TEST_F(ClusterNodesTest, AfterRedisLosesItsDataTheNodesPutTheirRoomsBack) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  Member a(p1, "alice"), b(p2, "bob");
+  ASSERT_EQ(a.Create("keep").status(), v1::SUCCESS);
+  const uint64_t room = a.Join("keep").room_id();
+  ASSERT_EQ(b.Join("keep").room_id(), room);
+  for (int i = 0; i < 3; ++i) a.Send(absl::StrCat("before ", i));
+  ExpectGapless(b.Messages(3), 3, "bob");
+  ExpectGapless(a.Messages(3), 3, "alice");  // acknowledged: alice's node has seen them
+  const uint16_t port = redis_.port();
+  redis_.Kill();
+  ASSERT_TRUE(redis_.StartOn(port).ok());
+  // The room is still there for both (no RoomClosed), and a post goes in
+  // once the nodes are back, numbered after what they had seen.
+  v1::ClientFrame post = Frame();
+  post.set_room_id(room);
+  post.mutable_post_message()->set_text("after");
+  v1::Reply ok = a.CallUntilOk(post);
+  ASSERT_EQ(ok.status(), v1::SUCCESS) << ok.message();
+  EXPECT_EQ(ok.last_seq(), 4u);
+  std::vector<v1::ServerFrame> other;
+  std::vector<v1::ChatMessage> got = b.Messages(1, &other);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].seq(), 4u);
+  for (const v1::ServerFrame& f : other) EXPECT_FALSE(f.has_room_closed()) << f.ShortDebugString();
+  std::vector<v1::ServerFrame> other_a;
+  a.Messages(1, &other_a);
+  for (const v1::ServerFrame& f : other_a) EXPECT_FALSE(f.has_room_closed()) << f.ShortDebugString();
+  v1::ClientFrame list = Frame();
+  list.mutable_list_rooms();
+  v1::Reply rooms = b.Call(list);
+  ASSERT_EQ(rooms.rooms_size(), 1);
+  EXPECT_EQ(rooms.rooms(0).room_id(), room);
+  // A new room does not take the old ID.
+  v1::Reply fresh = b.Create("fresh");
+  ASSERT_EQ(fresh.status(), v1::SUCCESS);
+  EXPECT_GT(fresh.room_id(), room);
 }
 
 TEST_F(ClusterNodesTest, ANodeStoppedForSecondsDoesNotStallTheOthersAndCatchesUpAfter) {
