@@ -39,7 +39,7 @@ for t in "${targets[@]}"; do
   echo "=== fuzz $t for ${seconds}s"
   log="$build_dir/fuzz-$t.log"
   if ! "$build_dir/tests/fuzz/${t}_fuzzer" "$work" "tests/fuzz/corpus/$t" \
-    -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$build_dir/artifacts/${t}-" >"$log" 2>&1; then
     tail -n 80 "$log" >&2
     echo "fuzz: $t FAILED; crashing input in $build_dir/artifacts/ (full log $log)" >&2

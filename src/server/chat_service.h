@@ -90,6 +90,8 @@ class ChatService {
   // The password hasher's completion fd and its follow-up (Register/Login).
   int password_fd() const { return hasher_.completion_fd(); }
   void OnPasswordResults(absl::Time now);
+  // Register/Login jobs with the hasher whose answers are not taken yet.
+  size_t password_jobs_outstanding() const { return hasher_.outstanding(); }
   // Periodic upkeep (the server's sweep): Gaps owed to members whose output
   // drained, and the dedupe window.
   void Sweep(absl::Time now);
