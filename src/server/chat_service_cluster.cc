@@ -352,7 +352,7 @@ void ChatService::ClusterAccept(Room* room, Connection* sender, const v1::Client
   req.seq_floor = room->last_seq();
   req.require_registered = true;
   const uint64_t conn_id = sender->id(), room_id = room->id();
-  absl::Status st = cluster_->publisher().Publish(req, [this, conn_id, room_id, f, post](
+  absl::Status st = cluster_->publisher().Publish(std::move(req), [this, conn_id, room_id, f, post](
                                                             absl::StatusOr<PublishResult> r) {
     Connection* c = FindConnection(conn_id);
     if (c == nullptr) return;

@@ -1,5 +1,8 @@
 #include "src/server/cluster_message.h"
 
+#include <utility>
+
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/server/cluster_fields.h"
@@ -8,8 +11,33 @@ namespace muxchat::server {
 namespace {
 
 constexpr absl::string_view kPayloadTag = "m1;";
+constexpr absl::string_view kBatchTag = "mb1;";
+
 std::string RoomTag(absl::string_view prefix, uint64_t room_id) {
   return absl::StrCat(prefix, ":{room:", room_id, "}:");
+}
+
+void AppendMessageFields(std::string* out, const ClusterMessage& m) {
+  AppendField(out, absl::StrCat(m.seq));
+  AppendField(out, absl::StrCat(m.timestamp_unix_micros));
+  AppendField(out, m.sender);
+  AppendField(out, absl::StrCat(m.sender_account_id));
+  AppendField(out, absl::StrCat(m.client_msg_id));
+  AppendField(out, m.text);
+}
+
+// One message's six fields off the front of *in.
+absl::Status TakeMessageFields(absl::string_view* in, uint64_t room_id, ClusterMessage* m) {
+  m->room_id = room_id;
+  absl::string_view sender, text;
+  if (!TakeNumber(in, &m->seq) || !TakeNumber(in, &m->timestamp_unix_micros) || !TakeField(in, &sender) ||
+      !TakeNumber(in, &m->sender_account_id) || !TakeNumber(in, &m->client_msg_id) || !TakeField(in, &text)) {
+    return absl::InvalidArgumentError("cluster message: malformed field");
+  }
+  if (m->seq == 0) return absl::InvalidArgumentError("cluster message: seq 0");
+  m->sender = std::string(sender);
+  m->text = std::string(text);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -36,12 +64,7 @@ absl::StatusOr<uint64_t> ParseRoomChannel(absl::string_view prefix, absl::string
 
 std::string EncodeClusterMessage(const ClusterMessage& m) {
   std::string out(kPayloadTag);
-  AppendField(&out, absl::StrCat(m.seq));
-  AppendField(&out, absl::StrCat(m.timestamp_unix_micros));
-  AppendField(&out, m.sender);
-  AppendField(&out, absl::StrCat(m.sender_account_id));
-  AppendField(&out, absl::StrCat(m.client_msg_id));
-  AppendField(&out, m.text);
+  AppendMessageFields(&out, m);
   return out;
 }
 
@@ -51,17 +74,43 @@ absl::StatusOr<ClusterMessage> DecodeClusterMessage(uint64_t room_id, absl::stri
   }
   absl::string_view in = payload.substr(kPayloadTag.size());
   ClusterMessage m;
-  m.room_id = room_id;
-  absl::string_view sender, text;
-  if (!TakeNumber(&in, &m.seq) || !TakeNumber(&in, &m.timestamp_unix_micros) || !TakeField(&in, &sender) ||
-      !TakeNumber(&in, &m.sender_account_id) || !TakeNumber(&in, &m.client_msg_id) || !TakeField(&in, &text)) {
-    return absl::InvalidArgumentError("cluster message: malformed field");
-  }
+  if (absl::Status st = TakeMessageFields(&in, room_id, &m); !st.ok()) return st;
   if (!in.empty()) return absl::InvalidArgumentError("cluster message: bytes after the last field");
-  if (m.seq == 0) return absl::InvalidArgumentError("cluster message: seq 0");
-  m.sender = std::string(sender);
-  m.text = std::string(text);
   return m;
+}
+
+std::string EncodeClusterPayload(const std::vector<ClusterMessage>& messages) {
+  if (messages.size() == 1) return EncodeClusterMessage(messages[0]);
+  std::string out(kBatchTag);
+  AppendField(&out, absl::StrCat(messages.size()));
+  for (const ClusterMessage& m : messages) AppendMessageFields(&out, m);
+  return out;
+}
+
+absl::StatusOr<std::vector<ClusterMessage>> DecodeClusterPayload(uint64_t room_id, absl::string_view payload) {
+  std::vector<ClusterMessage> out;
+  if (payload.substr(0, kPayloadTag.size()) == kPayloadTag) {
+    absl::StatusOr<ClusterMessage> m = DecodeClusterMessage(room_id, payload);
+    if (!m.ok()) return m.status();
+    out.push_back(std::move(*m));
+    return out;
+  }
+  if (payload.substr(0, kBatchTag.size()) != kBatchTag) {
+    return absl::InvalidArgumentError("cluster message: unknown format tag");
+  }
+  absl::string_view in = payload.substr(kBatchTag.size());
+  uint64_t count = 0;
+  if (!TakeNumber(&in, &count) || count == 0) return absl::InvalidArgumentError("cluster batch: bad count");
+  // Not reserved by the count: it is not trusted until the messages are there.
+  while (!in.empty()) {
+    ClusterMessage m;
+    if (absl::Status st = TakeMessageFields(&in, room_id, &m); !st.ok()) return st;
+    if (!out.empty() && m.seq <= out.back().seq) return absl::InvalidArgumentError("cluster batch: seqs not ascending");
+    out.push_back(std::move(m));
+    if (out.size() > count) return absl::InvalidArgumentError("cluster batch: more messages than its count");
+  }
+  if (out.size() != count) return absl::InvalidArgumentError("cluster batch: fewer messages than its count");
+  return out;
 }
 
 }  // namespace muxchat::server

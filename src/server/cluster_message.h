@@ -10,14 +10,21 @@
 //   <prefix>:{room:R}:dd:<scope>:<client_msg_id>   "<seq>:<ts>" for resends
 //   <prefix>:{room:R}:ch          the pub/sub channel (not a key)
 //
-// Channel payload, "m1;" then six fields, each "<decimal length>:<bytes>":
-//   seq, timestamp (unix micros), sender, sender_account_id, client_msg_id, text
-// (decimal numbers as text; the text is last and may hold any byte).
+// Channel payload, one of two forms (ClusterPublisher's script writes them):
+//   "m1;" then six fields, each "<decimal length>:<bytes>":
+//     seq, timestamp (unix micros), sender, sender_account_id, client_msg_id, text
+//   (decimal numbers as text; the text is last and may hold any byte) — one
+//   message, the only form nodes before batching read;
+//   "mb1;" then the count as a field, then each message's six fields as in
+//   "m1;", seqs ascending — the messages one script call stored, in order.
+// A script call that stores one message publishes "m1;", so a node that only
+// reads "m1;" still follows a room whose publishes are not batched.
 #ifndef MUXCHAT_SERVER_CLUSTER_MESSAGE_H_
 #define MUXCHAT_SERVER_CLUSTER_MESSAGE_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -55,6 +62,14 @@ absl::StatusOr<uint64_t> ParseRoomChannel(absl::string_view prefix, absl::string
 std::string EncodeClusterMessage(const ClusterMessage& m);
 // kInvalidArgument for anything but exactly the six fields of "m1;".
 absl::StatusOr<ClusterMessage> DecodeClusterMessage(uint64_t room_id, absl::string_view payload);
+
+// The payload the script publishes for `messages` (seqs ascending, at least
+// one): "m1;" for one, "mb1;" for more. For tests and tools.
+std::string EncodeClusterPayload(const std::vector<ClusterMessage>& messages);
+// Either form, its messages in order. kInvalidArgument (and `out` unchanged)
+// for anything else: an unknown tag, a malformed field, a count that is 0 or
+// does not match, seqs not ascending, bytes after the last message.
+absl::StatusOr<std::vector<ClusterMessage>> DecodeClusterPayload(uint64_t room_id, absl::string_view payload);
 
 }  // namespace muxchat::server
 

@@ -57,7 +57,7 @@ ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string no
   });
 }
 
-ClusterNode::~ClusterNode() { publisher_.mutable_link()->DropPendingOnDestroy(); }
+ClusterNode::~ClusterNode() { publisher_.DropPendingOnDestroy(); }
 
 bool ClusterNode::ValidNodeName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;

@@ -14,70 +14,79 @@
 namespace muxchat::server {
 namespace {
 
-// KEYS[1] the room's seq counter, KEYS[2] its stream, KEYS[3] (only with a
-// client_msg_id) the dedupe key.
-// ARGV: channel, maxlen, sender, sender_account_id, client_msg_id, text,
-//       seq floor, dedupe TTL in seconds, and optionally the room registry
-//       hash and the room ID: then a room no longer in it (deleted while
-//       the publish was on its way) gets {0, 0, 2} and nothing is written.
-// Returns {seq, timestamp micros, 1 if a resend else 0}, numbers as strings
-// (Lua numbers are doubles; text keeps them exact).
-// Everything the script writes (counter, stream, dedupe key, publish) happens
-// in one atomic step: no other client's command runs in between, so the seq
-// order, the stream order and the channel order are the same for every node.
-constexpr char kPublishScript[] = R"lua(-- muxchat publish v1
-if ARGV[9] and redis.call('HEXISTS', ARGV[9], ARGV[10]) == 0 then return {'0', '0', 2} end
-local dd = KEYS[3]
-if dd then
-  local prev = redis.call('GET', dd)
-  if prev then
-    local s, t = string.match(prev, '^(%d+):(%d+)$')
-    return {s, t, 1}
-  end
-end
-local seq
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  seq = redis.call('INCR', KEYS[1])
-else
-  -- The counter is gone (Redis restarted without persistence, or evicted
-  -- it): continue above the stream's tail and the caller's floor.
-  seq = tonumber(ARGV[7])
-  local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-  if tail[1] then
-    local t = tonumber(string.match(tail[1][1], '^(%d+)-'))
-    if t > seq then seq = t end
-  end
-  seq = seq + 1
-  redis.call('SET', KEYS[1], string.format('%d', seq))
-end
-local s = string.format('%d', seq)
+// One call stores a batch of one room's messages, in order.
+// KEYS[1] the room's seq counter, KEYS[2] its stream, KEYS[3...] the dedupe
+// keys of the messages that have a client_msg_id.
+// ARGV[1] channel, [2] maxlen, [3] seq floor, [4] dedupe TTL in seconds,
+// [5] the room registry hash ('' if no message requires the room
+// registered), [6] the room ID, [7] the message count n; then six per
+// message: sender, sender_account_id, client_msg_id, text, the index of its
+// dedupe key in KEYS (0: none), '1' if it requires the room registered.
+// Returns three elements per message, in order: {seq, timestamp micros,
+// kind}, kind 0 stored, 1 a resend (seq and timestamp the original's), 2 the
+// room is not in the registry (deleted while the publish was on its way:
+// nothing written). Numbers as strings (Lua numbers are doubles; text keeps
+// them exact).
+// Per stored message: XADD, then the counter, then its dedupe key, so that
+// a command failing part way (Redis does not roll scripts back) leaves the
+// counter at the stream's last entry. One PUBLISH at the end carries every
+// stored message ("m1;" for one, "mb1;" for more: cluster_message.h).
+// Everything happens in one atomic step: no other client's command runs in
+// between, so the seq order, the stream order and the channel order are the
+// same for every node.
+constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v2
+local n = tonumber(ARGV[7])
+local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
 local now = redis.call('TIME')
 local ts = now[1] .. string.format('%06d', tonumber(now[2]))
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
-           'seq', s, 'ts', ts, 'sender', ARGV[3], 'sender_account_id', ARGV[4],
-           'client_msg_id', ARGV[5], 'text', ARGV[6])
 local function f(v) return string.len(v) .. ':' .. v end
-redis.call('PUBLISH', ARGV[1],
-           'm1;' .. f(s) .. f(ts) .. f(ARGV[3]) .. f(ARGV[4]) .. f(ARGV[5]) .. f(ARGV[6]))
-if dd then redis.call('SET', dd, s .. ':' .. ts, 'EX', ARGV[8]) end
-return {s, ts, 0}
+local out, body, stored, seq = {}, {}, 0, nil
+for i = 0, n - 1 do
+  local a = 8 + i * 6
+  local ki = tonumber(ARGV[a + 4])
+  local s, t, kind = '0', '0', 2
+  if registered or ARGV[a + 5] ~= '1' then
+    local prev = ki > 0 and redis.call('GET', KEYS[ki])
+    local ps, pt
+    if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
+    if ps then
+      s, t, kind = ps, pt, 1
+    else
+      if not seq then
+        seq = tonumber(redis.call('GET', KEYS[1]) or '')
+        if not seq then
+          -- The counter is gone (Redis restarted without persistence, or
+          -- evicted it): continue above the stream's tail and the floor.
+          seq = tonumber(ARGV[3])
+          local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+          if tail[1] then
+            local last = tonumber(string.match(tail[1][1], '^(%d+)-'))
+            if last > seq then seq = last end
+          end
+        end
+      end
+      seq = seq + 1
+      s, t, kind = string.format('%d', seq), ts, 0
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
+                 'seq', s, 'ts', ts, 'sender', ARGV[a], 'sender_account_id', ARGV[a + 1],
+                 'client_msg_id', ARGV[a + 2], 'text', ARGV[a + 3])
+      redis.call('SET', KEYS[1], s)
+      if ki > 0 then redis.call('SET', KEYS[ki], s .. ':' .. ts, 'EX', ARGV[4]) end
+      stored = stored + 1
+      body[stored] = f(s) .. f(ts) .. f(ARGV[a]) .. f(ARGV[a + 1]) .. f(ARGV[a + 2]) .. f(ARGV[a + 3])
+    end
+  end
+  out[#out + 1] = s
+  out[#out + 1] = t
+  out[#out + 1] = kind
+end
+if stored == 1 then
+  redis.call('PUBLISH', ARGV[1], 'm1;' .. body[1])
+elseif stored > 1 then
+  redis.call('PUBLISH', ARGV[1], 'mb1;' .. f(string.format('%d', stored)) .. table.concat(body))
+end
+return out
 )lua";
-
-
-absl::StatusOr<PublishResult> ParsePublishReply(const redisReply* reply) {
-  if (absl::Status st = ReplyError(reply, "publish"); !st.ok()) return st;
-  PublishResult r;
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || !IsStringReply(reply->element[0]) ||
-      !IsStringReply(reply->element[1]) || reply->element[2]->type != REDIS_REPLY_INTEGER ||
-      !absl::SimpleAtoi(ReplyText(reply->element[0]), &r.seq) ||
-      !absl::SimpleAtoi(ReplyText(reply->element[1]), &r.timestamp_unix_micros)) {
-    return absl::InternalError("publish: unexpected reply from the script");
-  }
-  if (reply->element[2]->integer == 2) return absl::NotFoundError("the room was deleted");
-  if (r.seq == 0) return absl::InternalError("publish: unexpected reply from the script");
-  r.duplicate = reply->element[2]->integer != 0;
-  return r;
-}
 
 }  // namespace
 
@@ -97,8 +106,29 @@ std::string ClusterPublisher::ScriptSha1() {
 }
 
 ClusterPublisher::ClusterPublisher(EventLoop* loop, ClusterOptions options)
-    : options_(std::move(options)), sha1_(ScriptSha1()), link_(loop, options_.redis) {
+    : loop_(loop), options_(std::move(options)), sha1_(ScriptSha1()), link_(loop, options_.redis) {
   link_.SetStatusCallback([this](RedisLinkState state, const absl::Status& why) { OnLinkStatus(state, why); });
+  // Any other command on the link (a read, the room registry, presence)
+  // first sends what is queued, so it cannot overtake an earlier publish.
+  link_.SetBeforeCommand([this] {
+    if (!sending_setup_ && link_.Ready().ok()) Flush();
+  });
+}
+
+ClusterPublisher::~ClusterPublisher() {
+  if (flush_timer_ != 0) loop_->Cancel(flush_timer_);
+  std::vector<Batch> left = std::move(batches_);
+  batches_.clear();
+  open_batch_.clear();
+  if (drop_pending_) return;
+  for (Batch& b : left) {
+    for (Pending& p : b.items) p.done(absl::UnavailableError("publish: shutting down before it was sent"));
+  }
+}
+
+void ClusterPublisher::DropPendingOnDestroy() {
+  drop_pending_ = true;
+  link_.DropPendingOnDestroy();
 }
 
 void ClusterPublisher::OnLinkStatus(RedisLinkState state, const absl::Status& why) {
@@ -106,39 +136,109 @@ void ClusterPublisher::OnLinkStatus(RedisLinkState state, const absl::Status& wh
     // First on the new connection, so every EVALSHA after it finds the
     // script (Redis runs one connection's commands in order). A Redis that
     // restarted has an empty script cache; SCRIPT LOAD is cheap when not.
+    sending_setup_ = true;
     (void)link_.Command({"SCRIPT", "LOAD", kPublishScript}, [](redisReply*) {});
+    sending_setup_ = false;
   }
   if (status_cb_) status_cb_(state, why);
 }
 
-absl::Status ClusterPublisher::Publish(const PublishRequest& request, PublishCallback done) {
+absl::Status ClusterPublisher::Publish(PublishRequest request, PublishCallback done) {
   if (request.room_id == 0) return absl::InvalidArgumentError("publish: room 0");
   if (request.client_msg_id != 0 && (request.dedupe_scope.empty() || absl::StrContains(request.dedupe_scope, ':'))) {
     return absl::InvalidArgumentError("publish: a client_msg_id needs a dedupe scope without ':'");
   }
-  const std::string& p = options_.key_prefix;
-  std::vector<std::string> args = {
-      "EVALSHA", sha1_, request.client_msg_id != 0 ? "3" : "2", RoomSeqKey(p, request.room_id),
-      RoomLogKey(p, request.room_id)};
-  if (request.client_msg_id != 0) {
-    args.push_back(DedupeKey(p, request.room_id, request.dedupe_scope, request.client_msg_id));
+  if (absl::Status st = link_.Ready(); !st.ok()) return st;
+  const uint64_t room_id = request.room_id;
+  const size_t bytes = request.sender.size() + request.text.size();
+  auto open = open_batch_.find(room_id);
+  Batch* batch = open == open_batch_.end() ? nullptr : &batches_[open->second];
+  if (batch == nullptr || batch->items.size() >= kMaxBatchMessages || batch->bytes + bytes > kMaxBatchBytes) {
+    open_batch_[room_id] = batches_.size();
+    batches_.push_back(Batch{room_id, {}, 0});
+    batch = &batches_.back();
   }
-  args.push_back(RoomChannel(p, request.room_id));
-  args.push_back(absl::StrCat(options_.stream_maxlen));
-  args.push_back(request.sender);
-  args.push_back(absl::StrCat(request.sender_account_id));
-  args.push_back(absl::StrCat(request.client_msg_id));
-  args.push_back(request.text);
-  args.push_back(absl::StrCat(request.seq_floor));
-  args.push_back(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options_.dedupe_ttl))));
-  if (request.require_registered) {
-    args.push_back(absl::StrCat(p, ":rooms:data"));
-    args.push_back(absl::StrCat(request.room_id));
+  batch->items.push_back(Pending{std::move(request), std::move(done)});
+  batch->bytes += bytes;
+  // Due at once, so it runs after this turn's events (EventLoop runs due
+  // timers after dispatching them): every publish the turn's input asked
+  // for is queued by then.
+  if (flush_timer_ == 0) {
+    flush_timer_ = loop_->RunAt(loop_->now(), [this](absl::Time) {
+      flush_timer_ = 0;
+      Flush();
+    });
   }
-  return Send(false, std::move(args), std::move(done));
+  return absl::OkStatus();
 }
 
-absl::Status ClusterPublisher::Send(bool full_script, std::vector<std::string> args, PublishCallback done) {
+void ClusterPublisher::Flush() {
+  if (flush_timer_ != 0) {
+    loop_->Cancel(flush_timer_);
+    flush_timer_ = 0;
+  }
+  if (batches_.empty()) return;
+  // Taken out first: sending runs the link's before-command hook (which
+  // then finds nothing), and callbacks may queue new publishes.
+  std::vector<Batch> batches = std::move(batches_);
+  batches_.clear();
+  open_batch_.clear();
+  for (Batch& b : batches) SendBatch(std::move(b));
+}
+
+void ClusterPublisher::SendBatch(Batch batch) {
+  const std::string& p = options_.key_prefix;
+  const uint64_t room_id = batch.room_id;
+  const size_t n = batch.items.size();
+  std::vector<std::string> keys = {RoomSeqKey(p, room_id), RoomLogKey(p, room_id)};
+  std::vector<std::string> per_message;
+  per_message.reserve(6 * n);
+  uint64_t floor = 0;
+  bool check_registered = false;
+  auto done = std::make_shared<Callbacks>();
+  done->reserve(n);
+  for (Pending& item : batch.items) {
+    PublishRequest& r = item.request;
+    floor = std::max(floor, r.seq_floor);
+    check_registered = check_registered || r.require_registered;
+    size_t key_index = 0;  // Lua's KEYS are 1-based; 0 = no dedupe key
+    if (r.client_msg_id != 0) {
+      keys.push_back(DedupeKey(p, room_id, r.dedupe_scope, r.client_msg_id));
+      key_index = keys.size();
+    }
+    per_message.push_back(std::move(r.sender));
+    per_message.push_back(absl::StrCat(r.sender_account_id));
+    per_message.push_back(absl::StrCat(r.client_msg_id));
+    per_message.push_back(std::move(r.text));
+    per_message.push_back(absl::StrCat(key_index));
+    per_message.push_back(r.require_registered ? "1" : "0");
+    done->push_back(std::move(item.done));
+  }
+  std::vector<std::string> args;
+  args.reserve(3 + keys.size() + 7 + per_message.size());
+  args.push_back("EVALSHA");
+  args.push_back(sha1_);
+  args.push_back(absl::StrCat(keys.size()));
+  for (std::string& k : keys) args.push_back(std::move(k));
+  args.push_back(RoomChannel(p, room_id));
+  args.push_back(absl::StrCat(options_.stream_maxlen));
+  args.push_back(absl::StrCat(floor));
+  args.push_back(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options_.dedupe_ttl))));
+  args.push_back(check_registered ? absl::StrCat(p, ":rooms:data") : "");
+  args.push_back(absl::StrCat(room_id));
+  args.push_back(absl::StrCat(n));
+  for (std::string& a : per_message) args.push_back(std::move(a));
+  ++script_calls_;
+  batched_messages_ += n;
+  if (absl::Status st = Send(false, std::move(args), done); !st.ok()) {
+    // Not sent (the link went down since these were queued): none of them
+    // is in the room.
+    for (PublishCallback& d : *done) d(st);
+  }
+}
+
+absl::Status ClusterPublisher::Send(bool full_script, std::vector<std::string> args,
+                                    std::shared_ptr<Callbacks> done) {
   if (full_script) {
     args[0] = "EVAL";
     args[1] = kPublishScript;
@@ -147,22 +247,44 @@ absl::Status ClusterPublisher::Send(bool full_script, std::vector<std::string> a
   // (SCRIPT FLUSH by an operator): one extra round trip, then EVALSHA again
   // after the next SCRIPT LOAD.
   std::vector<std::string> retry_args = full_script ? std::vector<std::string>() : args;
-  return link_.Command(args, [this, full_script, retry_args = std::move(retry_args),
-                              done = std::move(done)](redisReply* reply) mutable {
+  return link_.Command(args, [this, full_script, retry_args = std::move(retry_args), done](redisReply* reply) mutable {
     if (!full_script && reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
         absl::StartsWith(ReplyText(reply), "NOSCRIPT")) {
       (void)link_.Command({"SCRIPT", "LOAD", kPublishScript}, [](redisReply*) {});
-      PublishCallback again = std::move(done);
-      // On failure the callback was moved into the lambda that was dropped:
-      // report through a fresh path instead.
-      auto shared = std::make_shared<PublishCallback>(std::move(again));
-      absl::Status st = Send(true, std::move(retry_args),
-                             [shared](absl::StatusOr<PublishResult> r) { (*shared)(std::move(r)); });
-      if (!st.ok()) (*shared)(st);
+      if (absl::Status st = Send(true, std::move(retry_args), done); !st.ok()) {
+        for (PublishCallback& d : *done) d(st);
+      }
       return;
     }
-    done(ParsePublishReply(reply));
+    Complete(reply, *done);
   });
+}
+
+void ClusterPublisher::Complete(const redisReply* reply, Callbacks& done) {
+  if (absl::Status st = ReplyError(reply, "publish"); !st.ok()) {
+    for (PublishCallback& d : done) d(st);
+    return;
+  }
+  const absl::Status bad = absl::InternalError("publish: unexpected reply from the script");
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 * done.size()) {
+    for (PublishCallback& d : done) d(bad);
+    return;
+  }
+  for (size_t i = 0; i < done.size(); ++i) {
+    const redisReply* const* e = reply->element + 3 * i;
+    PublishResult r;
+    if (!IsStringReply(e[0]) || !IsStringReply(e[1]) || e[2]->type != REDIS_REPLY_INTEGER ||
+        !absl::SimpleAtoi(ReplyText(e[0]), &r.seq) || !absl::SimpleAtoi(ReplyText(e[1]), &r.timestamp_unix_micros)) {
+      done[i](bad);
+    } else if (e[2]->integer == 2) {
+      done[i](absl::NotFoundError("the room was deleted"));
+    } else if (r.seq == 0) {
+      done[i](bad);
+    } else {
+      r.duplicate = e[2]->integer != 0;
+      done[i](r);
+    }
+  }
 }
 
 absl::Status ClusterPublisher::ReadAfter(uint64_t room_id, uint64_t after_seq, uint32_t limit, ReadCallback done) {

@@ -1,21 +1,27 @@
-// The write side of a room shared through Redis (docs/SCALING.md, draft; not
-// yet wired into muxchatd). One atomic Redis step per message, a Lua script
-// run with EVALSHA: dedupe by client_msg_id, take the room's next seq, append
-// to the room's stream (trimmed to about `stream_maxlen`) and publish to the
-// room's channel. Every node's subscribers therefore see one order per room,
-// and a message is acknowledged only after that step. Also reads the stream
-// for history and resume. Owns its own RedisLink.
+// The write side of a room shared through Redis (docs/SCALING.md §3). One
+// atomic Redis step per room per loop turn, a Lua script run with EVALSHA:
+// for each message of the turn, in order, dedupe by client_msg_id, take the
+// room's next seq and append to the room's stream (trimmed to about
+// `stream_maxlen`); then one PUBLISH of all the new messages to the room's
+// channel. Every node's subscribers therefore see one order per room, and a
+// message is acknowledged only after that step. Also reads the stream for
+// history and resume. Owns its own RedisLink.
+// Batching: Publish queues; a room's publishes are sent as one script call
+// (at most kMaxBatchMessages / kMaxBatchBytes) at the end of the loop turn,
+// or earlier, just before any other command on the link (its order is kept).
 // Single-threaded: methods and callbacks run on the loop's thread; the loop
 // must outlive the publisher, and the publisher must not be destroyed inside
 // one of its callbacks. Destroying it runs the callbacks still pending, with
-// kUnavailable.
+// kUnavailable (unless DropPendingOnDestroy).
 #ifndef MUXCHAT_SERVER_CLUSTER_PUBLISHER_H_
 #define MUXCHAT_SERVER_CLUSTER_PUBLISHER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -69,11 +75,21 @@ class ClusterPublisher {
   using PublishCallback = absl::AnyInvocable<void(absl::StatusOr<PublishResult>)>;
   using ReadCallback = absl::AnyInvocable<void(absl::StatusOr<std::vector<ClusterMessage>>)>;
 
+  // One script call stores at most this many messages and, past the first,
+  // this many bytes of sender and text; more of a room's publishes in one
+  // turn go in further calls, in order. Redis runs nothing else while a
+  // script runs: at the ~5-10 µs of Redis CPU a message costs (§7 of
+  // docs/SCALING.md), 256 keep one call near 2 ms, and 512 KiB keep the one
+  // PUBLISH well inside Redis's pub/sub output-buffer limits (8 MB soft).
+  static constexpr size_t kMaxBatchMessages = 256;
+  static constexpr size_t kMaxBatchBytes = 512 * 1024;
+
   // The Lua source of the publish step, and its SHA-1 as EVALSHA takes it.
   static const char* Script();
   static std::string ScriptSha1();
 
   ClusterPublisher(EventLoop* loop, ClusterOptions options);
+  ~ClusterPublisher();
   ClusterPublisher(const ClusterPublisher&) = delete;
   ClusterPublisher& operator=(const ClusterPublisher&) = delete;
 
@@ -87,26 +103,65 @@ class ClusterPublisher {
   // accounts): one connection keeps them in order with the publishes.
   RedisLink* mutable_link() { return &link_; }
 
-  // Runs the publish step. Not OK (kUnavailable while Redis is down,
-  // kInvalidArgument for a bad request): `done` is not called. OK: `done`
-  // runs exactly once, later — kUnavailable if the connection went before
-  // the reply (the message may or may not be in the room), kInternal for an
-  // error from Redis.
-  absl::Status Publish(const PublishRequest& request, PublishCallback done);
+  // Queues the message for this turn's publish step of its room. Not OK
+  // (kUnavailable while Redis is down, kInvalidArgument for a bad request):
+  // `done` is not called. OK: `done` runs exactly once, later, with this
+  // message's own result — kNotFound if it required the room registered and
+  // it is not, kUnavailable if the connection went before the reply (the
+  // message may or may not be in the room; also if it went before the batch
+  // was sent, then it is not), kInternal for an error from Redis (a script
+  // that failed part way may have stored the batch's earlier messages).
+  absl::Status Publish(PublishRequest request, PublishCallback done);
+  // Sends the queued publishes now (also done at the end of the turn).
+  void Flush();
+
+  // From now on, destroying the publisher drops the callbacks still pending
+  // (queued and sent) instead of running them: see RedisLink's.
+  void DropPendingOnDestroy();
+
+  // Script calls sent and messages they carried, since construction.
+  uint64_t script_calls() const { return script_calls_; }
+  uint64_t batched_messages() const { return batched_messages_; }
 
   // The room's stored messages with seq > after_seq, oldest first, at most
   // `limit`. Same contract as Publish.
   absl::Status ReadAfter(uint64_t room_id, uint64_t after_seq, uint32_t limit, ReadCallback done);
 
  private:
-  void OnLinkStatus(RedisLinkState state, const absl::Status& why);
-  // Sends the EVALSHA (or EVAL, after a NOSCRIPT) for `args`.
-  absl::Status Send(bool full_script, std::vector<std::string> args, PublishCallback done);
+  struct Pending {
+    PublishRequest request;
+    PublishCallback done;
+  };
+  // One script call's worth of one room's publishes, in the order asked.
+  struct Batch {
+    uint64_t room_id = 0;
+    std::vector<Pending> items;
+    size_t bytes = 0;
+  };
+  using Callbacks = std::vector<PublishCallback>;
 
+  void OnLinkStatus(RedisLinkState state, const absl::Status& why);
+  void SendBatch(Batch batch);
+  // Sends the EVALSHA (or EVAL, after a NOSCRIPT) for `args`. Not OK: the
+  // callbacks were not run and are still in `done`.
+  absl::Status Send(bool full_script, std::vector<std::string> args, std::shared_ptr<Callbacks> done);
+  // Hands each message its result from the script's reply.
+  static void Complete(const redisReply* reply, Callbacks& done);
+
+  EventLoop* const loop_;
   const ClusterOptions options_;
   const std::string sha1_;
   RedisLink link_;
   RedisLink::StatusCallback status_cb_;
+  // This turn's batches, in the order of their rooms' first publish; the
+  // room's batch still taking messages, by room.
+  std::vector<Batch> batches_;
+  absl::flat_hash_map<uint64_t, size_t> open_batch_;
+  EventLoop::TimerId flush_timer_ = 0;  // 0: none armed
+  bool sending_setup_ = false;          // SCRIPT LOAD on a new connection goes first
+  bool drop_pending_ = false;
+  uint64_t script_calls_ = 0;
+  uint64_t batched_messages_ = 0;
 };
 
 // Parses one XRANGE entry ([id, [field, value, ...]]) of a room's stream.

@@ -118,12 +118,15 @@ void ClusterSubscriber::OnPush(const redisReply* reply) {
       if (on_presence_) on_presence_(*room_id, payload);
       return;
     }
-    absl::StatusOr<ClusterMessage> m = DecodeClusterMessage(*room_id, payload);
-    if (!m.ok()) {
+    // One script call's messages (one, or a batch), in order; delivered in
+    // this same turn, so the node's fan-out writes them to each member
+    // together.
+    absl::StatusOr<std::vector<ClusterMessage>> messages = DecodeClusterPayload(*room_id, payload);
+    if (!messages.ok()) {
       ++malformed_;
       return;
     }
-    on_message_(*m);
+    for (const ClusterMessage& m : *messages) on_message_(m);
   } else if (kind == "subscribe") {
     room.in_flight = false;
     room.subscribed = true;

@@ -2,8 +2,10 @@
 // yet wired into muxchatd): a second Redis connection in subscribe mode. A
 // node subscribes to a room's channel while it has local members (Acquire /
 // Release are refcounted) and hands every message published there, parsed,
-// to one callback, in Redis's order. One message crosses Redis once per
-// node, however many local members the room has.
+// to one callback, in Redis's order (a PUBLISH carrying a batch of messages
+// is handed over one message at a time, in order, in the same turn). One
+// message crosses Redis once per node, however many local members the room
+// has.
 //
 // Delivery is at most once: whatever is published while the subscription is
 // not confirmed (before the first confirmation, or while Redis was down) is

@@ -140,11 +140,21 @@ void RedisLink::Report(RedisLinkState state, const absl::Status& why) {
   if (status_cb_) status_cb_(state, why);
 }
 
-absl::Status RedisLink::Command(const std::vector<std::string>& args, ReplyCallback done) {
+absl::Status RedisLink::Ready() const {
   if (state_ != RedisLinkState::kUp || ac_ == nullptr || closing_) {
     return absl::UnavailableError(absl::StrCat("redis is ", RedisLinkStateName(state_),
                                                last_error_.ok() ? "" : ": ", last_error_.message()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status RedisLink::Command(const std::vector<std::string>& args, ReplyCallback done) {
+  if (before_command_ && !in_before_command_) {
+    in_before_command_ = true;
+    before_command_();
+    in_before_command_ = false;
+  }
+  if (absl::Status st = Ready(); !st.ok()) return st;
   std::vector<const char*> argv;
   std::vector<size_t> lens;
   argv.reserve(args.size());

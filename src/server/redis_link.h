@@ -71,6 +71,12 @@ class RedisLink : public EventLoop::Handler {
   RedisLink& operator=(const RedisLink&) = delete;
 
   void SetStatusCallback(StatusCallback cb) { status_cb_ = std::move(cb); }
+  // Runs at the start of every Command, before that command is queued: an
+  // owner that holds some commands back to send them together
+  // (ClusterPublisher batches a turn's publishes) sends them here, so that
+  // the connection still carries commands in the order they were asked for.
+  // The hook may call Command itself (it is not run again inside).
+  void SetBeforeCommand(absl::AnyInvocable<void()> hook) { before_command_ = std::move(hook); }
 
   // Starts connecting (and reconnecting forever, until destroyed).
   void Start();
@@ -79,6 +85,8 @@ class RedisLink : public EventLoop::Handler {
   // callback is then not called. Otherwise `done` runs exactly once, later,
   // on the loop thread (with null if the link goes down first).
   absl::Status Command(const std::vector<std::string>& args, ReplyCallback done);
+  // OK if Command would send now; otherwise the kUnavailable it would return.
+  absl::Status Ready() const;
 
   // For subscribe mode: hiredis keeps `fn`/`privdata` for the channel and
   // calls them for the confirmation, every message and the unsubscribe
@@ -132,6 +140,8 @@ class RedisLink : public EventLoop::Handler {
   EventLoop* const loop_;
   const RedisLinkOptions options_;
   StatusCallback status_cb_;
+  absl::AnyInvocable<void()> before_command_;
+  bool in_before_command_ = false;
   redisAsyncContext* ac_ = nullptr;
   int fd_ = -1;
   uint32_t interest_ = 0;  // what is registered with the loop for fd_; 0 = not registered
