@@ -1,6 +1,7 @@
 #include "src/server/cluster_message.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -59,6 +60,74 @@ TEST(ClusterMessage, RejectsSeqZero) {
   ClusterMessage m = Sample();
   m.seq = 0;
   EXPECT_FALSE(DecodeClusterMessage(7, EncodeClusterMessage(m)).ok());
+}
+
+std::vector<ClusterMessage> SampleBatch(size_t n) {
+  std::vector<ClusterMessage> v;
+  for (size_t i = 0; i < n; ++i) {
+    ClusterMessage m = Sample();
+    m.seq = 42 + i;
+    m.text += std::to_string(i);
+    v.push_back(m);
+  }
+  return v;
+}
+
+TEST(ClusterPayload, DecodesABatchInOrder) {
+  const std::vector<ClusterMessage> batch = SampleBatch(3);
+  absl::StatusOr<std::vector<ClusterMessage>> back = DecodeClusterPayload(7, EncodeClusterPayload(batch));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, batch);
+}
+
+TEST(ClusterPayload, OneMessageIsTheSingleMessageForm) {
+  // Nodes that only read "m1;" still follow rooms whose calls store one.
+  EXPECT_EQ(EncodeClusterPayload(SampleBatch(1)), EncodeClusterMessage(SampleBatch(1)[0]));
+  absl::StatusOr<std::vector<ClusterMessage>> back = DecodeClusterPayload(7, EncodeClusterMessage(Sample()));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0], Sample());
+}
+
+TEST(ClusterPayload, BatchEncodingIsTheScriptsFormat) {
+  ClusterMessage a;
+  a.seq = 5;
+  a.timestamp_unix_micros = 17;
+  a.sender = "bo";
+  a.text = "hi";
+  ClusterMessage b = a;
+  b.seq = 6;
+  b.text = "yo";
+  // 'mb1;' .. f(count) .. each message's six fields.
+  EXPECT_EQ(EncodeClusterPayload({a, b}), "mb1;1:21:52:172:bo1:01:02:hi1:62:172:bo1:01:02:yo");
+}
+
+TEST(ClusterPayload, RejectsACountThatDoesNotMatch) {
+  std::string p = EncodeClusterPayload(SampleBatch(3));
+  ASSERT_EQ(p.substr(0, 7), "mb1;1:3");
+  p[6] = '4';
+  EXPECT_EQ(DecodeClusterPayload(7, p).status().code(), absl::StatusCode::kInvalidArgument);
+  p[6] = '2';
+  EXPECT_EQ(DecodeClusterPayload(7, p).status().code(), absl::StatusCode::kInvalidArgument);
+  p[6] = '0';
+  EXPECT_EQ(DecodeClusterPayload(7, p).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ClusterPayload, RejectsSeqsThatDoNotAscend) {
+  std::vector<ClusterMessage> batch = SampleBatch(3);
+  batch[2].seq = batch[1].seq;
+  EXPECT_FALSE(DecodeClusterPayload(7, EncodeClusterPayload(batch)).ok());
+}
+
+TEST(ClusterPayload, RejectsATruncatedBatch) {
+  const std::string p = EncodeClusterPayload(SampleBatch(3));
+  EXPECT_FALSE(DecodeClusterPayload(7, p.substr(0, p.size() - 1)).ok());
+  EXPECT_FALSE(DecodeClusterPayload(7, p + "x").ok());
+}
+
+TEST(ClusterPayload, RejectsAnUnknownTag) {
+  EXPECT_FALSE(DecodeClusterPayload(7, "mb2;1:1").ok());
+  EXPECT_FALSE(DecodeClusterPayload(7, "").ok());
 }
 
 TEST(ClusterMessage, KeysOfARoomShareOneHashTag) {

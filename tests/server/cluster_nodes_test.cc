@@ -604,5 +604,87 @@ TEST_F(ClusterNodesTest, AnAccountOfAKilledNodeResumesOnAnotherWithoutLossOrDupl
   EXPECT_EQ(live->chat_message().seq(), 10u);
 }
 
+// A client that pipelines: many sends reach the node in one read, are
+// stored in one script call per turn (ClusterPublisher), and still get one
+// seq each in the order sent, with resends answered by the original seq.
+TEST_F(ClusterNodesTest, APipelinedBurstIsNumberedInItsOrderAndResendsGetTheOriginalSeq) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  Member a(p1, "alice"), b(p2, "bob");
+  ASSERT_EQ(a.Create("burst").status(), v1::SUCCESS);
+  ASSERT_NE(a.Join("burst").room_id(), 0u);
+  ASSERT_NE(b.Join("burst").room_id(), 0u);
+  constexpr int kBurst = 300;  // more than one script call's cap (256)
+  std::vector<v1::ClientFrame> frames;
+  std::map<uint64_t, uint64_t> resend_of;  // request id -> the client_msg_id it repeats
+  for (int i = 1; i <= kBurst; ++i) {
+    v1::ClientFrame f = Frame();
+    f.set_room_id(a.room_id());
+    f.mutable_send_message()->set_text(absl::StrCat("m", i));
+    f.mutable_send_message()->set_client_msg_id(i);
+    frames.push_back(f);
+    if (i == 10 || i == 200) {  // a resend in the same burst, of a message in it
+      v1::ClientFrame again = Frame();
+      again.set_room_id(a.room_id());
+      again.mutable_send_message()->set_text(absl::StrCat("m", i - 5));
+      again.mutable_send_message()->set_client_msg_id(i - 5);
+      resend_of[again.request_id()] = i - 5;
+      frames.push_back(again);
+    }
+  }
+  ASSERT_TRUE(a.client().SendAll(frames));
+  std::vector<v1::ChatMessage> got = b.Messages(kBurst);
+  ExpectGapless(got, kBurst, "bob");
+  for (int i = 0; i < kBurst; ++i) ASSERT_EQ(got[i].text(), absl::StrCat("m", i + 1)) << i;
+  // alice: her own copies, and a Reply naming the original seq per resend.
+  size_t own = 0;
+  std::map<uint64_t, uint64_t> answered;  // client_msg_id -> seq named
+  while (own < static_cast<size_t>(kBurst) || answered.size() < resend_of.size()) {
+    std::optional<v1::ServerFrame> f = a.client().Read();
+    ASSERT_TRUE(f.has_value()) << own << " own copies, " << answered.size() << " resend replies";
+    if (f->has_chat_message()) ++own;
+    auto it = resend_of.find(f->request_id());
+    if (f->has_reply() && it != resend_of.end()) {
+      EXPECT_EQ(f->reply().status(), v1::SUCCESS) << f->reply().message();
+      answered[it->second] = f->reply().last_seq();
+    }
+  }
+  EXPECT_EQ(answered, (std::map<uint64_t, uint64_t>{{5, 5}, {195, 195}}));
+  // Nothing more: the resends took no seq.
+  v1::ClientFrame last = Frame();
+  last.set_room_id(a.room_id());
+  last.mutable_post_message()->set_text("last");
+  EXPECT_EQ(a.Call(last).last_seq(), static_cast<uint64_t>(kBurst) + 1);
+}
+
+// Sends and a delete pipelined by the owner keep their order through Redis:
+// the node's other commands go after the publishes queued before them.
+TEST_F(ClusterNodesTest, SendsThenADeleteInOneWriteAreStoredThenTheRoomCloses) {
+  const uint16_t p1 = StartNode("n1"), p2 = StartNode("n2");
+  Member a(p1, "alice"), b(p2, "bob");
+  ASSERT_EQ(a.Create("brief").status(), v1::SUCCESS);
+  ASSERT_NE(a.Join("brief").room_id(), 0u);
+  ASSERT_NE(b.Join("brief").room_id(), 0u);
+  std::vector<v1::ClientFrame> frames;
+  for (int i = 1; i <= 5; ++i) {
+    v1::ClientFrame f = Frame();
+    f.set_room_id(a.room_id());
+    f.mutable_send_message()->set_text(absl::StrCat("m", i));
+    frames.push_back(f);
+  }
+  v1::ClientFrame del = Frame();
+  del.mutable_delete_room()->set_name("brief");
+  frames.push_back(del);
+  ASSERT_TRUE(a.client().SendAll(frames));
+  std::optional<v1::ServerFrame> deleted = a.client().Await(del.request_id());
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(deleted->reply().status(), v1::SUCCESS) << deleted->reply().message();
+  std::vector<v1::ServerFrame> others;
+  ExpectGapless(b.Messages(5, &others), 5, "bob");
+  bool closed = false;
+  for (const v1::ServerFrame& f : others) closed |= f.has_room_closed();
+  if (!closed) closed = b.WaitFor([](const v1::ServerFrame& f) { return f.has_room_closed(); }).has_value();
+  EXPECT_TRUE(closed);
+}
+
 }  // namespace
 }  // namespace muxchat::server::testing

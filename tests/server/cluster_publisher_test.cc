@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "src/server/cluster_message.h"
 #include "tests/server/redis_process.h"
 
 namespace muxchat::server {
@@ -77,6 +78,67 @@ class ClusterPublisherTest : public ::testing::Test {
                     .ok());
     EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return out.has_value(); }));
     return out.value_or("");
+  }
+
+  // Queues `requests` in one go (one loop turn, as one client read would)
+  // and runs the loop until each has its result, in request order.
+  std::vector<absl::StatusOr<PublishResult>> PublishTurn(const std::vector<PublishRequest>& requests) {
+    std::vector<std::optional<absl::StatusOr<PublishResult>>> out(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+      absl::Status st = publisher_->Publish(requests[i], [&out, i](auto result) { out[i] = std::move(result); });
+      if (!st.ok()) out[i] = st;
+    }
+    EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] {
+      for (const auto& o : out) {
+        if (!o.has_value()) return false;
+      }
+      return true;
+    }));
+    std::vector<absl::StatusOr<PublishResult>> results;
+    for (auto& o : out) results.push_back(o.value_or(absl::DeadlineExceededError("no reply")));
+    return results;
+  }
+
+  // A raw subscriber to a room's channel (what another node hears): every
+  // payload published there, in order.
+  struct ChannelTap {
+    static void OnPush(redisAsyncContext*, void* reply, void* privdata) {
+      auto* tap = static_cast<ChannelTap*>(privdata);
+      const auto* r = static_cast<const redisReply*>(reply);
+      if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
+      const std::string kind(r->element[0]->str, r->element[0]->len);
+      if (kind == "subscribe") tap->subscribed = true;
+      if (kind == "message") tap->payloads.emplace_back(r->element[2]->str, r->element[2]->len);
+    }
+    std::unique_ptr<RedisLink> link;
+    bool subscribed = false;
+    std::vector<std::string> payloads;
+  };
+  std::unique_ptr<ChannelTap> Tap(uint64_t room_id) {
+    auto tap = std::make_unique<ChannelTap>();
+    tap->link = std::make_unique<RedisLink>(loop_.get(), options_.redis);
+    tap->link->Start();
+    EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return tap->link->up(); }));
+    EXPECT_TRUE(tap->link->SubscribeModeCommand({"SUBSCRIBE", RoomChannel("t", room_id)}, &ChannelTap::OnPush,
+                                                tap.get())
+                    .ok());
+    EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return tap->subscribed; }));
+    return tap;
+  }
+
+  // The channel's payloads up to and including a marker published after
+  // everything before it (Redis delivers one channel in order): what a
+  // batch published, and nothing still on its way.
+  std::vector<std::string> PayloadsBeforeMarker(ChannelTap* tap, uint64_t room_id) {
+    PublishRequest marker = Message("marker");
+    marker.room_id = room_id;
+    EXPECT_TRUE(Publish(marker).ok());
+    EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] {
+      return !tap->payloads.empty() && absl::StrContains(tap->payloads.back(), "6:marker");
+    }));
+    std::vector<std::string> before = tap->payloads;
+    if (!before.empty()) before.pop_back();
+    return before;
   }
 
   RedisProcess redis_;
@@ -201,6 +263,179 @@ TEST_F(ClusterPublisherTest, AfterARestartWithoutPersistenceSeqsContinueAboveThe
 
 TEST_F(ClusterPublisherTest, ScriptShaIsTheOneRedisComputes) {
   EXPECT_EQ(Raw({"SCRIPT", "LOAD", ClusterPublisher::Script()}), ClusterPublisher::ScriptSha1());
+}
+
+TEST_F(ClusterPublisherTest, ATurnsPublishesToARoomTakeConsecutiveSeqsInOrderInOneCall) {
+  std::vector<PublishRequest> turn;
+  for (int i = 0; i < 10; ++i) turn.push_back(Message("m" + std::to_string(i)));
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn(turn);
+  ASSERT_EQ(got.size(), 10u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(got[i].ok()) << got[i].status();
+    EXPECT_EQ(got[i]->seq, i + 1);
+    EXPECT_FALSE(got[i]->duplicate);
+  }
+  EXPECT_EQ(publisher_->script_calls(), 1u);
+  absl::StatusOr<std::vector<ClusterMessage>> stored = ReadAfter(0);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->size(), 10u);
+  for (size_t i = 0; i < stored->size(); ++i) {
+    EXPECT_EQ((*stored)[i].seq, i + 1);
+    EXPECT_EQ((*stored)[i].text, "m" + std::to_string(i));
+  }
+}
+
+TEST_F(ClusterPublisherTest, ATurnsPublishesGoOutAsOnePublishCarryingEachInOrder) {
+  std::unique_ptr<ChannelTap> tap = Tap(5);
+  std::vector<PublishRequest> turn;
+  for (int i = 0; i < 4; ++i) turn.push_back(Message("m" + std::to_string(i)));
+  for (const auto& r : PublishTurn(turn)) ASSERT_TRUE(r.ok()) << r.status();
+  const std::vector<std::string> payloads = PayloadsBeforeMarker(tap.get(), 5);
+  ASSERT_EQ(payloads.size(), 1u);
+  absl::StatusOr<std::vector<ClusterMessage>> batch = DecodeClusterPayload(5, payloads[0]);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 4u);
+  for (size_t i = 0; i < batch->size(); ++i) {
+    EXPECT_EQ((*batch)[i].seq, i + 1);
+    EXPECT_EQ((*batch)[i].text, "m" + std::to_string(i));
+    EXPECT_EQ((*batch)[i].sender, "alice");
+  }
+}
+
+TEST_F(ClusterPublisherTest, AOneMessageTurnPublishesTheSingleMessageForm) {
+  std::unique_ptr<ChannelTap> tap = Tap(5);
+  ASSERT_TRUE(Publish(Message("solo")).ok());
+  const std::vector<std::string> payloads = PayloadsBeforeMarker(tap.get(), 5);
+  ASSERT_EQ(payloads.size(), 1u);
+  EXPECT_TRUE(DecodeClusterMessage(5, payloads[0]).ok()) << payloads[0];
+}
+
+TEST_F(ClusterPublisherTest, AResendInsideOneTurnGetsTheFirstCopysSeq) {
+  const std::vector<absl::StatusOr<PublishResult>> got =
+      PublishTurn({Message("a", 7), Message("b", 8), Message("a", 7)});
+  ASSERT_TRUE(got[0].ok() && got[1].ok() && got[2].ok());
+  EXPECT_EQ(got[0]->seq, 1u);
+  EXPECT_EQ(got[1]->seq, 2u);
+  EXPECT_TRUE(got[2]->duplicate);
+  EXPECT_EQ(got[2]->seq, 1u);
+  EXPECT_EQ(got[2]->timestamp_unix_micros, got[0]->timestamp_unix_micros);
+  absl::StatusOr<std::vector<ClusterMessage>> stored = ReadAfter(0);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 2u);
+}
+
+TEST_F(ClusterPublisherTest, AResendOfAnEarlierTurnIsRecognisedAndTakesNoSeq) {
+  ASSERT_TRUE(PublishTurn({Message("a", 7), Message("b", 8)})[1].ok());
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn({Message("b", 8), Message("c", 9)});
+  ASSERT_TRUE(got[0].ok() && got[1].ok());
+  EXPECT_TRUE(got[0]->duplicate);
+  EXPECT_EQ(got[0]->seq, 2u);
+  EXPECT_FALSE(got[1]->duplicate);
+  EXPECT_EQ(got[1]->seq, 3u);
+}
+
+TEST_F(ClusterPublisherTest, ATurnOfOnlyResendsPublishesNothing) {
+  ASSERT_TRUE(PublishTurn({Message("a", 7), Message("b", 8)})[1].ok());
+  std::unique_ptr<ChannelTap> tap = Tap(5);
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn({Message("a", 7), Message("b", 8)});
+  ASSERT_TRUE(got[0].ok() && got[1].ok());
+  EXPECT_TRUE(got[0]->duplicate && got[1]->duplicate);
+  EXPECT_TRUE(PayloadsBeforeMarker(tap.get(), 5).empty());
+}
+
+TEST_F(ClusterPublisherTest, ATurnRacingTheRoomsDeletionWritesNothing) {
+  // The registry exists but no longer holds room 5 (another room keeps it).
+  Raw({"HSET", "t:rooms:data", "6", "x"});
+  std::unique_ptr<ChannelTap> tap = Tap(5);
+  std::vector<PublishRequest> turn;
+  for (int i = 0; i < 3; ++i) {
+    turn.push_back(Message("m", 20 + i));
+    turn.back().require_registered = true;
+  }
+  for (const auto& r : PublishTurn(turn)) EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_TRUE(Raw({"GET", RoomSeqKey("t", 5)}).empty());
+  absl::StatusOr<std::vector<ClusterMessage>> stored = ReadAfter(0);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_TRUE(stored->empty());
+  EXPECT_TRUE(Raw({"GET", DedupeKey("t", 5, "a9", 20)}).empty());
+  EXPECT_TRUE(PayloadsBeforeMarker(tap.get(), 5).empty());
+}
+
+TEST_F(ClusterPublisherTest, ATurnToARegisteredRoomIsStored) {
+  Raw({"HSET", "t:rooms:data", "5", "x"});
+  std::vector<PublishRequest> turn = {Message("a"), Message("b")};
+  for (PublishRequest& r : turn) r.require_registered = true;
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn(turn);
+  ASSERT_TRUE(got[0].ok()) << got[0].status();
+  ASSERT_TRUE(got[1].ok()) << got[1].status();
+  EXPECT_EQ(got[1]->seq, 2u);
+}
+
+TEST_F(ClusterPublisherTest, ATurnForSeveralRoomsNumbersEachRoomOnItsOwn) {
+  std::vector<PublishRequest> turn;
+  for (int i = 0; i < 6; ++i) {
+    turn.push_back(Message("m" + std::to_string(i)));
+    turn.back().room_id = i % 2 == 0 ? 5 : 6;
+  }
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn(turn);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(got[i].ok()) << got[i].status();
+    EXPECT_EQ(got[i]->seq, i / 2 + 1) << i;
+  }
+  EXPECT_EQ(publisher_->script_calls(), 2u);  // one per room
+  absl::StatusOr<std::vector<ClusterMessage>> room5 = ReadAfter(0);
+  ASSERT_TRUE(room5.ok());
+  ASSERT_EQ(room5->size(), 3u);
+  EXPECT_EQ((*room5)[2].text, "m4");
+}
+
+TEST_F(ClusterPublisherTest, ATurnLongerThanTheCapGoesInSeveralCallsInOrder) {
+  const size_t n = ClusterPublisher::kMaxBatchMessages + 5;
+  std::vector<PublishRequest> turn(n, Message("m"));
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn(turn);
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(got[i].ok()) << got[i].status();
+    EXPECT_EQ(got[i]->seq, i + 1);
+  }
+  EXPECT_EQ(publisher_->script_calls(), 2u);
+}
+
+TEST_F(ClusterPublisherTest, ATurnPastTheByteCapGoesInSeveralCalls) {
+  // Two fit in one call with their senders ("alice"), the third does not.
+  const std::string big(ClusterPublisher::kMaxBatchBytes / 2 - 16, 'x');
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn({Message(big), Message(big), Message(big)});
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(got[i].ok()) << got[i].status();
+    EXPECT_EQ(got[i]->seq, i + 1);
+  }
+  EXPECT_EQ(publisher_->script_calls(), 2u);
+}
+
+TEST_F(ClusterPublisherTest, AnotherCommandOnTheLinkSendsTheQueuedPublishesFirst) {
+  bool published = false;
+  std::optional<absl::StatusOr<std::vector<ClusterMessage>>> read;
+  ASSERT_TRUE(publisher_->Publish(Message("first"), [&](auto r) { published = r.ok(); }).ok());
+  ASSERT_TRUE(publisher_->ReadAfter(5, 0, 10, [&](auto r) { read = std::move(r); }).ok());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return published && read.has_value(); }));
+  ASSERT_TRUE(read->ok()) << read->status();
+  ASSERT_EQ((*read)->size(), 1u);
+  EXPECT_EQ((**read)[0].text, "first");
+}
+
+TEST_F(ClusterPublisherTest, AQueuedPublishWhoseRedisDiesIsUnavailable) {
+  std::optional<absl::StatusOr<PublishResult>> out;
+  ASSERT_TRUE(publisher_->Publish(Message("x"), [&](auto r) { out = std::move(r); }).ok());
+  redis_.Kill();
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return out.has_value(); }));
+  EXPECT_EQ(out->status().code(), absl::StatusCode::kUnavailable) << out->status();
+}
+
+TEST_F(ClusterPublisherTest, DestroyingThePublisherAnswersWhatIsQueued) {
+  std::optional<absl::StatusOr<PublishResult>> out;
+  ASSERT_TRUE(publisher_->Publish(Message("x"), [&](auto r) { out = std::move(r); }).ok());
+  publisher_.reset();
+  ASSERT_TRUE(out.has_value());
+  EXPECT_EQ(out->status().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -46,6 +47,20 @@ class FrameClient {
 
   bool Send(const v1::ClientFrame& f) {
     const std::string bytes = wire::EncodeFrameToString(f);
+    size_t off = 0;
+    while (off < bytes.size()) {
+      const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  // All of `frames` in one send: the server most likely reads them in one
+  // go, as from a client that pipelines.
+  bool SendAll(const std::vector<v1::ClientFrame>& frames) {
+    std::string bytes;
+    for (const v1::ClientFrame& f : frames) bytes += wire::EncodeFrameToString(f);
     size_t off = 0;
     while (off < bytes.size()) {
       const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
