@@ -25,12 +25,15 @@ namespace {
 // Returns three elements per message, in order: {seq, timestamp micros,
 // kind}, kind 0 stored, 1 a resend (seq and timestamp the original's), 2 the
 // room is not in the registry (deleted while the publish was on its way:
-// nothing written). Numbers as strings (Lua numbers are doubles; text keeps
-// them exact).
-// Per stored message: XADD, then the counter, then its dedupe key, so that
-// a command failing part way (Redis does not roll scripts back) leaves the
-// counter at the stream's last entry. One PUBLISH at the end carries every
-// stored message ("m1;" for one, "mb1;" for more: cluster_message.h).
+// nothing written), 3 not stored because Redis refused an XADD (the second
+// element is its error; every later message of the call gets it too).
+// Numbers as strings (Lua numbers are doubles; text keeps them exact).
+// The counter is written once, after the last XADD that succeeded (XADD runs
+// under pcall, so no error leaves the stream ahead of the counter: Redis
+// does not roll a script back). One PUBLISH at the end carries every stored
+// message ("m1;" for one, "mb1;" for more: cluster_message.h); each field's
+// "<length>:" comes from a table of the lengths seen, because converting a
+// number to text per field was half of the call's cost (docs/SCALING.md §7).
 // Everything happens in one atomic step: no other client's command runs in
 // between, so the seq order, the stream order and the channel order are the
 // same for every node.
@@ -39,13 +42,23 @@ local n = tonumber(ARGV[7])
 local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
 local now = redis.call('TIME')
 local ts = now[1] .. string.format('%06d', tonumber(now[2]))
-local function f(v) return string.len(v) .. ':' .. v end
-local out, body, stored, seq = {}, {}, 0, nil
+local heads = {}
+local function head(v)
+  local h = heads[#v]
+  if not h then
+    h = #v .. ':'
+    heads[#v] = h
+  end
+  return h
+end
+local out, body, stored, seq, failed = {}, {}, 0, nil, nil
 for i = 0, n - 1 do
   local a = 8 + i * 6
   local ki = tonumber(ARGV[a + 4])
   local s, t, kind = '0', '0', 2
-  if registered or ARGV[a + 5] ~= '1' then
+  if failed then
+    t, kind = failed, 3
+  elseif registered or ARGV[a + 5] ~= '1' then
     local prev = ki > 0 and redis.call('GET', KEYS[ki])
     local ps, pt
     if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
@@ -65,25 +78,43 @@ for i = 0, n - 1 do
           end
         end
       end
-      seq = seq + 1
-      s, t, kind = string.format('%d', seq), ts, 0
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
-                 'seq', s, 'ts', ts, 'sender', ARGV[a], 'sender_account_id', ARGV[a + 1],
-                 'client_msg_id', ARGV[a + 2], 'text', ARGV[a + 3])
-      redis.call('SET', KEYS[1], s)
-      if ki > 0 then redis.call('SET', KEYS[ki], s .. ':' .. ts, 'EX', ARGV[4]) end
-      stored = stored + 1
-      body[stored] = f(s) .. f(ts) .. f(ARGV[a]) .. f(ARGV[a + 1]) .. f(ARGV[a + 2]) .. f(ARGV[a + 3])
+      local ns = string.format('%d', seq + 1)
+      local r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ns .. '-0',
+                            'seq', ns, 'ts', ts, 'sender', ARGV[a], 'sender_account_id', ARGV[a + 1],
+                            'client_msg_id', ARGV[a + 2], 'text', ARGV[a + 3])
+      if type(r) == 'table' and r.err then
+        failed = r.err
+        t, kind = failed, 3
+      else
+        seq = seq + 1
+        s, t, kind = ns, ts, 0
+        if ki > 0 then redis.pcall('SET', KEYS[ki], s .. ':' .. ts, 'EX', ARGV[4]) end
+        stored = stored + 1
+        local k = #body
+        body[k + 1] = head(s)
+        body[k + 2] = s
+        body[k + 3] = head(ts)
+        body[k + 4] = ts
+        for j = 0, 3 do
+          local v = ARGV[a + j]
+          body[k + 5 + 2 * j] = head(v)
+          body[k + 6 + 2 * j] = v
+        end
+      end
     end
   end
   out[#out + 1] = s
   out[#out + 1] = t
   out[#out + 1] = kind
 end
-if stored == 1 then
-  redis.call('PUBLISH', ARGV[1], 'm1;' .. body[1])
-elseif stored > 1 then
-  redis.call('PUBLISH', ARGV[1], 'mb1;' .. f(string.format('%d', stored)) .. table.concat(body))
+if stored > 0 then
+  redis.call('SET', KEYS[1], string.format('%d', seq))
+  if stored == 1 then
+    redis.call('PUBLISH', ARGV[1], 'm1;' .. table.concat(body))
+  else
+    local count = string.format('%d', stored)
+    redis.call('PUBLISH', ARGV[1], 'mb1;' .. head(count) .. count .. table.concat(body))
+  end
 end
 return out
 )lua";
@@ -273,12 +304,14 @@ void ClusterPublisher::Complete(const redisReply* reply, Callbacks& done) {
   for (size_t i = 0; i < done.size(); ++i) {
     const redisReply* const* e = reply->element + 3 * i;
     PublishResult r;
-    if (!IsStringReply(e[0]) || !IsStringReply(e[1]) || e[2]->type != REDIS_REPLY_INTEGER ||
-        !absl::SimpleAtoi(ReplyText(e[0]), &r.seq) || !absl::SimpleAtoi(ReplyText(e[1]), &r.timestamp_unix_micros)) {
+    if (!IsStringReply(e[0]) || !IsStringReply(e[1]) || e[2]->type != REDIS_REPLY_INTEGER) {
       done[i](bad);
     } else if (e[2]->integer == 2) {
       done[i](absl::NotFoundError("the room was deleted"));
-    } else if (r.seq == 0) {
+    } else if (e[2]->integer == 3) {
+      done[i](absl::InternalError(absl::StrCat("publish: redis refused to store it: ", ReplyText(e[1]))));
+    } else if (!absl::SimpleAtoi(ReplyText(e[0]), &r.seq) || !absl::SimpleAtoi(ReplyText(e[1]), &r.timestamp_unix_micros) ||
+               r.seq == 0) {
       done[i](bad);
     } else {
       r.duplicate = e[2]->integer != 0;

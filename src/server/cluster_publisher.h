@@ -78,9 +78,10 @@ class ClusterPublisher {
   // One script call stores at most this many messages and, past the first,
   // this many bytes of sender and text; more of a room's publishes in one
   // turn go in further calls, in order. Redis runs nothing else while a
-  // script runs: at the ~5-10 µs of Redis CPU a message costs (§7 of
-  // docs/SCALING.md), 256 keep one call near 2 ms, and 512 KiB keep the one
-  // PUBLISH well inside Redis's pub/sub output-buffer limits (8 MB soft).
+  // script runs: at the ~4.5 µs of Redis time a message of 64 B costs in a
+  // call of 256 (docs/SCALING.md §7), a call stays near 1 ms, and 512 KiB
+  // keep its one PUBLISH well inside Redis's pub/sub output-buffer limits
+  // (8 MB soft).
   static constexpr size_t kMaxBatchMessages = 256;
   static constexpr size_t kMaxBatchBytes = 512 * 1024;
 
@@ -109,8 +110,10 @@ class ClusterPublisher {
   // message's own result — kNotFound if it required the room registered and
   // it is not, kUnavailable if the connection went before the reply (the
   // message may or may not be in the room; also if it went before the batch
-  // was sent, then it is not), kInternal for an error from Redis (a script
-  // that failed part way may have stored the batch's earlier messages).
+  // was sent, then it is not), kInternal for an error from Redis (nothing of
+  // the batch stored if the whole call failed; if Redis refused one XADD,
+  // that message and the batch's later ones are not stored, the earlier ones
+  // are).
   absl::Status Publish(PublishRequest request, PublishCallback done);
   // Sends the queued publishes now (also done at the end of the turn).
   void Flush();

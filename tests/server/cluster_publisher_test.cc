@@ -411,6 +411,21 @@ TEST_F(ClusterPublisherTest, ATurnPastTheByteCapGoesInSeveralCalls) {
   EXPECT_EQ(publisher_->script_calls(), 2u);
 }
 
+TEST_F(ClusterPublisherTest, AnXaddRedisRefusesStoresNothingFromThereAndTakesNoSeq) {
+  ASSERT_TRUE(Publish(Message("a")).ok());
+  Raw({"DEL", RoomLogKey("t", 5)});
+  Raw({"SET", RoomLogKey("t", 5), "not a stream"});  // XADD: WRONGTYPE
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn({Message("b"), Message("c")});
+  for (const auto& r : got) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "WRONGTYPE")) << r.status();
+  }
+  Raw({"DEL", RoomLogKey("t", 5)});
+  absl::StatusOr<PublishResult> after = Publish(Message("d"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->seq, 2u);  // the refused ones took no seq
+}
+
 TEST_F(ClusterPublisherTest, AnotherCommandOnTheLinkSendsTheQueuedPublishesFirst) {
   bool published = false;
   std::optional<absl::StatusOr<std::vector<ClusterMessage>>> read;
