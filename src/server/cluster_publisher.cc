@@ -310,8 +310,8 @@ void ClusterPublisher::Complete(const redisReply* reply, Callbacks& done) {
       done[i](absl::NotFoundError("the room was deleted"));
     } else if (e[2]->integer == 3) {
       done[i](absl::InternalError(absl::StrCat("publish: redis refused to store it: ", ReplyText(e[1]))));
-    } else if (!absl::SimpleAtoi(ReplyText(e[0]), &r.seq) || !absl::SimpleAtoi(ReplyText(e[1]), &r.timestamp_unix_micros) ||
-               r.seq == 0) {
+    } else if (!absl::SimpleAtoi(ReplyText(e[0]), &r.seq) ||
+               !absl::SimpleAtoi(ReplyText(e[1]), &r.timestamp_unix_micros) || r.seq == 0) {
       done[i](bad);
     } else {
       r.duplicate = e[2]->integer != 0;
