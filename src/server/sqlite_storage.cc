@@ -206,6 +206,15 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const Storage
       SqliteConnection::Open(path, SQLITE_OPEN_READWRITE);
   if (!checkpoint_db.ok()) return AtOpen(checkpoint_db.status(), path);
   storage->checkpoint_db_ = *std::move(checkpoint_db);
+  // A connection learns that the database is in WAL mode, and opens the WAL,
+  // only on its first read; until then sqlite3_wal_checkpoint_v2 on it does
+  // nothing and returns SQLITE_OK (SQLite 3.40, sqlite3PagerCheckpoint). So
+  // it reads once here: without this the checkpointer copied nothing, and
+  // every checkpoint was the writer's own, past kWriterCheckpointPages, on
+  // the commit path (docs/BENCHMARKS.md §9.2.2).
+  if (absl::StatusOr<int64_t> n = storage->checkpoint_db_->QueryInt("SELECT count(*) FROM sqlite_schema"); !n.ok()) {
+    return AtOpen(n.status(), path);
+  }
   // Replaces SQLite's automatic checkpoint (itself a WAL hook) on the writer.
   sqlite3_wal_hook(db.get(), &SqliteStorage::OnWalCommit, storage.get());
 
