@@ -287,10 +287,11 @@ void SqliteStorage::Read(HistoryRead read) {
 
 void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vector<ReadResult>* reads) {
   // The eventfd is drained before the lists are taken: a completion posted in
-  // between makes it readable again rather than being missed.
+  // between makes it readable again rather than being missed. One read
+  // drains it (a counter, not a semaphore); a second would only fail with
+  // EAGAIN, a syscall per commit.
   uint64_t count;
-  while (read(event_fd_, &count, sizeof(count)) == sizeof(count)) {
-  }
+  [[maybe_unused]] const ssize_t n = read(event_fd_, &count, sizeof(count));
   std::lock_guard<std::mutex> lock(mu_);  // before done_mu_, as nowhere the other way round
   std::lock_guard<std::mutex> done_lock(done_mu_);
   bool failure_taken = false;
@@ -312,6 +313,12 @@ void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vec
 bool SqliteStorage::WaitForPrunePasses(uint64_t n, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return prune_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return prune_passes_.load() >= n; });
+}
+
+bool SqliteStorage::WaitForCheckpoints(uint64_t n, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return checkpoint_done_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                                      [&] { return checkpoints_.load() >= n; });
 }
 
 void SqliteStorage::HoldWritesForTest(bool hold) {
@@ -451,7 +458,11 @@ void SqliteStorage::CheckpointLoop() {
     // writer or readers; what it leaves is copied by the next one. A
     // failure (disk full) leaves the WAL longer, and is retried then too.
     sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    checkpoints_.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      checkpoints_.fetch_add(1);
+    }
+    checkpoint_done_cv_.notify_all();
   }
 }
 
