@@ -20,6 +20,7 @@ namespace {
 using ::muxchat::server::testing::HaveRedisServer;
 using ::muxchat::server::testing::RedisProcess;
 using ::muxchat::server::testing::RunLoopUntil;
+using ::muxchat::server::testing::TestRedisLinkOptions;
 
 // One node. Members in this order: the link goes before the service, so its
 // pending replies (run when it is destroyed) find the service alive.
@@ -53,9 +54,7 @@ class ClusterAccountsServiceTest : public ::testing::Test {
     loop_ = std::move(*loop);
     options_.password_opslimit = 1;
     options_.password_memlimit = 8192;
-    redis_options_.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    redis_options_.command_timeout = absl::Seconds(15);
+    redis_options_ = TestRedisLinkOptions(redis_.port());
     a_ = std::make_unique<Node>(loop_.get(), options_, &logger_, redis_options_);
     b_ = std::make_unique<Node>(loop_.get(), options_, &logger_, redis_options_);
     a_->link.Start();

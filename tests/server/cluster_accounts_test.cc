@@ -15,6 +15,7 @@ namespace {
 using ::muxchat::server::testing::HaveRedisServer;
 using ::muxchat::server::testing::RedisProcess;
 using ::muxchat::server::testing::RunLoopUntil;
+using ::muxchat::server::testing::TestRedisLinkOptions;
 
 // A 32-byte token hash with bytes that are not text.
 std::string TokenHash(char seed) {
@@ -38,9 +39,7 @@ class ClusterAccountsTest : public ::testing::Test {
     auto loop = EventLoop::Create("epoll");
     ASSERT_TRUE(loop.ok()) << loop.status();
     loop_ = std::move(*loop);
-    options_.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    options_.command_timeout = absl::Seconds(15);
+    options_ = TestRedisLinkOptions(redis_.port());
     a_ = StartNode();
     b_ = StartNode();
   }

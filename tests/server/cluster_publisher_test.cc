@@ -25,10 +25,7 @@ class ClusterPublisherTest : public ::testing::Test {
     auto loop = EventLoop::Create("epoll");
     ASSERT_TRUE(loop.ok()) << loop.status();
     loop_ = std::move(*loop);
-    options_.redis.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    options_.redis.command_timeout = absl::Seconds(15);
-    options_.key_prefix = "t";
+    options_ = ::muxchat::server::testing::TestClusterOptions(redis_.port());
     publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options_);
     publisher_->SetStatusCallback([this](RedisLinkState state, const absl::Status&) { states_.push_back(state); });
     publisher_->Start();

@@ -27,11 +27,7 @@ class ClusterRoomFeedTest : public ::testing::Test {
     auto loop = EventLoop::Create("epoll");
     ASSERT_TRUE(loop.ok()) << loop.status();
     loop_ = std::move(*loop);
-    ClusterOptions options;
-    options.redis.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    options.redis.command_timeout = absl::Seconds(15);
-    options.key_prefix = "t";
+    const ClusterOptions options = ::muxchat::server::testing::TestClusterOptions(redis_.port());
     publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options);
     feed_ = std::make_unique<ClusterRoomFeed>(
         publisher_.get(), [this](const ClusterMessage& m) { delivered_.push_back(m.seq); },

@@ -3,7 +3,8 @@
 // so that a restart loses everything as a crashed cache would. Ready when it
 // logs "Ready to accept connections"; killed (SIGKILL, a crash) or stopped
 // (SIGTERM) by its PID and reaped; SIGSTOP/SIGCONT to play a wedged server.
-// Also RunLoopUntil, which turns an EventLoop into "run until this holds".
+// Also the options every test's link or cluster uses to reach it, and
+// RunLoopUntil, which turns an EventLoop into "run until this holds".
 #ifndef MUXCHAT_TESTS_SERVER_REDIS_PROCESS_H_
 #define MUXCHAT_TESTS_SERVER_REDIS_PROCESS_H_
 
@@ -22,7 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "src/server/cluster_publisher.h"
 #include "src/server/event_loop.h"
+#include "src/server/redis_link.h"
 #include "tests/server/prometheus_process.h"  // PickFreeLoopbackPort
 
 namespace muxchat::server::testing {
@@ -118,6 +121,24 @@ class RedisProcess {
   uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
+
+// Options for a test's RedisLink to the redis-server on `port`. The command
+// timeout is 15 s, not the 2 s default: a loaded CI machine can hold a reply
+// that long, and the tests using these are not about the watchdog.
+inline RedisLinkOptions TestRedisLinkOptions(uint16_t port) {
+  RedisLinkOptions options;
+  options.port = port;
+  options.command_timeout = absl::Seconds(15);
+  return options;
+}
+
+// The same link, as a cluster's options, with the key prefix "t".
+inline ClusterOptions TestClusterOptions(uint16_t port) {
+  ClusterOptions options;
+  options.redis = TestRedisLinkOptions(port);
+  options.key_prefix = "t";
+  return options;
+}
 
 // Runs `loop` until `done()` holds (checked at the start of every turn, so
 // right after the event that made it true) or `timeout` passes. Returns
