@@ -286,6 +286,23 @@ TEST_F(ClusterAccountsServiceTest, WhileRedisIsDownAccountRequestsAreRefusedAndT
   EXPECT_TRUE(w.has_welcome()) << w.DebugString();
 }
 
+TEST_F(ClusterAccountsServiceTest, ARequestRedisCannotBeAskedIsCountedOnceAndLeavesNothingWaiting) {
+  const std::string token = RegisterOn(a_.get(), "alice");
+  KillRedis();
+  Connection* c = NewConnection();
+  const Metrics& m = b_->service.metrics();
+  for (const v1::ClientFrame& f : {Login("alice"), Hello("", token), Hello("dave"), Resume(token)}) {
+    const uint64_t* counts = m.requests[static_cast<int>(MetricRequestTypeOf(f.body_case()))];
+    const uint64_t failed_before = counts[v1::FAILURE_STORAGE];
+    v1::ServerFrame r = Ask(b_.get(), c, f);
+    EXPECT_EQ(r.reply().status(), v1::FAILURE_STORAGE) << r.DebugString();
+    EXPECT_TRUE(absl::StrContains(r.reply().message(), "unavailable")) << r.reply().message();
+    EXPECT_EQ(counts[v1::FAILURE_STORAGE], failed_before + 1) << f.DebugString();
+    EXPECT_FALSE(c->auth_pending) << f.DebugString();
+    EXPECT_FALSE(c->closing());
+  }
+}
+
 TEST_F(ClusterAccountsServiceTest, ALoginInFlightWhenRedisDiesIsRefusedAndTheConnectionStays) {
   RegisterOn(a_.get(), "alice");
   redis_.Pause();  // the lookup is sent but never answered
