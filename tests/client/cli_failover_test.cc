@@ -118,45 +118,55 @@ std::vector<std::string> Texts(const std::string& out) {
   return texts;
 }
 
-TEST(CliFailover, ListenMovesToTheNextServerWhenItsNodeIsKilledAndRejoinsThere) {
-  auto a = std::make_unique<Daemon>();
+// The set-up of every test that kills a node under a client: two unrelated
+// daemons, A (killable) and B, each with a member in room "r" (B's under
+// another ID), and the client's arguments listing A then B.
+struct TwoNodes {
+  std::unique_ptr<Daemon> a = std::make_unique<Daemon>();
   Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  CliProcess listener({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "ears",
-                       "--room", "r", "--listen"});
-  ASSERT_TRUE(on_a.AwaitJoin("ears"));  // the first entry answered
-  ASSERT_TRUE(on_a.Say("before"));
+  Member on_a{a->port(), "talker_a", "r"};
+  Member on_b{b.port(), "talker_b", "r", /*another_id=*/true};
+
+  // --server A,B --nick `nick` --room r, then `more`.
+  std::vector<std::string> Args(const std::string& nick, std::vector<std::string> more = {}) const {
+    std::vector<std::string> args = {"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())),
+                                     "--nick", nick, "--room", "r"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  }
+};
+
+TEST(CliFailover, ListenMovesToTheNextServerWhenItsNodeIsKilledAndRejoinsThere) {
+  TwoNodes n;
+  CliProcess listener(n.Args("ears", {"--listen"}));
+  ASSERT_TRUE(n.on_a.AwaitJoin("ears"));  // the first entry answered
+  ASSERT_TRUE(n.on_a.Say("before"));
   ASSERT_TRUE(listener.ReadLines(1, kWait)) << listener.out() << listener.err();
 
-  a->Kill();
-  ASSERT_TRUE(on_b.AwaitJoin("ears")) << listener.err();  // moved to B and rejoined r there
-  ASSERT_TRUE(on_b.Say("after"));
+  n.a->Kill();
+  ASSERT_TRUE(n.on_b.AwaitJoin("ears")) << listener.err();  // moved to B and rejoined r there
+  ASSERT_TRUE(n.on_b.Say("after"));
   ASSERT_TRUE(listener.ReadLines(2, kWait)) << listener.out() << listener.err();
   listener.Signal(SIGTERM);
   EXPECT_EQ(listener.Finish(), 0) << listener.err();
   EXPECT_EQ(Texts(listener.out()), (std::vector<std::string>{"before", "after"})) << listener.out();
-  EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(b.port()))))
+  EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(n.b.port()))))
       << listener.err();
 }
 
 TEST(CliFailover, StdinLinesGoOnToTheNextServerAfterAKill) {
-  auto a = std::make_unique<Daemon>();
-  Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  CliProcess sender({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "writer",
-                     "--room", "r"});
-  ASSERT_TRUE(on_a.AwaitJoin("writer"));
+  TwoNodes n;
+  CliProcess sender(n.Args("writer"));
+  ASSERT_TRUE(n.on_a.AwaitJoin("writer"));
   sender.Write("one\n");
-  ASSERT_TRUE(on_a.AwaitText("one"));
-  a->Kill();
-  ASSERT_TRUE(on_b.AwaitJoin("writer")) << sender.err();
+  ASSERT_TRUE(n.on_a.AwaitText("one"));
+  n.a->Kill();
+  ASSERT_TRUE(n.on_b.AwaitJoin("writer")) << sender.err();
   sender.Write("two\n");
-  ASSERT_TRUE(on_b.AwaitText("two")) << sender.err();
+  ASSERT_TRUE(n.on_b.AwaitText("two")) << sender.err();
   sender.CloseStdin();
   EXPECT_EQ(sender.Finish(), 0) << sender.err();
-  EXPECT_TRUE(absl::StrContains(sender.err(), absl::StrCat("reconnected to ", Address(b.port())))) << sender.err();
+  EXPECT_TRUE(absl::StrContains(sender.err(), absl::StrCat("reconnected to ", Address(n.b.port())))) << sender.err();
 }
 
 TEST(CliFailover, AFirstEntryThatRefusesTheConnectionIsPassedOver) {
@@ -378,44 +388,37 @@ TEST(CliFailoverCluster, ListenOfAKilledNodeContinuesOnAnotherWithEveryMessageOn
 // ------------------------------------------------------------ interactive
 
 TEST(CliFailoverInteractive, LineModeSaysWhichServerItMovedToAndChatsThere) {
-  auto a = std::make_unique<Daemon>();
-  Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  PtyProcess g({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "g", "--room", "r"});
-  ASSERT_TRUE(g.Expect(absl::StrCat("connected to 127.0.0.1 port ", a->port()))) << g.failure();
+  TwoNodes n;
+  PtyProcess g(n.Args("g"));
+  ASSERT_TRUE(g.Expect(absl::StrCat("connected to 127.0.0.1 port ", n.a->port()))) << g.failure();
   ASSERT_TRUE(g.Expect("[r]> ")) << g.failure();
-  ASSERT_TRUE(on_a.AwaitJoin("g"));
-  a->Kill();
+  ASSERT_TRUE(n.on_a.AwaitJoin("g"));
+  n.a->Kill();
   ASSERT_TRUE(g.Expect("reconnecting")) << g.failure();
-  ASSERT_TRUE(g.Expect(absl::StrCat("reconnected to ", Address(b.port())))) << g.failure();
+  ASSERT_TRUE(g.Expect(absl::StrCat("reconnected to ", Address(n.b.port())))) << g.failure();
   ASSERT_TRUE(g.Expect("reconnected to r, 0 missed messages")) << g.failure();
-  ASSERT_TRUE(on_b.AwaitJoin("g"));
-  ASSERT_TRUE(on_b.Say("hello from b"));
+  ASSERT_TRUE(n.on_b.AwaitJoin("g"));
+  ASSERT_TRUE(n.on_b.Say("hello from b"));
   ASSERT_TRUE(g.Expect("<talker_b> hello from b")) << g.failure();
   g.Type("hi b\r");
-  ASSERT_TRUE(on_b.AwaitText("hi b"));
+  ASSERT_TRUE(n.on_b.AwaitText("hi b"));
   g.Signal(SIGINT);
   EXPECT_EQ(g.ExitCode(kWait), 0);
 }
 
 TEST(CliFailoverFullscreen, SaysWhichServerItMovedToAndTheStatusTitleNamesIt) {
-  auto a = std::make_unique<Daemon>();
-  Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  TmuxTerminal t({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "g", "--room", "r"},
-                 100, 30, {"NO_COLOR=1"});
-  ASSERT_TRUE(on_a.AwaitJoin("g")) << t.last_screen();
+  TwoNodes n;
+  TmuxTerminal t(n.Args("g"), 100, 30, {"NO_COLOR=1"});
+  ASSERT_TRUE(n.on_a.AwaitJoin("g")) << t.last_screen();
   ASSERT_TRUE(t.WaitForText("2 members | you are g")) << t.last_screen();  // r's window in front
-  a->Kill();
-  ASSERT_TRUE(on_b.AwaitJoin("g")) << t.last_screen();
-  ASSERT_TRUE(on_b.Say("hello from b"));
+  n.a->Kill();
+  ASSERT_TRUE(n.on_b.AwaitJoin("g")) << t.last_screen();
+  ASSERT_TRUE(n.on_b.Say("hello from b"));
   // B's r is another room (another ID): a new window, still in front.
   ASSERT_TRUE(t.WaitForText("hello from b")) << t.last_screen();
   t.Keys({"M-1"});  // the status window says where it went, and its title names the server
-  ASSERT_TRUE(t.WaitForText(absl::StrCat("reconnected to ", Address(b.port())))) << t.last_screen();
-  ASSERT_TRUE(t.WaitForText(absl::StrCat("g@", Address(b.port()), " | status"))) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText(absl::StrCat("reconnected to ", Address(n.b.port())))) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText(absl::StrCat("g@", Address(n.b.port()), " | status"))) << t.last_screen();
   t.Keys({"C-c"});
   EXPECT_EQ(t.AwaitExit(), 0);
   EXPECT_TRUE(t.TerminalRestored());
