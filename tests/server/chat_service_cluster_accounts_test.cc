@@ -17,8 +17,7 @@
 namespace muxchat::server {
 namespace {
 
-using ::muxchat::server::testing::HaveRedisServer;
-using ::muxchat::server::testing::RedisProcess;
+using ::muxchat::server::testing::RedisTest;
 using ::muxchat::server::testing::RunLoopUntil;
 using ::muxchat::server::testing::TestRedisLinkOptions;
 
@@ -44,14 +43,11 @@ class Node : public EventLoop::Handler {
   ClusterAccounts accounts;
 };
 
-class ClusterAccountsServiceTest : public ::testing::Test {
+class ClusterAccountsServiceTest : public RedisTest {
  protected:
   void SetUp() override {
-    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
-    ASSERT_TRUE(redis_.Start().ok());
-    auto loop = EventLoop::Create("epoll");
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     options_.password_opslimit = 1;
     options_.password_memlimit = 8192;
     redis_options_ = TestRedisLinkOptions(redis_.port());
@@ -137,8 +133,6 @@ class ClusterAccountsServiceTest : public ::testing::Test {
     ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return !a_->link.up() && !b_->link.up(); }));
   }
 
-  RedisProcess redis_;
-  std::unique_ptr<EventLoop> loop_;
   ServerOptions options_;
   RedisLinkOptions redis_options_;
   Logger logger_{LogLevel::kOff};

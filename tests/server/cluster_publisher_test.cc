@@ -17,14 +17,11 @@ using ::muxchat::server::testing::HaveRedisServer;
 using ::muxchat::server::testing::RedisProcess;
 using ::muxchat::server::testing::RunLoopUntil;
 
-class ClusterPublisherTest : public ::testing::Test {
+class ClusterPublisherTest : public ::muxchat::server::testing::RedisTest {
  protected:
   void SetUp() override {
-    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
-    ASSERT_TRUE(redis_.Start().ok());
-    auto loop = EventLoop::Create("epoll");
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     options_ = ::muxchat::server::testing::TestClusterOptions(redis_.port());
     publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options_);
     publisher_->SetStatusCallback([this](RedisLinkState state, const absl::Status&) { states_.push_back(state); });
@@ -76,8 +73,6 @@ class ClusterPublisherTest : public ::testing::Test {
     return out.value_or("");
   }
 
-  RedisProcess redis_;
-  std::unique_ptr<EventLoop> loop_;
   ClusterOptions options_;
   std::unique_ptr<ClusterPublisher> publisher_;
   std::vector<RedisLinkState> states_;

@@ -19,14 +19,11 @@ using ::muxchat::server::testing::RunLoopUntil;
 
 constexpr uint64_t kRoom = 5;
 
-class ClusterRoomFeedTest : public ::testing::Test {
+class ClusterRoomFeedTest : public ::muxchat::server::testing::RedisTest {
  protected:
   void SetUp() override {
-    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
-    ASSERT_TRUE(redis_.Start().ok());
-    auto loop = EventLoop::Create("epoll");
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     const ClusterOptions options = ::muxchat::server::testing::TestClusterOptions(redis_.port());
     publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options);
     feed_ = std::make_unique<ClusterRoomFeed>(
@@ -77,8 +74,6 @@ class ClusterRoomFeedTest : public ::testing::Test {
     return v;
   }
 
-  RedisProcess redis_;
-  std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<ClusterPublisher> publisher_;
   std::unique_ptr<ClusterRoomFeed> feed_;
   std::unique_ptr<ClusterSubscriber> subscriber_;

@@ -3,7 +3,8 @@
 // so that a restart loses everything as a crashed cache would. Ready when it
 // logs "Ready to accept connections"; killed (SIGKILL, a crash) or stopped
 // (SIGTERM) by its PID and reaped; SIGSTOP/SIGCONT to play a wedged server.
-// Also the options every test's link or cluster uses to reach it, and
+// Also RedisTest, a fixture base with a fresh one and an epoll loop per
+// test; the options every test's link or cluster uses to reach it; and
 // RunLoopUntil, which turns an EventLoop into "run until this holds".
 #ifndef MUXCHAT_TESTS_SERVER_REDIS_PROCESS_H_
 #define MUXCHAT_TESTS_SERVER_REDIS_PROCESS_H_
@@ -14,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -23,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "src/server/cluster_publisher.h"
 #include "src/server/event_loop.h"
 #include "src/server/redis_link.h"
@@ -120,6 +124,26 @@ class RedisProcess {
  private:
   uint16_t port_ = 0;
   pid_t pid_ = -1;
+};
+
+// A fixture base: a fresh redis-server (redis_) and an epoll loop (loop_)
+// for every test, skipped where redis-server is not installed. A derived
+// SetUp calls this one first and returns if IsSkipped() || HasFatalFailure().
+// Members are destroyed after the derived fixture's: the loop outlives what
+// runs on it, Redis outlives the loop.
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
+    const absl::Status started = redis_.Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto loop = EventLoop::Create("epoll");
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = std::move(*loop);
+  }
+
+  RedisProcess redis_;
+  std::unique_ptr<EventLoop> loop_;
 };
 
 // Options for a test's RedisLink to the redis-server on `port`. The command
