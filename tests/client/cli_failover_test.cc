@@ -203,15 +203,21 @@ TEST(CliFailover, ABadServerListIsAUsageError) {
   }
 }
 
+// Registers ann through the CLI at 127.0.0.1:`port`; her token is kept under
+// that entry in the config home `xdg` (XDG_CONFIG_HOME=...) names.
+::testing::AssertionResult RegisterAnn(uint16_t port, const std::string& xdg) {
+  CliProcess reg({Address(port), "--user", "ann", "--register", "--list"},
+                 {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
+  const int code = reg.Finish();
+  if (code == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "muxchat --register exited " << code << ": " << reg.err();
+}
+
 TEST(CliFailover, ATokenKeptForOneEntryIsOfferedToAnother) {
   TempDir home;
   Daemon d;
   const std::string xdg = absl::StrCat("XDG_CONFIG_HOME=", home.path());
-  {
-    CliProcess reg({Address(d.port()), "--user", "ann", "--register", "--list"},
-                   {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
-    ASSERT_EQ(reg.Finish(), 0) << reg.err();
-  }
+  ASSERT_TRUE(RegisterAnn(d.port(), xdg));
   // localhost:P is another entry (another key) for the same node: the token
   // kept under 127.0.0.1:P is what logs it in; there is no password at all.
   CliProcess p({"--server", absl::StrCat("localhost:", d.port(), ",", Address(d.port())), "--user", "ann", "--list"},
@@ -224,11 +230,7 @@ TEST(CliFailover, ARefusedTokenOfOneEntryIsForgottenAndAnotherEntrysTokenTried) 
   TempDir home;
   Daemon d;
   const std::string xdg = absl::StrCat("XDG_CONFIG_HOME=", home.path());
-  {
-    CliProcess reg({Address(d.port()), "--user", "ann", "--register", "--list"},
-                   {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
-    ASSERT_EQ(reg.Finish(), 0) << reg.err();
-  }
+  ASSERT_TRUE(RegisterAnn(d.port(), xdg));
   client::TokenStore store(home.File("muxchat/tokens"));
   const std::string other = absl::StrCat("localhost:", d.port());
   ASSERT_TRUE(store.Put(other, "ann", client::StoredToken{"revoked-long-ago", 0}).ok());
