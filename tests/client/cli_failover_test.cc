@@ -29,7 +29,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "src/client/atomic_file.h"
 #include "src/client/chat_client.h"
@@ -108,16 +107,6 @@ class Member {
   uint64_t room_id_ = 0;
 };
 
-// The message texts of --listen's output lines, in order.
-std::vector<std::string> Texts(const std::string& out) {
-  std::vector<std::string> texts;
-  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
-    const size_t at = line.rfind("> ");
-    if (at != absl::string_view::npos) texts.emplace_back(line.substr(at + 2));
-  }
-  return texts;
-}
-
 // The set-up of every test that kills a node under a client: two unrelated
 // daemons, A (killable) and B, each with a member in room "r" (B's under
 // another ID), and the client's arguments listing A then B.
@@ -149,7 +138,7 @@ TEST(CliFailover, ListenMovesToTheNextServerWhenItsNodeIsKilledAndRejoinsThere) 
   ASSERT_TRUE(listener.ReadLines(2, kWait)) << listener.out() << listener.err();
   listener.Signal(SIGTERM);
   EXPECT_EQ(listener.Finish(), 0) << listener.err();
-  EXPECT_EQ(Texts(listener.out()), (std::vector<std::string>{"before", "after"})) << listener.out();
+  EXPECT_EQ(ListenedTexts(listener.out()), (std::vector<std::string>{"before", "after"})) << listener.out();
   EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(n.b.port()))))
       << listener.err();
 }
@@ -381,7 +370,7 @@ TEST(CliFailoverCluster, ListenOfAKilledNodeContinuesOnAnotherWithEveryMessageOn
   ASSERT_TRUE(listener.ReadLines(7, kWait)) << listener.out() << listener.err();
   listener.Signal(SIGTERM);
   EXPECT_EQ(listener.Finish(), 0) << listener.err();
-  EXPECT_EQ(Texts(listener.out()), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5", "m6", "m7"}))
+  EXPECT_EQ(ListenedTexts(listener.out()), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5", "m6", "m7"}))
       << listener.out();
   EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(b.port()))))
       << listener.err();
