@@ -11,14 +11,15 @@
 #include "gtest/gtest.h"
 #include "src/server/chat_service.h"
 #include "src/server/cluster_accounts.h"
+#include "tests/server/chat_service_fixture.h"  // TakeFrames
 #include "tests/server/redis_process.h"
-#include "tests/wire/decode_all.h"
 
 namespace muxchat::server {
 namespace {
 
 using ::muxchat::server::testing::RedisTest;
 using ::muxchat::server::testing::RunLoopUntil;
+using ::muxchat::server::testing::TakeFrames;
 using ::muxchat::server::testing::TestRedisLinkOptions;
 
 // One node. Members in this order: the link goes before the service, so its
@@ -83,15 +84,7 @@ class ClusterAccountsServiceTest : public RedisTest {
     return frames.empty() ? v1::ServerFrame() : frames[0];
   }
 
-  std::vector<v1::ServerFrame> Take(Connection* c) {
-    std::string bytes;
-    c->output().CopyTo(&bytes);
-    c->output().Consume(bytes.size());
-    size_t leftover = 0;
-    auto out = wire::testing::DecodeAll<v1::ServerFrame>(bytes, &leftover);
-    EXPECT_EQ(leftover, 0u);
-    return out;
-  }
+  std::vector<v1::ServerFrame> Take(Connection* c) { return TakeFrames(c); }
 
   static v1::ClientFrame Register(const std::string& name, const std::string& password = "correct horse") {
     v1::ClientFrame f;
