@@ -178,29 +178,33 @@ IoResult TlsTransport::Read(wire::Buffer* in, size_t max_bytes) {
   return Result(IoResult::kOk, total);
 }
 
-IoResult TlsTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
-  if (has_deferred_end_) return deferred_end_;
-  if (sink_ != nullptr) return WriteSealed(out, max_bytes);
+// The bytes of the next record: the queue's front segment where it lies, or
+// its small frames coalesced into one record rather than a record each.
+const char* TlsTransport::GatherRecord(const wire::OutputQueue& out, size_t limit, size_t* len) {
   // One record's staging, shared by every transport of this thread: it
   // only lives during one SSL_write, so no connection keeps 16 KiB for it.
   static thread_local char staging[kRecordBytes];
+  absl::string_view spans[kMaxSpans];
+  const size_t count = out.PeekFront(spans, kMaxSpans, limit);
+  *len = spans[0].size();
+  if (count <= 1 || *len >= limit) return spans[0].data();
+  *len = 0;
+  for (size_t i = 0; i < count; ++i) {
+    std::memcpy(staging + *len, spans[i].data(), spans[i].size());
+    *len += spans[i].size();
+  }
+  return staging;
+}
+
+IoResult TlsTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
+  if (has_deferred_end_) return deferred_end_;
+  if (sink_ != nullptr) return WriteSealed(out, max_bytes);
   size_t total = 0;
   while (!out->empty() && (total < max_bytes || retry_bytes_ > 0)) {
     // A retry must offer at least the bytes of the write that blocked.
     const size_t limit = std::min(kRecordBytes, std::max(max_bytes > total ? max_bytes - total : 0, retry_bytes_));
-    absl::string_view spans[kMaxSpans];
-    const size_t count = out->PeekFront(spans, kMaxSpans, limit);
-    const char* data = spans[0].data();
-    size_t len = spans[0].size();
-    if (count > 1 && len < limit) {
-      // Small frames: coalesce into one record rather than one each.
-      len = 0;
-      for (size_t i = 0; i < count; ++i) {
-        std::memcpy(staging + len, spans[i].data(), spans[i].size());
-        len += spans[i].size();
-      }
-      data = staging;
-    }
+    size_t len = 0;
+    const char* data = GatherRecord(*out, limit, &len);
     size_t written = 0;
     ERR_clear_error();
     const int ret = SSL_write_ex(ssl_, data, len, &written);
@@ -251,7 +255,6 @@ IoResult TlsTransport::WriteSealed(wire::OutputQueue* out, size_t max_bytes) {
     sealed_.erase(0, sent);
     if (!sealed_.empty()) return Result(IoResult::kWouldBlock, 0, kPollWrite);
   }
-  static thread_local char staging[kRecordBytes];
   std::string& scratch = SealScratch();
   scratch.clear();
   sink_ = &scratch;
@@ -262,19 +265,8 @@ IoResult TlsTransport::WriteSealed(wire::OutputQueue* out, size_t max_bytes) {
   for (;;) {
     // Seal up to a few records of the queue, then send them in one call.
     while (!out->empty() && total < max_bytes && scratch.size() < kSealAheadBytes) {
-      const size_t limit = std::min(kRecordBytes, max_bytes - total);
-      absl::string_view spans[kMaxSpans];
-      const size_t count = out->PeekFront(spans, kMaxSpans, limit);
-      const char* data = spans[0].data();
-      size_t len = spans[0].size();
-      if (count > 1 && len < limit) {
-        len = 0;
-        for (size_t i = 0; i < count; ++i) {
-          std::memcpy(staging + len, spans[i].data(), spans[i].size());
-          len += spans[i].size();
-        }
-        data = staging;
-      }
+      size_t len = 0;
+      const char* data = GatherRecord(*out, std::min(kRecordBytes, max_bytes - total), &len);
       size_t written = 0;
       ERR_clear_error();
       const int ret = SSL_write_ex(ssl_, data, len, &written);

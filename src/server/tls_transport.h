@@ -64,6 +64,8 @@ class TlsTransport : public Transport {
  private:
   // The write BIO's sink (see SealedSink in the .cc).
   friend struct SealedSink;
+  // The next record's bytes from the front of `out`, at most `limit`.
+  static const char* GatherRecord(const wire::OutputQueue& out, size_t limit, size_t* len);
   // Write() once records are sealed into memory.
   IoResult WriteSealed(wire::OutputQueue* out, size_t max_bytes);
   // Sends what it can of `bytes` from `*offset`; false on a socket error
