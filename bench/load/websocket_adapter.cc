@@ -50,10 +50,11 @@ class WebSocketAdapter final : public ProtocolAdapter {
       if (!*got) break;
       switch (ev.kind) {
         case wire::WsEvent::Kind::kMessage: {
-          char prefix[wire::kLengthPrefixBytes];
-          wire::EncodeLength(static_cast<uint32_t>(ev.payload.size()), prefix);
-          inner_in_.Append(prefix, sizeof prefix);
-          inner_in_.Append(ev.payload);
+          // In place: the decoder leaves the message where it lies in `in`
+          // (server frames are not masked, so not even XORed), and it is read
+          // before `in` is written again. No prefix is restored, no copy made.
+          absl::Status st = inner_->OnMessage(ev.payload, &inner_out_, events);
+          if (!st.ok()) return st;
           break;
         }
         case wire::WsEvent::Kind::kPing:
@@ -66,9 +67,8 @@ class WebSocketAdapter final : public ProtocolAdapter {
               absl::StrCat("server closed the WebSocket: ", ev.close_code, " ", ev.payload));
       }
     }
-    absl::Status st = inner_->OnInput(&inner_in_, &inner_out_, events);
     Wrap(&inner_out_, out);
-    return st;
+    return absl::OkStatus();
   }
 
   void AppendPublish(absl::string_view payload, wire::Buffer* out) override {
@@ -100,7 +100,6 @@ class WebSocketAdapter final : public ProtocolAdapter {
   wire::WebSocketDecoder decoder_;
   bool open_ = false;
   wire::Buffer held_;       // the inner adapter's frames from before the 101
-  wire::Buffer inner_in_;   // server messages, length prefixes restored
   wire::Buffer inner_out_;  // the inner adapter's length-prefixed frames
   uint32_t mask_ = 0x2545F491u;
 };
