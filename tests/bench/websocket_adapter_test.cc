@@ -185,10 +185,20 @@ struct Stream {
   std::string bytes;
   std::vector<std::string> deliveries;
 };
+// The text whose chat frame is exactly `body_bytes` long.
+std::string TextForBody(size_t body_bytes, char fill) {
+  for (size_t n = 0; n < body_bytes; ++n) {
+    if (Chat("pub1", std::string(n, fill)).SerializeAsString().size() == body_bytes) return std::string(n, fill);
+  }
+  ADD_FAILURE() << "no text gives a body of " << body_bytes;
+  return "";
+}
+
 Stream MixedStream() {
   Stream s;
-  const std::vector<std::string> texts = {"a", std::string(100, 'b'), "", std::string(119, 'c'),
-                                          std::string(125, 'd'), std::string(1024, 'e'), std::string(300, 'f')};
+  // 125 and 126 bytes: the last 7-bit length and the first 16-bit one.
+  const std::vector<std::string> texts = {"a", std::string(100, 'b'), "", TextForBody(125, 'c'),
+                                          TextForBody(126, 'd'), std::string(1024, 'e'), std::string(300, 'f')};
   for (size_t i = 0; i < texts.size(); ++i) {
     s.bytes += ServerMessage(Chat("pub1", texts[i]));
     s.deliveries.push_back(texts[i]);
@@ -292,6 +302,24 @@ TEST(WebSocketAdapterStream, MessageThatIsNotAServerFrameIsAnError) {
   Joined j;
   absl::Status st = j.Feed(testing::ServerBinary("\xff\xff\xff"));
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+}
+
+TEST(WebSocketAdapterStream, LengthNotInItsMinimalEncodingIsAnError) {
+  const std::string body = Chat("pub1", "x").SerializeAsString();
+  ASSERT_LT(body.size(), 126u);
+  std::string frame = {static_cast<char>(0x82), 126, 0, static_cast<char>(body.size())};
+  Joined j;
+  EXPECT_FALSE(j.Feed(frame + body).ok());
+  EXPECT_TRUE(j.events.payloads.empty());
+}
+
+TEST(WebSocketAdapterStream, WholeBinaryMessageInsideAFragmentedOneIsAnError) {
+  const std::string body = Chat("pub1", "x").SerializeAsString();
+  const std::string first = {static_cast<char>(0x02), static_cast<char>(body.size())};  // binary, no FIN
+  Joined j;
+  ASSERT_TRUE(j.Feed(first + body).ok());
+  EXPECT_FALSE(j.Feed(testing::ServerBinary(body)).ok());
+  EXPECT_TRUE(j.events.payloads.empty());
 }
 
 TEST(WebSocketAdapterStream, TextMessageIsAnError) {
