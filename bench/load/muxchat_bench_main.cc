@@ -8,6 +8,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "bench/load/load_generator.h"
 #include "bench/load/payload.h"
 #include "bench/load/report.h"
+#include "src/wire/host_port.h"
 
 ABSL_FLAG(std::string, target, "muxchat",
           "muxchat|redis|nats|irc|socketio|nodews|redis-streams|nats-jetstream (socketio, nodews: "
@@ -81,7 +83,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (const std::string list = absl::GetFlag(FLAGS_servers); !list.empty()) {
-    absl::StatusOr<std::vector<muxchat::bench::ServerAddress>> servers = muxchat::bench::ParseServerList(list);
+    absl::StatusOr<std::vector<muxchat::bench::ServerAddress>> servers =
+        muxchat::wire::ParseHostPortList(list, /*default_port=*/std::nullopt);
     if (!servers.ok()) {
       std::fprintf(stderr, "muxchat-bench: --servers: %s\n", servers.status().message().data());
       return 2;
@@ -93,7 +96,7 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "muxchat-bench: need --port (1..65535) or --servers\n");
       return 2;
     }
-    o.servers.push_back({absl::GetFlag(FLAGS_host), port});
+    o.servers.push_back({absl::GetFlag(FLAGS_host), static_cast<uint16_t>(port)});
   }
   const std::string probe = absl::GetFlag(FLAGS_probe);
   if (probe != "auto" && probe != "yes" && probe != "no") {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/wire/host_port.h"
 
 namespace muxchat::bench {
 namespace {
@@ -60,7 +61,7 @@ std::string JsonLatency(const LatencyHistogram& h) {
 void PrintTextReport(const LoadOptions& o, const LoadResult& r, const std::string& pin_note, FILE* out) {
   const Derived d = Derive(o, r);
   std::fprintf(out, "target %s at %s  rooms %d  publishers/room %d  subscribers/room %d  payload %zu B  %s\n",
-               TargetName(o.target), FormatServerList(o.servers).c_str(), o.rooms, o.publishers, o.subscribers,
+               TargetName(o.target), wire::FormatHostPortList(o.servers).c_str(), o.rooms, o.publishers, o.subscribers,
                o.payload,
                o.rate > 0 ? absl::StrCat("rate ", o.rate, " msg/s/publisher").c_str()
                           : absl::StrCat("window ", o.window).c_str());
@@ -119,7 +120,7 @@ void PrintJsonReport(const LoadOptions& o, const LoadResult& r, const std::strin
       Us(r.latency.Percentile(0.99)), Us(r.latency.Percentile(0.999)), Us(r.latency.max()),
       r.latency.mean() / 1e3, r.self_cpu_s, r.server_cpu_s, d.server_cpu_per_million, d.self_cpu_per_million);
   std::fprintf(out, ",\"servers\":\"%s\",\"probes\":%llu,\"probe_s\":%.6f",
-               JsonEscape(FormatServerList(o.servers)).c_str(), static_cast<unsigned long long>(r.probes), r.probe_s);
+               JsonEscape(wire::FormatHostPortList(o.servers)).c_str(), static_cast<unsigned long long>(r.probes), r.probe_s);
   if (o.servers.size() > 1) {
     std::fprintf(out, ",\"latency_local_us\":%s,\"latency_cross_us\":%s", JsonLatency(r.latency_local).c_str(),
                  JsonLatency(r.latency_cross).c_str());

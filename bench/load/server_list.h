@@ -10,24 +10,13 @@
 #ifndef MUXCHAT_BENCH_LOAD_SERVER_LIST_H_
 #define MUXCHAT_BENCH_LOAD_SERVER_LIST_H_
 
-#include <string>
-#include <vector>
-
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
+#include "src/wire/host_port.h"
 
 namespace muxchat::bench {
 
-struct ServerAddress {
-  std::string host;  // IPv4 literal or "localhost"
-  int port = 0;
-};
-
-// "HOST:PORT[,HOST:PORT...]" (at least one; ports 1..65535; no empty items).
-absl::StatusOr<std::vector<ServerAddress>> ParseServerList(absl::string_view list);
-
-// "HOST:PORT,HOST:PORT": the inverse, for reports.
-std::string FormatServerList(const std::vector<ServerAddress>& servers);
+// One server of the run; `--servers` is parsed by wire::ParseHostPortList
+// (every entry with its port) and printed by wire::FormatHostPortList.
+using ServerAddress = wire::HostPort;
 
 // Index into the server list of publisher `k` (0-based) of `room`, with
 // `publishers` publishers per room and `servers` servers (>= 1).

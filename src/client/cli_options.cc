@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "src/client/server_list.h"
+#include "src/wire/host_port.h"
 
 namespace muxchat::client {
 
@@ -53,7 +54,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
       host_flag = true;
     } else if (name == "--port") {
       s = value(&v);
-      if (s.ok()) s = ParsePort(v, &o.port);
+      if (s.ok()) s = wire::ParsePort(v, &o.port);
       port_flag = true;
     } else if (name == "--server") {
       if (server_list.has_value()) return absl::InvalidArgumentError("--server given twice (list every server in one)");
@@ -133,7 +134,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
   if (!positional.empty()) {
     if (host_flag) return absl::InvalidArgumentError("HOST given twice (argument and --host)");
     std::optional<uint16_t> port;
-    if (absl::Status s = SplitHostPort(positional[0], &o.host, &port); !s.ok()) return s;
+    if (absl::Status s = wire::SplitHostPort(positional[0], &o.host, &port); !s.ok()) return s;
     if (port.has_value()) {
       if (port_flag || positional.size() == 2) {
         return absl::InvalidArgumentError(absl::StrCat("PORT given twice ('", positional[0], "' and ",
@@ -144,7 +145,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
   }
   if (positional.size() == 2) {
     if (port_flag) return absl::InvalidArgumentError("PORT given twice (argument and --port)");
-    if (absl::Status s = ParsePort(positional[1], &o.port); !s.ok()) return s;
+    if (absl::Status s = wire::ParsePort(positional[1], &o.port); !s.ok()) return s;
   }
   if (o.host.empty()) return absl::InvalidArgumentError("empty host");
   if (server_list.has_value()) {
@@ -152,7 +153,7 @@ absl::StatusOr<CliOptions> ParseCliOptions(const std::vector<std::string>& args)
       return absl::InvalidArgumentError("--server and a HOST/PORT (argument, --host or --port) exclude each other: "
                                         "list every server in --server");
     }
-    auto servers = ParseServerList(*server_list, o.port);
+    auto servers = wire::ParseHostPortList(*server_list, o.port);
     if (!servers.ok()) return servers.status();
     o.servers = std::move(*servers);
     o.host = o.servers.front().host;

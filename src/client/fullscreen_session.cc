@@ -75,7 +75,7 @@ int FullscreenSession::Run() {
   if (!options_.user.empty()) {
     if (auto path = TokenStore::DefaultPath(); path.ok()) tokens_.emplace(*path);
     AccountLoginOptions a;
-    a.server = servers_.current().Key();
+    a.server = servers_.current().ToString();
     a.token_keys = TokenKeys(servers_.servers());
     a.user = options_.user;
     a.register_account = options_.register_account;
@@ -200,7 +200,7 @@ void FullscreenSession::Redraw() {
   ScreenRow title;
   if (w.room_id() == 0) {
     title.push_back({absl::StrCat(" muxchat ", client_->nickname().empty() ? "" : client_->nickname() + "@",
-                                  servers_.current().Key(), " | status: server and command output"),
+                                  servers_.current().ToString(), " | status: server and command output"),
                      Style::kBar, 0});
   } else {
     title.push_back({absl::StrCat(" ", windows_.active_index() + 1, ":", w.name(), " | ", Members(w.members().count()),
@@ -503,7 +503,7 @@ void FullscreenSession::TryReconnect() {
   absl::Status failed;
   if (!options_.user.empty()) {
     AccountLoginOptions a;
-    a.server = server.Key();
+    a.server = server.ToString();
     a.token_keys = TokenKeys(servers_.servers());
     a.user = options_.user;
     a.token_only = true;  // no password prompt in the middle of a session
@@ -543,7 +543,7 @@ void FullscreenSession::TryReconnect() {
   servers_.Connected();
   reconnect_at_ = absl::InfiniteFuture();
   // Said where the loss was said: the status window and the active room's.
-  const std::string line = absl::StrCat("reconnected to ", server.Key());
+  const std::string line = absl::StrCat("reconnected to ", server.ToString());
   System(line, &windows_.status());
   if (windows_.active().room_id() != 0) System(line);
   if (resume_id_ == 0) AfterReconnect();  // with Resume: once its Reply ends it

@@ -156,7 +156,7 @@ bool InteractiveSession::LogInUser() {
     std::fprintf(stderr, "muxchat: %s; the session token will not be kept\n", std::string(path.status().message()).c_str());
   }
   AccountLoginOptions a;
-  a.server = servers_.current().Key();
+  a.server = servers_.current().ToString();
   a.token_keys = TokenKeys(servers_.servers());
   a.user = options_.user;
   a.register_account = options_.register_account;
@@ -209,7 +209,7 @@ void InteractiveSession::TryReconnect() {
   absl::Status failed;
   if (!options_.user.empty()) {
     AccountLoginOptions a;
-    a.server = server.Key();
+    a.server = server.ToString();
     a.token_keys = TokenKeys(servers_.servers());
     a.user = options_.user;
     a.token_only = true;  // no password prompt in the middle of a session
@@ -247,7 +247,7 @@ void InteractiveSession::TryReconnect() {
   down_ = false;
   servers_.Connected();
   reconnect_at_ = absl::InfiniteFuture();
-  System(absl::StrCat("reconnected to ", server.Key()));
+  System(absl::StrCat("reconnected to ", server.ToString()));
   if (resume_id_ == 0) AfterReconnect();  // with Resume: once its Reply ends it
 }
 

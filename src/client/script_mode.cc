@@ -145,7 +145,7 @@ class ScriptRun {
       return std::nullopt;
     }
     AccountLoginOptions a;
-    a.server = servers_.current().Key();
+    a.server = servers_.current().ToString();
     a.token_keys = TokenKeys(servers_.servers());
     a.user = o_.user;
     a.register_account = o_.register_account && !registered_;
@@ -320,7 +320,7 @@ class ScriptRun {
       }
     }
     servers_.Connected();
-    std::fprintf(stderr, "muxchat: reconnected to %s\n", servers_.current().Key().c_str());
+    std::fprintf(stderr, "muxchat: reconnected to %s\n", servers_.current().ToString().c_str());
     return std::nullopt;
   }
 
@@ -622,7 +622,7 @@ class ScriptRun {
       if (!transient) return *failed;
     }
     servers_.Connected();
-    std::fprintf(stderr, "muxchat: reconnected to %s\n", servers_.current().Key().c_str());
+    std::fprintf(stderr, "muxchat: reconnected to %s\n", servers_.current().ToString().c_str());
     DropStoredLines();
     std::deque<std::pair<uint64_t, uint64_t>> again;
     for (const auto& [request_id, index] : inflight_) {

@@ -1,50 +1,29 @@
 // ServerList: the servers a CLI run may use (`--server a:7000,b:7000`, or the
-// one positional HOST:PORT) and ServerRotation, which says which of them to
-// try next and how long to wait first: in list order, round robin after a
-// lost connection, today's ReconnectBackoff only between full passes over
-// the list (so a dead node costs one failed connect, not a backoff delay).
+// one positional HOST:PORT; parsed by src/wire/host_port.h) and
+// ServerRotation, which says which of them to try next and how long to wait
+// first: in list order, round robin after a lost connection, today's
+// ReconnectBackoff only between full passes over the list (so a dead node
+// costs one failed connect, not a backoff delay).
 //
-// Thread rule: pure functions, safe from any thread; a ServerRotation has one
-// owner (not thread-safe). The randomness of the backoff is injected.
+// Thread rule: a ServerRotation has one owner (not thread-safe). The
+// randomness of the backoff is injected.
 #ifndef MUXCHAT_CLIENT_SERVER_LIST_H_
 #define MUXCHAT_CLIENT_SERVER_LIST_H_
 
 #include <cstddef>
-#include <cstdint>
 #include <functional>
-#include <optional>
-#include <string>
 #include <vector>
 
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "src/client/reconnect_backoff.h"
+#include "src/wire/host_port.h"
 
 namespace muxchat::client {
 
-struct ServerAddress {
-  std::string host;    // a name or an address; IPv6 literals without brackets
-  uint16_t port = 0;
-
-  // "host:port", "[v6]:port": how messages name it, and the token file's key.
-  std::string Key() const;
-  bool operator==(const ServerAddress& o) const { return host == o.host && port == o.port; }
-};
-
-// "1".."65535" into `*port`; kInvalidArgument naming the text otherwise.
-absl::Status ParsePort(absl::string_view text, uint16_t* port);
-
-// Splits "host", "host:port", "[v6]:port" or "[v6]"; a bare IPv6 address (two
-// or more colons, no brackets) is a host alone. `*port` is left unset when
-// the text gives none. kInvalidArgument with a one-line reason.
-absl::Status SplitHostPort(absl::string_view text, std::string* host, std::optional<uint16_t>* port);
-
-// A comma-separated list of addresses as SplitHostPort reads them (an entry
-// without a port gets `default_port`). kInvalidArgument, naming the entry,
-// for an empty list or entry, a bad entry, or one listed twice.
-absl::StatusOr<std::vector<ServerAddress>> ParseServerList(absl::string_view text, uint16_t default_port);
+// Where a server is: parsed from `--server a:7000,[::1]:7001` or HOST:PORT
+// by src/wire/host_port.h (wire::ParseHostPortList, wire::SplitHostPort);
+// ToString() is how messages name it and the token file's key.
+using ServerAddress = wire::HostPort;
 
 class ServerRotation {
  public:

@@ -88,7 +88,7 @@ absl::StatusOr<std::unique_ptr<ChatClient>> ConnectToFirstServer(
 std::vector<std::string> TokenKeys(const std::vector<ServerAddress>& servers) {
   std::vector<std::string> keys;
   keys.reserve(servers.size());
-  for (const ServerAddress& s : servers) keys.push_back(s.Key());
+  for (const ServerAddress& s : servers) keys.push_back(s.ToString());
   return keys;
 }
 

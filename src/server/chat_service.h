@@ -119,6 +119,13 @@ class ChatService {
   void HandleLogout(Connection* conn, const v1::ClientFrame& f);
   void HandleResume(Connection* conn, const v1::ClientFrame& f, absl::Time now);
   void HandleHistory(Connection* conn, const v1::ClientFrame& f);
+  // The tail of every handshake request that asked Redis (cluster mode):
+  // `sent` is what sending the question returned. Sent: `conn` waits for the
+  // answer (auth_pending, and findable by ID for the callback) and true.
+  // Not sent: answers `f` FAILURE_STORAGE with `failure` (empty: "the
+  // cluster's shared store is unavailable", with sent's message) and false.
+  bool WaitForCluster(Connection* conn, const v1::ClientFrame& f, const absl::Status& sent,
+                      absl::string_view failure = {});
   // Checks a handshake frame's protocol_version; false (connection closing) if wrong.
   bool CheckVersion(Connection* conn, const v1::ClientFrame& f, uint32_t version);
   // Logs `conn` in as `name` (an account when account != null) and sends
@@ -167,8 +174,9 @@ class ChatService {
   // ListMembers in a cluster: the members on every node, from Redis.
   void ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room);
   // A guest Hello in a cluster: claims the nickname in Redis, then Welcome
-  // or FAILURE_ALREADY_EXISTS. The connection waits (auth_pending).
-  void ClaimClusterNickname(Connection* conn, const v1::ClientFrame& f, const std::string& folded);
+  // or FAILURE_ALREADY_EXISTS. As WaitForCluster: true while the connection
+  // waits; false once refused (not counted: the caller counts the request).
+  bool ClaimClusterNickname(Connection* conn, const v1::ClientFrame& f, const std::string& folded);
   // Takes a SendMessage or PostMessage whose room and text were checked:
   // refuses a storage outage, answers a resent client_msg_id with its seq,
   // and otherwise delivers at once (memory) or once committed (durable).

@@ -56,6 +56,17 @@ bool ChatService::CheckVersion(Connection* conn, const v1::ClientFrame& f, uint3
   return false;
 }
 
+bool ChatService::WaitForCluster(Connection* conn, const v1::ClientFrame& f, const absl::Status& sent,
+                                 absl::string_view failure) {
+  if (!sent.ok()) {
+    ReplyFailure(conn, f, v1::FAILURE_STORAGE, failure.empty() ? ClusterTrouble(sent) : std::string(failure));
+    return false;
+  }
+  connections_[conn->id()] = conn;
+  conn->auth_pending = true;
+  return true;
+}
+
 void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f, absl::Time now) {
   const v1::Hello& hello = f.hello();
   if (conn->logged_in()) {
@@ -86,12 +97,7 @@ void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f, absl::
           }
           metrics_->CountRequest(f.body_case(), request_status_);
         });
-    if (!sent.ok()) {
-      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
-      return;
-    }
-    connections_[conn->id()] = conn;
-    conn->auth_pending = true;
+    WaitForCluster(conn, f, sent);
     return;
   }
   if (!hello.token().empty()) {
@@ -143,21 +149,16 @@ void ChatService::HandleHello(Connection* conn, const v1::ClientFrame& f, absl::
           } else if (nicknames_.contains(folded)) {
             ReplyFailure(c, f, v1::FAILURE_ALREADY_EXISTS, absl::StrCat("nickname '", nickname, "' is taken"));
           } else if (cluster_ != nullptr) {
-            // Unique among the guests of every node, too.
-            ClaimClusterNickname(c, f, folded);
-            return;
+            // Unique among the guests of every node, too; counted here only
+            // if the claim could not be sent.
+            if (ClaimClusterNickname(c, f, folded)) return;
           } else {
             nicknames_.emplace(folded, c);
             CompleteLogin(c, f, nickname, nullptr, "", "", absl::InfinitePast());
           }
           metrics_->CountRequest(f.body_case(), request_status_);
         });
-    if (!sent.ok()) {
-      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
-      return;
-    }
-    connections_[conn->id()] = conn;
-    conn->auth_pending = true;
+    WaitForCluster(conn, f, sent);
     return;
   }
   nicknames_.emplace(folded, conn);
@@ -307,12 +308,7 @@ void ChatService::HandleLogin(Connection* conn, const v1::ClientFrame& f, absl::
         // Counted here only if refused; otherwise when the hasher answers.
         if (request_status_ != v1::SUCCESS) metrics_->CountRequest(f.body_case(), request_status_);
       });
-  if (!sent.ok()) {
-    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
-    return;
-  }
-  connections_[conn->id()] = conn;
-  conn->auth_pending = true;
+  WaitForCluster(conn, f, sent);
 }
 
 void ChatService::OnPasswordResults(absl::Time now) {
@@ -381,11 +377,7 @@ void ChatService::FinishRegister(Connection* conn, const v1::ClientFrame& f, con
             StartSession(c, f, *account, /*new_account=*/false, now);
           }
         });
-    if (!sent.ok()) {
-      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
-      return;
-    }
-    conn->auth_pending = true;
+    WaitForCluster(conn, f, sent);
     return;
   }
   Account* account = accounts_.Add(accounts_.NextId(), req.name(), r.hash, now);
@@ -404,7 +396,6 @@ void ChatService::StartSession(Connection* conn, const v1::ClientFrame& f, const
   absl::Time expires;
   std::string token = IssueSession(account, now, &hash, &expires);
   // Welcome only once the session (and a new account) is stored.
-  conn->auth_pending = true;
   const uint64_t conn_id = conn->id(), account_id = account.id;
   if (cluster_accounts_ != nullptr) {
     // Redis keeps the session (and expires it); a local copy would never be
@@ -424,12 +415,10 @@ void ChatService::StartSession(Connection* conn, const v1::ClientFrame& f, const
           }
           CompleteLogin(c, f, stored->name, stored, hash, token, expires);
         });
-    if (!sent.ok()) {
-      conn->auth_pending = false;
-      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
-    }
+    WaitForCluster(conn, f, sent);
     return;
   }
+  conn->auth_pending = true;
   Persist(NewSession{SessionRecord{hash, account_id, absl::ToUnixMicros(expires)}},
           [this, conn_id, account_id, new_account, f, hash, token, expires](const absl::Status& st) {
             Connection* c = FindConnection(conn_id);
@@ -625,12 +614,7 @@ void ChatService::HandleResume(Connection* conn, const v1::ClientFrame& f, absl:
               });
           if (!listed.ok()) fail(c, v1::FAILURE_STORAGE, ClusterTrouble(listed));
         });
-    if (!sent.ok()) {
-      ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterTrouble(sent));
-      return;
-    }
-    connections_[conn->id()] = conn;
-    conn->auth_pending = true;
+    WaitForCluster(conn, f, sent);
     return;
   }
   Account* account =

@@ -424,7 +424,7 @@ void ChatService::OnClusterPresence(uint64_t room_id, absl::string_view payload)
   Broadcast(*room, out, own ? FindConnection(e->conn_id) : nullptr);
 }
 
-void ChatService::ClaimClusterNickname(Connection* conn, const v1::ClientFrame& f, const std::string& folded) {
+bool ChatService::ClaimClusterNickname(Connection* conn, const v1::ClientFrame& f, const std::string& folded) {
   const uint64_t conn_id = conn->id();
   auto finish = [this, f](Connection* c) {
     c->auth_pending = false;
@@ -451,13 +451,7 @@ void ChatService::ClaimClusterNickname(Connection* conn, const v1::ClientFrame& 
         }
         finish(c);
       });
-  if (!sent.ok()) {
-    request_status_ = v1::SUCCESS;
-    ReplyFailure(conn, f, v1::FAILURE_STORAGE, ClusterUnavailable());
-    finish(conn);
-    return;
-  }
-  conn->auth_pending = true;
+  return WaitForCluster(conn, f, sent, ClusterUnavailable());
 }
 
 void ChatService::ClusterListMembers(Connection* conn, const v1::ClientFrame& f, Room* room) {

@@ -373,7 +373,8 @@ IoResult WebSocketTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
   }
   if (!vectored_) {
     Stage(out);
-    if (staged_.empty()) return IoResult{};
+    // TLS may still hold sealed records the socket did not take.
+    if (staged_.empty() && !inner_->HasPendingOutput()) return IoResult{};
     return inner_->Write(&staged_, max_bytes);
   }
   // Plain TCP. The staged raw bytes (the 101, control frames) go first.

@@ -38,7 +38,9 @@ class WebSocketTransport final : public Transport {
   IoResult Read(wire::Buffer* in, size_t max_bytes) override;
   IoResult Write(wire::OutputQueue* out, size_t max_bytes) override;
   bool HasBufferedInput() const override;
-  bool HasPendingOutput() const override { return !staged_.empty() || !control_.empty() || InFrame(); }
+  bool HasPendingOutput() const override {
+    return !staged_.empty() || !control_.empty() || InFrame() || inner_->HasPendingOutput();
+  }
   void SetCloseReason(CloseReason reason) override { reason_ = reason; }
   void ShutdownWrite() override;
   absl::string_view alpn() const override { return inner_->alpn(); }

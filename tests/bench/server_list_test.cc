@@ -8,24 +8,6 @@
 namespace muxchat::bench {
 namespace {
 
-TEST(ServerList, ParsesSeveralHostPortPairs) {
-  absl::StatusOr<std::vector<ServerAddress>> s = ParseServerList("127.0.0.1:7000,localhost:7001,10.0.0.2:65535");
-  ASSERT_TRUE(s.ok()) << s.status();
-  ASSERT_EQ(s->size(), 3u);
-  EXPECT_EQ((*s)[0].host, "127.0.0.1");
-  EXPECT_EQ((*s)[0].port, 7000);
-  EXPECT_EQ((*s)[1].host, "localhost");
-  EXPECT_EQ((*s)[2].port, 65535);
-  EXPECT_EQ(FormatServerList(*s), "127.0.0.1:7000,localhost:7001,10.0.0.2:65535");
-}
-
-TEST(ServerList, RejectsItemsThatAreNotHostPort) {
-  for (const char* bad : {"", "127.0.0.1", "127.0.0.1:", ":7000", "127.0.0.1:0", "127.0.0.1:65536",
-                          "127.0.0.1:70x", "127.0.0.1:7000,", "127.0.0.1:7000,,127.0.0.1:7001"}) {
-    EXPECT_FALSE(ParseServerList(bad).ok()) << bad;
-  }
-}
-
 TEST(ServerList, OneServerTakesEveryConnection) {
   for (int room = 0; room < 4; ++room) {
     for (int k = 0; k < 5; ++k) {

@@ -29,7 +29,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "src/client/atomic_file.h"
 #include "src/client/chat_client.h"
@@ -108,55 +107,55 @@ class Member {
   uint64_t room_id_ = 0;
 };
 
-// The message texts of --listen's output lines, in order.
-std::vector<std::string> Texts(const std::string& out) {
-  std::vector<std::string> texts;
-  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
-    const size_t at = line.rfind("> ");
-    if (at != absl::string_view::npos) texts.emplace_back(line.substr(at + 2));
+// The set-up of every test that kills a node under a client: two unrelated
+// daemons, A (killable) and B, each with a member in room "r" (B's under
+// another ID), and the client's arguments listing A then B.
+struct TwoNodes {
+  std::unique_ptr<Daemon> a = std::make_unique<Daemon>();
+  Daemon b;
+  Member on_a{a->port(), "talker_a", "r"};
+  Member on_b{b.port(), "talker_b", "r", /*another_id=*/true};
+
+  // --server A,B --nick `nick` --room r, then `more`.
+  std::vector<std::string> Args(const std::string& nick, std::vector<std::string> more = {}) const {
+    std::vector<std::string> args = {"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())),
+                                     "--nick", nick, "--room", "r"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
   }
-  return texts;
-}
+};
 
 TEST(CliFailover, ListenMovesToTheNextServerWhenItsNodeIsKilledAndRejoinsThere) {
-  auto a = std::make_unique<Daemon>();
-  Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  CliProcess listener({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "ears",
-                       "--room", "r", "--listen"});
-  ASSERT_TRUE(on_a.AwaitJoin("ears"));  // the first entry answered
-  ASSERT_TRUE(on_a.Say("before"));
+  TwoNodes n;
+  CliProcess listener(n.Args("ears", {"--listen"}));
+  ASSERT_TRUE(n.on_a.AwaitJoin("ears"));  // the first entry answered
+  ASSERT_TRUE(n.on_a.Say("before"));
   ASSERT_TRUE(listener.ReadLines(1, kWait)) << listener.out() << listener.err();
 
-  a->Kill();
-  ASSERT_TRUE(on_b.AwaitJoin("ears")) << listener.err();  // moved to B and rejoined r there
-  ASSERT_TRUE(on_b.Say("after"));
+  n.a->Kill();
+  ASSERT_TRUE(n.on_b.AwaitJoin("ears")) << listener.err();  // moved to B and rejoined r there
+  ASSERT_TRUE(n.on_b.Say("after"));
   ASSERT_TRUE(listener.ReadLines(2, kWait)) << listener.out() << listener.err();
   listener.Signal(SIGTERM);
   EXPECT_EQ(listener.Finish(), 0) << listener.err();
-  EXPECT_EQ(Texts(listener.out()), (std::vector<std::string>{"before", "after"})) << listener.out();
-  EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(b.port()))))
+  EXPECT_EQ(ListenedTexts(listener.out()), (std::vector<std::string>{"before", "after"})) << listener.out();
+  EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(n.b.port()))))
       << listener.err();
 }
 
 TEST(CliFailover, StdinLinesGoOnToTheNextServerAfterAKill) {
-  auto a = std::make_unique<Daemon>();
-  Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  CliProcess sender({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "writer",
-                     "--room", "r"});
-  ASSERT_TRUE(on_a.AwaitJoin("writer"));
+  TwoNodes n;
+  CliProcess sender(n.Args("writer"));
+  ASSERT_TRUE(n.on_a.AwaitJoin("writer"));
   sender.Write("one\n");
-  ASSERT_TRUE(on_a.AwaitText("one"));
-  a->Kill();
-  ASSERT_TRUE(on_b.AwaitJoin("writer")) << sender.err();
+  ASSERT_TRUE(n.on_a.AwaitText("one"));
+  n.a->Kill();
+  ASSERT_TRUE(n.on_b.AwaitJoin("writer")) << sender.err();
   sender.Write("two\n");
-  ASSERT_TRUE(on_b.AwaitText("two")) << sender.err();
+  ASSERT_TRUE(n.on_b.AwaitText("two")) << sender.err();
   sender.CloseStdin();
   EXPECT_EQ(sender.Finish(), 0) << sender.err();
-  EXPECT_TRUE(absl::StrContains(sender.err(), absl::StrCat("reconnected to ", Address(b.port())))) << sender.err();
+  EXPECT_TRUE(absl::StrContains(sender.err(), absl::StrCat("reconnected to ", Address(n.b.port())))) << sender.err();
 }
 
 TEST(CliFailover, AFirstEntryThatRefusesTheConnectionIsPassedOver) {
@@ -193,15 +192,21 @@ TEST(CliFailover, ABadServerListIsAUsageError) {
   }
 }
 
+// Registers ann through the CLI at 127.0.0.1:`port`; her token is kept under
+// that entry in the config home `xdg` (XDG_CONFIG_HOME=...) names.
+::testing::AssertionResult RegisterAnn(uint16_t port, const std::string& xdg) {
+  CliProcess reg({Address(port), "--user", "ann", "--register", "--list"},
+                 {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
+  const int code = reg.Finish();
+  if (code == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "muxchat --register exited " << code << ": " << reg.err();
+}
+
 TEST(CliFailover, ATokenKeptForOneEntryIsOfferedToAnother) {
   TempDir home;
   Daemon d;
   const std::string xdg = absl::StrCat("XDG_CONFIG_HOME=", home.path());
-  {
-    CliProcess reg({Address(d.port()), "--user", "ann", "--register", "--list"},
-                   {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
-    ASSERT_EQ(reg.Finish(), 0) << reg.err();
-  }
+  ASSERT_TRUE(RegisterAnn(d.port(), xdg));
   // localhost:P is another entry (another key) for the same node: the token
   // kept under 127.0.0.1:P is what logs it in; there is no password at all.
   CliProcess p({"--server", absl::StrCat("localhost:", d.port(), ",", Address(d.port())), "--user", "ann", "--list"},
@@ -214,11 +219,7 @@ TEST(CliFailover, ARefusedTokenOfOneEntryIsForgottenAndAnotherEntrysTokenTried) 
   TempDir home;
   Daemon d;
   const std::string xdg = absl::StrCat("XDG_CONFIG_HOME=", home.path());
-  {
-    CliProcess reg({Address(d.port()), "--user", "ann", "--register", "--list"},
-                   {xdg, absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
-    ASSERT_EQ(reg.Finish(), 0) << reg.err();
-  }
+  ASSERT_TRUE(RegisterAnn(d.port(), xdg));
   client::TokenStore store(home.File("muxchat/tokens"));
   const std::string other = absl::StrCat("localhost:", d.port());
   ASSERT_TRUE(store.Put(other, "ann", client::StoredToken{"revoked-long-ago", 0}).ok());
@@ -369,7 +370,7 @@ TEST(CliFailoverCluster, ListenOfAKilledNodeContinuesOnAnotherWithEveryMessageOn
   ASSERT_TRUE(listener.ReadLines(7, kWait)) << listener.out() << listener.err();
   listener.Signal(SIGTERM);
   EXPECT_EQ(listener.Finish(), 0) << listener.err();
-  EXPECT_EQ(Texts(listener.out()), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5", "m6", "m7"}))
+  EXPECT_EQ(ListenedTexts(listener.out()), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5", "m6", "m7"}))
       << listener.out();
   EXPECT_TRUE(absl::StrContains(listener.err(), absl::StrCat("reconnected to ", Address(b.port()))))
       << listener.err();
@@ -378,44 +379,37 @@ TEST(CliFailoverCluster, ListenOfAKilledNodeContinuesOnAnotherWithEveryMessageOn
 // ------------------------------------------------------------ interactive
 
 TEST(CliFailoverInteractive, LineModeSaysWhichServerItMovedToAndChatsThere) {
-  auto a = std::make_unique<Daemon>();
-  Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  PtyProcess g({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "g", "--room", "r"});
-  ASSERT_TRUE(g.Expect(absl::StrCat("connected to 127.0.0.1 port ", a->port()))) << g.failure();
+  TwoNodes n;
+  PtyProcess g(n.Args("g"));
+  ASSERT_TRUE(g.Expect(absl::StrCat("connected to 127.0.0.1 port ", n.a->port()))) << g.failure();
   ASSERT_TRUE(g.Expect("[r]> ")) << g.failure();
-  ASSERT_TRUE(on_a.AwaitJoin("g"));
-  a->Kill();
+  ASSERT_TRUE(n.on_a.AwaitJoin("g"));
+  n.a->Kill();
   ASSERT_TRUE(g.Expect("reconnecting")) << g.failure();
-  ASSERT_TRUE(g.Expect(absl::StrCat("reconnected to ", Address(b.port())))) << g.failure();
+  ASSERT_TRUE(g.Expect(absl::StrCat("reconnected to ", Address(n.b.port())))) << g.failure();
   ASSERT_TRUE(g.Expect("reconnected to r, 0 missed messages")) << g.failure();
-  ASSERT_TRUE(on_b.AwaitJoin("g"));
-  ASSERT_TRUE(on_b.Say("hello from b"));
+  ASSERT_TRUE(n.on_b.AwaitJoin("g"));
+  ASSERT_TRUE(n.on_b.Say("hello from b"));
   ASSERT_TRUE(g.Expect("<talker_b> hello from b")) << g.failure();
   g.Type("hi b\r");
-  ASSERT_TRUE(on_b.AwaitText("hi b"));
+  ASSERT_TRUE(n.on_b.AwaitText("hi b"));
   g.Signal(SIGINT);
   EXPECT_EQ(g.ExitCode(kWait), 0);
 }
 
 TEST(CliFailoverFullscreen, SaysWhichServerItMovedToAndTheStatusTitleNamesIt) {
-  auto a = std::make_unique<Daemon>();
-  Daemon b;
-  Member on_a(a->port(), "talker_a", "r");
-  Member on_b(b.port(), "talker_b", "r", /*another_id=*/true);
-  TmuxTerminal t({"--server", absl::StrCat(Address(a->port()), ",", Address(b.port())), "--nick", "g", "--room", "r"},
-                 100, 30, {"NO_COLOR=1"});
-  ASSERT_TRUE(on_a.AwaitJoin("g")) << t.last_screen();
+  TwoNodes n;
+  TmuxTerminal t(n.Args("g"), 100, 30, {"NO_COLOR=1"});
+  ASSERT_TRUE(n.on_a.AwaitJoin("g")) << t.last_screen();
   ASSERT_TRUE(t.WaitForText("2 members | you are g")) << t.last_screen();  // r's window in front
-  a->Kill();
-  ASSERT_TRUE(on_b.AwaitJoin("g")) << t.last_screen();
-  ASSERT_TRUE(on_b.Say("hello from b"));
+  n.a->Kill();
+  ASSERT_TRUE(n.on_b.AwaitJoin("g")) << t.last_screen();
+  ASSERT_TRUE(n.on_b.Say("hello from b"));
   // B's r is another room (another ID): a new window, still in front.
   ASSERT_TRUE(t.WaitForText("hello from b")) << t.last_screen();
   t.Keys({"M-1"});  // the status window says where it went, and its title names the server
-  ASSERT_TRUE(t.WaitForText(absl::StrCat("reconnected to ", Address(b.port())))) << t.last_screen();
-  ASSERT_TRUE(t.WaitForText(absl::StrCat("g@", Address(b.port()), " | status"))) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText(absl::StrCat("reconnected to ", Address(n.b.port())))) << t.last_screen();
+  ASSERT_TRUE(t.WaitForText(absl::StrCat("g@", Address(n.b.port()), " | status"))) << t.last_screen();
   t.Keys({"C-c"});
   EXPECT_EQ(t.AwaitExit(), 0);
   EXPECT_TRUE(t.TerminalRestored());

@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -343,6 +345,16 @@ inline std::unique_ptr<client::ChatClient> Login(uint16_t port, const std::strin
   if (!c.ok()) return nullptr;
   EXPECT_TRUE((*c)->Hello(nick, kWait).ok());
   return std::move(*c);
+}
+
+// The message texts of --listen's output lines ("... <nick> text"), in order.
+inline std::vector<std::string> ListenedTexts(const std::string& out) {
+  std::vector<std::string> texts;
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    const size_t at = line.rfind("> ");
+    if (at != absl::string_view::npos) texts.emplace_back(line.substr(at + 2));
+  }
+  return texts;
 }
 
 // Waits up to kWait for an event satisfying `want`, skipping others.

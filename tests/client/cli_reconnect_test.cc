@@ -101,16 +101,6 @@ class Talker {
   std::unique_ptr<ChatClient> client_;
 };
 
-// The mN texts in the listener's output lines, in order.
-std::vector<std::string> Texts(const std::string& out) {
-  std::vector<std::string> texts;
-  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
-    const size_t at = line.rfind("> ");
-    if (at != absl::string_view::npos) texts.emplace_back(line.substr(at + 2));
-  }
-  return texts;
-}
-
 std::vector<std::string> Numbered(int from, int to) {
   std::vector<std::string> out;
   for (int i = from; i <= to; ++i) out.push_back(absl::StrCat("m", i));
@@ -161,7 +151,7 @@ void RunListenerScenario(const std::vector<std::string>& who, const std::vector<
     EXPECT_EQ(listener.Finish(), 0) << listener.err();
     all += listener.out();
   }
-  EXPECT_EQ(Texts(all), Numbered(1, 11)) << all;
+  EXPECT_EQ(ListenedTexts(all), Numbered(1, 11)) << all;
   EXPECT_EQ(all.find("history"), std::string::npos) << "caught-up lines print like live ones:\n" << all;
 }
 

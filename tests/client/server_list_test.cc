@@ -16,42 +16,6 @@ ServerRotation Rotation(std::vector<ServerAddress> servers) {
   return ServerRotation(std::move(servers), ReconnectBackoff::Options{}, [] { return 0.5; });
 }
 
-TEST(ParseServerList, ReadsEntriesInOrderWithBracketedV6AndTheDefaultPort) {
-  auto list = ParseServerList("a:7000,[::1]:7001,c", 7000);
-  ASSERT_TRUE(list.ok()) << list.status();
-  EXPECT_EQ(*list, (std::vector<ServerAddress>{{"a", 7000}, {"::1", 7001}, {"c", 7000}}));
-}
-
-TEST(ParseServerList, RefusesAnEmptyListOrEntry) {
-  EXPECT_FALSE(ParseServerList("", 7000).ok());
-  EXPECT_FALSE(ParseServerList("a:1,", 7000).ok());
-  EXPECT_FALSE(ParseServerList(",a:1", 7000).ok());
-  EXPECT_FALSE(ParseServerList("a:1,,b:2", 7000).ok());
-}
-
-TEST(ParseServerList, RefusesABadEntryNamingIt) {
-  auto bad_port = ParseServerList("a:1,b:x", 7000);
-  ASSERT_FALSE(bad_port.ok());
-  EXPECT_NE(bad_port.status().message().find("'x'"), absl::string_view::npos) << bad_port.status();
-  EXPECT_FALSE(ParseServerList("a:0", 7000).ok());
-  EXPECT_FALSE(ParseServerList("a:65536", 7000).ok());
-  EXPECT_FALSE(ParseServerList("[::1:7000", 7000).ok());
-  EXPECT_FALSE(ParseServerList(":7000", 7000).ok());
-  EXPECT_FALSE(ParseServerList("a:", 7000).ok());
-}
-
-TEST(ParseServerList, RefusesAServerListedTwice) {
-  auto twice = ParseServerList("a:7000,b:1,a", 7000);
-  ASSERT_FALSE(twice.ok());
-  EXPECT_NE(twice.status().message().find("a:7000 twice"), absl::string_view::npos) << twice.status();
-}
-
-TEST(ServerAddress, KeyBracketsIpv6Literals) {
-  EXPECT_EQ((ServerAddress{"127.0.0.1", 7000}).Key(), "127.0.0.1:7000");
-  EXPECT_EQ((ServerAddress{"chat.example", 7000}).Key(), "chat.example:7000");
-  EXPECT_EQ((ServerAddress{"::1", 7000}).Key(), "[::1]:7000");
-}
-
 TEST(ServerRotation, StartsAtTheFirstEntry) {
   ServerRotation r = Rotation(Three());
   EXPECT_EQ(r.current().host, "a");

@@ -11,15 +11,16 @@
 #include "gtest/gtest.h"
 #include "src/server/chat_service.h"
 #include "src/server/cluster_accounts.h"
+#include "tests/server/chat_service_fixture.h"  // TakeFrames
 #include "tests/server/redis_process.h"
-#include "tests/wire/decode_all.h"
 
 namespace muxchat::server {
 namespace {
 
-using ::muxchat::server::testing::HaveRedisServer;
-using ::muxchat::server::testing::RedisProcess;
+using ::muxchat::server::testing::RedisTest;
 using ::muxchat::server::testing::RunLoopUntil;
+using ::muxchat::server::testing::TakeFrames;
+using ::muxchat::server::testing::TestRedisLinkOptions;
 
 // One node. Members in this order: the link goes before the service, so its
 // pending replies (run when it is destroyed) find the service alive.
@@ -43,19 +44,14 @@ class Node : public EventLoop::Handler {
   ClusterAccounts accounts;
 };
 
-class ClusterAccountsServiceTest : public ::testing::Test {
+class ClusterAccountsServiceTest : public RedisTest {
  protected:
   void SetUp() override {
-    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
-    ASSERT_TRUE(redis_.Start().ok());
-    auto loop = EventLoop::Create("epoll");
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     options_.password_opslimit = 1;
     options_.password_memlimit = 8192;
-    redis_options_.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    redis_options_.command_timeout = absl::Seconds(15);
+    redis_options_ = TestRedisLinkOptions(redis_.port());
     a_ = std::make_unique<Node>(loop_.get(), options_, &logger_, redis_options_);
     b_ = std::make_unique<Node>(loop_.get(), options_, &logger_, redis_options_);
     a_->link.Start();
@@ -88,15 +84,7 @@ class ClusterAccountsServiceTest : public ::testing::Test {
     return frames.empty() ? v1::ServerFrame() : frames[0];
   }
 
-  std::vector<v1::ServerFrame> Take(Connection* c) {
-    std::string bytes;
-    c->output().CopyTo(&bytes);
-    c->output().Consume(bytes.size());
-    size_t leftover = 0;
-    auto out = wire::testing::DecodeAll<v1::ServerFrame>(bytes, &leftover);
-    EXPECT_EQ(leftover, 0u);
-    return out;
-  }
+  std::vector<v1::ServerFrame> Take(Connection* c) { return TakeFrames(c); }
 
   static v1::ClientFrame Register(const std::string& name, const std::string& password = "correct horse") {
     v1::ClientFrame f;
@@ -138,8 +126,6 @@ class ClusterAccountsServiceTest : public ::testing::Test {
     ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return !a_->link.up() && !b_->link.up(); }));
   }
 
-  RedisProcess redis_;
-  std::unique_ptr<EventLoop> loop_;
   ServerOptions options_;
   RedisLinkOptions redis_options_;
   Logger logger_{LogLevel::kOff};
@@ -285,6 +271,23 @@ TEST_F(ClusterAccountsServiceTest, WhileRedisIsDownAccountRequestsAreRefusedAndT
   ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return b_->link.up(); }));
   v1::ServerFrame w = Ask(b_.get(), c, Register("carol"));
   EXPECT_TRUE(w.has_welcome()) << w.DebugString();
+}
+
+TEST_F(ClusterAccountsServiceTest, ARequestRedisCannotBeAskedIsCountedOnceAndLeavesNothingWaiting) {
+  const std::string token = RegisterOn(a_.get(), "alice");
+  KillRedis();
+  Connection* c = NewConnection();
+  const Metrics& m = b_->service.metrics();
+  for (const v1::ClientFrame& f : {Login("alice"), Hello("", token), Hello("dave"), Resume(token)}) {
+    const uint64_t* counts = m.requests[static_cast<int>(MetricRequestTypeOf(f.body_case()))];
+    const uint64_t failed_before = counts[v1::FAILURE_STORAGE];
+    v1::ServerFrame r = Ask(b_.get(), c, f);
+    EXPECT_EQ(r.reply().status(), v1::FAILURE_STORAGE) << r.DebugString();
+    EXPECT_TRUE(absl::StrContains(r.reply().message(), "unavailable")) << r.reply().message();
+    EXPECT_EQ(counts[v1::FAILURE_STORAGE], failed_before + 1) << f.DebugString();
+    EXPECT_FALSE(c->auth_pending) << f.DebugString();
+    EXPECT_FALSE(c->closing());
+  }
 }
 
 TEST_F(ClusterAccountsServiceTest, ALoginInFlightWhenRedisDiesIsRefusedAndTheConnectionStays) {

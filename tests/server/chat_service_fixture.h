@@ -14,6 +14,17 @@
 
 namespace muxchat::server::testing {
 
+// Everything queued for `c` so far, decoded; the queue is emptied.
+inline std::vector<v1::ServerFrame> TakeFrames(Connection* c) {
+  std::string bytes;
+  c->output().CopyTo(&bytes);
+  c->output().Consume(bytes.size());
+  size_t leftover = 0;
+  auto out = wire::testing::DecodeAll<v1::ServerFrame>(bytes, &leftover);
+  EXPECT_EQ(leftover, 0u);
+  return out;
+}
+
 class ChatServiceFixture : public ::testing::Test {
  protected:
   // (Re)creates the service from options_ (tests change options_ first).
@@ -31,16 +42,7 @@ class ChatServiceFixture : public ::testing::Test {
     service_->HandleFrame(c, f, now_);
   }
 
-  // Everything queued for `c` so far, decoded; the queue is emptied.
-  std::vector<v1::ServerFrame> Take(Connection* c) {
-    std::string bytes;
-    c->output().CopyTo(&bytes);
-    c->output().Consume(bytes.size());
-    size_t leftover = 0;
-    auto out = wire::testing::DecodeAll<v1::ServerFrame>(bytes, &leftover);
-    EXPECT_EQ(leftover, 0u);
-    return out;
-  }
+  std::vector<v1::ServerFrame> Take(Connection* c) { return TakeFrames(c); }
 
   v1::ServerFrame TakeOne(Connection* c) {
     auto frames = Take(c);

@@ -12,9 +12,9 @@
 namespace muxchat::server {
 namespace {
 
-using ::muxchat::server::testing::HaveRedisServer;
-using ::muxchat::server::testing::RedisProcess;
+using ::muxchat::server::testing::RedisTest;
 using ::muxchat::server::testing::RunLoopUntil;
+using ::muxchat::server::testing::TestRedisLinkOptions;
 
 // A 32-byte token hash with bytes that are not text.
 std::string TokenHash(char seed) {
@@ -30,17 +30,12 @@ struct Node {
   ClusterAccounts accounts;
 };
 
-class ClusterAccountsTest : public ::testing::Test {
+class ClusterAccountsTest : public RedisTest {
  protected:
   void SetUp() override {
-    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
-    ASSERT_TRUE(redis_.Start().ok());
-    auto loop = EventLoop::Create("epoll");
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
-    options_.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    options_.command_timeout = absl::Seconds(15);
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    options_ = TestRedisLinkOptions(redis_.port());
     a_ = StartNode();
     b_ = StartNode();
   }
@@ -100,8 +95,6 @@ class ClusterAccountsTest : public ::testing::Test {
     return out.value_or(-100);
   }
 
-  RedisProcess redis_;
-  std::unique_ptr<EventLoop> loop_;
   RedisLinkOptions options_;
   std::unique_ptr<Node> a_, b_;
 };

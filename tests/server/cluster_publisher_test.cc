@@ -17,18 +17,12 @@ using ::muxchat::server::testing::HaveRedisServer;
 using ::muxchat::server::testing::RedisProcess;
 using ::muxchat::server::testing::RunLoopUntil;
 
-class ClusterPublisherTest : public ::testing::Test {
+class ClusterPublisherTest : public ::muxchat::server::testing::RedisTest {
  protected:
   void SetUp() override {
-    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
-    ASSERT_TRUE(redis_.Start().ok());
-    auto loop = EventLoop::Create("epoll");
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
-    options_.redis.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    options_.redis.command_timeout = absl::Seconds(15);
-    options_.key_prefix = "t";
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    options_ = ::muxchat::server::testing::TestClusterOptions(redis_.port());
     publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options_);
     publisher_->SetStatusCallback([this](RedisLinkState state, const absl::Status&) { states_.push_back(state); });
     publisher_->Start();
@@ -79,8 +73,6 @@ class ClusterPublisherTest : public ::testing::Test {
     return out.value_or("");
   }
 
-  RedisProcess redis_;
-  std::unique_ptr<EventLoop> loop_;
   ClusterOptions options_;
   std::unique_ptr<ClusterPublisher> publisher_;
   std::vector<RedisLinkState> states_;

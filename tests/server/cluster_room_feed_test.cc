@@ -19,19 +19,12 @@ using ::muxchat::server::testing::RunLoopUntil;
 
 constexpr uint64_t kRoom = 5;
 
-class ClusterRoomFeedTest : public ::testing::Test {
+class ClusterRoomFeedTest : public ::muxchat::server::testing::RedisTest {
  protected:
   void SetUp() override {
-    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
-    ASSERT_TRUE(redis_.Start().ok());
-    auto loop = EventLoop::Create("epoll");
-    ASSERT_TRUE(loop.ok()) << loop.status();
-    loop_ = std::move(*loop);
-    ClusterOptions options;
-    options.redis.port = redis_.port();
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    options.redis.command_timeout = absl::Seconds(15);
-    options.key_prefix = "t";
+    RedisTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    const ClusterOptions options = ::muxchat::server::testing::TestClusterOptions(redis_.port());
     publisher_ = std::make_unique<ClusterPublisher>(loop_.get(), options);
     feed_ = std::make_unique<ClusterRoomFeed>(
         publisher_.get(), [this](const ClusterMessage& m) { delivered_.push_back(m.seq); },
@@ -81,8 +74,6 @@ class ClusterRoomFeedTest : public ::testing::Test {
     return v;
   }
 
-  RedisProcess redis_;
-  std::unique_ptr<EventLoop> loop_;
   std::unique_ptr<ClusterPublisher> publisher_;
   std::unique_ptr<ClusterRoomFeed> feed_;
   std::unique_ptr<ClusterSubscriber> subscriber_;

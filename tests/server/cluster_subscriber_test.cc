@@ -20,6 +20,7 @@ namespace {
 using ::muxchat::server::testing::HaveRedisServer;
 using ::muxchat::server::testing::RedisProcess;
 using ::muxchat::server::testing::RunLoopUntil;
+using ::muxchat::server::testing::TestClusterOptions;
 
 constexpr uint64_t kRoom = 5;
 constexpr uint64_t kOtherRoom = 6;
@@ -38,11 +39,7 @@ struct Node {
   explicit Node(uint16_t port) {
     auto created = EventLoop::Create("epoll");
     loop = std::move(*created);
-    ClusterOptions options;
-    options.redis.port = port;
-    // A loaded CI machine can hold a reply past the 2 s default; these tests are not about the watchdog.
-    options.redis.command_timeout = absl::Seconds(15);
-    options.key_prefix = "t";
+    const ClusterOptions options = TestClusterOptions(port);
     publisher = std::make_unique<ClusterPublisher>(loop.get(), options);
     subscriber = std::make_unique<ClusterSubscriber>(
         loop.get(), options, [this](const ClusterMessage& m) { seen.push_back(m); },

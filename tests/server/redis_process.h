@@ -3,7 +3,9 @@
 // so that a restart loses everything as a crashed cache would. Ready when it
 // logs "Ready to accept connections"; killed (SIGKILL, a crash) or stopped
 // (SIGTERM) by its PID and reaped; SIGSTOP/SIGCONT to play a wedged server.
-// Also RunLoopUntil, which turns an EventLoop into "run until this holds".
+// Also RedisTest, a fixture base with a fresh one and an epoll loop per
+// test; the options every test's link or cluster uses to reach it; and
+// RunLoopUntil, which turns an EventLoop into "run until this holds".
 #ifndef MUXCHAT_TESTS_SERVER_REDIS_PROCESS_H_
 #define MUXCHAT_TESTS_SERVER_REDIS_PROCESS_H_
 
@@ -13,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -22,7 +26,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "src/server/cluster_publisher.h"
 #include "src/server/event_loop.h"
+#include "src/server/redis_link.h"
 #include "tests/server/prometheus_process.h"  // PickFreeLoopbackPort
 
 namespace muxchat::server::testing {
@@ -118,6 +125,44 @@ class RedisProcess {
   uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
+
+// A fixture base: a fresh redis-server (redis_) and an epoll loop (loop_)
+// for every test, skipped where redis-server is not installed. A derived
+// SetUp calls this one first and returns if IsSkipped() || HasFatalFailure().
+// Members are destroyed after the derived fixture's: the loop outlives what
+// runs on it, Redis outlives the loop.
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveRedisServer()) GTEST_SKIP() << "redis-server not installed (scripts/install-deps.sh)";
+    const absl::Status started = redis_.Start();
+    ASSERT_TRUE(started.ok()) << started;
+    auto loop = EventLoop::Create("epoll");
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = std::move(*loop);
+  }
+
+  RedisProcess redis_;
+  std::unique_ptr<EventLoop> loop_;
+};
+
+// Options for a test's RedisLink to the redis-server on `port`. The command
+// timeout is 15 s, not the 2 s default: a loaded CI machine can hold a reply
+// that long, and the tests using these are not about the watchdog.
+inline RedisLinkOptions TestRedisLinkOptions(uint16_t port) {
+  RedisLinkOptions options;
+  options.port = port;
+  options.command_timeout = absl::Seconds(15);
+  return options;
+}
+
+// The same link, as a cluster's options, with the key prefix "t".
+inline ClusterOptions TestClusterOptions(uint16_t port) {
+  ClusterOptions options;
+  options.redis = TestRedisLinkOptions(port);
+  options.key_prefix = "t";
+  return options;
+}
 
 // Runs `loop` until `done()` holds (checked at the start of every turn, so
 // right after the event that made it true) or `timeout` passes. Returns

@@ -332,6 +332,89 @@ TEST_F(TlsFixture, SmallFramesAreCoalescedIntoFullRecords) {
   EXPECT_LE(records, 4) << expected.size() << " bytes";
 }
 
+TEST_F(TlsFixture, AFlushOfSeveralRecordsLeavesInOneSend) {
+  auto context = MakeContext();
+  auto client_ctx = ClientContext();
+  Pair pair(context.get(), client_ctx.get(), /*tcp=*/true);
+  ASSERT_EQ(pair.Handshake().code, IoResult::kOk);
+  auto* tls = static_cast<TlsTransport*>(pair.server.get());
+  if (tls->ktls_send()) GTEST_SKIP() << "the kernel encrypts records here (kTLS): writes are plain sendmsg";
+  // Three records' worth of 1 KiB frames, as a busy member's turn has.
+  wire::OutputQueue out;
+  std::string expected;
+  for (int i = 0; i < 40; ++i) {
+    const std::string frame = Pattern(1000) + std::to_string(i);
+    expected += frame;
+    out.AppendCopy(frame);
+  }
+  const IoResult w = pair.server->Write(&out, 1 << 20);
+  ASSERT_EQ(w.code, IoResult::kOk) << w.error;
+  EXPECT_EQ(w.bytes, expected.size());
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(pair.server->HasPendingOutput());
+  // One write(2) per record would be 3.
+  EXPECT_EQ(tls->sealed_sends(), 1u);
+  std::string got;
+  for (int i = 0; i < kMaxRounds && got.size() < expected.size(); ++i) ASSERT_TRUE(pair.ClientRead(&got));
+  EXPECT_TRUE(got == expected);
+}
+
+TEST_F(TlsFixture, SealedRecordsAFullSocketRefusedAreOwedAndSentFirst) {
+  auto context = MakeContext();
+  auto client_ctx = ClientContext();
+  Pair pair(context.get(), client_ctx.get());
+  ASSERT_EQ(pair.Handshake().code, IoResult::kOk);
+  if (static_cast<TlsTransport*>(pair.server.get())->ktls_send()) GTEST_SKIP() << "kTLS";
+  int small = 4096;
+  ASSERT_EQ(::setsockopt(pair.server_fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  const std::string first = Pattern(30000);
+  wire::OutputQueue out;
+  out.AppendCopy(first);
+  // The socket takes part of the sealed records: the queue is empty, but
+  // the transport still owes the rest (the server keeps write interest).
+  const IoResult w = pair.server->Write(&out, 1 << 20);
+  ASSERT_EQ(w.code, IoResult::kOk) << w.error;
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE(pair.server->HasPendingOutput());
+  // Newer bytes queued meanwhile must not overtake the owed ones.
+  const std::string second = "and then this";
+  out.AppendCopy(second);
+  std::string got;
+  for (int i = 0; i < kMaxRounds && (pair.server->HasPendingOutput() || !out.empty()); ++i) {
+    const IoResult r = pair.server->Write(&out, 1 << 20);
+    ASSERT_NE(r.code, IoResult::kError) << r.error;
+    ASSERT_TRUE(pair.ClientRead(&got));
+  }
+  for (int i = 0; i < kMaxRounds && got.size() < first.size() + second.size(); ++i) ASSERT_TRUE(pair.ClientRead(&got));
+  EXPECT_TRUE(got == first + second);
+}
+
+TEST_F(TlsFixture, CloseNotifyLeavesEvenWhenRecordsWereSealed) {
+  auto context = MakeContext();
+  auto client_ctx = ClientContext();
+  Pair pair(context.get(), client_ctx.get());
+  ASSERT_EQ(pair.Handshake().code, IoResult::kOk);
+  wire::OutputQueue out;
+  out.AppendCopy("last words");
+  ASSERT_EQ(pair.server->Write(&out, 1024).code, IoResult::kOk);
+  pair.server->ShutdownWrite();
+  std::string got;
+  char buf[256];
+  int e = SSL_ERROR_NONE;
+  for (int i = 0; i < kMaxRounds; ++i) {
+    size_t n = 0;
+    const int r = SSL_read_ex(pair.client.get(), buf, sizeof buf, &n);
+    if (r == 1) {
+      got.append(buf, n);
+      continue;
+    }
+    e = SSL_get_error(pair.client.get(), r);
+    if (e != SSL_ERROR_WANT_READ) break;
+  }
+  EXPECT_EQ(got, "last words");
+  EXPECT_EQ(e, SSL_ERROR_ZERO_RETURN);  // close_notify, not a bare FIN
+}
+
 TEST_F(TlsFixture, HasBufferedInputWhileDecryptedBytesWaitInsideTls) {
   auto context = MakeContext();
   auto client_ctx = ClientContext();
