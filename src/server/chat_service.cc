@@ -737,7 +737,13 @@ void ChatService::Accept(Room* room, Connection* sender, const v1::ClientFrame& 
   op.message.timestamp_unix_micros = e.timestamp_unix_micros;
   op.message.text = text;
   const uint64_t room_id = room->id(), conn_id = sender->id();
-  Persist(std::move(op), [this, room_id, conn_id, key, post, f, e = std::move(e)](const absl::Status& st) mutable {
+  // The replies below quote only the request's id and room: the rest of the
+  // frame (the text again) is not copied into every message's callback.
+  v1::ClientFrame head;
+  head.set_request_id(f.request_id());
+  head.set_room_id(f.room_id());
+  Persist(std::move(op), [this, room_id, conn_id, key, post, f = std::move(head),
+                          e = std::move(e)](const absl::Status& st) mutable {
     Room* r = rooms_.FindById(room_id);  // null: deleted meanwhile, nothing to deliver
     Connection* c = FindConnection(conn_id);
     if (!st.ok()) {

@@ -206,6 +206,15 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const Storage
       SqliteConnection::Open(path, SQLITE_OPEN_READWRITE);
   if (!checkpoint_db.ok()) return AtOpen(checkpoint_db.status(), path);
   storage->checkpoint_db_ = *std::move(checkpoint_db);
+  // A connection learns that the database is in WAL mode, and opens the WAL,
+  // only on its first read; until then sqlite3_wal_checkpoint_v2 on it does
+  // nothing and returns SQLITE_OK (SQLite 3.40, sqlite3PagerCheckpoint). So
+  // it reads once here: without this the checkpointer copied nothing, and
+  // every checkpoint was the writer's own, past kWriterCheckpointPages, on
+  // the commit path (docs/BENCHMARKS.md §9.2.2).
+  if (absl::StatusOr<int64_t> n = storage->checkpoint_db_->QueryInt("SELECT count(*) FROM sqlite_schema"); !n.ok()) {
+    return AtOpen(n.status(), path);
+  }
   // Replaces SQLite's automatic checkpoint (itself a WAL hook) on the writer.
   sqlite3_wal_hook(db.get(), &SqliteStorage::OnWalCommit, storage.get());
 
@@ -278,10 +287,11 @@ void SqliteStorage::Read(HistoryRead read) {
 
 void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vector<ReadResult>* reads) {
   // The eventfd is drained before the lists are taken: a completion posted in
-  // between makes it readable again rather than being missed.
+  // between makes it readable again rather than being missed. One read
+  // drains it (a counter, not a semaphore); a second would only fail with
+  // EAGAIN, a syscall per commit.
   uint64_t count;
-  while (read(event_fd_, &count, sizeof(count)) == sizeof(count)) {
-  }
+  [[maybe_unused]] const ssize_t n = read(event_fd_, &count, sizeof(count));
   std::lock_guard<std::mutex> lock(mu_);  // before done_mu_, as nowhere the other way round
   std::lock_guard<std::mutex> done_lock(done_mu_);
   bool failure_taken = false;
@@ -303,6 +313,12 @@ void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vec
 bool SqliteStorage::WaitForPrunePasses(uint64_t n, absl::Duration timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   return prune_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return prune_passes_.load() >= n; });
+}
+
+bool SqliteStorage::WaitForCheckpoints(uint64_t n, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return checkpoint_done_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                                      [&] { return checkpoints_.load() >= n; });
 }
 
 void SqliteStorage::HoldWritesForTest(bool hold) {
@@ -442,7 +458,11 @@ void SqliteStorage::CheckpointLoop() {
     // writer or readers; what it leaves is copied by the next one. A
     // failure (disk full) leaves the WAL longer, and is retried then too.
     sqlite3_wal_checkpoint_v2(checkpoint_db_->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    checkpoints_.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      checkpoints_.fetch_add(1);
+    }
+    checkpoint_done_cv_.notify_all();
   }
 }
 

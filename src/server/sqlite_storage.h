@@ -58,6 +58,8 @@ class SqliteStorage : public Storage {
   uint64_t writer_checkpoints() const { return writer_checkpoints_.load(); }
   // Waits until prune_passes() >= n; false on timeout.
   bool WaitForPrunePasses(uint64_t n, absl::Duration timeout);
+  // Waits until checkpoints() >= n; false on timeout.
+  bool WaitForCheckpoints(uint64_t n, absl::Duration timeout);
   // Test hook: while held, the writer takes no batches from its queue, so
   // several Submits end up in one group.
   void HoldWritesForTest(bool hold);
@@ -98,6 +100,7 @@ class SqliteStorage : public Storage {
   std::condition_variable reader_cv_;
   std::condition_variable prune_cv_;
   std::condition_variable checkpoint_cv_;
+  std::condition_variable checkpoint_done_cv_;  // WaitForCheckpoints
   bool checkpoint_wanted_ = false;
   // OnWalCommit's state (writer thread only): the WAL's size after the last
   // commit, and the size at which the checkpointer is woken next.

@@ -30,7 +30,8 @@ class StorageWriter {
   StorageWriter& operator=(const StorageWriter&) = delete;
 
   // Applies `batches` in order in one transaction and returns one result per
-  // batch, in order. Each batch runs inside its own savepoint: a batch that
+  // batch, in order. Each batch runs inside its own savepoint (a batch alone
+  // in its group inside the transaction itself, which is one): a batch that
   // breaks a constraint (a duplicate name) fails with kAlreadyExists and
   // leaves no trace, and the batches after it in the group are refused
   // unapplied with the same code (RefusedAfter): they were written after it

@@ -317,6 +317,27 @@ TEST(Storage, ABatchBreakingAConstraintFailsAndTheBatchesAfterItInItsGroupAreRef
   EXPECT_EQ(names, (std::vector<std::string>{"alice"}));  // nothing of batches 2 and 3
 }
 
+// A batch committed on its own runs without a savepoint: its failure must
+// still undo its own earlier writes, and the transaction must not linger.
+TEST(Storage, ABatchAloneInItsGroupBreakingAConstraintLeavesNoTraceAndTheNextCommits) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Account(1, "alice")})).status.ok());
+  const CommitResult failed = Commit(*storage, MakeBatch(2, {Account(2, "bob"), Account(3, "ALICE")}));
+  EXPECT_EQ(failed.batch_id, 2u);
+  EXPECT_TRUE(absl::IsAlreadyExists(failed.status)) << failed.status;
+  const CommitResult next = Commit(*storage, MakeBatch(3, {Account(4, "carol")}));
+  EXPECT_TRUE(next.status.ok()) << next.status;
+
+  state = Reopen(storage, options);
+  std::vector<std::string> names;
+  for (const AccountRecord& a : state.accounts) names.push_back(a.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"alice", "carol"}));  // no "bob"
+}
+
 // Creates `path` (a fault file: commits fail while it exists).
 void Touch(const std::string& path) {
   const int fd = open(path.c_str(), O_CREAT | O_WRONLY, 0600);
@@ -478,6 +499,26 @@ TEST(Storage, WriterCheckpointsKeepTheWalBoundedWhenTheCheckpointerLags) {
   // ~19 MiB with the writer's checkpoints, ~47 MiB without.
   EXPECT_LT(st.st_size, 32 << 20);
   EXPECT_GT(storage->writer_checkpoints(), 0u);
+}
+
+TEST(Storage, TheCheckpointerCopiesTheWalIntoTheDatabase) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  // ~6 MiB of 1 KiB messages: past the checkpointer's 4 MiB mark, short of
+  // the 16 MiB past which the writer checkpoints itself.
+  const std::string text(1024, 'x');
+  for (uint64_t b = 0; b < 60; ++b) {
+    ASSERT_TRUE(Commit(*storage, Messages(2 + b, 1, 1 + b * 100, 100, absl::Now(), text)).status.ok());
+  }
+  ASSERT_TRUE(storage->WaitForCheckpoints(1, absl::Milliseconds(testing::kWaitMillis)));
+  EXPECT_EQ(storage->writer_checkpoints(), 0u);
+  // The messages reached the database file itself, not only the WAL.
+  struct stat st;
+  ASSERT_EQ(stat(dir.db_path().c_str(), &st), 0);
+  EXPECT_GT(st.st_size, 2 << 20);
 }
 
 TEST(Storage, HistoryPagesNewestBeforeAndAfter) {
