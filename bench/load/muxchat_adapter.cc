@@ -15,6 +15,9 @@ namespace {
 
 enum RequestId : uint64_t { kHelloId = 1, kCreateId = 2, kJoinId = 3 };
 
+// What muxchatd accepts by default; a longer prefix is a broken stream.
+constexpr uint32_t kMaxFrameBytes = wire::kDefaultMaxFrameBytes;
+
 class MuxchatAdapter final : public ProtocolAdapter {
  public:
   explicit MuxchatAdapter(const ConnectionSpec& spec) : spec_(spec) {}
@@ -30,24 +33,32 @@ class MuxchatAdapter final : public ProtocolAdapter {
   }
 
   absl::Status OnInput(wire::Buffer* in, wire::Buffer* out, AdapterEvents* events) override {
-    for (;;) {
-      // Chat frames, nearly all the traffic, are scanned in place.
-      if (in->ReadableBytes() >= wire::kLengthPrefixBytes) {
-        const uint32_t length = wire::DecodeLength(in->Peek());
-        ScannedChat chat;
-        if (length <= decoder_.max_frame_bytes() && in->ReadableBytes() >= wire::kLengthPrefixBytes + length &&
-            ScanChatFrame(absl::string_view(in->Peek() + wire::kLengthPrefixBytes, length), &chat)) {
-          if (!chat.replay && chat.sender != nickname_) events->OnPayload(chat.text);
-          in->Consume(wire::kLengthPrefixBytes + length);
-          continue;
-        }
-      }
-      absl::StatusOr<bool> got = decoder_.Next(in, &frame_);
-      if (!got.ok()) return got.status();
-      if (!*got) return absl::OkStatus();
-      absl::Status st = Handle(out, events);
+    while (in->ReadableBytes() >= wire::kLengthPrefixBytes) {
+      const uint32_t length = wire::DecodeLength(in->Peek());
+      // Judged from the prefix alone, before the body is buffered.
+      if (length > kMaxFrameBytes) return TooLarge(length);
+      if (in->ReadableBytes() < wire::kLengthPrefixBytes + length) break;
+      absl::Status st = OnMessage(absl::string_view(in->Peek() + wire::kLengthPrefixBytes, length), out, events);
       if (!st.ok()) return st;
+      in->Consume(wire::kLengthPrefixBytes + length);
     }
+    return absl::OkStatus();
+  }
+
+  // One ServerFrame without its prefix: OnInput's unit, and what the
+  // WebSocket adapter hands over in place from each binary message.
+  absl::Status OnMessage(absl::string_view body, wire::Buffer* out, AdapterEvents* events) override {
+    if (body.size() > kMaxFrameBytes) return TooLarge(body.size());
+    // Chat frames, nearly all the traffic, are scanned in place.
+    ScannedChat chat;
+    if (ScanChatFrame(body, &chat)) {
+      if (!chat.replay && chat.sender != nickname_) events->OnPayload(chat.text);
+      return absl::OkStatus();
+    }
+    if (!frame_.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+      return absl::InvalidArgumentError(absl::StrCat("frame of ", body.size(), " bytes is not a valid ServerFrame"));
+    }
+    return Handle(out, events);
   }
 
   void AppendPublish(absl::string_view payload, wire::Buffer* out) override {
@@ -57,6 +68,11 @@ class MuxchatAdapter final : public ProtocolAdapter {
   }
 
  private:
+  static absl::Status TooLarge(size_t length) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("frame length ", length, " exceeds max_frame_bytes ", kMaxFrameBytes));
+  }
+
   static void Send(const v1::ClientFrame& f, wire::Buffer* out) { (void)wire::AppendFrame(f, out); }
 
   void SendJoin(wire::Buffer* out) {
@@ -128,7 +144,6 @@ class MuxchatAdapter final : public ProtocolAdapter {
   }
 
   ConnectionSpec spec_;
-  wire::FrameDecoder decoder_;
   v1::ServerFrame frame_;
   v1::ClientFrame publish_;
   std::string nickname_;

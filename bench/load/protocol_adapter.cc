@@ -32,6 +32,11 @@ const char* TargetName(Target t) {
   return "?";
 }
 
+absl::Status ProtocolAdapter::OnMessage(absl::string_view /*message*/, wire::Buffer* /*out*/,
+                                        AdapterEvents* /*events*/) {
+  return absl::UnimplementedError("this adapter reads a byte stream, not messages");
+}
+
 bool TlsAfterGreetingLine(Target t) { return t == Target::kNats || t == Target::kNatsJetStream; }
 
 size_t MaxPayloadBytes(Target t) {

@@ -55,6 +55,12 @@ class ProtocolAdapter {
   virtual absl::Status OnInput(wire::Buffer* in, wire::Buffer* out, AdapterEvents* events) = 0;
   // Appends one publish of `payload` to `out` (only after OnReady).
   virtual void AppendPublish(absl::string_view payload, wire::Buffer* out) = 0;
+  // Handles one whole message whose framing an outer layer has already
+  // removed (muxchat over WebSocket: one ServerFrame, no length prefix), so
+  // that layer can hand over the bytes where they lie instead of re-framing
+  // them into a second buffer for OnInput. `message` need only live for the
+  // call. Adapters with no such unit return kUnimplemented.
+  virtual absl::Status OnMessage(absl::string_view message, wire::Buffer* out, AdapterEvents* events);
 };
 
 // Whether the target's TLS starts after one cleartext line from the server

@@ -288,9 +288,10 @@ void AppendWsClientFrameRaw(uint8_t first_byte, absl::string_view payload, uint3
   out->Append(header, n);
   out->EnsureWritable(payload.size());
   char* dst = out->BeginWrite();
-  for (size_t i = 0; i < payload.size(); ++i) {
-    dst[i] = static_cast<char>(payload[i] ^ key[i & 3]);
-  }
+  // Masking is the same XOR as unmasking; eight bytes at a time (the load
+  // generator's WebSocket publisher masks every message it sends).
+  if (!payload.empty()) std::memcpy(dst, payload.data(), payload.size());
+  Unmask(dst, payload.size(), key);
   out->CommitWrite(payload.size());
 }
 

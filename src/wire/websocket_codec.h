@@ -100,6 +100,10 @@ class WebSocketDecoder {
   // The code to close with after Next() failed; 0 before any failure.
   uint16_t close_code() const { return close_code_; }
   size_t max_message_bytes() const { return max_message_bytes_; }
+  // A fragmented message has begun and not ended: the next data frame must
+  // be a continuation (lets a caller that parses plain binary frames itself
+  // know when it must leave them to Next()).
+  bool in_fragmented_message() const { return in_message_; }
 
  private:
   absl::Status Fail(uint16_t close_code, absl::StatusCode code, absl::string_view why);
