@@ -4,14 +4,14 @@
 # committed seed corpus. A crash, leak or broken invariant fails the script and
 # leaves the input in build-fuzz/artifacts/: copy it into
 # tests/fuzz/regressions/<target>/ so ctest's fuzz_corpus_test replays it.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: frame_decoder chat_service websocket_decoder http_request_parser connection_front)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     (targets: frame_decoder chat_service websocket_decoder http_request_parser connection_front cluster_payload)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-if ((${#targets[@]} == 0)); then targets=(frame_decoder chat_service websocket_decoder http_request_parser connection_front); fi
+if ((${#targets[@]} == 0)); then targets=(frame_decoder chat_service websocket_decoder http_request_parser connection_front cluster_payload); fi
 
 bash scripts/install-deps.sh
 # Debian bookworm's clang 14 and its libFuzzer runtime.

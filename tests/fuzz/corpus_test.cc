@@ -120,5 +120,16 @@ TEST(FuzzCorpus, ConnectionFrontSurvivesSeedMutations) {
   RunMutations(FuzzConnectionFront, ReadInputs("connection_front", "corpus"), 10000);
 }
 
+TEST(FuzzCorpus, ClusterPayloadSeedsAndRegressionsPass) {
+  const auto seeds = ReadInputs("cluster_payload", "corpus");
+  EXPECT_FALSE(seeds.empty()) << "no seeds under " << MUXCHAT_FUZZ_DIR;
+  RunAll(FuzzClusterPayload, seeds);
+  RunAll(FuzzClusterPayload, ReadInputs("cluster_payload", "regressions"));
+}
+
+TEST(FuzzCorpus, ClusterPayloadSurvivesSeedMutations) {
+  RunMutations(FuzzClusterPayload, ReadInputs("cluster_payload", "corpus"), 10000);
+}
+
 }  // namespace
 }  // namespace muxchat::fuzz

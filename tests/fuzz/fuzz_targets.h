@@ -52,6 +52,12 @@ int FuzzHttpRequestParser(const uint8_t* data, size_t size);
 // pieces; frames written back through it are read as a client would.
 int FuzzConnectionFront(const uint8_t* data, size_t size);
 
+// Input: a room channel's payload as Redis delivers it to a cluster node
+// ("m1;" one message, "mb1;" a batch): decoded, it must be the room's
+// messages in ascending seq order that re-encode to the same messages, or a
+// clean refusal.
+int FuzzClusterPayload(const uint8_t* data, size_t size);
+
 // protobuf logs every string field with invalid UTF-8 it refuses to parse;
 // fuzzing produces millions. Returns true so it can initialise a static.
 bool SilenceProtobufLogs();

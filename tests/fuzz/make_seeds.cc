@@ -232,5 +232,20 @@ int main(int argc, char** argv) {
                                   server(WsOpcode::kClose, std::string("\x03\xe9", 2)));
   Write(ws, "client_masked", client_role + frame(WsOpcode::kBinary, "masked"));
   Write(ws, "big_64bit_length", cap64k + frame(WsOpcode::kBinary, std::string(65536, 'z')));
+
+  // cluster_payload: a room channel's payload as the publish script writes it
+  // (src/server/cluster_message.h): fields "<length>:<bytes>".
+  const auto cp = root / "cluster_payload";
+  auto field = [](const std::string& v) { return std::to_string(v.size()) + ":" + v; };
+  auto message = [&](const std::string& seq, const std::string& text, const std::string& cmid = "0") {
+    return field(seq) + field("1764480000123456") + field("alice") + field("0") + field(cmid) + field(text);
+  };
+  Write(cp, "one", "m1;" + message("1", "hello"));
+  Write(cp, "batch", "mb1;" + field("3") + message("4", "a") + message("5", std::string("b\0:c", 5), "77") +
+                         message("9", std::string(300, 't')));
+  Write(cp, "batch_of_one", "mb1;" + field("1") + message("12", ""));
+  Write(cp, "count_too_high", "mb1;" + field("3") + message("4", "a") + message("5", "b"));
+  Write(cp, "not_ascending", "mb1;" + field("2") + message("5", "a") + message("5", "b"));
+  Write(cp, "trailing", "m1;" + message("1", "x") + "1:y");
   return 0;
 }
