@@ -4,6 +4,7 @@
 
 #include "bench/load/protocol_adapter.h"
 #include "gtest/gtest.h"
+#include "tests/bench/adapter_recorder.h"
 #include "proto/muxchat.pb.h"
 #include "src/wire/frame_codec.h"
 #include "src/wire/frame_format.h"
@@ -11,13 +12,7 @@
 namespace muxchat::bench {
 namespace {
 
-struct Recorder : AdapterEvents {
-  int ready = 0;
-  std::vector<std::string> payloads;
-  void OnReady() override { ++ready; }
-  void OnPayload(absl::string_view p) override { payloads.emplace_back(p); }
-  void OnRejected(absl::string_view) override {}
-};
+using testing::Recorder;
 
 std::string Framed(const v1::ServerFrame& f) {
   wire::Buffer b;

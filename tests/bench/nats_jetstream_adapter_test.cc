@@ -8,18 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "bench/load/protocol_adapter.h"
 #include "gtest/gtest.h"
+#include "tests/bench/adapter_recorder.h"
 
 namespace muxchat::bench {
 namespace {
 
-struct Recorder : AdapterEvents {
-  int ready = 0;
-  std::vector<std::string> payloads;
-  std::vector<std::string> rejected;
-  void OnReady() override { ++ready; }
-  void OnPayload(absl::string_view p) override { payloads.emplace_back(p); }
-  void OnRejected(absl::string_view why) override { rejected.emplace_back(why); }
-};
+using testing::Recorder;
 
 std::unique_ptr<ProtocolAdapter> Make(Role role, bool creates_room, wire::Buffer* out) {
   ConnectionSpec spec;

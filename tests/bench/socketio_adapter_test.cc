@@ -6,6 +6,7 @@
 
 #include "bench/load/protocol_adapter.h"
 #include "gtest/gtest.h"
+#include "tests/bench/adapter_recorder.h"
 #include "tests/bench/ws_test_frames.h"
 
 namespace muxchat::bench {
@@ -14,13 +15,7 @@ namespace {
 using testing::DecodeClientFrames;
 using testing::ServerText;
 
-struct Recorder : AdapterEvents {
-  int ready = 0;
-  std::vector<std::string> payloads;
-  void OnReady() override { ++ready; }
-  void OnPayload(absl::string_view p) override { payloads.emplace_back(p); }
-  void OnRejected(absl::string_view) override {}
-};
+using testing::Recorder;
 
 class SocketIoAdapterTest : public ::testing::Test {
  protected:

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "tests/bench/adapter_recorder.h"
 #include "proto/muxchat.pb.h"
 #include "src/wire/websocket_codec.h"
 #include "tests/bench/ws_test_frames.h"
@@ -12,13 +13,7 @@
 namespace muxchat::bench {
 namespace {
 
-struct Recorder : AdapterEvents {
-  int ready = 0;
-  std::vector<std::string> payloads;
-  void OnReady() override { ++ready; }
-  void OnPayload(absl::string_view p) override { payloads.emplace_back(p); }
-  void OnRejected(absl::string_view) override {}
-};
+using testing::Recorder;
 
 // Server side of the test: frames as muxchatd sends them over WebSocket.
 std::string ServerMessage(const v1::ServerFrame& f) {
