@@ -45,22 +45,18 @@ class FrameClient {
 
   bool connected() const { return fd_ >= 0; }
 
-  bool Send(const v1::ClientFrame& f) {
-    const std::string bytes = wire::EncodeFrameToString(f);
-    size_t off = 0;
-    while (off < bytes.size()) {
-      const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
+  bool Send(const v1::ClientFrame& f) { return SendBytes(wire::EncodeFrameToString(f)); }
 
   // All of `frames` in one send: the server most likely reads them in one
   // go, as from a client that pipelines.
   bool SendAll(const std::vector<v1::ClientFrame>& frames) {
     std::string bytes;
     for (const v1::ClientFrame& f : frames) bytes += wire::EncodeFrameToString(f);
+    return SendBytes(bytes);
+  }
+
+  // Writes all of `bytes` (blocking socket); false if the connection broke.
+  bool SendBytes(const std::string& bytes) {
     size_t off = 0;
     while (off < bytes.size()) {
       const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
