@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "src/server/password_rules.h"
 #include "src/server/session_token.h"
 #include "src/wire/frame_codec.h"
+#include "src/wire/websocket_codec.h"
 
 namespace muxchat::server {
 
@@ -786,17 +788,51 @@ size_t ChatService::PlaceInBlock(size_t n) {
   return static_cast<size_t>(block_.Extend(n) - block_.data());
 }
 
+void ChatService::FrameForWebSocket(size_t begin, size_t end, size_t* ws_begin, size_t* ws_end) {
+  // Sized first, so the messages land contiguous in one block.
+  size_t size = 0;
+  for (size_t at = begin; at < end;) {
+    const uint32_t body = wire::DecodeLength(block_.data() + at);
+    size += wire::MakeWsServerHeader(body).size + body;
+    at += wire::kLengthPrefixBytes + body;
+  }
+  if (ws_block_.remaining() < size) ws_block_ = wire::SharedFrame::AllocateBlock(std::max(kBlockBytes, size));
+  char* out = ws_block_.Extend(size);
+  *ws_begin = static_cast<size_t>(out - ws_block_.data());
+  *ws_end = *ws_begin + size;
+  for (size_t at = begin; at < end;) {
+    const uint32_t body = wire::DecodeLength(block_.data() + at);
+    const wire::WsHeader header = wire::MakeWsServerHeader(body);
+    std::memcpy(out, header.bytes, header.size);
+    std::memcpy(out + header.size, block_.data() + at + wire::kLengthPrefixBytes, body);
+    out += header.size + body;
+    at += wire::kLengthPrefixBytes + body;
+  }
+}
+
 void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip) {
   // Counted once per broadcast, not per member: nothing on the per-member
   // path but the queueing itself.
   metrics_->deliveries += room.member_count() - (skip != nullptr && room.HasMember(skip) ? 1 : 0);
+  size_t ws_begin = 0, ws_end = 0;
+  const bool ws = room.websocket_member_count() > 0;
+  if (ws) FrameForWebSocket(begin, end, &ws_begin, &ws_end);
   for (Connection* member : room.members()) {
-    if (member != skip) member->SendSlice(block_, begin, end);
+    if (member == skip) continue;
+    if (ws && member->websocket()) {
+      member->SendFramedSlice(ws_block_, ws_begin, ws_end);
+    } else {
+      member->SendSlice(block_, begin, end);
+    }
   }
 }
 
 void ChatService::SendChatToMembers(const Room& room, size_t begin, size_t end, uint64_t seq) {
   metrics_->deliveries += room.member_count();
+  // A room with WebSocket members: the message framed for them once, here.
+  size_t ws_begin = 0, ws_end = 0;
+  const bool ws = room.websocket_member_count() > 0;
+  if (ws) FrameForWebSocket(begin, end, &ws_begin, &ws_end);
   // No soft limit (0): no queue is ever above it, and the test stays one compare.
   const uint64_t soft = options_.soft_output_bytes == 0 ? UINT64_MAX : options_.soft_output_bytes;
   for (Connection* member : room.members()) {
@@ -812,7 +848,11 @@ void ChatService::SendChatToMembers(const Room& room, size_t begin, size_t end, 
         continue;
       }
     }
-    member->SendSlice(block_, begin, end);
+    if (ws && member->websocket()) {
+      member->SendFramedSlice(ws_block_, ws_begin, ws_end);
+    } else {
+      member->SendSlice(block_, begin, end);
+    }
   }
 }
 

@@ -259,6 +259,12 @@ class ChatService {
   // when it is full) and returns where they start in block_.
   size_t PlaceInBlock(size_t n);
   void SendToMembers(const Room& room, size_t begin, size_t end, const Connection* skip);
+  // Writes the length-prefixed frames at [begin, end) of block_ once more,
+  // each as a WebSocket message (header, then the body without its prefix),
+  // into ws_block_, and sets [*ws_begin, *ws_end) to where they lie there.
+  // Run once per broadcast to a room with WebSocket members: every one of
+  // them then queues that same range, as TCP members queue block_'s.
+  void FrameForWebSocket(size_t begin, size_t end, size_t* ws_begin, size_t* ws_end);
   // The same for a chat message: a member above the soft output limit gets
   // it dropped and owes a Gap instead (sent once it has drained).
   void SendChatToMembers(const Room& room, size_t begin, size_t end, uint64_t seq);
@@ -338,6 +344,9 @@ class ChatService {
   // when the last queue that references it has written its range.
   static constexpr size_t kBlockBytes = 64 * 1024;
   wire::SharedFrame block_;
+  // The same broadcasts framed as WebSocket messages, for WebSocket members
+  // (FrameForWebSocket); allocated only once a room has one.
+  wire::SharedFrame ws_block_;
 
   Metrics own_metrics_;
   Metrics* metrics_ = &own_metrics_;

@@ -79,6 +79,17 @@ class Connection {
   void SendSlice(const wire::SharedFrame& block, size_t begin, size_t end) {
     if (Admit(end - begin)) output_.AppendSlice(block, begin, end);
   }
+  // The same for a block of broadcasts already framed as WebSocket messages
+  // (one framing per broadcast for every WebSocket member): queued marked
+  // framed, written by the WebSocket transport as they lie. Only for a
+  // connection with websocket() set.
+  void SendFramedSlice(const wire::SharedFrame& block, size_t begin, size_t end) {
+    if (Admit(end - begin)) output_.AppendFramedSlice(block, begin, end);
+  }
+  // Whether the connection speaks WebSocket (set once, at the upgrade,
+  // before it can join a room): broadcasts then come framed (SendFramedSlice).
+  bool websocket() const { return websocket_; }
+  void set_websocket() { websocket_ = true; }
 
   // Marks the connection closing. If `error` is not STATUS_UNSPECIFIED an
   // Error frame is queued first, so the client learns why. Idempotent: the
@@ -200,6 +211,7 @@ class Connection {
   std::vector<Connection*>* const dirty_;
 
   State state_;
+  bool websocket_ = false;
   CloseReason close_reason_ = CloseReason::kNone;
   wire::Buffer input_;
   wire::OutputQueue output_;

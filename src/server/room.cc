@@ -1,10 +1,13 @@
 #include "src/server/room.h"
 
+#include "src/server/connection.h"
+
 namespace muxchat::server {
 
 bool Room::AddMember(Connection* c) {
   if (!index_.emplace(c, members_.size()).second) return false;
   members_.push_back(c);
+  if (c->websocket()) ++websocket_members_;
   return true;
 }
 
@@ -13,6 +16,7 @@ bool Room::RemoveMember(Connection* c) {
   if (it == index_.end()) return false;
   const size_t pos = it->second;
   index_.erase(it);
+  if (c->websocket()) --websocket_members_;
   if (pos != members_.size() - 1) {
     members_[pos] = members_.back();
     index_[members_[pos]] = pos;

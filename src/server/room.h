@@ -56,6 +56,9 @@ class Room {
   bool RemoveMember(Connection* c);
   const std::vector<Connection*>& members() const { return members_; }
   size_t member_count() const { return members_.size(); }
+  // Members on WebSocket (Connection::websocket()): while there are any, a
+  // broadcast is also framed once as a WebSocket message for them.
+  size_t websocket_member_count() const { return websocket_members_; }
 
   // Stamps the next sequence number, remembers the message in the history
   // ring, and returns the stored entry (valid until the next Record).
@@ -92,6 +95,7 @@ class Room {
   // A dense vector for fan-out iteration plus an index for O(1) removal.
   std::vector<Connection*> members_;
   absl::flat_hash_map<const Connection*, size_t> index_;
+  size_t websocket_members_ = 0;
   std::deque<HistoryEntry> history_;
   HistoryEntry scratch_;  // returned when history is disabled
 };

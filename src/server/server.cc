@@ -741,6 +741,7 @@ void Server::UpgradeToWebSocket(Connection* conn, const HttpRequest& request) {
   conn->set_transport(std::make_unique<WebSocketTransport>(conn->release_transport(), options_.max_frame_bytes,
                                                            early, *accepted));
   conn->transport_slot = TransportSlot(conn);
+  conn->set_websocket();
   conn->MoveTo(Connection::State::kAwaitingHello);
   conn->RequestFlush();  // the 101
   logger_->Log(LogLevel::kDebug, "conn %d (%s): WebSocket established", conn->id(), conn->peer());

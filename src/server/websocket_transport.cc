@@ -117,6 +117,8 @@ struct WebSocketTransport::WritePlan {
   // The queue's front segments; here rather than on the stack, where 64
   // views would be constructed on every write.
   absl::string_view spans[kMaxSpans];
+  bool framed[kMaxSpans];  // the span holds whole WebSocket messages, framed once per broadcast
+  size_t span_count = 0;
   size_t count = 0;
   size_t bytes = 0;         // on the wire
   size_t header_count = 0;
@@ -150,14 +152,28 @@ constexpr SmallHeaders kSmallHeaders = MakeSmallHeaders();
 
 size_t HeaderSizeFor(uint32_t body) { return body <= 125 ? 2 : body <= 0xFFFF ? 4 : 10; }
 
+// Header and payload bytes of the server message whose header starts at `h`
+// (a framed span holds whole messages, so all of its header is there).
+size_t FramedMessageSize(const uint8_t* h) {
+  const uint8_t length_byte = h[1] & 0x7F;
+  if (length_byte <= 125) return 2 + length_byte;
+  if (length_byte == 126) return 4 + ((static_cast<size_t>(h[2]) << 8) | h[3]);
+  uint64_t length = 0;
+  for (size_t i = 2; i < 10; ++i) length = (length << 8) | h[i];
+  return 10 + static_cast<size_t>(length);
+}
+
 // Reads forward through the queue's front spans.
 struct SpanCursor {
   const absl::string_view* spans;
+  const bool* framed;
   size_t count;
   size_t index = 0;
   size_t offset = 0;
 
   size_t Contiguous() const { return index < count ? spans[index].size() - offset : 0; }
+  // The current span holds framed messages (call only while Contiguous() > 0).
+  bool Framed() const { return framed[index]; }
   const char* At() const { return spans[index].data() + offset; }
   void Skip(size_t n) {
     offset += n;
@@ -197,7 +213,8 @@ void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_byte
   plan->header_count = 0;
   plan->queue_bytes = 0;
   plan->whole = false;
-  SpanCursor cursor{plan->spans, out.PeekFront(plan->spans, WritePlan::kMaxSpans, out.PendingBytes())};
+  plan->span_count = out.PeekFront(plan->spans, WritePlan::kMaxSpans, out.PendingBytes(), plan->framed);
+  SpanCursor cursor{plan->spans, plan->framed, plan->span_count};
   // Adds up to `len` body bytes, across spans; true when all of them fit.
   auto add_body = [&](size_t len) {
     while (len > 0) {
@@ -221,6 +238,21 @@ void WebSocketTransport::BuildPlan(const wire::OutputQueue& out, size_t max_byte
   plan->whole = true;
   if (!start_messages) return;
   while (plan->bytes < max_bytes && plan->count + 2 <= WritePlan::kMaxVectors) {
+    if (cursor.Contiguous() > 0 && cursor.Framed()) {
+      // Broadcasts framed once for every WebSocket member (a range of the
+      // room's framed block): written as they lie, one vector for them all,
+      // as a TCP member's range is. The span ends where a message does.
+      const size_t len = cursor.Contiguous();
+      const size_t take = std::min(len, max_bytes - plan->bytes);
+      plan->Add(cursor.At(), take);
+      plan->queue_bytes += take;
+      cursor.Skip(take);
+      if (take < len) {
+        plan->whole = false;
+        return;
+      }
+      continue;
+    }
     if (cursor.Contiguous() > 0) {
       // The usual case, kept short (it runs once per message per member):
       // whole frames lying in this span, within the budget.
@@ -293,56 +325,45 @@ void WebSocketTransport::Advance(const WritePlan& plan, size_t n, wire::OutputQu
     out->Consume(plan.queue_bytes);
     return;
   }
-  // Part of it: walk the vectors as BuildPlan laid them out (the rest of the
-  // message in progress, then per message a header vector and its body's).
-  size_t vi = 0;
-  size_t voff = 0;
-  auto skip = [&](size_t k) {
-    while (k > 0) {
-      const size_t left = plan.vec[vi].iov_len - voff;
-      if (k < left) {
-        voff += k;
-        return;
-      }
-      k -= left;
-      ++vi;
-      voff = 0;
-    }
-  };
+  // Part of it: walk the queue's front (the spans the plan was built from,
+  // still unconsumed) over the n wire bytes, message by message, to where
+  // the write stopped. Only partial writes pay for this walk.
+  SpanCursor cursor{plan.spans, plan.framed, plan.span_count};
   size_t consumed = 0;
-  auto body = [&]() {
+  // Bytes of the message in progress that lie in the queue.
+  auto rest = [&]() {
     const size_t take = std::min(n, frame_left_);
     frame_left_ -= take;
     consumed += take;
     n -= take;
-    skip(take);
+    cursor.Skip(take);
   };
   if (header_sent_ < header_.size) {
     const size_t take = std::min<size_t>(n, header_.size - header_sent_);
     header_sent_ = static_cast<uint8_t>(header_sent_ + take);
     n -= take;
-    skip(take);
   }
-  body();
+  rest();
   while (n > 0) {
-    // A message starts here, with its header vector (whole in the plan's
-    // storage even when the vector holds only its start).
-    const auto* h = static_cast<const uint8_t*>(plan.vec[vi].iov_base);
-    const uint8_t length_byte = h[1] & 0x7F;
-    header_.size = static_cast<uint8_t>(length_byte <= 125 ? 2 : length_byte == 126 ? 4 : 10);
-    std::memcpy(header_.bytes, h, header_.size);
-    uint64_t length = length_byte;
-    if (length_byte >= 126) {
-      length = 0;
-      for (size_t i = 2; i < header_.size; ++i) length = (length << 8) | h[i];
+    if (cursor.Framed()) {
+      // Header and body both lie in the queue.
+      header_ = wire::WsHeader();
+      header_sent_ = 0;
+      frame_left_ = FramedMessageSize(reinterpret_cast<const uint8_t*>(cursor.At()));
+      rest();
+      continue;
     }
-    consumed += wire::kLengthPrefixBytes;
+    // A length-prefixed frame: its header was built for the write.
+    char prefix[wire::kLengthPrefixBytes];
+    if (!cursor.Take(sizeof prefix, prefix)) break;  // cannot happen: n came from these spans
+    consumed += sizeof prefix;
+    const uint32_t body = wire::DecodeLength(prefix);
+    header_ = wire::MakeWsServerHeader(body);
     const size_t take = std::min<size_t>(n, header_.size);
     header_sent_ = static_cast<uint8_t>(take);
     n -= take;
-    skip(take);
-    frame_left_ = static_cast<size_t>(length);
-    body();
+    frame_left_ = body;
+    rest();
   }
   out->Consume(consumed);
 }
@@ -350,7 +371,8 @@ void WebSocketTransport::Advance(const WritePlan& plan, size_t n, wire::OutputQu
 void WebSocketTransport::Stage(wire::OutputQueue* out) {
   WritePlan& plan = ScratchPlan();
   while (staged_.PendingBytes() < kStageBytes) {
-    BuildPlan(*out, kStageBytes - staged_.PendingBytes(), close_sent_ == 0, &plan);
+    // A control frame waiting for the message in progress goes next.
+    BuildPlan(*out, kStageBytes - staged_.PendingBytes(), close_sent_ == 0 && control_.empty(), &plan);
     if (plan.bytes == 0) return;
     char* at = staged_.AppendUninitialized(plan.bytes);
     for (size_t i = 0; i < plan.count; ++i) {
@@ -386,8 +408,10 @@ IoResult WebSocketTransport::Write(wire::OutputQueue* out, size_t max_bytes) {
   }
   // Then the messages, in place: one header per message from the plan, the
   // body straight from the queue's (shared) bytes.
+  // A control frame waiting for the message in progress goes right after it
+  // (the next call), before any further message.
   WritePlan& plan = ScratchPlan();
-  BuildPlan(*out, max_bytes - total, close_sent_ == 0, &plan);
+  BuildPlan(*out, max_bytes - total, close_sent_ == 0 && control_.empty(), &plan);
   IoResult r;
   if (plan.count > 0) r = inner_->WriteVectors(plan.vec, plan.count);
   if (r.code == IoResult::kOk) {

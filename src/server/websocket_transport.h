@@ -4,12 +4,16 @@
 // frame (its 4-byte length added); on the way out, each queued frame becomes
 // one binary message (its length prefix dropped, a WebSocket header put in
 // front). So the decoder, ChatService and the shared fan-out blocks are the
-// same for every member. Over plain TCP the way out copies nothing: one
-// sendmsg gathers, per message, a header built here and the body where it
-// lies in the queue (a shared block's range); over TLS the messages are
-// copied into a staging queue (the record is a copy anyway). Pings are
-// answered and the close handshake is done here. Single-threaded; owned by
-// its Connection, owns the inner transport.
+// same for every member. Broadcasts are the exception: ChatService frames
+// each one once as a WebSocket message for all WebSocket members of a room,
+// and their queues hold ranges of that block marked framed, written here as
+// they lie (one vector per range, many messages each, as on TCP). Over plain
+// TCP the way out copies nothing: one sendmsg gathers the framed ranges and,
+// per length-prefixed frame, a header built here and the body where it lies
+// in the queue; over TLS the messages are copied into a staging queue (the
+// record is a copy anyway). Pings are answered and the close handshake is
+// done here, between messages. Single-threaded; owned by its Connection,
+// owns the inner transport.
 #ifndef MUXCHAT_SERVER_WEBSOCKET_TRANSPORT_H_
 #define MUXCHAT_SERVER_WEBSOCKET_TRANSPORT_H_
 
@@ -59,12 +63,14 @@ class WebSocketTransport final : public Transport {
   // Lays out, without consuming anything, up to `max_bytes` of WebSocket
   // messages from the front of `out`: the rest of the current message, then
   // (if `start_messages`) whole queued frames, each as its header and its
-  // body with the length prefix skipped. The queue holds whole frames (every
-  // append is one or more), so each prefix says where the next one starts.
+  // body with the length prefix skipped, and framed segments as they lie.
+  // The queue holds whole frames (every append is one or more), so each
+  // prefix says where the next one starts, and a framed segment ends where
+  // a message does.
   void BuildPlan(const wire::OutputQueue& out, size_t max_bytes, bool start_messages, WritePlan* plan) const;
   // Accounts for the first `n` bytes of `plan` having gone out: moves the
-  // current-message state on and consumes the prefixes and bodies they
-  // covered from `out`.
+  // current-message state on and consumes the prefixes, bodies and framed
+  // messages they covered from `out` (a partial write walks them).
   void Advance(const WritePlan& plan, size_t n, wire::OutputQueue* out);
   // TLS: copies messages from `out` into staged_ up to about kStageBytes.
   void Stage(wire::OutputQueue* out);
@@ -87,9 +93,10 @@ class WebSocketTransport final : public Transport {
   CloseReason reason_ = CloseReason::kNone;
   // The message going out (written, or staged over TLS) when the last write
   // stopped inside it; its length prefix is already consumed from the queue.
+  // A framed message's header is in the queue: header_ is then empty.
   wire::WsHeader header_;
   uint8_t header_sent_ = 0;  // bytes of header_ already out
-  size_t frame_left_ = 0;    // its body bytes still at the front of the queue
+  size_t frame_left_ = 0;    // its bytes still at the front of the queue
 };
 
 }  // namespace muxchat::server

@@ -19,8 +19,10 @@ void OutputQueue::AppendCopy(absl::string_view bytes) {
   std::memcpy(AppendUninitialized(bytes.size()), bytes.data(), bytes.size());
 }
 
-char* OutputQueue::AppendUninitialized(size_t n) {
-  if (segments_.empty() || segments_.back().shared ||
+char* OutputQueue::AppendUninitialized(size_t n) { return AppendUninitializedAs(n, /*framed=*/false); }
+
+char* OutputQueue::AppendUninitializedAs(size_t n, bool framed) {
+  if (segments_.empty() || segments_.back().shared || segments_.back().framed != framed ||
       segments_.back().chunk.size + n > segments_.back().chunk.capacity) {
     Segment seg;
     if (spare_.capacity >= n) {
@@ -31,6 +33,7 @@ char* OutputQueue::AppendUninitialized(size_t n) {
       seg.chunk.capacity = std::max(first ? kFirstChunkBytes : kChunkBytes, n);
       seg.chunk.data = std::unique_ptr<char[]>(new char[seg.chunk.capacity]);
     }
+    seg.framed = framed;
     segments_.push_back(std::move(seg));
   }
   Chunk& tail = segments_.back().chunk;
@@ -49,10 +52,11 @@ void OutputQueue::AppendShared(SharedFrame frame) {
   segments_.push_back(std::move(seg));
 }
 
-void OutputQueue::AppendNewSlice(const SharedFrame& block, size_t begin, size_t end) {
+void OutputQueue::AppendNewSlice(const SharedFrame& block, size_t begin, size_t end, bool framed) {
   if (begin == end) return;
   if (slice_segments_ >= kMaxSliceSegments) {
-    AppendCopy(absl::string_view(block.data() + begin, end - begin));
+    // One contiguous copy: framed messages stay whole in one segment.
+    std::memcpy(AppendUninitializedAs(end - begin, framed), block.data() + begin, end - begin);
     return;
   }
   pending_ += end - begin;
@@ -62,6 +66,7 @@ void OutputQueue::AppendNewSlice(const SharedFrame& block, size_t begin, size_t 
   seg.begin = begin;
   seg.end = end;
   seg.slice = true;
+  seg.framed = framed;
   segments_.push_back(std::move(seg));
 }
 
@@ -105,11 +110,12 @@ void OutputQueue::Consume(size_t n) {
   }
 }
 
-size_t OutputQueue::PeekFront(absl::string_view* spans, size_t max_spans, size_t max_bytes) const {
+size_t OutputQueue::PeekFront(absl::string_view* spans, size_t max_spans, size_t max_bytes, bool* framed) const {
   size_t count = 0;
   size_t total = 0;
   for (auto it = segments_.begin(); it != segments_.end() && count < max_spans && total < max_bytes; ++it) {
     const size_t len = std::min(it->size() - it->offset, max_bytes - total);
+    if (framed != nullptr) framed[count] = it->framed;
     spans[count++] = absl::string_view(it->data() + it->offset, len);
     total += len;
   }

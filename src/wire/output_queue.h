@@ -2,7 +2,11 @@
 // either bytes copied into a contiguous chunk (small frames: one memcpy beats
 // one iovec and a refcount) or a reference to a SharedFrame (large frames:
 // never copied per recipient). Written with writev, many frames per syscall.
-// Single-threaded; owned by its connection.
+// A segment may instead hold bytes already in a wrapping transport's framing
+// (WebSocket messages framed once per broadcast for every WebSocket member):
+// it is marked `framed`, never merged with unmarked bytes, and each framed
+// append is whole messages lying in one segment, so the transport can write
+// such a segment as it lies. Single-threaded; owned by its connection.
 #ifndef MUXCHAT_WIRE_OUTPUT_QUEUE_H_
 #define MUXCHAT_WIRE_OUTPUT_QUEUE_H_
 
@@ -72,7 +76,22 @@ class OutputQueue {
         return;
       }
     }
-    AppendNewSlice(block, begin, end);
+    AppendNewSlice(block, begin, end, /*framed=*/false);
+  }
+  // The same for bytes [begin, end) of a block of messages already in the
+  // transport's own framing (whole WebSocket messages): the queue marks them
+  // framed, so the transport writes them as they lie. A block is either all
+  // framed or all length-prefixed frames, never both.
+  void AppendFramedSlice(const SharedFrame& block, size_t begin, size_t end) {
+    if (!segments_.empty()) {
+      Segment& last = segments_.back();
+      if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
+        last.end = end;
+        pending_ += end - begin;
+        return;
+      }
+    }
+    AppendNewSlice(block, begin, end, /*framed=*/true);
   }
 
   // Frees the drained chunk kept for reuse (an idle connection need not hold
@@ -97,7 +116,8 @@ class OutputQueue {
   // how many it filled. For transports that cannot hand the kernel an iovec
   // (TLS encrypts into records): they write these bytes, then Consume() what
   // went out. Views stay valid until the next Consume() or Append*().
-  size_t PeekFront(absl::string_view* spans, size_t max_spans, size_t max_bytes) const;
+  // With `framed`, also says for each span whether its segment is framed.
+  size_t PeekFront(absl::string_view* spans, size_t max_spans, size_t max_bytes, bool* framed = nullptr) const;
   // Where the next byte to write lives, or null when empty; lets tests tell
   // bytes shared between queues from copies.
   const char* FrontData() const {
@@ -119,14 +139,17 @@ class OutputQueue {
     size_t begin = 0;
     size_t end = 0;
     bool slice = false;  // counted in slice_segments_
+    bool framed = false; // whole messages in the transport's framing (AppendFramedSlice)
     Chunk chunk;         // inline bytes otherwise
     size_t offset = 0;   // bytes of this segment already written
     const char* data() const { return shared ? shared.data() + begin : chunk.data.get(); }
     size_t size() const { return shared ? end - begin : chunk.size; }
   };
 
-  // AppendSlice when the bytes do not continue the last range.
-  void AppendNewSlice(const SharedFrame& block, size_t begin, size_t end);
+  // AppendSlice / AppendFramedSlice when the bytes do not continue the last range.
+  void AppendNewSlice(const SharedFrame& block, size_t begin, size_t end, bool framed);
+  // AppendUninitialized into a segment of the given kind.
+  char* AppendUninitializedAs(size_t n, bool framed);
 
   std::deque<Segment> segments_;
   Chunk spare_;  // a drained chunk kept for reuse, so steady traffic does not allocate

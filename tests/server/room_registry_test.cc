@@ -1,6 +1,9 @@
 #include "src/server/room_registry.h"
 
+#include <vector>
+
 #include "gtest/gtest.h"
+#include "src/server/connection.h"
 
 namespace muxchat::server {
 namespace {
@@ -69,8 +72,11 @@ TEST(Room, ZeroHistoryStillStampsSeqs) {
 
 TEST(Room, MembershipAddRemove) {
   Room room(1, "r", RoomOwner{0, 0, "o"}, kNow, 3);
-  auto* a = reinterpret_cast<Connection*>(0x10);
-  auto* b = reinterpret_cast<Connection*>(0x20);
+  std::vector<Connection*> dirty;
+  Connection conn_a(1, -1, "a", kNow, 1 << 20, &dirty);
+  Connection conn_b(2, -1, "b", kNow, 1 << 20, &dirty);
+  auto* a = &conn_a;
+  auto* b = &conn_b;
   EXPECT_TRUE(room.AddMember(a));
   EXPECT_FALSE(room.AddMember(a));
   EXPECT_TRUE(room.AddMember(b));
@@ -78,6 +84,23 @@ TEST(Room, MembershipAddRemove) {
   EXPECT_FALSE(room.RemoveMember(a));
   EXPECT_FALSE(room.HasMember(a));
   EXPECT_TRUE(room.HasMember(b));
+  EXPECT_EQ(room.member_count(), 1u);
+}
+
+TEST(Room, CountsWebSocketMembersAsTheyComeAndGo) {
+  Room room(1, "r", RoomOwner{0, 0, "o"}, kNow, 3);
+  std::vector<Connection*> dirty;
+  Connection tcp(1, -1, "t", kNow, 1 << 20, &dirty);
+  Connection ws(2, -1, "w", kNow, 1 << 20, &dirty);
+  ws.set_websocket();
+  EXPECT_TRUE(room.AddMember(&tcp));
+  EXPECT_EQ(room.websocket_member_count(), 0u);
+  EXPECT_TRUE(room.AddMember(&ws));
+  EXPECT_FALSE(room.AddMember(&ws));
+  EXPECT_EQ(room.websocket_member_count(), 1u);
+  EXPECT_TRUE(room.RemoveMember(&ws));
+  EXPECT_FALSE(room.RemoveMember(&ws));
+  EXPECT_EQ(room.websocket_member_count(), 0u);
   EXPECT_EQ(room.member_count(), 1u);
 }
 

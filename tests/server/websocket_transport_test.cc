@@ -132,6 +132,15 @@ wire::SharedFrame BlockOf(const std::vector<std::string>& bodies) {
   return block;
 }
 
+// The same bodies as consecutive WebSocket messages, as ChatService frames a
+// broadcast once for every WebSocket member of a room.
+wire::SharedFrame FramedBlockOf(const std::vector<std::string>& bodies) {
+  const std::string framed = Expected(bodies);
+  wire::SharedFrame block = wire::SharedFrame::AllocateBlock(framed.size());
+  std::memcpy(block.Extend(framed.size()), framed.data(), framed.size());
+  return block;
+}
+
 class WebSocketTransportOut : public ::testing::TestWithParam<bool> {
  protected:
   WebSocketTransportOut() {
@@ -325,6 +334,163 @@ TEST_P(WebSocketTransportOut, ShutdownInsideAMessageSendsNoCloseIntoIt) {
     if (!*got) break;
     if (event.kind == wire::WsEvent::Kind::kClose) break;
     EXPECT_EQ(event.payload, body);
+  }
+}
+
+TEST_P(WebSocketTransportOut, AFramedRangeLeavesAsItLies) {
+  const std::vector<std::string>& bodies = HeaderFormBodies();
+  wire::SharedFrame block = FramedBlockOf(bodies);
+  out_.AppendFramedSlice(block, 0, block.size());
+  ASSERT_TRUE(Drain());
+  EXPECT_EQ(socket_->wire, Expected(bodies));
+}
+
+TEST_P(WebSocketTransportOut, AFramedRangeIsOneGatheredPieceOfTheSharedBytes) {
+  if (!GetParam()) GTEST_SKIP() << "TLS stages (copies) by design";
+  // Many small broadcasts, consecutive in one framed block: no header is
+  // built for them and no vector is spent per message.
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 300; ++i) bodies.push_back(Body(60, static_cast<char>(i)));
+  wire::SharedFrame block = FramedBlockOf(bodies);
+  const size_t half = Expected({bodies.begin(), bodies.begin() + 150}).size();
+  out_.AppendFramedSlice(block, 0, half);
+  out_.AppendFramedSlice(block, half, block.size());  // merges with the range before
+  ASSERT_EQ(out_.SegmentCount(), 1u);
+  ASSERT_TRUE(Drain());
+  EXPECT_EQ(socket_->wire, Expected(bodies));
+  ASSERT_EQ(socket_->bases.size(), 1u);
+  EXPECT_EQ(socket_->bases[0], block.data());
+}
+
+TEST_P(WebSocketTransportOut, AWriteStoppingAtAnyByteOfFramedAndPrefixedMessagesResumesThere) {
+  // A member's queue mixing both kinds: a reply (prefixed, copied), framed
+  // broadcasts, a prefixed range, framed again. A first write stops at
+  // every offset; the rest goes out in small pieces.
+  const std::vector<std::string> reply = {Body(30, 1)};
+  const std::vector<std::string> framed1 = {Body(0, 2), Body(125, 3), Body(126, 4)};
+  const std::vector<std::string> prefixed = {Body(5, 5), Body(300, 6)};
+  const std::vector<std::string> framed2 = {Body(1, 7), Body(200, 8)};
+  std::vector<std::string> all;
+  for (const auto* part : {&reply, &framed1, &prefixed, &framed2}) all.insert(all.end(), part->begin(), part->end());
+  const std::string expected = Expected(all);
+  wire::SharedFrame f1 = FramedBlockOf(framed1);
+  wire::SharedFrame p = BlockOf(prefixed);
+  wire::SharedFrame f2 = FramedBlockOf(framed2);
+  for (size_t first = 0; first <= expected.size(); ++first) {
+    SCOPED_TRACE(first);
+    auto inner = std::make_unique<FakeSocket>(GetParam());
+    socket_ = inner.get();
+    ws_ = std::make_unique<WebSocketTransport>(std::move(inner), 1 << 20, "", "");
+    out_.AppendCopy(Prefixed(reply[0]));
+    out_.AppendFramedSlice(f1, 0, f1.size());
+    out_.AppendSlice(p, 0, p.size());
+    out_.AppendFramedSlice(f2, 0, f2.size());
+    socket_->script = {first, 0, 3, 1, 7};
+    socket_->per_call = 11;
+    ASSERT_TRUE(Drain());
+    ASSERT_EQ(socket_->wire, expected);
+  }
+}
+
+TEST_P(WebSocketTransportOut, SmallBudgetsCutFramedRangesAnywhere) {
+  const std::vector<std::string>& bodies = HeaderFormBodies();
+  wire::SharedFrame block = FramedBlockOf(bodies);
+  out_.AppendFramedSlice(block, 0, block.size());
+  socket_->per_call = 997;
+  ASSERT_TRUE(Drain(/*budget=*/1500));
+  EXPECT_EQ(socket_->wire, Expected(bodies));
+}
+
+TEST_P(WebSocketTransportOut, FramedSlicesCopiedPastTheSliceLimitStayFramed) {
+  // More framed ranges of different blocks than a queue keeps by reference:
+  // the rest are copied, and still leave as the messages they are.
+  std::vector<std::string> bodies;
+  std::vector<wire::SharedFrame> blocks;
+  for (size_t i = 0; i < wire::OutputQueue::kMaxSliceSegments + 4; ++i) {
+    bodies.push_back(Body(10 + i, static_cast<char>(i)));
+    blocks.push_back(FramedBlockOf({bodies.back()}));
+    out_.AppendFramedSlice(blocks.back(), 0, blocks.back().size());
+    // A reply between them, as a member gets (never merged with them).
+    bodies.push_back(Body(3, static_cast<char>(100 + i)));
+    out_.AppendCopy(Prefixed(bodies.back()));
+  }
+  EXPECT_EQ(out_.SliceSegmentCount(), wire::OutputQueue::kMaxSliceSegments);
+  socket_->per_call = 13;
+  ASSERT_TRUE(Drain());
+  EXPECT_EQ(socket_->wire, Expected(bodies));
+}
+
+TEST_P(WebSocketTransportOut, APongBetweenTwoFramedBroadcastsGoesBetweenThem) {
+  // Two broadcasts in one framed range; the write stops inside the first;
+  // a Ping arrives: its Pong goes out after the first and before the second.
+  const std::vector<std::string> bodies = {Body(100, 1), Body(100, 2)};
+  wire::SharedFrame block = FramedBlockOf(bodies);
+  out_.AppendFramedSlice(block, 0, block.size());
+  socket_->script = {10};
+  socket_->per_call = 0;
+  ASSERT_EQ(ws_->Write(&out_, 1 << 20).code, IoResult::kOk);
+  ASSERT_EQ(socket_->wire.size(), 10u);
+
+  wire::Buffer ping(0);
+  wire::AppendWsClientFrame(wire::WsOpcode::kPing, "hi", 0x01020304, &ping);
+  socket_->input = std::string(ping.View());
+  wire::Buffer in(0);
+  ASSERT_EQ(ws_->Read(&in, 4096).code, IoResult::kOk);
+
+  socket_->per_call = SIZE_MAX;
+  ASSERT_TRUE(Drain());
+  wire::Buffer pong(0);
+  wire::AppendWsServerFrame(wire::WsOpcode::kPong, "hi", &pong);
+  if (GetParam()) {
+    EXPECT_EQ(socket_->wire, Expected({bodies[0]}) + std::string(pong.View()) + Expected({bodies[1]}));
+  } else {
+    // TLS: both messages were staged by the first write (in the stream
+    // already, as bytes in a socket buffer are); the Pong follows them.
+    EXPECT_EQ(socket_->wire, Expected(bodies) + std::string(pong.View()));
+  }
+}
+
+TEST_P(WebSocketTransportOut, APongGoesBeforeBroadcastsNotYetBegun) {
+  // At a message boundary the Pong goes at once, ahead of queued messages.
+  const std::vector<std::string> bodies = {Body(20, 1), Body(20, 2)};
+  wire::SharedFrame block = FramedBlockOf(bodies);
+  out_.AppendFramedSlice(block, 0, block.size());
+  wire::Buffer ping(0);
+  wire::AppendWsClientFrame(wire::WsOpcode::kPing, "p", 0x01020304, &ping);
+  socket_->input = std::string(ping.View());
+  wire::Buffer in(0);
+  ASSERT_EQ(ws_->Read(&in, 4096).code, IoResult::kOk);
+  ASSERT_TRUE(Drain());
+  wire::Buffer pong(0);
+  wire::AppendWsServerFrame(wire::WsOpcode::kPong, "p", &pong);
+  EXPECT_EQ(socket_->wire, std::string(pong.View()) + Expected(bodies));
+}
+
+TEST_P(WebSocketTransportOut, ShutdownInsideAFramedMessageSendsNoCloseIntoIt) {
+  const std::vector<std::string> bodies = {Body(1000, 1), Body(5, 2)};
+  wire::SharedFrame block = FramedBlockOf(bodies);
+  out_.AppendFramedSlice(block, 0, block.size());
+  socket_->script = {10};
+  socket_->per_call = 0;
+  ASSERT_EQ(ws_->Write(&out_, 1 << 20).code, IoResult::kOk);
+  socket_->per_call = SIZE_MAX;
+  ws_->ShutdownWrite();
+  EXPECT_TRUE(socket_->shut);
+  const std::string expected = Expected(bodies);
+  if (GetParam()) {
+    // 10 bytes of the first message and nothing else: no Close inside it.
+    EXPECT_EQ(socket_->wire, expected.substr(0, 10));
+  } else {
+    // TLS staged both whole messages: they go, then the Close.
+    ASSERT_GE(socket_->wire.size(), expected.size());
+    EXPECT_EQ(socket_->wire.substr(0, expected.size()), expected);
+    wire::Buffer back(0);
+    back.Append(absl::string_view(socket_->wire).substr(expected.size()));
+    wire::WebSocketDecoder client(1 << 20, wire::WebSocketDecoder::Role::kClient);
+    wire::WsEvent event;
+    absl::StatusOr<bool> got = client.Next(&back, &event);
+    ASSERT_TRUE(got.ok() && *got);
+    EXPECT_EQ(event.kind, wire::WsEvent::Kind::kClose);
   }
 }
 
