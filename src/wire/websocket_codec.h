@@ -119,10 +119,10 @@ class WebSocketDecoder {
 };
 
 // A server frame header (FIN set, no mask) for a payload of a given length.
-// It depends on nothing but the length, so the server's WebSocketTransport
-// builds it per write from the frame's length prefix and gathers it in front
-// of the shared payload (one sendmsg); members' queues keep holding the same
-// ranges of length-prefixed frames as TCP members' do.
+// It depends on nothing but the length, so a broadcast is framed once with
+// it for every WebSocket member of a room (ChatService), and the server's
+// WebSocketTransport builds it per write for a member's own length-prefixed
+// frames, gathered in front of the payload (one sendmsg).
 struct WsHeader {
   char bytes[kWsMaxServerHeaderBytes];
   uint8_t size = 0;
