@@ -829,10 +829,19 @@ void ChatService::SendToMembers(const Room& room, size_t begin, size_t end, cons
 
 void ChatService::SendChatToMembers(const Room& room, size_t begin, size_t end, uint64_t seq) {
   metrics_->deliveries += room.member_count();
+  if (room.websocket_member_count() == 0) {
+    SendChatToEach</*kWebSocket=*/false>(room, begin, end, 0, 0, seq);
+    return;
+  }
   // A room with WebSocket members: the message framed for them once, here.
   size_t ws_begin = 0, ws_end = 0;
-  const bool ws = room.websocket_member_count() > 0;
-  if (ws) FrameForWebSocket(begin, end, &ws_begin, &ws_end);
+  FrameForWebSocket(begin, end, &ws_begin, &ws_end);
+  SendChatToEach</*kWebSocket=*/true>(room, begin, end, ws_begin, ws_end, seq);
+}
+
+template <bool kWebSocket>
+void ChatService::SendChatToEach(const Room& room, size_t begin, size_t end, size_t ws_begin, size_t ws_end,
+                                 uint64_t seq) {
   // No soft limit (0): no queue is ever above it, and the test stays one compare.
   const uint64_t soft = options_.soft_output_bytes == 0 ? UINT64_MAX : options_.soft_output_bytes;
   for (Connection* member : room.members()) {
@@ -848,7 +857,7 @@ void ChatService::SendChatToMembers(const Room& room, size_t begin, size_t end, 
         continue;
       }
     }
-    if (ws && member->websocket()) {
+    if (kWebSocket && member->websocket()) {
       member->SendFramedSlice(ws_block_, ws_begin, ws_end);
     } else {
       member->SendSlice(block_, begin, end);

@@ -268,6 +268,10 @@ class ChatService {
   // The same for a chat message: a member above the soft output limit gets
   // it dropped and owes a Gap instead (sent once it has drained).
   void SendChatToMembers(const Room& room, size_t begin, size_t end, uint64_t seq);
+  // Its loop over the members, compiled twice so that a room without
+  // WebSocket members (kWebSocket false) pays no test per member for them.
+  template <bool kWebSocket>
+  void SendChatToEach(const Room& room, size_t begin, size_t end, size_t ws_begin, size_t ws_end, uint64_t seq);
   bool SendOwedGap(Connection* member, uint64_t room_id);
   void RemoveMember(Room* room, Connection* conn, const char* reason);
 
