@@ -202,5 +202,55 @@ TEST(OutputQueue, PeekFrontStopsAtMaxBytesAndMaxSpans) {
   EXPECT_EQ(spans[0], "abcd");
 }
 
+SharedFrame BlockOf(const std::string& s) {
+  SharedFrame block = SharedFrame::AllocateBlock(s.size());
+  std::memcpy(block.Extend(s.size()), s.data(), s.size());
+  return block;
+}
+
+TEST(OutputQueue, ConsecutiveFramedRangesGrowOneSegmentMarkedFramed) {
+  OutputQueue q;
+  q.AppendCopy("reply");
+  SharedFrame block = BlockOf("aaaabbbbcccc");
+  q.AppendFramedSlice(block, 0, 4);
+  q.AppendFramedSlice(block, 4, 12);
+  EXPECT_EQ(q.SegmentCount(), 2u);
+  absl::string_view spans[8];
+  bool framed[8];
+  ASSERT_EQ(q.PeekFront(spans, 8, 1 << 20, framed), 2u);
+  EXPECT_EQ(spans[0], "reply");
+  EXPECT_FALSE(framed[0]);
+  EXPECT_EQ(spans[1].data(), block.data());  // the block's bytes, not a copy
+  EXPECT_EQ(spans[1].size(), 12u);
+  EXPECT_TRUE(framed[1]);
+}
+
+TEST(OutputQueue, FramedAndUnframedBytesNeverShareASegment) {
+  // Past the slice limit ranges are copied: framed bytes go into a chunk of
+  // their own, and unframed bytes after them into another.
+  OutputQueue q;
+  std::vector<SharedFrame> blocks;
+  for (size_t i = 0; i < OutputQueue::kMaxSliceSegments; ++i) {
+    blocks.push_back(BlockOf("s"));
+    q.AppendSlice(blocks.back(), 0, 1);
+  }
+  SharedFrame framed_block = BlockOf("FRAMED");
+  q.AppendFramedSlice(framed_block, 0, 6);  // copied
+  q.AppendCopy("plain");
+  q.AppendFramedSlice(framed_block, 0, 6);  // copied again, not after "plain"
+  absl::string_view spans[16];
+  bool framed[16];
+  const size_t n = q.PeekFront(spans, 16, 1 << 20, framed);
+  ASSERT_EQ(n, OutputQueue::kMaxSliceSegments + 3);
+  const size_t k = OutputQueue::kMaxSliceSegments;
+  EXPECT_EQ(spans[k], "FRAMED");
+  EXPECT_TRUE(framed[k]);
+  EXPECT_NE(spans[k].data(), framed_block.data());
+  EXPECT_EQ(spans[k + 1], "plain");
+  EXPECT_FALSE(framed[k + 1]);
+  EXPECT_EQ(spans[k + 2], "FRAMED");
+  EXPECT_TRUE(framed[k + 2]);
+}
+
 }  // namespace
 }  // namespace muxchat::wire
