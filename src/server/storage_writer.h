@@ -33,7 +33,8 @@ class StorageWriter {
   // Applies `batches` in order in one transaction and returns one result per
   // batch, in order. Each batch runs inside its own savepoint (a batch alone
   // in its group inside the transaction itself, which is one): a batch that
-  // breaks a constraint (a duplicate name) fails with kAlreadyExists and
+  // breaks a constraint (a duplicate name, or a message seq not after its
+  // room's stored last seq) fails with kAlreadyExists and
   // leaves no trace, and the batches after it in the group are refused
   // unapplied with the same code (RefusedAfter): they were written after it
   // and may carry the seqs that follow its own. Disk full
