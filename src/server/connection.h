@@ -203,6 +203,9 @@ class Connection {
   // Closes the connection as a slow consumer; returns false (for Admit).
   bool CloseSlowConsumer();
 
+  // First here, in the padding after peer_gone: the fields the fan-out reads
+  // keep the offsets they had without it.
+  bool websocket_ = false;
   const uint64_t id_;
   const int fd_;
   std::unique_ptr<Transport> transport_;
@@ -211,7 +214,6 @@ class Connection {
   std::vector<Connection*>* const dirty_;
 
   State state_;
-  bool websocket_ = false;
   CloseReason close_reason_ = CloseReason::kNone;
   wire::Buffer input_;
   wire::OutputQueue output_;
