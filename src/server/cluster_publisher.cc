@@ -9,35 +9,43 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/server/cluster_stream.h"
 #include "src/server/redis_reply.h"
 
 namespace muxchat::server {
 namespace {
 
-// One call stores a batch of one room's messages, in order.
+// One call stores a batch of one room's messages, in order, as ONE stream
+// entry (cluster_stream.h).
 // KEYS[1] the room's seq counter, KEYS[2] its stream, KEYS[3...] the dedupe
 // keys of the messages that have a client_msg_id.
-// ARGV[1] channel, [2] maxlen, [3] seq floor, [4] dedupe TTL in seconds,
-// [5] the room registry hash ('' if no message requires the room
-// registered), [6] the room ID, [7] the message count n; then six per
-// message: sender, sender_account_id, client_msg_id, text, the index of its
-// dedupe key in KEYS (0: none), '1' if it requires the room registered.
+// ARGV[1] channel, [2] maxlen (messages the stream keeps at least), [3] seq
+// floor, [4] dedupe TTL in seconds, [5] the room registry hash ('' if no
+// message requires the room registered), [6] the room ID, [7] the message
+// count n; then six per message: sender, sender_account_id, client_msg_id,
+// text, the index of its dedupe key in KEYS (0: none), '1' if it requires
+// the room registered.
 // Returns three elements per message, in order: {seq, timestamp micros,
-// kind}, kind 0 stored, 1 a resend (seq and timestamp the original's), 2 the
-// room is not in the registry (deleted while the publish was on its way:
-// nothing written), 3 not stored because Redis refused an XADD (the second
-// element is its error; every later message of the call gets it too).
+// kind}, kind 0 stored, 1 a resend (seq and timestamp the original's, also
+// for a resend of an earlier message of the same call), 2 the room is not in
+// the registry (deleted while the publish was on its way: nothing written),
+// 3 not stored because Redis refused the XADD (the second element is its
+// error; then no message of the call is stored).
 // Numbers as strings (Lua numbers are doubles; text keeps them exact).
-// The counter is written once, after the last XADD that succeeded (XADD runs
-// under pcall, so no error leaves the stream ahead of the counter: Redis
-// does not roll a script back). One PUBLISH at the end carries every stored
-// message ("m1;" for one, "mb1;" for more: cluster_message.h); each field's
-// "<length>:" comes from a table of the lengths seen, because converting a
-// number to text per field was half of the call's cost (docs/SCALING.md §7).
-// Everything happens in one atomic step: no other client's command runs in
-// between, so the seq order, the stream order and the channel order are the
-// same for every node.
-constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v2
+// The new messages take consecutive seqs and go in one XADD whose entry ID is
+// the last seq and whose one field "m" is the payload the PUBLISH carries
+// ("m1;" for one, "mb1;" for more: cluster_message.h), built once: a
+// per-message XADD of 12 fields was half of Redis's time per message
+// (docs/SCALING.md §7). Trimming is by ID (MINID ~ last - maxlen + 1), so the
+// stream keeps at least the newest `maxlen` messages whatever the entries
+// hold. Only after the XADD succeeded are the counter and the dedupe keys
+// written and the payload published (Redis does not roll a script back: a
+// refused XADD leaves nothing). Each field's "<length>:" comes from a table
+// of the lengths seen, because converting a number to text per field was
+// half of the call's cost before. Everything happens in one atomic step: no
+// other client's command runs in between, so the seq order, the stream order
+// and the channel order are the same for every node.
+constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v3
 local n = tonumber(ARGV[7])
 local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
 local now = redis.call('TIME')
@@ -51,17 +59,22 @@ local function head(v)
   end
   return h
 end
-local out, body, stored, seq, failed = {}, {}, 0, nil, nil
+local out, body, stored, seq = {}, {}, 0, nil
+local mine, new_keys, ours = {}, {}, {}
 for i = 0, n - 1 do
   local a = 8 + i * 6
   local ki = tonumber(ARGV[a + 4])
   local s, t, kind = '0', '0', 2
-  if failed then
-    t, kind = failed, 3
-  elseif registered or ARGV[a + 5] ~= '1' then
-    local prev = ki > 0 and redis.call('GET', KEYS[ki])
+  if registered or ARGV[a + 5] ~= '1' then
+    local key = ki > 0 and KEYS[ki]
     local ps, pt
-    if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
+    if key and mine[key] then
+      ps, pt = mine[key], ts
+      ours[#ours + 1] = #out + 1
+    elseif key then
+      local prev = redis.call('GET', key)
+      if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
+    end
     if ps then
       s, t, kind = ps, pt, 1
     else
@@ -78,28 +91,23 @@ for i = 0, n - 1 do
           end
         end
       end
-      local ns = string.format('%d', seq + 1)
-      local r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ns .. '-0',
-                            'seq', ns, 'ts', ts, 'sender', ARGV[a], 'sender_account_id', ARGV[a + 1],
-                            'client_msg_id', ARGV[a + 2], 'text', ARGV[a + 3])
-      if type(r) == 'table' and r.err then
-        failed = r.err
-        t, kind = failed, 3
-      else
-        seq = seq + 1
-        s, t, kind = ns, ts, 0
-        if ki > 0 then redis.pcall('SET', KEYS[ki], s .. ':' .. ts, 'EX', ARGV[4]) end
-        stored = stored + 1
-        local k = #body
-        body[k + 1] = head(s)
-        body[k + 2] = s
-        body[k + 3] = head(ts)
-        body[k + 4] = ts
-        for j = 0, 3 do
-          local v = ARGV[a + j]
-          body[k + 5 + 2 * j] = head(v)
-          body[k + 6 + 2 * j] = v
-        end
+      seq = seq + 1
+      s, t, kind = string.format('%d', seq), ts, 0
+      ours[#ours + 1] = #out + 1
+      if key then
+        mine[key] = s
+        new_keys[#new_keys + 1] = key
+      end
+      stored = stored + 1
+      local k = #body
+      body[k + 1] = head(s)
+      body[k + 2] = s
+      body[k + 3] = head(ts)
+      body[k + 4] = ts
+      for j = 0, 3 do
+        local v = ARGV[a + j]
+        body[k + 5 + 2 * j] = head(v)
+        body[k + 6 + 2 * j] = v
       end
     end
   end
@@ -108,13 +116,34 @@ for i = 0, n - 1 do
   out[#out + 1] = kind
 end
 if stored > 0 then
-  redis.call('SET', KEYS[1], string.format('%d', seq))
+  local payload
   if stored == 1 then
-    redis.call('PUBLISH', ARGV[1], 'm1;' .. table.concat(body))
+    payload = 'm1;' .. table.concat(body)
   else
     local count = string.format('%d', stored)
-    redis.call('PUBLISH', ARGV[1], 'mb1;' .. head(count) .. count .. table.concat(body))
+    payload = 'mb1;' .. head(count) .. count .. table.concat(body)
   end
+  local last = string.format('%d', seq)
+  local minid = seq - tonumber(ARGV[2]) + 1
+  local r
+  if minid > 1 then
+    r = redis.pcall('XADD', KEYS[2], 'MINID', '~', string.format('%d', minid), last .. '-0', 'm', payload)
+  else
+    r = redis.pcall('XADD', KEYS[2], last .. '-0', 'm', payload)
+  end
+  if type(r) == 'table' and r.err then
+    -- Nothing stored: every message this call numbered (and any resend of
+    -- one of them in the call) is refused.
+    for _, i in ipairs(ours) do
+      out[i], out[i + 1], out[i + 2] = '0', r.err, 3
+    end
+    return out
+  end
+  redis.call('SET', KEYS[1], last)
+  for _, key in ipairs(new_keys) do
+    redis.pcall('SET', key, mine[key] .. ':' .. ts, 'EX', ARGV[4])
+  end
+  redis.call('PUBLISH', ARGV[1], payload)
 end
 return out
 )lua";
@@ -322,62 +351,10 @@ void ClusterPublisher::Complete(const redisReply* reply, Callbacks& done) {
 
 absl::Status ClusterPublisher::ReadAfter(uint64_t room_id, uint64_t after_seq, uint32_t limit, ReadCallback done) {
   if (room_id == 0 || limit == 0) return absl::InvalidArgumentError("read: room 0 or limit 0");
-  std::vector<std::string> args = {"XRANGE", RoomLogKey(options_.key_prefix, room_id),
-                                   absl::StrCat(after_seq + 1, "-0"), "+", "COUNT", absl::StrCat(limit)};
-  return link_.Command(args, [room_id, done = std::move(done)](redisReply* reply) mutable {
-    if (absl::Status st = ReplyError(reply, "read"); !st.ok()) {
-      done(st);
-      return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY) {
-      done(absl::InternalError("read: XRANGE did not answer an array"));
-      return;
-    }
-    std::vector<ClusterMessage> out;
-    out.reserve(reply->elements);
-    for (size_t i = 0; i < reply->elements; ++i) {
-      absl::StatusOr<ClusterMessage> m = ParseStreamEntry(room_id, reply->element[i]);
-      if (!m.ok()) {
-        done(m.status());
-        return;
-      }
-      out.push_back(std::move(*m));
-    }
-    done(std::move(out));
-  });
-}
-
-absl::StatusOr<ClusterMessage> ParseStreamEntry(uint64_t room_id, const redisReply* entry) {
-  const absl::Status bad = absl::InternalError("read: malformed stream entry");
-  if (entry == nullptr || entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-      entry->element[1]->type != REDIS_REPLY_ARRAY || entry->element[1]->elements % 2 != 0) {
-    return bad;
-  }
-  ClusterMessage m;
-  m.room_id = room_id;
-  const redisReply* fields = entry->element[1];
-  bool ok = true;
-  for (size_t i = 0; i + 1 < fields->elements && ok; i += 2) {
-    if (!IsStringReply(fields->element[i]) || !IsStringReply(fields->element[i + 1])) return bad;
-    const std::string name = ReplyText(fields->element[i]);
-    std::string value = ReplyText(fields->element[i + 1]);
-    if (name == "seq") {
-      ok = absl::SimpleAtoi(value, &m.seq);
-    } else if (name == "ts") {
-      ok = absl::SimpleAtoi(value, &m.timestamp_unix_micros);
-    } else if (name == "sender") {
-      m.sender = std::move(value);
-    } else if (name == "sender_account_id") {
-      ok = absl::SimpleAtoi(value, &m.sender_account_id);
-    } else if (name == "client_msg_id") {
-      ok = absl::SimpleAtoi(value, &m.client_msg_id);
-    } else if (name == "text") {
-      m.text = std::move(value);
-    }
-    // Unknown fields are skipped: a newer node may add some.
-  }
-  if (!ok || m.seq == 0) return bad;
-  return m;
+  return link_.Command(StreamReadAfterCommand(options_.key_prefix, room_id, after_seq, limit),
+                       [room_id, after_seq, limit, done = std::move(done)](redisReply* reply) mutable {
+                         done(ParseStreamReadAfter(room_id, after_seq, limit, reply));
+                       });
 }
 
 }  // namespace muxchat::server
