@@ -247,6 +247,17 @@ TEST_F(ClusterStreamTest, ARefusedXaddLeavesNoDedupeKeySoAResendIsStoredLater) {
   EXPECT_EQ((*again)->seq, 1u);
 }
 
+TEST_F(ClusterStreamTest, ARefusedXaddAlsoRefusesAResendInsideTheSameCall) {
+  StartPublisher();
+  Raw({"SET", RoomLogKey("t", kRoom), "not a stream"});  // XADD: WRONGTYPE
+  std::vector<std::optional<absl::StatusOr<PublishResult>>> got(3);
+  ASSERT_TRUE(publisher_->Publish(Message("a", 1), [&](auto r) { got[0] = std::move(r); }).ok());
+  ASSERT_TRUE(publisher_->Publish(Message("a", 1), [&](auto r) { got[1] = std::move(r); }).ok());
+  ASSERT_TRUE(publisher_->Publish(Message("b"), [&](auto r) { got[2] = std::move(r); }).ok());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return got[2].has_value(); }));
+  for (const auto& r : got) EXPECT_EQ(r->status().code(), absl::StatusCode::kInternal) << r->status();
+}
+
 TEST_F(ClusterStreamTest, AResendOfAMessageInsideABatchEntryGetsItsSeq) {
   StartPublisher();
   std::vector<std::optional<absl::StatusOr<PublishResult>>> got(3);
