@@ -103,21 +103,41 @@ absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* 
     }
   }
   if (o.token_only) return absl::PermissionDeniedError("no session token kept for this account");
+  ChatClient* c = &client;
+  const bool typed = !PasswordFromEnvironment();
   for (int attempt = 1;; ++attempt) {
     auto password = ReadPassword(absl::StrCat(o.register_account ? "new password for " : "password for ", o.user,
                                               "@", o.server, ": "),
                                  o.signal_fd);
     if (!password.ok()) return password.status();
-    absl::StatusOr<v1::Welcome> w = o.register_account
-                                        ? client.Register(o.user, *password, kRequestTimeout, kClientName)
-                                        : client.Login(o.user, *password, kRequestTimeout, kClientName);
+    if (o.register_account && typed) {
+      // A typo in a new password would lock its owner out of the account.
+      auto again = ReadPassword("the same password again: ", o.signal_fd);
+      if (!again.ok()) return again.status();
+      if (*again != *password) {
+        if (attempt >= kPasswordTries) return absl::InvalidArgumentError("the two passwords differ");
+        Notice(o, "the two passwords differ; try again");
+        continue;
+      }
+    }
+    absl::StatusOr<v1::Welcome> w;
+    for (bool reopened = false;; reopened = true) {
+      w = o.register_account ? c->Register(o.user, *password, kRequestTimeout, kClientName)
+                             : c->Login(o.user, *password, kRequestTimeout, kClientName);
+      // The server gave up on the connection while the password was typed:
+      // the same password on a fresh one.
+      if (w.ok() || !c->closed() || !typed || reopened || !o.reopen) break;
+      auto fresh = o.reopen();
+      if (!fresh.ok()) return fresh.status();
+      c = *fresh;
+    }
     if (w.ok()) {
       KeepToken(tokens, o, *w);
       result.welcome = *w;
       return result;
     }
     const auto server = ServerStatusOf(w.status());
-    const bool retry = !client.closed() && !PasswordFromEnvironment() && attempt < kPasswordTries &&
+    const bool retry = !c->closed() && typed && attempt < kPasswordTries &&
                        (server == v1::FAILURE_AUTH || (o.register_account && server == v1::FAILURE_INVALID));
     if (!retry) return w.status();
     Notice(o, absl::StrCat(o.register_account ? "not registered: " : "login refused: ", w.status().message(),

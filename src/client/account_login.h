@@ -3,7 +3,8 @@
 // restores the account's rooms, or Hello{token}), else with the password
 // (Register or Login; asked on the terminal, or $MUXCHAT_PASSWORD; a kept
 // token wins over Register too: the account exists), asking
-// again after a wrong password when it came from the terminal. A token the
+// again after a wrong password when it came from the terminal (a new
+// password typed on the terminal is asked twice). A token the
 // server refuses is forgotten and the password asked for instead; a new
 // token is stored for the next start. With several token keys (the servers
 // of one cluster) every different token kept under them is tried in key
@@ -40,6 +41,12 @@ struct AccountLoginOptions {
   int signal_fd = -1;
   // Told each notice worth a line ("token refused; asking for the password").
   std::function<void(const std::string&)> notice;
+  // Opens a fresh connection to the same server in place of the borrowed
+  // one and returns it (the caller owns it). Called when the server closed
+  // the connection while the password was being typed: it allows
+  // --handshake_timeout (10 s by default) between connect and login, and
+  // people take longer. Unset: that login fails with the server's reason.
+  std::function<absl::StatusOr<ChatClient*>()> reopen;
 };
 
 struct AccountLoginResult {

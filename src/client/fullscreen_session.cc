@@ -82,6 +82,7 @@ int FullscreenSession::Run() {
     a.resume = std::vector<v1::RoomCursor>();  // a kept token restores the account's rooms
     a.signal_fd = signal_fd_;
     a.notice = [](const std::string& text) { std::fprintf(stderr, "muxchat: %s\n", text.c_str()); };
+    a.reopen = [this] { return Reopen(); };
     auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
     if (!r.ok()) {
       if (absl::IsCancelled(r.status())) return kExitOk;
@@ -129,9 +130,13 @@ int FullscreenSession::Run() {
       if (ev.ok()) HandleEvent(*ev);
     }
     if (exit_code_.has_value()) break;
-    if (!down_ && client_->closed()) {
-      ConnectionLost(DescribeLoss(*client_, client_->close_status()));
-      if (exit_code_.has_value()) break;
+    if (!down_ && !prompt_closed_ && client_->closed()) {
+      if (!logged_in_ && IsLoginTimeout(client_->close_status())) {
+        prompt_closed_ = true;  // said nothing: the nickname reconnects
+      } else {
+        ConnectionLost(DescribeLoss(*client_, client_->close_status()));
+        if (exit_code_.has_value()) break;
+      }
     }
     if (down_ && absl::Now() >= reconnect_at_) {
       Redraw();
@@ -143,7 +148,8 @@ int FullscreenSession::Run() {
         {signal_fd_, POLLIN, 0},
         {winch_fd_, POLLIN, 0},
         {STDIN_FILENO, POLLIN, 0},
-        {down_ ? -1 : client_->fd(), static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
+        {down_ || prompt_closed_ ? -1 : client_->fd(),
+         static_cast<short>(POLLIN | (client_->HasPendingOutput() ? POLLOUT : 0)), 0},
     };
     // A lone ESC acts once its delay ends, without waiting for another key;
     // while disconnected, the next reconnect attempt is due too.
@@ -441,8 +447,25 @@ CompletionSources FullscreenSession::Sources() const {
   return s;
 }
 
+absl::StatusOr<ChatClient*> FullscreenSession::Reopen() {
+  auto connected = ConnectAgainForLogin(servers_.current(), options_.TlsOptions(), signal_fd_);
+  if (!connected.ok()) return connected.status();
+  client_ = std::move(*connected);
+  prompt_closed_ = false;
+  return client_.get();
+}
+
 void FullscreenSession::TryNick(const std::string& nick) {
-  auto welcome = client_->Hello(nick, kRequestTimeout, kClientName);
+  absl::StatusOr<v1::Welcome> welcome;
+  for (bool again = false;; again = true) {
+    if (prompt_closed_) {
+      if (auto reopened = Reopen(); !reopened.ok()) return Lost(std::string(reopened.status().message()));
+    }
+    welcome = client_->Hello(nick, kRequestTimeout, kClientName);
+    // The server's timeout may also come as the answer, unread until now.
+    if (welcome.ok() || again || !client_->closed() || !IsLoginTimeout(client_->close_status())) break;
+    prompt_closed_ = true;
+  }
   if (!welcome.ok()) {
     if (absl::IsCancelled(welcome.status())) return;
     if (IsConnectionLoss(welcome.status()) || client_->closed()) return Fail("login failed", welcome.status());
@@ -1002,6 +1025,7 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       Lost(DescribeServerEnd(frame));
       return;
     case v1::ServerFrame::kError:
+      if (!logged_in_ && frame.error().status() == v1::FAILURE_TIMEOUT) return;  // see prompt_closed_
       if (options_.reconnect && logged_in_ &&
           ShouldReconnect(StatusFromServer(frame.error().status(), frame.error().message()))) {
         return;  // the connection's end says it and reconnects

@@ -54,6 +54,9 @@ class FullscreenSession {
   void HandleCommand(const Command& command);
   void HandleEvent(const v1::ServerFrame& frame);
   void TryNick(const std::string& nick);
+  // A fresh connection in place of one the server closed before login
+  // (see ConnectAgainForLogin); the client it returns is client_.
+  absl::StatusOr<ChatClient*> Reopen();
   void Join(const std::string& room);
   void Leave(const std::string& room);
   void Names(const std::string& room);
@@ -85,6 +88,9 @@ class FullscreenSession {
   Completer completer_;
   std::unique_ptr<ChatClient> client_;
   bool logged_in_ = false;
+  // The server closed the connection while the nickname was being chosen
+  // (its --handshake_timeout): the nickname, once entered, reconnects first.
+  bool prompt_closed_ = false;
   bool input_full_reported_ = false;
   std::map<uint64_t, std::deque<uint64_t>> pending_;  // room -> our unconfirmed Send() ids
   std::map<uint64_t, uint32_t> history_left_;          // room -> replayed messages still to come

@@ -51,6 +51,9 @@ class InteractiveSession {
   };
 
   void TryNick(const std::string& nick);
+  // A fresh connection in place of one the server closed before login
+  // (see ConnectAgainForLogin); the client it returns is client_.
+  absl::StatusOr<ChatClient*> Reopen();
   // --user: logs in to the account before the terminal UI starts (the
   // password prompt needs the terminal). False if the session must end.
   bool LogInUser();
@@ -112,6 +115,9 @@ class InteractiveSession {
   std::optional<TokenStore> tokens_;       // with --user
   std::string guest_nick_;                 // a guest logs in again under this name
   bool logged_in_ = false;
+  // The server closed the connection while the nickname was being chosen
+  // (its --handshake_timeout): the nickname, once entered, reconnects first.
+  bool prompt_closed_ = false;
   bool down_ = false;                      // disconnected, reconnecting
   bool shutdown_seen_ = false;             // the server announced its shutdown (already said)
   ServerRotation servers_;                 // which server to (re)connect to, and when

@@ -153,6 +153,12 @@ class ScriptRun {
     a.token_only = registered_ && reconnecting_;
     a.notice = [](const std::string& text) { std::fprintf(stderr, "muxchat: %s\n", text.c_str()); };
     if (resume) a.resume = Cursors();
+    a.reopen = [this]() -> absl::StatusOr<ChatClient*> {
+      auto again = ConnectAgainForLogin(servers_.current(), o_.TlsOptions(), signal_fd_);
+      if (!again.ok()) return again.status();
+      client_ = std::move(*again);
+      return client_.get();
+    };
     auto r = LogInAccount(*client_, tokens_.has_value() ? &*tokens_ : nullptr, a);
     if (!r.ok()) {
       last_failure_ = r.status();

@@ -85,6 +85,20 @@ absl::StatusOr<std::unique_ptr<ChatClient>> ConnectToFirstServer(
   return last;
 }
 
+absl::StatusOr<std::unique_ptr<ChatClient>> ConnectAgainForLogin(const ServerAddress& server,
+                                                                 const ClientTlsOptions& tls, int signal_fd) {
+  auto connected = ChatClient::Connect(server.host, server.port, kRequestTimeout, tls);
+  if (!connected.ok()) {
+    return absl::Status(connected.status().code(), ConnectFailure(server.host, server.port, connected.status()));
+  }
+  (*connected)->set_interrupt_fd(signal_fd);
+  return connected;
+}
+
+bool IsLoginTimeout(const absl::Status& close_status) {
+  return ServerStatusOf(close_status) == v1::FAILURE_TIMEOUT;
+}
+
 std::vector<std::string> TokenKeys(const std::vector<ServerAddress>& servers) {
   std::vector<std::string> keys;
   keys.reserve(servers.size());

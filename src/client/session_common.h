@@ -53,6 +53,17 @@ std::string ConnectFailure(const std::string& host, uint16_t port, const absl::S
 absl::StatusOr<std::unique_ptr<ChatClient>> ConnectToFirstServer(
     ServerRotation& rotation, const ClientTlsOptions& tls, const std::function<void(const std::string&)>& failed);
 
+// A fresh connection to `server` for a login whose first connection the
+// server closed while a person was at the nickname or password prompt (it
+// allows --handshake_timeout, 10 s by default, between connect and login):
+// interrupted by `signal_fd`; failures carry the ConnectFailure line.
+absl::StatusOr<std::unique_ptr<ChatClient>> ConnectAgainForLogin(const ServerAddress& server,
+                                                                 const ClientTlsOptions& tls, int signal_fd);
+
+// True if `close_status` is the server giving up on a connection that did
+// not log in within its --handshake_timeout.
+bool IsLoginTimeout(const absl::Status& close_status);
+
 // The token file's keys for a run with `servers`: every entry's "host:port".
 // A login token belongs to the cluster, not to one node: it is kept under
 // each entry and looked up under each in order, so a token from node A is

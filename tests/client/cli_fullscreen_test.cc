@@ -160,6 +160,20 @@ TEST(CliFullscreen, TabCompletesCommandsRoomsAndNicknames) {
   EXPECT_EQ(got->chat_message().text(), "bob: hi");
 }
 
+TEST(CliFullscreen, ANicknameChosenAfterTheServerGaveUpWaitingLogsInOnAFreshConnection) {
+  Daemon daemon({"--handshake_timeout=200ms"});
+  TmuxTerminal t({"127.0.0.1", absl::StrCat(daemon.port())}, 100, 30, {"NO_COLOR=1"});
+  ASSERT_TRUE(t.WaitForText("choose a nickname")) << t.last_screen();
+  ASSERT_TRUE(AwaitLoginTimeouts(daemon.port(), 1));  // longer at the prompt than the server waits
+  t.Type("alice");
+  t.Keys({"Enter"});
+  ASSERT_TRUE(t.WaitForText("logged in as alice")) << t.last_screen();
+  EXPECT_FALSE(Contains(t.last_screen_rows(), "no Hello")) << t.last_screen();
+  t.Type("/create lobby");
+  t.Keys({"Enter"});
+  EXPECT_TRUE(t.WaitForText("created room lobby")) << t.last_screen();
+}
+
 TEST(CliFullscreen, NamesAsksTheServerAndListsEveryMember) {
   Daemon daemon;
   auto alice = Alice(daemon.port(), {"lobby"});

@@ -61,6 +61,20 @@ TEST(CliInteractive, AsksForANicknameThenCreateListJoin) {
   ExpectTerminalRestored(alice);
 }
 
+TEST(CliInteractive, ANicknameChosenAfterTheServerGaveUpWaitingLogsInOnAFreshConnection) {
+  Daemon d({"--handshake_timeout=200ms"});
+  PtyProcess alice(Addr(d.port()));
+  ASSERT_TRUE(alice.Expect("nickname: ")) << alice.failure();
+  ASSERT_TRUE(AwaitLoginTimeouts(d.port(), 1));  // the person at the prompt took longer than the server waits
+  alice.Type("alice\r");
+  ASSERT_TRUE(alice.Expect("logged in as alice")) << alice.failure();
+  EXPECT_EQ(alice.output().find("no Hello"), std::string::npos) << alice.output();
+  alice.Type("create lobby\r");
+  ASSERT_TRUE(alice.Expect("created room lobby")) << alice.failure();
+  alice.Type("/quit\r");
+  EXPECT_EQ(alice.ExitCode(absl::Seconds(2)), 0);
+}
+
 TEST(CliInteractive, TakenNicknameGetsAClearMessageAndAnotherTry) {
   Daemon d;
   auto holder = Login(d.port(), "zed");

@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "src/client/chat_client.h"
+#include "tests/server/http_test_client.h"
 
 namespace muxchat::testing {
 
@@ -365,6 +366,28 @@ bool AwaitEvent(client::ChatClient& c, Want want) {
     auto ev = c.NextEvent(deadline - absl::Now());
     if (!ev.ok()) return false;
     if (want(*ev)) return true;
+  }
+  return false;
+}
+
+// Waits until the muxchatd on `port` has closed `count` connections for not
+// logging in within its --handshake_timeout (its /metrics counter says so):
+// the event a test of a slow prompt waits for, instead of sleeping.
+inline bool AwaitLoginTimeouts(uint16_t port, int count, absl::Duration timeout = kWait) {
+  const std::string series = "muxchat_connections_closed_total{reason=\"timeout\"} ";
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    auto reply = server::testing::HttpGet(port, "/metrics");
+    if (reply.ok()) {
+      absl::string_view body = reply->body;
+      const size_t at = body.find(series);
+      int closed = 0;
+      if (at != absl::string_view::npos) {
+        body.remove_prefix(at + series.size());
+        if (absl::SimpleAtoi(body.substr(0, body.find('\n')), &closed) && closed >= count) return true;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(20));  // polling a counter, not a guess at a duration
   }
   return false;
 }

@@ -234,6 +234,34 @@ TEST(CliStdinLines, ReconnectAfterAServerKillStoresEveryLineExactlyOnce) {
 
 // ------------------------------------------------------------ interactive
 
+TEST(CliAccountInteractive, ANewPasswordIsAskedTwiceAndMayTakeLongerThanTheServerWaits) {
+  TempDir dir;
+  DurableDaemon d(dir.File("data"), {"--handshake_timeout=200ms"});
+  PtyProcess ann({"127.0.0.1", absl::StrCat(d.port()), "--user", "ann", "--register"}, false, 200,
+                 {absl::StrCat("XDG_CONFIG_HOME=", dir.path())});
+  const std::string prompt = absl::StrCat("new password for ann@127.0.0.1:", d.port(), ": ");
+  ASSERT_TRUE(ann.Expect(prompt)) << ann.failure();
+  ann.Type(std::string(kPassword) + "\r");
+  ASSERT_TRUE(ann.Expect("the same password again: ")) << ann.failure();
+  ann.Type("a typo in it\r");
+  ASSERT_TRUE(ann.Expect("the two passwords differ; try again")) << ann.failure();
+  ASSERT_TRUE(ann.Expect(prompt)) << ann.failure();
+  // Slower than the server waits for a login: it closes the connection meanwhile.
+  ASSERT_TRUE(AwaitLoginTimeouts(d.port(), 1));
+  ann.Type(std::string(kPassword) + "\r");
+  ASSERT_TRUE(ann.Expect("the same password again: ")) << ann.failure();
+  ann.Type(std::string(kPassword) + "\r");
+  ASSERT_TRUE(ann.Expect("logged in as ann")) << ann.failure();
+  EXPECT_EQ(ann.output().find(kPassword), std::string::npos) << "the password was echoed";
+  EXPECT_EQ(ann.output().find("no Hello"), std::string::npos) << ann.output();
+  ann.Type("quit\r");
+  EXPECT_EQ(ann.ExitCode(absl::Seconds(5)), 0);
+  // The account has the password typed twice, not the typo.
+  CliProcess list({"--port", absl::StrCat(d.port()), "--user", "ann", "--list"},
+                  {absl::StrCat("XDG_CONFIG_HOME=", dir.File("elsewhere")), absl::StrCat("MUXCHAT_PASSWORD=", kPassword)});
+  EXPECT_EQ(list.Finish(), 0) << list.err();
+}
+
 TEST(CliAccountInteractive, AsksThePasswordWithoutEchoThenReconnectsAndCountsWhatItMissed) {
   TempDir dir;
   DurableDaemon d(dir.File("data"), {"--history=3"});
