@@ -149,7 +149,9 @@ absl::Status AppendStreamEntry(uint64_t room_id, const redisReply* entry, std::v
       ReplyText(fields->element[0]) == kStreamBatchField) {
     absl::StatusOr<std::vector<ClusterMessage>> batch =
         DecodeClusterPayload(room_id, absl::string_view(fields->element[1]->str, fields->element[1]->len));
-    if (!batch.ok()) return absl::InternalError(absl::StrCat("read: malformed batch entry: ", batch.status().message()));
+    if (!batch.ok()) {
+      return absl::InternalError(absl::StrCat("read: malformed batch entry: ", batch.status().message()));
+    }
     // Seqs consecutive and the ID the last one: what the read script and
     // the ranges by ID rely on.
     if (batch->back().seq != id_seq || batch->back().seq - batch->front().seq + 1 != batch->size()) return bad;

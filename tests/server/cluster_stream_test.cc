@@ -92,7 +92,10 @@ class ClusterStreamTest : public ::muxchat::server::testing::RedisTest {
   long long Raw(const std::vector<std::string>& args) {
     std::optional<long long> out;
     EXPECT_TRUE(publisher_->mutable_link()
-                    ->Command(args, [&](redisReply* r) { out = r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1; })
+                    ->Command(args,
+                              [&](redisReply* r) {
+                                out = r != nullptr && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+                              })
                     .ok());
     EXPECT_TRUE(RunLoopUntil(loop_.get(), [&] { return out.has_value(); }));
     return out.value_or(-1);
