@@ -49,6 +49,7 @@ namespace {
 // runs in between, so the seq order, the stream order and the channel order
 // are the same for every node.
 constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v4
+-- (codes are strings: table.concat of numbers formats each with printf's %.14g)
 local n, flags = tonumber(ARGV[7]), ARGV[8]
 local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
 local now = redis.call('TIME')
@@ -64,7 +65,7 @@ for i = 1, n do
     kc = kc + 1
     key = KEYS[kc]
   end
-  local code = 2
+  local code = '2'
   if registered or f % 2 == 0 then
     local ps, pt
     if key then
@@ -78,7 +79,7 @@ for i = 1, n do
       end
     end
     if ps then
-      code = 1
+      code = '1'
       dup_seq[i], dup_ts[i], any_dup = ps, pt, true
     else
       if not seq then
@@ -96,7 +97,7 @@ for i = 1, n do
         first = seq + 1
       end
       seq = seq + 1
-      code = 0
+      code = '0'
       local s = string.format('%d', seq)
       if key then
         mine[key] = s
@@ -139,8 +140,8 @@ if stored > 0 then
     -- one of them in the call, is refused.
     err = r.err
     for i = 1, n do
-      if codes[i] == 0 or in_call[i] then
-        codes[i] = 3
+      if codes[i] == '0' or in_call[i] then
+        codes[i] = '3'
       end
     end
   else
@@ -154,7 +155,7 @@ end
 local out = {table.concat(codes), ts, first and string.format('%d', first) or '0', err}
 if any_dup then
   for i = 1, n do
-    if codes[i] == 1 then
+    if codes[i] == '1' then
       out[#out + 1] = dup_seq[i]
       out[#out + 1] = dup_ts[i]
     end
