@@ -81,8 +81,14 @@ end
 return out
 )lua";
 
+// Lua numbers are doubles: seqs are exact below 2^53, far above any room's.
+// A seq a client asks about beyond that (History's after/before are theirs)
+// is clamped there, which reads the same messages.
+constexpr uint64_t kMaxScriptSeq = uint64_t{1} << 53;
+
 std::vector<std::string> ReadCommand(absl::string_view prefix, uint64_t room_id, const char* dir, uint64_t seq,
                                      uint32_t limit) {
+  seq = std::min(seq, kMaxScriptSeq);
   return {"EVAL", kReadScript, "1", RoomLogKey(prefix, room_id), dir, absl::StrCat(seq), absl::StrCat(limit)};
 }
 

@@ -191,6 +191,18 @@ TEST_F(ClusterStreamTest, BeforeCrossesABatchBoundaryAndTakesTheNewestBelowTheSe
   EXPECT_EQ(SeqsOf(Before(100, 3)), Seqs(8, 10));
 }
 
+TEST_F(ClusterStreamTest, ASeqBeyondWhatLuaHoldsExactlyReadsLikeTheEnd) {
+  StartPublisher();
+  PublishTurn(3);
+  const uint64_t huge = ~uint64_t{0};
+  Read after = ReadAfter(huge);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_TRUE(after->empty());
+  Read before = Before(huge, 2);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(SeqsOf(before), Seqs(2, 3));
+}
+
 TEST_F(ClusterStreamTest, PerMessageEntriesOfEarlierNodesAreStillRead) {
   StartPublisher();
   WriteOldEntries(1, 4);
