@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "src/server/message_block.h"
+
 namespace muxchat::server {
 
 absl::StatusOr<std::unique_ptr<RetentionPruner>> RetentionPruner::Create(SqliteConnection* db,
@@ -20,9 +22,9 @@ absl::Status RetentionPruner::Prepare() {
   } const statements[] = {
       {&delete_expired_sessions_, "DELETE FROM sessions WHERE expires <= ?1"},
       {&list_rooms_, "SELECT id, last_seq FROM rooms ORDER BY id"},
-      {&oldest_seq_, "SELECT min(seq) FROM messages WHERE room_id = ?1"},
-      {&delete_range_, "DELETE FROM messages WHERE room_id = ?1 AND seq >= ?2 AND seq < ?3"},
-      {&delete_old_in_range_, "DELETE FROM messages WHERE room_id = ?1 AND seq >= ?2 AND seq < ?3 AND ts < ?4"},
+      {&oldest_block_, "SELECT id, body FROM message_blocks WHERE room_id = ?1 ORDER BY last_seq LIMIT 1"},
+      {&delete_block_, "DELETE FROM message_blocks WHERE id = ?1"},
+      {&rewrite_block_, "UPDATE message_blocks SET first_seq = ?2, body = ?3 WHERE id = ?1"},
   };
   for (const auto& s : statements) {
     absl::StatusOr<SqliteStatement> stmt = db_->Prepare(s.sql);
@@ -84,34 +86,44 @@ absl::StatusOr<bool> RetentionPruner::Step() {
 
 absl::StatusOr<int64_t> RetentionPruner::PruneCurrentRoom(int64_t budget) {
   const RoomCursor& room = rooms_[next_room_];
-  oldest_seq_.BindUint(1, room.room_id);
-  absl::StatusOr<bool> row = oldest_seq_.Step();
-  if (!row.ok()) return row.status();
-  const bool empty = !*row || oldest_seq_.ColumnIsNull(0);
-  const int64_t oldest = empty ? 0 : oldest_seq_.ColumnInt(0);
-  oldest_seq_.Reset();
-  if (empty) return 0;
-
-  // seqs are unique, so [oldest, oldest + budget) holds at most `budget` rows.
-  const int64_t end = oldest + budget;
-  // Keeping seqs above last_seq - retention_messages keeps at most that many.
-  const int64_t keep_from = static_cast<int64_t>(room.last_seq) - static_cast<int64_t>(retention_messages_) + 1;
-  SqliteStatement* del = nullptr;
-  if (retention_messages_ > 0 && oldest < keep_from) {
-    del = &delete_range_;
-    del->BindInt(3, std::min(end, keep_from));
-  } else if (age_cutoff_micros_ != 0) {
-    // Stops at the first message (by seq) young enough to keep.
-    del = &delete_old_in_range_;
-    del->BindInt(3, end);
-    del->BindInt(4, age_cutoff_micros_);
-  } else {
-    return 0;
+  // Keeping seqs from last_seq - retention_messages + 1 on keeps at most that many.
+  const uint64_t keep_from =
+      retention_messages_ > 0 && room.last_seq >= retention_messages_ ? room.last_seq - retention_messages_ + 1 : 0;
+  int64_t deleted = 0;
+  while (deleted < budget) {
+    oldest_block_.BindUint(1, room.room_id);
+    absl::StatusOr<bool> row = oldest_block_.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const int64_t block_id = oldest_block_.ColumnInt(0);
+    decoded_.clear();
+    absl::Status decoded = DecodeMessageBlock(room.room_id, oldest_block_.ColumnBytes(1), &decoded_);
+    oldest_block_.Reset();
+    if (!decoded.ok()) return decoded;
+    size_t drop = 0;
+    while (drop < decoded_.size() && (decoded_[drop].seq < keep_from ||
+                                      (age_cutoff_micros_ != 0 && decoded_[drop].timestamp_unix_micros <
+                                                                      age_cutoff_micros_))) {
+      ++drop;
+    }
+    if (drop == 0) break;
+    deleted += static_cast<int64_t>(drop);
+    if (drop == decoded_.size()) {
+      delete_block_.BindInt(1, block_id);
+      if (absl::Status s = delete_block_.Run(); !s.ok()) return s;
+      continue;
+    }
+    // The messages to keep begin inside this block: keep its tail, and the
+    // room is done.
+    MessageBlockBuilder rest;
+    for (size_t i = drop; i < decoded_.size(); ++i) rest.Append(decoded_[i]);
+    rewrite_block_.BindInt(1, block_id);
+    rewrite_block_.BindUint(2, rest.first_seq());
+    rewrite_block_.BindBlob(3, rest.body());
+    if (absl::Status s = rewrite_block_.Run(); !s.ok()) return s;
+    break;
   }
-  del->BindUint(1, room.room_id);
-  del->BindInt(2, oldest);
-  if (absl::Status s = del->Run(); !s.ok()) return s;
-  return sqlite3_changes(db_->get());
+  return deleted;
 }
 
 }  // namespace muxchat::server

@@ -16,13 +16,16 @@
 #include "absl/time/time.h"
 #include "src/server/sqlite_connection.h"
 #include "src/server/sqlite_statement.h"
+#include "src/server/storage.h"
 
 namespace muxchat::server {
 
 class RetentionPruner {
  public:
-  // At most this many messages are deleted per Step (one transaction); a
+  // About this many messages are deleted per Step (one transaction); a
   // Step on an idle laptop disk takes about a millisecond per thousand rows.
+  // Messages go a whole stored block at a time (src/server/message_block.h),
+  // so a Step may exceed it by one block.
   static constexpr int64_t kRowsPerStep = 1000;
   // At most this many rooms are visited per Step, so a pass over many rooms
   // with nothing to prune does not hold the lock for long either.
@@ -53,7 +56,12 @@ class RetentionPruner {
   RetentionPruner(SqliteConnection* db, uint64_t retention_messages, absl::Duration retention_age)
       : db_(db), retention_messages_(retention_messages), retention_age_(retention_age) {}
   absl::Status Prepare();
-  // Deletes up to `budget` rows of the current room; 0 when the room is done.
+  // Deletes about `budget` messages of the current room from its oldest
+  // block on: whole blocks, and the leading records of the block where the
+  // messages to keep begin (rewritten). A message goes when it is beyond
+  // retention_messages or older than retention_age and every message before
+  // it went too: pruning only ever shortens history from its start. Returns
+  // the number deleted; 0 when the room is done.
   absl::StatusOr<int64_t> PruneCurrentRoom(int64_t budget);
 
   SqliteConnection* db_;
@@ -67,9 +75,10 @@ class RetentionPruner {
 
   SqliteStatement delete_expired_sessions_;
   SqliteStatement list_rooms_;
-  SqliteStatement oldest_seq_;
-  SqliteStatement delete_range_;
-  SqliteStatement delete_old_in_range_;
+  SqliteStatement oldest_block_;
+  SqliteStatement delete_block_;
+  SqliteStatement rewrite_block_;
+  std::vector<MessageRecord> decoded_;  // one block's records, reused
 };
 
 }  // namespace muxchat::server

@@ -5,6 +5,8 @@
 #include <vector>
 #include <utility>
 
+#include "src/server/message_block.h"
+
 namespace muxchat::server {
 namespace {
 
@@ -70,40 +72,42 @@ absl::Status LoadInTransaction(SqliteConnection& db, uint32_t recent_per_room, i
     state->memberships.push_back({memberships->ColumnUint(0), memberships->ColumnUint(1)});
   }
 
-  // Newest first along the primary key; stepping stops as soon as both the
-  // recent window and the dedupe window are covered.
-  absl::StatusOr<SqliteStatement> newest = db.Prepare(
-      "SELECT seq, sender, sender_account_id, client_msg_id, ts, text FROM messages"
-      " WHERE room_id = ?1 ORDER BY seq DESC");
+  // Newest block first along (room_id, last_seq); stepping stops as soon as
+  // both the recent window and the dedupe window are covered.
+  absl::StatusOr<SqliteStatement> newest =
+      db.Prepare("SELECT body FROM message_blocks WHERE room_id = ?1 ORDER BY last_seq DESC");
   if (!newest.ok()) return newest.status();
+  std::vector<MessageRecord> block;
   std::vector<MessageRecord> room_recent;
   std::vector<MessageRecord> room_client_ids;
   for (const RoomRecord& room : state->rooms) {
     newest->BindUint(1, room.id);
     room_recent.clear();
     room_client_ids.clear();
-    for (;;) {
+    absl::Status status;
+    for (bool more = true; more;) {
       absl::StatusOr<bool> row = newest->Step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      const int64_t ts = newest->ColumnInt(4);
-      const bool want_recent = room_recent.size() < recent_per_room;
-      const bool in_dedupe_window = ts >= dedupe_since_micros;
-      if (!want_recent && !in_dedupe_window) break;
-      MessageRecord m;
-      m.room_id = room.id;
-      m.seq = newest->ColumnUint(0);
-      m.sender = newest->ColumnString(1);
-      m.sender_account_id = newest->ColumnUint(2);
-      m.client_msg_id = newest->ColumnUint(3);
-      m.timestamp_unix_micros = ts;
-      if (in_dedupe_window && m.client_msg_id != 0) room_client_ids.push_back(m);
-      if (want_recent) {
-        m.text = newest->ColumnString(5);
-        room_recent.push_back(std::move(m));
+      block.clear();
+      status = DecodeMessageBlock(room.id, newest->ColumnBytes(0), &block);
+      if (!status.ok()) break;
+      for (auto m = block.rbegin(); m != block.rend(); ++m) {
+        const bool want_recent = room_recent.size() < recent_per_room;
+        const bool in_dedupe_window = m->timestamp_unix_micros >= dedupe_since_micros;
+        if (!want_recent && !in_dedupe_window) {
+          more = false;
+          break;
+        }
+        if (in_dedupe_window && m->client_msg_id != 0) {
+          room_client_ids.push_back({m->room_id, m->seq, m->sender, m->sender_account_id, m->client_msg_id,
+                                     m->timestamp_unix_micros, /*text=*/""});
+        }
+        if (want_recent) room_recent.push_back(std::move(*m));
       }
     }
     newest->Reset();
+    if (!status.ok()) return status;
     std::move(room_recent.rbegin(), room_recent.rend(), std::back_inserter(state->recent));
     std::move(room_client_ids.rbegin(), room_client_ids.rend(), std::back_inserter(state->recent_client_ids));
   }

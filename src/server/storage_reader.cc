@@ -5,40 +5,36 @@
 #include <limits>
 #include <utility>
 
+#include "src/server/message_block.h"
+
 namespace muxchat::server {
 namespace {
 
 constexpr int64_t kNoUpperBound = std::numeric_limits<int64_t>::max();
 
-MessageRecord MessageFromRow(const SqliteStatement& row, uint64_t room_id) {
-  MessageRecord m;
-  m.room_id = room_id;
-  m.seq = row.ColumnUint(0);
-  m.sender = row.ColumnString(1);
-  m.sender_account_id = row.ColumnUint(2);
-  m.client_msg_id = row.ColumnUint(3);
-  m.timestamp_unix_micros = row.ColumnInt(4);
-  m.text = row.ColumnString(5);
-  return m;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StorageReader>> StorageReader::Create(SqliteConnection* db) {
   std::unique_ptr<StorageReader> reader(new StorageReader(db));
-  absl::StatusOr<SqliteStatement> oldest = db->Prepare("SELECT min(seq) FROM messages WHERE room_id = ?1");
-  if (!oldest.ok()) return oldest.status();
-  reader->oldest_seq_ = *std::move(oldest);
-  absl::StatusOr<SqliteStatement> ascending = db->Prepare(
-      "SELECT seq, sender, sender_account_id, client_msg_id, ts, text FROM messages"
-      " WHERE room_id = ?1 AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4");
-  if (!ascending.ok()) return ascending.status();
-  reader->oldest_page_ = *std::move(ascending);
-  absl::StatusOr<SqliteStatement> descending = db->Prepare(
-      "SELECT seq, sender, sender_account_id, client_msg_id, ts, text FROM messages"
-      " WHERE room_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
-  if (!descending.ok()) return descending.status();
-  reader->newest_page_ = *std::move(descending);
+  struct {
+    SqliteStatement* stmt;
+    const char* sql;
+  } const statements[] = {
+      {&reader->oldest_seq_, "SELECT first_seq FROM message_blocks WHERE room_id = ?1 ORDER BY last_seq LIMIT 1"},
+      // Blocks never overlap, so the first with last_seq > after_seq is the
+      // one that holds after_seq + 1 (or the next one up).
+      {&reader->blocks_after_,
+       "SELECT first_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq > ?2 ORDER BY last_seq"},
+      {&reader->block_holding_,
+       "SELECT first_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq >= ?2 ORDER BY last_seq LIMIT 1"},
+      {&reader->blocks_before_,
+       "SELECT first_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq < ?2 ORDER BY last_seq DESC"},
+  };
+  for (const auto& s : statements) {
+    absl::StatusOr<SqliteStatement> stmt = db->Prepare(s.sql);
+    if (!stmt.ok()) return stmt.status();
+    *s.stmt = *std::move(stmt);
+  }
   return reader;
 }
 
@@ -65,27 +61,65 @@ absl::Status StorageReader::ReadInTransaction(const HistoryRead& read, ReadResul
   oldest_seq_.Reset();
   if (read.limit == 0 || result->oldest_seq == 0) return absl::OkStatus();
 
-  const int64_t upper = read.before_seq > 0 ? static_cast<int64_t>(read.before_seq) : kNoUpperBound;
+  const uint64_t upper = read.before_seq > 0 ? read.before_seq : static_cast<uint64_t>(kNoUpperBound);
   const bool forward = read.forward || read.after_seq > 0;
-  SqliteStatement& page = forward ? oldest_page_ : newest_page_;
-  page.BindUint(1, read.room_id);
+  std::vector<MessageRecord>& out = result->messages;
+  absl::Status status;
   if (forward) {
-    page.BindUint(2, read.after_seq);
-    page.BindInt(3, upper);
-    page.BindInt(4, read.limit);
-  } else {
-    page.BindInt(2, upper);
-    page.BindInt(3, read.limit);
+    // Ascending: the oldest `limit` with after_seq < seq < upper.
+    blocks_after_.BindUint(1, read.room_id);
+    blocks_after_.BindUint(2, read.after_seq);
+    while (status.ok() && out.size() < read.limit) {
+      row = blocks_after_.Step();
+      if (!row.ok()) return row.status();
+      if (!*row || blocks_after_.ColumnUint(0) >= upper) break;
+      decoded_.clear();
+      status = DecodeMessageBlock(read.room_id, blocks_after_.ColumnBytes(1), &decoded_);
+      for (MessageRecord& m : decoded_) {
+        if (m.seq <= read.after_seq) continue;
+        if (m.seq >= upper || out.size() >= read.limit) break;
+        out.push_back(std::move(m));
+      }
+    }
+    blocks_after_.Reset();
+    return status;
   }
-  for (;;) {
-    row = page.Step();
+
+  // Descending: the newest `limit` with seq < upper, gathered newest first,
+  // from the block that may hold upper - 1 (it may hold later seqs too) and
+  // then the blocks before it.
+  uint64_t below = upper;  // blocks_before_ takes the blocks with last_seq below this
+  if (read.before_seq > 0) {
+    block_holding_.BindUint(1, read.room_id);
+    block_holding_.BindUint(2, upper - 1);
+    row = block_holding_.Step();
+    if (!row.ok()) return row.status();
+    if (*row && block_holding_.ColumnUint(0) < upper) {
+      decoded_.clear();
+      status = DecodeMessageBlock(read.room_id, block_holding_.ColumnBytes(1), &decoded_);
+      for (auto m = decoded_.rbegin(); m != decoded_.rend() && out.size() < read.limit; ++m) {
+        if (m->seq < upper) out.push_back(std::move(*m));
+      }
+      below = block_holding_.ColumnUint(0);  // its own last_seq >= upper - 1: skip it below
+    }
+    block_holding_.Reset();
+    if (!status.ok()) return status;
+  }
+  blocks_before_.BindUint(1, read.room_id);
+  blocks_before_.BindInt(2, static_cast<int64_t>(below));
+  while (status.ok() && out.size() < read.limit) {
+    row = blocks_before_.Step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    result->messages.push_back(MessageFromRow(page, read.room_id));
+    decoded_.clear();
+    status = DecodeMessageBlock(read.room_id, blocks_before_.ColumnBytes(1), &decoded_);
+    for (auto m = decoded_.rbegin(); m != decoded_.rend() && out.size() < read.limit; ++m) {
+      if (m->seq < upper) out.push_back(std::move(*m));
+    }
   }
-  page.Reset();
-  if (!forward) std::reverse(result->messages.begin(), result->messages.end());
-  return absl::OkStatus();
+  blocks_before_.Reset();
+  std::reverse(out.begin(), out.end());
+  return status;
 }
 
 }  // namespace muxchat::server

@@ -5,6 +5,7 @@
 #define MUXCHAT_SERVER_STORAGE_READER_H_
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "src/server/sqlite_connection.h"
@@ -31,8 +32,10 @@ class StorageReader {
 
   SqliteConnection* db_;
   SqliteStatement oldest_seq_;
-  SqliteStatement oldest_page_;  // ascending from after_seq
-  SqliteStatement newest_page_;  // descending from before_seq
+  SqliteStatement blocks_after_;    // ascending from the block holding after_seq + 1
+  SqliteStatement block_holding_;   // the block that may hold before_seq - 1 and later seqs
+  SqliteStatement blocks_before_;   // descending from before the block holding before_seq
+  std::vector<MessageRecord> decoded_;  // one block's records, reused
 };
 
 }  // namespace muxchat::server

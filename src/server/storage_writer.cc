@@ -18,6 +18,11 @@ bool FailsWholeGroup(const absl::Status& status) {
   return absl::IsResourceExhausted(status) || absl::IsUnavailable(status) || absl::IsDataLoss(status);
 }
 
+// A room's block is written once it holds this many messages, even within a
+// batch, so that one history read or pruning step never decodes more than
+// this per block. Above the usual group commit (64: the clients' window).
+constexpr uint64_t kMaxBlockMessages = 256;
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StorageWriter>> StorageWriter::Create(SqliteConnection* db, std::string fault_file) {
@@ -38,15 +43,15 @@ absl::Status StorageWriter::Prepare() {
       {&insert_room_,
        "INSERT INTO rooms (id, name, folded_name, owner_account_id, owner_name, created, last_seq)"
        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)"},
-      {&delete_room_messages_, "DELETE FROM messages WHERE room_id = ?1"},
+      {&delete_room_messages_, "DELETE FROM message_blocks WHERE room_id = ?1"},
       {&delete_room_memberships_, "DELETE FROM memberships WHERE room_id = ?1"},
       {&delete_room_, "DELETE FROM rooms WHERE id = ?1"},
       {&insert_membership_, "INSERT OR IGNORE INTO memberships (account_id, room_id) VALUES (?1, ?2)"},
       {&delete_membership_, "DELETE FROM memberships WHERE account_id = ?1 AND room_id = ?2"},
-      {&insert_message_,
-       "INSERT INTO messages (room_id, seq, sender, sender_account_id, client_msg_id, ts, text)"
-       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
-      {&update_last_seq_, "UPDATE rooms SET last_seq = max(last_seq, ?2) WHERE id = ?1"},
+      {&insert_block_, "INSERT INTO message_blocks (room_id, first_seq, last_seq, body) VALUES (?1, ?2, ?3, ?4)"},
+      // Only when the block comes after what is stored (?3 = its first seq).
+      {&update_last_seq_, "UPDATE rooms SET last_seq = ?2 WHERE id = ?1 AND last_seq < ?3"},
+      {&stored_last_seq_, "SELECT last_seq FROM rooms WHERE id = ?1"},
       {&begin_, "BEGIN IMMEDIATE"},
       {&savepoint_, "SAVEPOINT batch"},
       {&release_, "RELEASE batch"},
@@ -85,12 +90,12 @@ std::vector<CommitResult> StorageWriter::CommitGroup(const std::vector<Batch>& b
       if (!fatal.ok()) break;
     }
     absl::Status status = ApplyBatch(batches[i]);
-    if (status.ok()) status = FlushLastSeq();
+    if (status.ok()) status = FlushBlocks();
     if (status.ok()) {
       if (!alone) fatal = release_.Run();
       continue;
     }
-    pending_last_seq_.clear();
+    pending_blocks_.clear();
     if (FailsWholeGroup(status) || !db_->in_transaction()) {
       fatal = status;
       break;
@@ -113,7 +118,7 @@ std::vector<CommitResult> StorageWriter::CommitGroup(const std::vector<Batch>& b
   if (fatal.ok()) fatal = commit_.Run();
   if (!fatal.ok()) {
     db_->RollbackQuietly();
-    pending_last_seq_.clear();
+    pending_blocks_.clear();
     for (CommitResult& result : results) result.status = fatal;
     return results;
   }
@@ -154,9 +159,9 @@ absl::Status StorageWriter::ApplyOp(const StorageOp& op) {
           delete_session_.BindBlob(1, o.token_hash);
           return delete_session_.Run();
         } else if constexpr (std::is_same_v<T, NewRoom>) {
-          // Pending last_seq updates go first: they must not land on a room
-          // created (or deleted, below) after them with the same id.
-          if (absl::Status s = FlushLastSeq(); !s.ok()) return s;
+          // Pending blocks go first: they must not land on a room created
+          // (or deleted, below) after them with the same id.
+          if (absl::Status s = FlushBlocks(); !s.ok()) return s;
           const RoomRecord& r = o.room;
           insert_room_.BindUint(1, r.id);
           insert_room_.BindText(2, r.name);
@@ -168,7 +173,7 @@ absl::Status StorageWriter::ApplyOp(const StorageOp& op) {
           update_max_room_id_.BindUint(1, r.id);
           return update_max_room_id_.Run();
         } else if constexpr (std::is_same_v<T, DeleteRoomOp>) {
-          if (absl::Status s = FlushLastSeq(); !s.ok()) return s;
+          if (absl::Status s = FlushBlocks(); !s.ok()) return s;
           for (SqliteStatement* stmt : {&delete_room_messages_, &delete_room_memberships_, &delete_room_}) {
             stmt->BindUint(1, o.room_id);
             if (absl::Status s = stmt->Run(); !s.ok()) return s;
@@ -185,30 +190,52 @@ absl::Status StorageWriter::ApplyOp(const StorageOp& op) {
         } else {
           static_assert(std::is_same_v<T, AppendMessage>);
           const MessageRecord& m = o.message;
-          insert_message_.BindUint(1, m.room_id);
-          insert_message_.BindUint(2, m.seq);
-          insert_message_.BindText(3, m.sender);
-          insert_message_.BindUint(4, m.sender_account_id);
-          insert_message_.BindUint(5, m.client_msg_id);
-          insert_message_.BindInt(6, m.timestamp_unix_micros);
-          insert_message_.BindText(7, m.text);
-          if (absl::Status s = insert_message_.Run(); !s.ok()) return s;
-          uint64_t& seq = pending_last_seq_[m.room_id];
-          seq = std::max(seq, m.seq);
+          MessageBlockBuilder& block = pending_blocks_[m.room_id];
+          if (!block.CanAppend(m.seq) || block.count() >= kMaxBlockMessages) {
+            // A seq that does not ascend starts a block of its own, which
+            // FlushBlock then refuses if it repeats a stored seq.
+            if (absl::Status s = FlushBlock(m.room_id, block); !s.ok()) return s;
+            block.Clear();
+          }
+          block.Append(m);
           return absl::OkStatus();
         }
       },
       op);
 }
 
-absl::Status StorageWriter::FlushLastSeq() {
-  for (const auto& [room_id, seq] : pending_last_seq_) {
-    update_last_seq_.BindUint(1, room_id);
-    update_last_seq_.BindUint(2, seq);
-    if (absl::Status s = update_last_seq_.Run(); !s.ok()) return s;
+absl::Status StorageWriter::FlushBlocks() {
+  for (const auto& [room_id, block] : pending_blocks_) {
+    if (block.empty()) continue;
+    if (absl::Status s = FlushBlock(room_id, block); !s.ok()) return s;
   }
-  pending_last_seq_.clear();
+  pending_blocks_.clear();
   return absl::OkStatus();
+}
+
+absl::Status StorageWriter::FlushBlock(uint64_t room_id, const MessageBlockBuilder& block) {
+  update_last_seq_.BindUint(1, room_id);
+  update_last_seq_.BindUint(2, block.last_seq());
+  update_last_seq_.BindUint(3, block.first_seq());
+  if (absl::Status s = update_last_seq_.Run(); !s.ok()) return s;
+  if (sqlite3_changes(db_->get()) == 0) {
+    // Either no such room (appends to a room that is not stored are kept,
+    // as in version 1) or the block repeats a stored seq.
+    stored_last_seq_.BindUint(1, room_id);
+    absl::StatusOr<bool> row = stored_last_seq_.Step();
+    const uint64_t stored = row.ok() && *row ? stored_last_seq_.ColumnUint(0) : 0;
+    stored_last_seq_.Reset();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      return absl::AlreadyExistsError(absl::StrCat("room ", room_id, ": seqs ", block.first_seq(), "..",
+                                                   block.last_seq(), " not after the stored last seq ", stored));
+    }
+  }
+  insert_block_.BindUint(1, room_id);
+  insert_block_.BindUint(2, block.first_seq());
+  insert_block_.BindUint(3, block.last_seq());
+  insert_block_.BindBlob(4, block.body());
+  return insert_block_.Run();
 }
 
 bool StorageWriter::FaultInjected() const {

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "src/server/message_block.h"
 #include "src/server/sqlite_connection.h"
 #include "src/server/sqlite_statement.h"
 #include "src/server/storage.h"
@@ -32,7 +33,8 @@ class StorageWriter {
   // Applies `batches` in order in one transaction and returns one result per
   // batch, in order. Each batch runs inside its own savepoint (a batch alone
   // in its group inside the transaction itself, which is one): a batch that
-  // breaks a constraint (a duplicate name) fails with kAlreadyExists and
+  // breaks a constraint (a duplicate name, or a message seq not after its
+  // room's stored last seq) fails with kAlreadyExists and
   // leaves no trace, and the batches after it in the group are refused
   // unapplied with the same code (RefusedAfter): they were written after it
   // and may carry the seqs that follow its own. Disk full
@@ -48,16 +50,20 @@ class StorageWriter {
   absl::Status Prepare();
   absl::Status ApplyBatch(const Batch& batch);
   absl::Status ApplyOp(const StorageOp& op);
-  // Writes the highest appended seq of each room touched since the last flush into rooms.last_seq.
-  absl::Status FlushLastSeq();
+  // Writes each room's pending block (appends since the last flush) as one
+  // message_blocks row and moves rooms.last_seq to its last seq. A block not
+  // after the room's stored last_seq is refused (kAlreadyExists): a seq is
+  // never stored twice.
+  absl::Status FlushBlocks();
+  absl::Status FlushBlock(uint64_t room_id, const MessageBlockBuilder& block);
   bool FaultInjected() const;
 
   SqliteConnection* db_;
   std::string fault_file_;
   uint64_t transactions_committed_ = 0;
-  // Appends only note their room's seq here; one UPDATE per room per batch
-  // instead of one per message.
-  absl::flat_hash_map<uint64_t, uint64_t> pending_last_seq_;
+  // Appends gather here per room; FlushBlocks writes one row and one
+  // rooms.last_seq UPDATE per room per batch instead of one row per message.
+  absl::flat_hash_map<uint64_t, MessageBlockBuilder> pending_blocks_;
 
   // The transaction's own statements, prepared once like the rest instead of
   // parsed by sqlite3_exec for every commit.
@@ -75,8 +81,9 @@ class StorageWriter {
   SqliteStatement delete_room_;
   SqliteStatement insert_membership_;
   SqliteStatement delete_membership_;
-  SqliteStatement insert_message_;
+  SqliteStatement insert_block_;
   SqliteStatement update_last_seq_;
+  SqliteStatement stored_last_seq_;
   SqliteStatement update_max_room_id_;
 };
 

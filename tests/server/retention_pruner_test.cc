@@ -148,5 +148,59 @@ TEST(RetentionPruner, PassDeletesExpiredSessions) {
   sqlite3_close(db);
 }
 
+// Pruning only shortens history from its start: an old message after a
+// young one (a clock that stepped back) stays, so a page never has holes.
+TEST(RetentionPruner, AgePruningStopsAtTheFirstMessageYoungEnoughToKeep) {
+  TempDir dir;
+  {
+    LoadedState state;
+    auto storage = MustOpen(OptionsFor(dir), &state);
+    ASSERT_NE(storage, nullptr);
+    ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+    ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 30, absl::Now() - absl::Hours(3))).status.ok());
+    ASSERT_TRUE(Commit(*storage, Messages(3, 1, 31, 5, absl::Now())).status.ok());
+    ASSERT_TRUE(Commit(*storage, Messages(4, 1, 36, 5, absl::Now() - absl::Hours(3))).status.ok());
+  }
+  StorageOptions options = OptionsFor(dir);
+  options.retention_age = absl::Hours(1);
+  options.prune_interval = absl::Hours(1);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->WaitForPrunePasses(1, kWait));
+
+  const ReadResult r = ReadHistory(*storage, {1, 1, 0, 0, 100});
+  EXPECT_EQ(r.oldest_seq, 31u);
+  EXPECT_EQ(r.messages.size(), 10u);
+  EXPECT_EQ(storage->messages_pruned(), 30u);
+}
+
+// The oldest kept message may sit inside a stored block: that block keeps
+// its tail, and pages from inside it read as before.
+TEST(RetentionPruner, CountPruningKeepsTheTailOfTheBlockWhereKeptMessagesBegin) {
+  TempDir dir;
+  {
+    LoadedState state;
+    auto storage = MustOpen(OptionsFor(dir), &state);
+    ASSERT_NE(storage, nullptr);
+    ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+    for (uint64_t b = 0; b < 4; ++b) ASSERT_TRUE(Commit(*storage, Messages(2 + b, 1, 1 + 10 * b, 10)).status.ok());
+  }
+  StorageOptions options = OptionsFor(dir);
+  options.retention_messages = 15;
+  options.prune_interval = absl::Hours(1);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->WaitForPrunePasses(1, kWait));
+
+  EXPECT_EQ(storage->messages_pruned(), 25u);
+  const ReadResult r = ReadHistory(*storage, {1, 1, 0, 0, 100});
+  EXPECT_EQ(r.oldest_seq, 26u);
+  ASSERT_EQ(r.messages.size(), 15u);
+  EXPECT_EQ(r.messages.front().seq, 26u);
+  EXPECT_EQ(Seqs(ReadHistory(*storage, {2, 1, 0, 29, 100})), (std::vector<uint64_t>{26, 27, 28}));
+}
+
 }  // namespace
 }  // namespace muxchat::server

@@ -58,6 +58,21 @@ LoadedState Reopen(std::unique_ptr<SqliteStorage>& storage, const StorageOptions
   return state;
 }
 
+// One integer from `sql` on the database file, as another program would read it.
+int64_t QueryInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  int64_t value = -1;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return value;
+}
+
 TEST(Storage, OpenCreatesDataDirWithMode0700) {
   TempDir dir;
   LoadedState state;
@@ -562,7 +577,8 @@ TEST(Storage, ReadsAnswerWhileAnotherConnectionHoldsAWriteTransaction) {
   ASSERT_EQ(sqlite3_exec(other,
                          "BEGIN IMMEDIATE;"
                          "WITH RECURSIVE n(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM n WHERE i < 20100)"
-                         " INSERT INTO messages SELECT 1, i, 's', 0, 0, 0, 'uncommitted' FROM n;",
+                         " INSERT INTO message_blocks (room_id, first_seq, last_seq, body)"
+                         "  SELECT 1, i, i, zeroblob(64) FROM n;",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << sqlite3_errmsg(other);
@@ -609,6 +625,125 @@ TEST(Storage, SubmitAfterCloseIsRefused) {
   storage->TakeCompletions(&commits, &reads);
   ASSERT_EQ(commits.size(), 1u);
   EXPECT_TRUE(absl::IsFailedPrecondition(commits[0].status));
+}
+
+// Schema version 2 stores a batch's messages for one room as one row.
+TEST(Storage, ABatchOfMessagesIsStoredAsOneRowPerRoom) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Room(2, "b")})).status.ok());
+  Batch batch = Messages(2, 1, 1, 64);
+  for (uint64_t seq = 1; seq <= 3; ++seq) batch.ops.push_back(Message(2, seq));
+  ASSERT_TRUE(Commit(*storage, std::move(batch)).status.ok());
+  storage->Close();
+  EXPECT_EQ(QueryInt(dir.db_path(), "SELECT count(*) FROM message_blocks"), 2);
+  EXPECT_EQ(QueryInt(dir.db_path(), "SELECT last_seq - first_seq FROM message_blocks WHERE room_id = 1"), 63);
+}
+
+// A block holds at most a bounded number of messages (a bigger batch is
+// split), so a read decodes little more than it returns; it reads back whole.
+TEST(Storage, ABatchLongerThanABlockIsSplitAndReadsBackWhole) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 1000)).status.ok());
+  const ReadResult all = ReadHistory(*storage, {1, 1, 0, 0, 1000});
+  ASSERT_EQ(all.messages.size(), 1000u);
+  for (uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(all.messages[i].seq, i + 1);
+  storage->Close();
+  EXPECT_GT(QueryInt(dir.db_path(), "SELECT count(*) FROM message_blocks"), 1);
+  EXPECT_EQ(QueryInt(dir.db_path(), "SELECT max(last_seq - first_seq) FROM message_blocks"), 255);
+}
+
+// The primary key (room_id, seq) refused a stored seq in version 1; blocks
+// are refused unless they come after the room's last stored seq.
+TEST(Storage, ABatchRepeatingAStoredSeqIsRefusedAndLeavesNoTrace) {
+  TempDir dir;
+  const StorageOptions options = OptionsFor(dir);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 10)).status.ok());
+  const CommitResult repeated = Commit(*storage, Messages(3, 1, 10, 5, absl::Now(), "again"));
+  EXPECT_TRUE(absl::IsAlreadyExists(repeated.status)) << repeated.status;
+  EXPECT_TRUE(Commit(*storage, Messages(4, 1, 11, 2)).status.ok());
+
+  state = Reopen(storage, options);
+  EXPECT_EQ(state.rooms[0].last_seq, 12u);
+  const ReadResult all = ReadHistory(*storage, {1, 1, 0, 0, 100});
+  ASSERT_EQ(all.messages.size(), 12u);
+  for (const MessageRecord& m : all.messages) EXPECT_EQ(m.text, "hello") << m.seq;
+}
+
+// Seqs that go back within one batch are refused as well.
+TEST(Storage, ABatchWhoseSeqsDoNotAscendIsRefused) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  const CommitResult result = Commit(*storage, MakeBatch(2, {Message(1, 1), Message(1, 2), Message(1, 2)}));
+  EXPECT_TRUE(absl::IsAlreadyExists(result.status)) << result.status;
+  EXPECT_TRUE(ReadHistory(*storage, {1, 1, 0, 0, 10}).messages.empty());
+}
+
+// Pages start and end inside blocks, across blocks, and between them.
+TEST(Storage, HistoryPagesCrossBlockBoundaries) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  // Blocks 1-10, 11-20, 21-30.
+  for (uint64_t b = 0; b < 3; ++b) ASSERT_TRUE(Commit(*storage, Messages(2 + b, 1, 1 + 10 * b, 10)).status.ok());
+  auto seqs = [&](HistoryRead read) {
+    std::vector<uint64_t> out;
+    for (const MessageRecord& m : ReadHistory(*storage, read).messages) out.push_back(m.seq);
+    return out;
+  };
+  auto range = [](uint64_t first, uint64_t last) {
+    std::vector<uint64_t> out;
+    for (uint64_t s = first; s <= last; ++s) out.push_back(s);
+    return out;
+  };
+  EXPECT_EQ(seqs({1, 1, 0, 0, 15}), range(16, 30));   // newest, across two blocks
+  EXPECT_EQ(seqs({2, 1, 0, 16, 8}), range(8, 15));    // before, from inside a block
+  EXPECT_EQ(seqs({3, 1, 0, 21, 3}), range(18, 20));   // before a block's first seq
+  EXPECT_EQ(seqs({4, 1, 0, 11, 100}), range(1, 10));  // before, up to the oldest
+  EXPECT_EQ(seqs({5, 1, 5, 0, 12}), range(6, 17));    // after, from inside a block
+  EXPECT_EQ(seqs({6, 1, 10, 0, 3}), range(11, 13));   // after a block's last seq
+  EXPECT_EQ(seqs({7, 1, 8, 24, 100}), range(9, 23));  // between, across three blocks
+  EXPECT_EQ(seqs({8, 1, 30, 0, 10}), range(1, 0));    // after the newest: nothing
+  EXPECT_EQ(seqs({9, 1, 0, 1, 10}), range(1, 0));     // before the oldest: nothing
+  HistoryRead from_oldest = {10, 1, 0, 0, 4};
+  from_oldest.forward = true;
+  EXPECT_EQ(seqs(from_oldest), range(1, 4));
+}
+
+// A damaged block body is an error of the read, not a short page.
+TEST(Storage, ACorruptBlockFailsTheReadWithDataLoss) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 10)).status.ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "UPDATE message_blocks SET body = substr(body, 1, length(body) - 2)", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(other);
+  sqlite3_close(other);
+  const ReadResult read = ReadHistory(*storage, {1, 1, 0, 0, 10});
+  EXPECT_TRUE(absl::IsDataLoss(read.status)) << read.status;
+  EXPECT_TRUE(read.messages.empty());
 }
 
 }  // namespace
