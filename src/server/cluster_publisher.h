@@ -3,9 +3,10 @@
 // for each message of the turn, in order, dedupe by client_msg_id and take
 // the room's next seq; then the new messages go to the room's stream as ONE
 // entry (cluster_stream.h; trimmed to about `stream_maxlen` messages) and
-// to the room's channel in one PUBLISH of the same bytes. Every node's subscribers therefore see one order per room, and a
-// message is acknowledged only after that step. Also reads the stream for
-// history and resume. Owns its own RedisLink.
+// to the room's channel in one PUBLISH of the same bytes. Every node's
+// subscribers therefore see one order per room, and a message is
+// acknowledged only after that step. Also reads the stream for history and
+// resume. Owns its own RedisLink.
 // Batching: Publish queues; a room's publishes are sent as one script call
 // (at most kMaxBatchMessages / kMaxBatchBytes) at the end of the loop turn,
 // or earlier, just before any other command on the link (its order is kept).
