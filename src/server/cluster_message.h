@@ -6,7 +6,8 @@
 //
 // Per room R (the {...} hash tag keeps a room's keys in one Redis Cluster slot):
 //   <prefix>:{room:R}:seq         the room's last seq (a counter)
-//   <prefix>:{room:R}:log         the room's stream, entry ID "<seq>-0"
+//   <prefix>:{room:R}:log         the room's stream: one entry per publish step,
+//                                 ID "<last seq>-0", its payload below (cluster_stream.h)
 //   <prefix>:{room:R}:dd:<scope>:<client_msg_id>   "<seq>:<ts>" for resends
 //   <prefix>:{room:R}:ch          the pub/sub channel (not a key)
 //
@@ -18,7 +19,8 @@
 //   "mb1;" then the count as a field, then each message's six fields as in
 //   "m1;", seqs ascending — the messages one script call stored, in order.
 // A script call that stores one message publishes "m1;", so a node that only
-// reads "m1;" still follows a room whose publishes are not batched.
+// reads "m1;" still follows a room whose publishes are not batched. The same
+// bytes are the room stream's entry for that call (cluster_stream.h).
 #ifndef MUXCHAT_SERVER_CLUSTER_MESSAGE_H_
 #define MUXCHAT_SERVER_CLUSTER_MESSAGE_H_
 

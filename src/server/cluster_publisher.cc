@@ -9,61 +9,78 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "src/server/cluster_fields.h"
+#include "src/server/cluster_stream.h"
 #include "src/server/redis_reply.h"
 
 namespace muxchat::server {
 namespace {
 
-// One call stores a batch of one room's messages, in order.
+// One call stores a batch of one room's messages, in order, as ONE stream
+// entry (cluster_stream.h).
 // KEYS[1] the room's seq counter, KEYS[2] its stream, KEYS[3...] the dedupe
-// keys of the messages that have a client_msg_id.
-// ARGV[1] channel, [2] maxlen, [3] seq floor, [4] dedupe TTL in seconds,
-// [5] the room registry hash ('' if no message requires the room
-// registered), [6] the room ID, [7] the message count n; then six per
-// message: sender, sender_account_id, client_msg_id, text, the index of its
-// dedupe key in KEYS (0: none), '1' if it requires the room registered.
-// Returns three elements per message, in order: {seq, timestamp micros,
-// kind}, kind 0 stored, 1 a resend (seq and timestamp the original's), 2 the
+// keys of the messages that have a client_msg_id, in message order.
+// ARGV[1] channel, [2] maxlen (messages the stream keeps at least), [3] seq
+// floor, [4] dedupe TTL in seconds, [5] the room registry hash ('' if no
+// message requires the room registered), [6] the room ID, [7] the message
+// count n, [8] n flag digits, one per message: +1 it requires the room
+// registered, +2 it has a dedupe key (the next one in KEYS); then one per
+// message: its sender, sender_account_id, client_msg_id and text already in
+// the payload's field form ("<len>:<bytes>" four times), so that Redis only
+// puts the seq and the timestamp in front (per-message arguments and Lua
+// string work were most of the script's time: docs/SCALING.md §7).
+// Returns {codes, ts, first, err, dup seq, dup ts, ...}: `codes` one digit
+// per message, 0 stored (seqs first, first+1, ... in message order, with
+// timestamp ts), 1 a resend (its original seq and timestamp are the next
+// dup pair; also for a resend of an earlier message of the same call), 2 the
 // room is not in the registry (deleted while the publish was on its way:
-// nothing written), 3 not stored because Redis refused an XADD (the second
-// element is its error; every later message of the call gets it too).
-// Numbers as strings (Lua numbers are doubles; text keeps them exact).
-// The counter is written once, after the last XADD that succeeded (XADD runs
-// under pcall, so no error leaves the stream ahead of the counter: Redis
-// does not roll a script back). One PUBLISH at the end carries every stored
-// message ("m1;" for one, "mb1;" for more: cluster_message.h); each field's
-// "<length>:" comes from a table of the lengths seen, because converting a
-// number to text per field was half of the call's cost (docs/SCALING.md §7).
-// Everything happens in one atomic step: no other client's command runs in
-// between, so the seq order, the stream order and the channel order are the
-// same for every node.
-constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v2
-local n = tonumber(ARGV[7])
+// nothing written for it), 3 not stored because Redis refused the XADD (err
+// says why; then no message of the call is stored). Numbers as strings (Lua
+// numbers are doubles; text keeps them exact).
+// The new messages take consecutive seqs and go in one XADD whose entry ID is
+// the last seq and whose one field "m" is the payload the PUBLISH carries
+// ("m1;" for one, "mb1;" for more: cluster_message.h), built once: a
+// per-message XADD of 12 fields was half of Redis's time per message before.
+// Trimming is by ID (MINID ~ last - maxlen + 1), so the stream keeps at least
+// the newest `maxlen` messages whatever the entries hold. Only after the
+// XADD succeeded are the counter and the dedupe keys written and the payload
+// published (Redis does not roll a script back: a refused XADD leaves
+// nothing). Everything happens in one atomic step: no other client's command
+// runs in between, so the seq order, the stream order and the channel order
+// are the same for every node.
+constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v4
+-- (codes are strings: table.concat of numbers formats each with printf's %.14g)
+local n, flags = tonumber(ARGV[7]), ARGV[8]
 local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
 local now = redis.call('TIME')
 local ts = now[1] .. string.format('%06d', tonumber(now[2]))
+local tsf = #ts .. ':' .. ts
 local heads = {}
-local function head(v)
-  local h = heads[#v]
-  if not h then
-    h = #v .. ':'
-    heads[#v] = h
+local codes, body, stored, seq, first, kc = {}, {}, 0, nil, nil, 2
+local mine, new_keys, dup_seq, dup_ts, any_dup, in_call = {}, {}, {}, {}, false, {}
+for i = 1, n do
+  local f = string.byte(flags, i) - 48
+  local key
+  if f >= 2 then
+    kc = kc + 1
+    key = KEYS[kc]
   end
-  return h
-end
-local out, body, stored, seq, failed = {}, {}, 0, nil, nil
-for i = 0, n - 1 do
-  local a = 8 + i * 6
-  local ki = tonumber(ARGV[a + 4])
-  local s, t, kind = '0', '0', 2
-  if failed then
-    t, kind = failed, 3
-  elseif registered or ARGV[a + 5] ~= '1' then
-    local prev = ki > 0 and redis.call('GET', KEYS[ki])
+  local code = '2'
+  if registered or f % 2 == 0 then
     local ps, pt
-    if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
+    if key then
+      ps = mine[key]
+      if ps then
+        pt = ts
+        in_call[i] = true
+      else
+        local prev = redis.call('GET', key)
+        if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
+      end
+    end
     if ps then
-      s, t, kind = ps, pt, 1
+      code = '1'
+      dup_seq[i], dup_ts[i], any_dup = ps, pt, true
     else
       if not seq then
         seq = tonumber(redis.call('GET', KEYS[1]) or '')
@@ -77,43 +94,71 @@ for i = 0, n - 1 do
             if last > seq then seq = last end
           end
         end
+        first = seq + 1
       end
-      local ns = string.format('%d', seq + 1)
-      local r = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ns .. '-0',
-                            'seq', ns, 'ts', ts, 'sender', ARGV[a], 'sender_account_id', ARGV[a + 1],
-                            'client_msg_id', ARGV[a + 2], 'text', ARGV[a + 3])
-      if type(r) == 'table' and r.err then
-        failed = r.err
-        t, kind = failed, 3
-      else
-        seq = seq + 1
-        s, t, kind = ns, ts, 0
-        if ki > 0 then redis.pcall('SET', KEYS[ki], s .. ':' .. ts, 'EX', ARGV[4]) end
-        stored = stored + 1
-        local k = #body
-        body[k + 1] = head(s)
-        body[k + 2] = s
-        body[k + 3] = head(ts)
-        body[k + 4] = ts
-        for j = 0, 3 do
-          local v = ARGV[a + j]
-          body[k + 5 + 2 * j] = head(v)
-          body[k + 6 + 2 * j] = v
-        end
+      seq = seq + 1
+      code = '0'
+      local s = string.format('%d', seq)
+      if key then
+        mine[key] = s
+        new_keys[#new_keys + 1] = key
       end
+      stored = stored + 1
+      local h = heads[#s]
+      if not h then
+        h = #s .. ':'
+        heads[#s] = h
+      end
+      local k = #body
+      body[k + 1] = h
+      body[k + 2] = s
+      body[k + 3] = tsf
+      body[k + 4] = ARGV[8 + i]
     end
   end
-  out[#out + 1] = s
-  out[#out + 1] = t
-  out[#out + 1] = kind
+  codes[i] = code
 end
+local err = ''
 if stored > 0 then
-  redis.call('SET', KEYS[1], string.format('%d', seq))
+  local payload
   if stored == 1 then
-    redis.call('PUBLISH', ARGV[1], 'm1;' .. table.concat(body))
+    payload = 'm1;' .. table.concat(body)
   else
     local count = string.format('%d', stored)
-    redis.call('PUBLISH', ARGV[1], 'mb1;' .. head(count) .. count .. table.concat(body))
+    payload = 'mb1;' .. #count .. ':' .. count .. table.concat(body)
+  end
+  local last = string.format('%d', seq)
+  local minid = seq - tonumber(ARGV[2]) + 1
+  local r
+  if minid > 1 then
+    r = redis.pcall('XADD', KEYS[2], 'MINID', '~', string.format('%d', minid), last .. '-0', 'm', payload)
+  else
+    r = redis.pcall('XADD', KEYS[2], last .. '-0', 'm', payload)
+  end
+  if type(r) == 'table' and r.err then
+    -- Nothing stored: every message this call numbered, and any resend of
+    -- one of them in the call, is refused.
+    err = r.err
+    for i = 1, n do
+      if codes[i] == '0' or in_call[i] then
+        codes[i] = '3'
+      end
+    end
+  else
+    redis.call('SET', KEYS[1], last)
+    for _, key in ipairs(new_keys) do
+      redis.pcall('SET', key, mine[key] .. ':' .. ts, 'EX', ARGV[4])
+    end
+    redis.call('PUBLISH', ARGV[1], payload)
+  end
+end
+local out = {table.concat(codes), ts, first and string.format('%d', first) or '0', err}
+if any_dup then
+  for i = 1, n do
+    if codes[i] == '1' then
+      out[#out + 1] = dup_seq[i]
+      out[#out + 1] = dup_ts[i]
+    end
   end
 end
 return out
@@ -222,31 +267,32 @@ void ClusterPublisher::SendBatch(Batch batch) {
   const uint64_t room_id = batch.room_id;
   const size_t n = batch.items.size();
   std::vector<std::string> keys = {RoomSeqKey(p, room_id), RoomLogKey(p, room_id)};
-  std::vector<std::string> per_message;
-  per_message.reserve(6 * n);
+  std::string flags(n, '0');
+  std::vector<std::string> fields(n);
   uint64_t floor = 0;
   bool check_registered = false;
   auto done = std::make_shared<Callbacks>();
   done->reserve(n);
-  for (Pending& item : batch.items) {
-    PublishRequest& r = item.request;
+  for (size_t i = 0; i < n; ++i) {
+    PublishRequest& r = batch.items[i].request;
     floor = std::max(floor, r.seq_floor);
     check_registered = check_registered || r.require_registered;
-    size_t key_index = 0;  // Lua's KEYS are 1-based; 0 = no dedupe key
+    if (r.require_registered) flags[i] += 1;
     if (r.client_msg_id != 0) {
       keys.push_back(DedupeKey(p, room_id, r.dedupe_scope, r.client_msg_id));
-      key_index = keys.size();
+      flags[i] += 2;
     }
-    per_message.push_back(std::move(r.sender));
-    per_message.push_back(absl::StrCat(r.sender_account_id));
-    per_message.push_back(absl::StrCat(r.client_msg_id));
-    per_message.push_back(std::move(r.text));
-    per_message.push_back(absl::StrCat(key_index));
-    per_message.push_back(r.require_registered ? "1" : "0");
-    done->push_back(std::move(item.done));
+    // The message's four fields as the payload carries them (cluster_message.h).
+    std::string& f = fields[i];
+    f.reserve(r.sender.size() + r.text.size() + 48);
+    AppendField(&f, r.sender);
+    AppendField(&f, absl::StrCat(r.sender_account_id));
+    AppendField(&f, absl::StrCat(r.client_msg_id));
+    AppendField(&f, r.text);
+    done->push_back(std::move(batch.items[i].done));
   }
   std::vector<std::string> args;
-  args.reserve(3 + keys.size() + 7 + per_message.size());
+  args.reserve(3 + keys.size() + 8 + n);
   args.push_back("EVALSHA");
   args.push_back(sha1_);
   args.push_back(absl::StrCat(keys.size()));
@@ -258,7 +304,8 @@ void ClusterPublisher::SendBatch(Batch batch) {
   args.push_back(check_registered ? absl::StrCat(p, ":rooms:data") : "");
   args.push_back(absl::StrCat(room_id));
   args.push_back(absl::StrCat(n));
-  for (std::string& a : per_message) args.push_back(std::move(a));
+  args.push_back(std::move(flags));
+  for (std::string& f : fields) args.push_back(std::move(f));
   ++script_calls_;
   batched_messages_ += n;
   if (absl::Status st = Send(false, std::move(args), done); !st.ok()) {
@@ -296,88 +343,58 @@ void ClusterPublisher::Complete(const redisReply* reply, Callbacks& done) {
     for (PublishCallback& d : done) d(st);
     return;
   }
+  // {codes, ts, first, err, dup seq, dup ts, ...}: see the script.
   const absl::Status bad = absl::InternalError("publish: unexpected reply from the script");
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 * done.size()) {
+  uint64_t next_seq = 0;
+  int64_t ts = 0;
+  bool ok = reply->type == REDIS_REPLY_ARRAY && reply->elements >= 4;
+  for (size_t i = 0; ok && i < 4; ++i) ok = IsStringReply(reply->element[i]);
+  const std::string codes = ok ? ReplyText(reply->element[0]) : "";
+  ok = ok && codes.size() == done.size() && absl::SimpleAtoi(ReplyText(reply->element[1]), &ts) &&
+       absl::SimpleAtoi(ReplyText(reply->element[2]), &next_seq);
+  if (!ok) {
     for (PublishCallback& d : done) d(bad);
     return;
   }
+  const std::string err = ReplyText(reply->element[3]);
+  size_t dup = 4;  // the next dup pair
   for (size_t i = 0; i < done.size(); ++i) {
-    const redisReply* const* e = reply->element + 3 * i;
     PublishResult r;
-    if (!IsStringReply(e[0]) || !IsStringReply(e[1]) || e[2]->type != REDIS_REPLY_INTEGER) {
-      done[i](bad);
-    } else if (e[2]->integer == 2) {
-      done[i](absl::NotFoundError("the room was deleted"));
-    } else if (e[2]->integer == 3) {
-      done[i](absl::InternalError(absl::StrCat("publish: redis refused to store it: ", ReplyText(e[1]))));
-    } else if (!absl::SimpleAtoi(ReplyText(e[0]), &r.seq) ||
-               !absl::SimpleAtoi(ReplyText(e[1]), &r.timestamp_unix_micros) || r.seq == 0) {
-      done[i](bad);
-    } else {
-      r.duplicate = e[2]->integer != 0;
-      done[i](r);
+    switch (codes[i]) {
+      case '0':
+        r.seq = next_seq++;
+        r.timestamp_unix_micros = ts;
+        done[i](r.seq == 0 ? absl::StatusOr<PublishResult>(bad) : r);
+        break;
+      case '1':
+        if (dup + 1 < reply->elements && IsStringReply(reply->element[dup]) &&
+            IsStringReply(reply->element[dup + 1]) && absl::SimpleAtoi(ReplyText(reply->element[dup]), &r.seq) &&
+            absl::SimpleAtoi(ReplyText(reply->element[dup + 1]), &r.timestamp_unix_micros) && r.seq != 0) {
+          r.duplicate = true;
+          done[i](r);
+        } else {
+          done[i](bad);
+        }
+        dup += 2;
+        break;
+      case '2':
+        done[i](absl::NotFoundError("the room was deleted"));
+        break;
+      case '3':
+        done[i](absl::InternalError(absl::StrCat("publish: redis refused to store it: ", err)));
+        break;
+      default:
+        done[i](bad);
     }
   }
 }
 
 absl::Status ClusterPublisher::ReadAfter(uint64_t room_id, uint64_t after_seq, uint32_t limit, ReadCallback done) {
   if (room_id == 0 || limit == 0) return absl::InvalidArgumentError("read: room 0 or limit 0");
-  std::vector<std::string> args = {"XRANGE", RoomLogKey(options_.key_prefix, room_id),
-                                   absl::StrCat(after_seq + 1, "-0"), "+", "COUNT", absl::StrCat(limit)};
-  return link_.Command(args, [room_id, done = std::move(done)](redisReply* reply) mutable {
-    if (absl::Status st = ReplyError(reply, "read"); !st.ok()) {
-      done(st);
-      return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY) {
-      done(absl::InternalError("read: XRANGE did not answer an array"));
-      return;
-    }
-    std::vector<ClusterMessage> out;
-    out.reserve(reply->elements);
-    for (size_t i = 0; i < reply->elements; ++i) {
-      absl::StatusOr<ClusterMessage> m = ParseStreamEntry(room_id, reply->element[i]);
-      if (!m.ok()) {
-        done(m.status());
-        return;
-      }
-      out.push_back(std::move(*m));
-    }
-    done(std::move(out));
-  });
-}
-
-absl::StatusOr<ClusterMessage> ParseStreamEntry(uint64_t room_id, const redisReply* entry) {
-  const absl::Status bad = absl::InternalError("read: malformed stream entry");
-  if (entry == nullptr || entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-      entry->element[1]->type != REDIS_REPLY_ARRAY || entry->element[1]->elements % 2 != 0) {
-    return bad;
-  }
-  ClusterMessage m;
-  m.room_id = room_id;
-  const redisReply* fields = entry->element[1];
-  bool ok = true;
-  for (size_t i = 0; i + 1 < fields->elements && ok; i += 2) {
-    if (!IsStringReply(fields->element[i]) || !IsStringReply(fields->element[i + 1])) return bad;
-    const std::string name = ReplyText(fields->element[i]);
-    std::string value = ReplyText(fields->element[i + 1]);
-    if (name == "seq") {
-      ok = absl::SimpleAtoi(value, &m.seq);
-    } else if (name == "ts") {
-      ok = absl::SimpleAtoi(value, &m.timestamp_unix_micros);
-    } else if (name == "sender") {
-      m.sender = std::move(value);
-    } else if (name == "sender_account_id") {
-      ok = absl::SimpleAtoi(value, &m.sender_account_id);
-    } else if (name == "client_msg_id") {
-      ok = absl::SimpleAtoi(value, &m.client_msg_id);
-    } else if (name == "text") {
-      m.text = std::move(value);
-    }
-    // Unknown fields are skipped: a newer node may add some.
-  }
-  if (!ok || m.seq == 0) return bad;
-  return m;
+  return link_.Command(StreamReadAfterCommand(options_.key_prefix, room_id, after_seq, limit),
+                       [room_id, after_seq, limit, done = std::move(done)](redisReply* reply) mutable {
+                         done(ParseStreamReadAfter(room_id, after_seq, limit, reply));
+                       });
 }
 
 }  // namespace muxchat::server

@@ -1,11 +1,12 @@
 // The write side of a room shared through Redis (docs/SCALING.md §3). One
 // atomic Redis step per room per loop turn, a Lua script run with EVALSHA:
-// for each message of the turn, in order, dedupe by client_msg_id, take the
-// room's next seq and append to the room's stream (trimmed to about
-// `stream_maxlen`); then one PUBLISH of all the new messages to the room's
-// channel. Every node's subscribers therefore see one order per room, and a
-// message is acknowledged only after that step. Also reads the stream for
-// history and resume. Owns its own RedisLink.
+// for each message of the turn, in order, dedupe by client_msg_id and take
+// the room's next seq; then the new messages go to the room's stream as ONE
+// entry (cluster_stream.h; trimmed to about `stream_maxlen` messages) and
+// to the room's channel in one PUBLISH of the same bytes. Every node's
+// subscribers therefore see one order per room, and a message is
+// acknowledged only after that step. Also reads the stream for history and
+// resume. Owns its own RedisLink.
 // Batching: Publish queues; a room's publishes are sent as one script call
 // (at most kMaxBatchMessages / kMaxBatchBytes) at the end of the loop turn,
 // or earlier, just before any other command on the link (its order is kept).
@@ -36,9 +37,9 @@ struct ClusterOptions {
   RedisLinkOptions redis;
   // Prefix of every key and channel (several clusters can share one Redis).
   std::string key_prefix = "muxchat";
-  // XADD MAXLEN ~: the stream keeps at least this many of the newest entries
-  // (Redis trims whole macro-nodes, so a few more). Resume further back than
-  // this is a Gap.
+  // XADD MINID ~: the stream keeps at least this many of the newest
+  // messages (counted by seq, whatever its entries hold; Redis trims whole
+  // macro-nodes, so a few more). Resume further back than this is a Gap.
   uint32_t stream_maxlen = 10000;
   // How long a client_msg_id is remembered for resends.
   absl::Duration dedupe_ttl = absl::Hours(24);
@@ -166,9 +167,6 @@ class ClusterPublisher {
   uint64_t script_calls_ = 0;
   uint64_t batched_messages_ = 0;
 };
-
-// Parses one XRANGE entry ([id, [field, value, ...]]) of a room's stream.
-absl::StatusOr<ClusterMessage> ParseStreamEntry(uint64_t room_id, const redisReply* entry);
 
 }  // namespace muxchat::server
 

@@ -30,7 +30,7 @@ class ClusterRoomFeed {
   // be delivered (a Gap event for the room's members).
   using GapCallback = absl::AnyInvocable<void(uint64_t room_id, uint64_t first, uint64_t last)>;
 
-  // `read_batch`: messages per XRANGE while catching up. `max_held`: live
+  // `read_batch`: messages per stream read while catching up. `max_held`: live
   // messages held per room while catching up; beyond it they are dropped and
   // read from the stream later (bounded memory under a long outage).
   ClusterRoomFeed(ClusterPublisher* reader, DeliverCallback deliver, GapCallback gap, uint32_t read_batch = 500,
@@ -59,7 +59,7 @@ class ClusterRoomFeed {
   struct Room {
     uint64_t next = 1;                        // the seq to deliver next
     std::map<uint64_t, ClusterMessage> held;  // live messages past `next`
-    bool reading = false;                     // a catch-up XRANGE is in flight
+    bool reading = false;                     // a catch-up read is in flight
     bool read_again = false;                  // something asked for one meanwhile
     bool dropped = false;                     // a live message did not fit in `held`
     bool stalled = false;                     // a catch-up read could not be sent or failed

@@ -5,7 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "src/server/cluster_publisher.h"
+#include "src/server/cluster_stream.h"
 #include "src/server/redis_reply.h"
 
 namespace muxchat::server {
@@ -59,20 +59,6 @@ redis.call('DEL', KEYS[3], KEYS[4], KEYS[5])
 redis.call('PUBLISH', ARGV[3], 'd' .. string.len(ARGV[2]) .. ':' .. ARGV[2] .. string.len(ARGV[4]) .. ':' .. ARGV[4])
 return 1
 )lua";
-
-// XREVRANGE's answer, newest first, as messages oldest first.
-absl::StatusOr<std::vector<ClusterMessage>> ParseReversed(uint64_t room_id, const redisReply* reply) {
-  if (absl::Status st = ReplyError(reply, "read"); !st.ok()) return st;
-  if (reply->type != REDIS_REPLY_ARRAY) return absl::InternalError("read: XREVRANGE did not answer an array");
-  std::vector<ClusterMessage> out;
-  out.reserve(reply->elements);
-  for (size_t i = reply->elements; i > 0; --i) {
-    absl::StatusOr<ClusterMessage> m = ParseStreamEntry(room_id, reply->element[i - 1]);
-    if (!m.ok()) return m.status();
-    out.push_back(std::move(*m));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -192,10 +178,9 @@ absl::Status ClusterRooms::Latest(uint64_t room_id, uint32_t limit, ReadCallback
 
 absl::Status ClusterRooms::Before(uint64_t room_id, uint64_t before_seq, uint32_t limit, ReadCallback done) {
   if (room_id == 0 || limit == 0) return absl::InvalidArgumentError("read: room 0 or limit 0");
-  const std::string end = before_seq == 0 ? "+" : absl::StrCat("(", before_seq, "-0");
-  return link_->Command({"XREVRANGE", RoomLogKey(prefix_, room_id), end, "-", "COUNT", absl::StrCat(limit)},
-                        [room_id, done = std::move(done)](redisReply* reply) mutable {
-                          done(ParseReversed(room_id, reply));
+  return link_->Command(StreamReadBeforeCommand(prefix_, room_id, before_seq, limit),
+                        [room_id, before_seq, limit, done = std::move(done)](redisReply* reply) mutable {
+                          done(ParseStreamReadBefore(room_id, before_seq, limit, reply));
                         });
 }
 

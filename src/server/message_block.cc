@@ -25,6 +25,7 @@ bool GetVarint(absl::string_view* in, uint64_t* v) {
   for (int shift = 0, i = 0; i < 10; ++i, shift += 7) {
     if (i >= static_cast<int>(in->size())) return false;
     const uint8_t byte = static_cast<uint8_t>((*in)[i]);
+    if (i == 9 && byte > 1) return false;  // past 64 bits
     result |= static_cast<uint64_t>(byte & 0x7f) << shift;
     if ((byte & 0x80) == 0) {
       in->remove_prefix(i + 1);
@@ -95,6 +96,19 @@ absl::Status DecodeMessageBlock(uint64_t room_id, absl::string_view body, std::v
     m.timestamp_unix_micros = static_cast<int64_t>(ts);
     m.sender = std::string(sender);
     if (!skip_text) m.text = std::string(text);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeStoredBlock(uint64_t room_id, uint64_t first_seq, uint64_t last_seq, absl::string_view body,
+                               std::vector<MessageRecord>* out) {
+  const size_t before = out->size();
+  if (absl::Status s = DecodeMessageBlock(room_id, body, out); !s.ok()) return s;
+  if (out->size() == before || (*out)[before].seq != first_seq || out->back().seq != last_seq) {
+    return absl::DataLossError(absl::StrCat("message block of room ", room_id, " holds seqs ",
+                                            out->size() == before ? 0 : (*out)[before].seq, "..",
+                                            out->size() == before ? 0 : out->back().seq, ", its row says ", first_seq,
+                                            "..", last_seq));
   }
   return absl::OkStatus();
 }

@@ -57,6 +57,13 @@ class MessageBlockBuilder {
 absl::Status DecodeMessageBlock(uint64_t room_id, absl::string_view body, std::vector<MessageRecord>* out,
                                 bool skip_text = false);
 
+// DecodeMessageBlock for a stored row, whose first_seq and last_seq columns
+// say which seqs its body holds: records that do not start at `first_seq`
+// and end at `last_seq` are kDataLoss as well (a body cut at a record
+// boundary decodes cleanly, and would otherwise read as a short page).
+absl::Status DecodeStoredBlock(uint64_t room_id, uint64_t first_seq, uint64_t last_seq, absl::string_view body,
+                               std::vector<MessageRecord>* out);
+
 }  // namespace muxchat::server
 
 #endif  // MUXCHAT_SERVER_MESSAGE_BLOCK_H_

@@ -43,7 +43,8 @@ class RetentionPruner {
   // (with their last_seq) to visit.
   absl::Status BeginPass(absl::Time now);
   // Prunes one chunk in one transaction. Returns whether the pass has more
-  // to do; on an error the pass ends (the next one starts over).
+  // to do; on an error the pass ends (the next one starts over). A room with
+  // a block that does not decode is skipped, not an error (its reads say so).
   absl::StatusOr<bool> Step();
 
   uint64_t messages_pruned() const { return messages_pruned_; }

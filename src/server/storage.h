@@ -78,7 +78,7 @@ struct LeaveOp { MembershipRecord membership; };
 // A room's appends must ascend by seq and come after the room's stored
 // last_seq; one that does not fails its batch with kAlreadyExists (a seq is
 // never stored twice). A batch's appends to one room are stored as one row
-// (schema version 2: src/server/message_block.h).
+// of up to 256 messages (schema version 2: src/server/message_block.h).
 struct AppendMessage { MessageRecord message; };
 using StorageOp =
     std::variant<NewAccount, NewSession, RevokeSession, NewRoom, DeleteRoomOp, JoinOp, LeaveOp, AppendMessage>;

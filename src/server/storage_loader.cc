@@ -75,7 +75,7 @@ absl::Status LoadInTransaction(SqliteConnection& db, uint32_t recent_per_room, i
   // Newest block first along (room_id, last_seq); stepping stops as soon as
   // both the recent window and the dedupe window are covered.
   absl::StatusOr<SqliteStatement> newest =
-      db.Prepare("SELECT body FROM message_blocks WHERE room_id = ?1 ORDER BY last_seq DESC");
+      db.Prepare("SELECT first_seq, last_seq, body FROM message_blocks WHERE room_id = ?1 ORDER BY last_seq DESC");
   if (!newest.ok()) return newest.status();
   std::vector<MessageRecord> block;
   std::vector<MessageRecord> room_recent;
@@ -90,7 +90,7 @@ absl::Status LoadInTransaction(SqliteConnection& db, uint32_t recent_per_room, i
       if (!row.ok()) return row.status();
       if (!*row) break;
       block.clear();
-      status = DecodeMessageBlock(room.id, newest->ColumnBytes(0), &block);
+      status = DecodeStoredBlock(room.id, newest->ColumnUint(0), newest->ColumnUint(1), newest->ColumnBytes(2), &block);
       if (!status.ok()) break;
       for (auto m = block.rbegin(); m != block.rend(); ++m) {
         const bool want_recent = room_recent.size() < recent_per_room;

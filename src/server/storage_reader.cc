@@ -24,11 +24,13 @@ absl::StatusOr<std::unique_ptr<StorageReader>> StorageReader::Create(SqliteConne
       // Blocks never overlap, so the first with last_seq > after_seq is the
       // one that holds after_seq + 1 (or the next one up).
       {&reader->blocks_after_,
-       "SELECT first_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq > ?2 ORDER BY last_seq"},
+       "SELECT first_seq, last_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq > ?2 ORDER BY last_seq"},
       {&reader->block_holding_,
-       "SELECT first_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq >= ?2 ORDER BY last_seq LIMIT 1"},
+       "SELECT first_seq, last_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq >= ?2 ORDER BY last_seq "
+       "LIMIT 1"},
       {&reader->blocks_before_,
-       "SELECT first_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq < ?2 ORDER BY last_seq DESC"},
+       "SELECT first_seq, last_seq, body FROM message_blocks WHERE room_id = ?1 AND last_seq < ?2 "
+       "ORDER BY last_seq DESC"},
   };
   for (const auto& s : statements) {
     absl::StatusOr<SqliteStatement> stmt = db->Prepare(s.sql);
@@ -61,7 +63,12 @@ absl::Status StorageReader::ReadInTransaction(const HistoryRead& read, ReadResul
   oldest_seq_.Reset();
   if (read.limit == 0 || result->oldest_seq == 0) return absl::OkStatus();
 
-  const uint64_t upper = read.before_seq > 0 ? read.before_seq : static_cast<uint64_t>(kNoUpperBound);
+  // Seqs are stored as SQLite's signed 64-bit integers: bounds past them
+  // (a client may ask for any uint64) are clamped, or they would bind as
+  // negative numbers and pick the wrong blocks.
+  if (read.after_seq >= static_cast<uint64_t>(kNoUpperBound)) return absl::OkStatus();
+  const uint64_t upper = read.before_seq > 0 ? std::min(read.before_seq, static_cast<uint64_t>(kNoUpperBound))
+                                             : static_cast<uint64_t>(kNoUpperBound);
   const bool forward = read.forward || read.after_seq > 0;
   std::vector<MessageRecord>& out = result->messages;
   absl::Status status;
@@ -74,7 +81,8 @@ absl::Status StorageReader::ReadInTransaction(const HistoryRead& read, ReadResul
       if (!row.ok()) return row.status();
       if (!*row || blocks_after_.ColumnUint(0) >= upper) break;
       decoded_.clear();
-      status = DecodeMessageBlock(read.room_id, blocks_after_.ColumnBytes(1), &decoded_);
+      status = DecodeStoredBlock(read.room_id, blocks_after_.ColumnUint(0), blocks_after_.ColumnUint(1),
+                                 blocks_after_.ColumnBytes(2), &decoded_);
       for (MessageRecord& m : decoded_) {
         if (m.seq <= read.after_seq) continue;
         if (m.seq >= upper || out.size() >= read.limit) break;
@@ -96,7 +104,8 @@ absl::Status StorageReader::ReadInTransaction(const HistoryRead& read, ReadResul
     if (!row.ok()) return row.status();
     if (*row && block_holding_.ColumnUint(0) < upper) {
       decoded_.clear();
-      status = DecodeMessageBlock(read.room_id, block_holding_.ColumnBytes(1), &decoded_);
+      status = DecodeStoredBlock(read.room_id, block_holding_.ColumnUint(0), block_holding_.ColumnUint(1),
+                                 block_holding_.ColumnBytes(2), &decoded_);
       for (auto m = decoded_.rbegin(); m != decoded_.rend() && out.size() < read.limit; ++m) {
         if (m->seq < upper) out.push_back(std::move(*m));
       }
@@ -112,7 +121,8 @@ absl::Status StorageReader::ReadInTransaction(const HistoryRead& read, ReadResul
     if (!row.ok()) return row.status();
     if (!*row) break;
     decoded_.clear();
-    status = DecodeMessageBlock(read.room_id, blocks_before_.ColumnBytes(1), &decoded_);
+    status = DecodeStoredBlock(read.room_id, blocks_before_.ColumnUint(0), blocks_before_.ColumnUint(1),
+                               blocks_before_.ColumnBytes(2), &decoded_);
     for (auto m = decoded_.rbegin(); m != decoded_.rend() && out.size() < read.limit; ++m) {
       if (m->seq < upper) out.push_back(std::move(*m));
     }

@@ -249,5 +249,27 @@ TEST_F(ClusterRoomFeedTest, SeqsLostBeforeABatchAreOneGap) {
   EXPECT_EQ(gaps_[0], std::make_tuple(kRoom, uint64_t{1}, uint64_t{3}));
 }
 
+TEST_F(ClusterRoomFeedTest, CatchesUpThroughABatchEntryLargerThanItsReadBatch) {
+  // 10 messages in one stream entry, read 4 at a time (read_batch 4): each
+  // read starts inside the entry and nothing is taken for a gap.
+  EXPECT_EQ(PublishTurnAndWait({"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}), Seqs(1, 10));
+  feed_->Track(kRoom, 0);
+  subscriber_->Acquire(kRoom);
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 10; }));
+  EXPECT_EQ(delivered_, Seqs(1, 10));
+  EXPECT_TRUE(gaps_.empty());
+}
+
+TEST_F(ClusterRoomFeedTest, StartsInTheMiddleOfABatchEntry) {
+  EXPECT_EQ(PublishTurnAndWait({"a", "b", "c", "d", "e", "f"}), Seqs(1, 6));
+  feed_->Track(kRoom, 3);
+  subscriber_->Acquire(kRoom);
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 3; }));
+  PublishAndWait("g");
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return delivered_.size() == 4; }));
+  EXPECT_EQ(delivered_, Seqs(4, 7));
+  EXPECT_TRUE(gaps_.empty());
+}
+
 }  // namespace
 }  // namespace muxchat::server

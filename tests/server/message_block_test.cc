@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -115,6 +116,36 @@ TEST(MessageBlock, AVarintLongerThanTenBytesIsDataLoss) {
   const std::string body(11, '\x80');
   std::vector<MessageRecord> out;
   EXPECT_TRUE(absl::IsDataLoss(DecodeMessageBlock(1, body, &out)));
+}
+
+TEST(MessageBlock, ATenByteVarintPast64BitsIsDataLoss) {
+  // A seq delta of nine continuation bytes and a tenth of 2: bit 64 and up.
+  std::string body(9, '\xff');
+  body += std::string("\x02\x00\x00\x00\x00\x00", 6);
+  std::vector<MessageRecord> out;
+  EXPECT_TRUE(absl::IsDataLoss(DecodeMessageBlock(1, body, &out)));
+  body[9] = '\x01';  // 2^64 - 1: the largest that fits decodes
+  out.clear();
+  EXPECT_TRUE(DecodeMessageBlock(1, body, &out).ok());
+}
+
+TEST(MessageBlock, AStoredBlockMustHoldExactlyTheSeqsItsRowSays) {
+  MessageBlockBuilder b;
+  for (uint64_t seq = 5; seq <= 7; ++seq) {
+    MessageRecord m;
+    m.seq = seq;
+    m.sender = "s";
+    b.Append(m);
+  }
+  std::vector<MessageRecord> out;
+  EXPECT_TRUE(DecodeStoredBlock(1, 5, 7, b.body(), &out).ok());
+  EXPECT_EQ(out.size(), 3u);
+  for (auto [first, last] : {std::pair<uint64_t, uint64_t>{5, 8}, {4, 7}, {6, 7}}) {
+    out.clear();
+    EXPECT_TRUE(absl::IsDataLoss(DecodeStoredBlock(1, first, last, b.body(), &out))) << first << ".." << last;
+  }
+  out.clear();
+  EXPECT_TRUE(absl::IsDataLoss(DecodeStoredBlock(1, 5, 7, "", &out)));
 }
 
 TEST(MessageBlock, ALengthPastTheEndIsDataLoss) {

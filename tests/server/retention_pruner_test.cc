@@ -177,6 +177,41 @@ TEST(RetentionPruner, AgePruningStopsAtTheFirstMessageYoungEnoughToKeep) {
 
 // The oldest kept message may sit inside a stored block: that block keeps
 // its tail, and pages from inside it read as before.
+TEST(RetentionPruner, ARoomWithADamagedBlockIsSkippedAndTheRoomsAfterItArePruned) {
+  TempDir dir;
+  const absl::Time old = absl::Now() - absl::Hours(1);  // outside the dedupe window: Load reads newest blocks only
+  {
+    LoadedState state;
+    auto storage = MustOpen(OptionsFor(dir), &state);
+    ASSERT_NE(storage, nullptr);
+    ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Room(2, "b")})).status.ok());
+    for (uint64_t b = 0; b < 3; ++b) ASSERT_TRUE(Commit(*storage, Messages(2 + b, 1, 1 + 10 * b, 10, old)).status.ok());
+    ASSERT_TRUE(Commit(*storage, Messages(5, 2, 1, 30, old)).status.ok());
+  }
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "UPDATE message_blocks SET body = substr(body, 1, length(body) - 2) "
+                         "WHERE room_id = 1 AND first_seq = 1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(other);
+  sqlite3_close(other);
+  StorageOptions options = OptionsFor(dir);
+  options.retention_messages = 5;
+  options.recent_per_room = 5;
+  options.dedupe_window = absl::Minutes(1);
+  options.prune_interval = absl::Hours(1);
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->WaitForPrunePasses(1, kWait));
+
+  EXPECT_EQ(Seqs(ReadHistory(*storage, {1, 2, 0, 0, 100})), (std::vector<uint64_t>{26, 27, 28, 29, 30}));
+  EXPECT_EQ(storage->messages_pruned(), 25u);
+  EXPECT_TRUE(absl::IsDataLoss(ReadHistory(*storage, {2, 1, 0, 0, 100}).status));  // room 1 kept, damage and all
+}
+
 TEST(RetentionPruner, CountPruningKeepsTheTailOfTheBlockWhereKeptMessagesBegin) {
   TempDir dir;
   {

@@ -726,6 +726,54 @@ TEST(Storage, HistoryPagesCrossBlockBoundaries) {
   EXPECT_EQ(seqs(from_oldest), range(1, 4));
 }
 
+// A body that decodes cleanly but holds other seqs than its row says (cut
+// at a record boundary) is damage too, not a short page.
+TEST(Storage, ABlockHoldingOtherSeqsThanItsRowSaysFailsTheReadWithDataLoss) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Room(2, "b")})).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 10)).status.ok());
+  ASSERT_TRUE(Commit(*storage, Messages(3, 2, 1, 5)).status.ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "UPDATE message_blocks SET body = (SELECT body FROM message_blocks WHERE room_id = 2) "
+                         "WHERE room_id = 1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(other);
+  sqlite3_close(other);
+  const ReadResult read = ReadHistory(*storage, {1, 1, 0, 0, 10});
+  EXPECT_TRUE(absl::IsDataLoss(read.status)) << read.status;
+  EXPECT_TRUE(read.messages.empty());
+}
+
+// Seqs are SQLite's signed integers; a client's bound past them is clamped.
+TEST(Storage, HistoryBoundsPastTheLargestSeqAreClamped) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
+  for (uint64_t b = 0; b < 3; ++b) ASSERT_TRUE(Commit(*storage, Messages(2 + b, 1, 1 + 10 * b, 10)).status.ok());
+  auto seqs = [](const ReadResult& r) {
+    std::vector<uint64_t> out;
+    for (const MessageRecord& m : r.messages) out.push_back(m.seq);
+    return out;
+  };
+  const uint64_t kMax = ~uint64_t{0};
+  const std::vector<uint64_t> newest = {26, 27, 28, 29, 30};
+  const ReadResult before_max = ReadHistory(*storage, {1, 1, 0, kMax, 5});
+  ASSERT_TRUE(before_max.status.ok()) << before_max.status;
+  EXPECT_EQ(seqs(before_max), newest);
+  EXPECT_EQ(seqs(ReadHistory(*storage, {2, 1, 0, uint64_t{1} << 63, 5})), newest);
+  const ReadResult after_max = ReadHistory(*storage, {3, 1, kMax, 0, 5});
+  ASSERT_TRUE(after_max.status.ok()) << after_max.status;
+  EXPECT_TRUE(after_max.messages.empty());
+}
+
 // A damaged block body is an error of the read, not a short page.
 TEST(Storage, ACorruptBlockFailsTheReadWithDataLoss) {
   TempDir dir;
