@@ -47,8 +47,11 @@ ExitCode ExitCodeFor(const absl::Status& status) {
 
 std::string DescribeServerEnd(const v1::ServerFrame& frame) {
   if (frame.has_shutdown()) {
-    return absl::StrCat("the server is shutting down",
-                        frame.shutdown().reason().empty() ? "" : absl::StrCat(": ", frame.shutdown().reason()));
+    // A reason that only says it again ("server shutting down", muxchatd's
+    // own) is left out: "the server is shutting down: server shutting down".
+    const std::string& reason = frame.shutdown().reason();
+    const bool says_more = !reason.empty() && !absl::EqualsIgnoreCase(reason, "server shutting down");
+    return absl::StrCat("the server is shutting down", says_more ? absl::StrCat(": ", reason) : "");
   }
   return absl::StrCat("the server closed the connection: ", frame.error().message());
 }

@@ -21,6 +21,16 @@ TEST(SessionCommon, ConnectFailureAddsTheAddressWhenTheStatusLacksIt) {
             "cannot connect to [::1]:7000: TLS: the server's certificate is not trusted");
 }
 
+TEST(SessionCommon, ServerEndSaysTheShutdownReasonOnlyWhenItSaysMore) {
+  v1::ServerFrame frame;
+  frame.mutable_shutdown()->set_reason("server shutting down");  // muxchatd's own
+  EXPECT_EQ(DescribeServerEnd(frame), "the server is shutting down");
+  frame.mutable_shutdown()->set_reason("maintenance until 10:30");
+  EXPECT_EQ(DescribeServerEnd(frame), "the server is shutting down: maintenance until 10:30");
+  frame.mutable_shutdown()->clear_reason();
+  EXPECT_EQ(DescribeServerEnd(frame), "the server is shutting down");
+}
+
 TEST(SessionCommon, DefaultNicknameIsTheSameEveryCall) {
   EXPECT_FALSE(DefaultNickname().empty());
   EXPECT_EQ(DefaultNickname(), DefaultNickname());
