@@ -68,30 +68,14 @@ class OutputQueue {
   // Inline for the common case of a fan-out (the range grows), which runs
   // once per recipient; a new range goes out of line.
   void AppendSlice(const SharedFrame& block, size_t begin, size_t end) {
-    if (!segments_.empty()) {
-      Segment& last = segments_.back();
-      if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
-        last.end = end;
-        pending_ += end - begin;
-        return;
-      }
-    }
-    AppendNewSlice(block, begin, end, /*framed=*/false);
+    AppendSliceMarked(block, begin, end, /*framed=*/false);
   }
   // The same for bytes [begin, end) of a block of messages already in the
   // transport's own framing (whole WebSocket messages): the queue marks them
   // framed, so the transport writes them as they lie. A block is either all
   // framed or all length-prefixed frames, never both.
   void AppendFramedSlice(const SharedFrame& block, size_t begin, size_t end) {
-    if (!segments_.empty()) {
-      Segment& last = segments_.back();
-      if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
-        last.end = end;
-        pending_ += end - begin;
-        return;
-      }
-    }
-    AppendNewSlice(block, begin, end, /*framed=*/true);
+    AppendSliceMarked(block, begin, end, /*framed=*/true);
   }
 
   // Frees the drained chunk kept for reuse (an idle connection need not hold
@@ -146,6 +130,20 @@ class OutputQueue {
     size_t size() const { return shared ? end - begin : chunk.size; }
   };
 
+  // AppendSlice and AppendFramedSlice: a range continuing the last one of
+  // the same block grows it (a block is never both framed and not, so the
+  // last range's mark is already right); else a new range so marked.
+  void AppendSliceMarked(const SharedFrame& block, size_t begin, size_t end, bool framed) {
+    if (!segments_.empty()) {
+      Segment& last = segments_.back();
+      if (last.shared && last.shared.SharesBytesWith(block) && last.end == begin) {
+        last.end = end;
+        pending_ += end - begin;
+        return;
+      }
+    }
+    AppendNewSlice(block, begin, end, framed);
+  }
   // AppendSlice / AppendFramedSlice when the bytes do not continue the last range.
   void AppendNewSlice(const SharedFrame& block, size_t begin, size_t end, bool framed);
   // AppendUninitialized into a segment of the given kind.
