@@ -28,6 +28,7 @@ RedisLink::~RedisLink() {
   loop_->Cancel(reconnect_timer_);
   loop_->Cancel(connect_timer_);
   loop_->Cancel(watchdog_timer_);
+  loop_->Cancel(write_timer_);
   if (ac_ != nullptr) {
     // Pending callbacks run with a null reply; OnDisconnected reports nothing
     // while destroying_.
@@ -114,6 +115,8 @@ void RedisLink::Gone(absl::Status why) {
   connect_timer_ = 0;
   loop_->Cancel(watchdog_timer_);
   watchdog_timer_ = 0;
+  loop_->Cancel(write_timer_);
+  write_timer_ = 0;
   if (destroying_) return;
   closing_ = false;
   last_error_ = why;
@@ -214,7 +217,22 @@ void RedisLink::OnEvent(uint64_t token, const PollEvent& event, absl::Time) {
   redisAsyncContext* ac = ac_;
   if (event.readable || event.error) redisAsyncHandleRead(ac);
   // The read may have ended the connection (hiredis freed the context).
-  if (event.writable && ac_ == ac && token == generation_) redisAsyncHandleWrite(ac);
+  if (event.writable && ac_ == ac && token == generation_) {
+    writing_ = true;
+    redisAsyncHandleWrite(ac);
+    writing_ = false;
+  }
+}
+
+void RedisLink::WriteNow() {
+  write_timer_ = 0;
+  // Already written by an EPOLLOUT this turn, or the connection is gone.
+  if (ac_ == nullptr || state_ != RedisLinkState::kUp || closing_ || (interest_ & kPollWrite) != 0) return;
+  writing_ = true;
+  // A write error ends the connection in here (OnDisconnected, Gone); what
+  // the socket did not take arms EPOLLOUT (HookAddWrite while writing_).
+  redisAsyncHandleWrite(ac_);
+  writing_ = false;
 }
 
 void RedisLink::SetInterest(uint32_t interest) {
@@ -244,7 +262,18 @@ void RedisLink::HookDelRead(void* privdata) {
 
 void RedisLink::HookAddWrite(void* privdata) {
   auto* self = static_cast<RedisLink*>(privdata);
-  self->SetInterest(self->interest_ | kPollWrite);
+  // While connecting, writability is how the connect's end shows; inside a
+  // write, hiredis asks for it because the socket did not take everything:
+  // then wait for EPOLLOUT.
+  if (self->state_ != RedisLinkState::kUp || self->writing_) {
+    if (self->state_ == RedisLinkState::kUp && (self->interest_ & kPollWrite) == 0) ++self->write_waits_;
+    self->SetInterest(self->interest_ | kPollWrite);
+    return;
+  }
+  // A command was queued: write it once this turn's dispatch is done, unless
+  // EPOLLOUT is armed already (it writes everything queued by then).
+  if ((self->interest_ & kPollWrite) != 0 || self->write_timer_ != 0) return;
+  self->write_timer_ = self->loop_->RunAt(self->loop_->now(), [self](absl::Time) { self->WriteNow(); });
 }
 
 void RedisLink::HookDelWrite(void* privdata) {

@@ -4,7 +4,10 @@
 // hiredis's adapters/ae.h does for Redis's own loop. It connects, reconnects
 // with capped exponential backoff when Redis goes away, cuts a connection
 // whose oldest reply is overdue, fails commands fast while down and reports
-// every up/down change through one status callback.
+// every up/down change through one status callback. Commands queued while
+// up are written once the turn's dispatch is done, in one write, without
+// waiting for writability (docs/SCALING.md §6); EPOLLOUT is armed only for
+// what the socket did not take.
 // Single-threaded: every method and every callback runs on the loop's thread.
 // The loop must outlive the link; never destroy the link inside one of its
 // own callbacks (hiredis is still on the stack).
@@ -105,6 +108,9 @@ class RedisLink : public EventLoop::Handler {
   uint64_t connects() const { return connects_; }
   // Why the link is (or last was) down; OK if it never went down.
   const absl::Status& last_error() const { return last_error_; }
+  // Times a connected link had to wait for writability because the socket
+  // did not take everything queued (0 while Redis keeps up).
+  uint64_t write_waits() const { return write_waits_; }
 
   // EventLoop::Handler.
   void OnEvent(uint64_t token, const PollEvent& event, absl::Time now) override;
@@ -125,6 +131,8 @@ class RedisLink : public EventLoop::Handler {
   void ArmWatchdog();
   void Watchdog(absl::Time now);
   void SetInterest(uint32_t interest);
+  // Writes what hiredis has queued (the write timer's body).
+  void WriteNow();
   void Report(RedisLinkState state, const absl::Status& why);
 
   // hiredis hooks (privdata / ac->data is the RedisLink).
@@ -164,6 +172,13 @@ class RedisLink : public EventLoop::Handler {
   EventLoop::TimerId reconnect_timer_ = 0;
   EventLoop::TimerId connect_timer_ = 0;
   EventLoop::TimerId watchdog_timer_ = 0;
+  // Due at once: runs after the turn's dispatch (and the timers before it,
+  // such as ClusterPublisher's flush), so a turn's commands leave in one
+  // write before the loop polls again, instead of one turn later on
+  // EPOLLOUT with two epoll_ctl around it.
+  EventLoop::TimerId write_timer_ = 0;
+  bool writing_ = false;  // inside our own redisAsyncHandleWrite
+  uint64_t write_waits_ = 0;
   // Send times of the timed commands still waiting for a reply: Redis
   // answers in order, so the front is the oldest.
   std::deque<absl::Time> outstanding_;

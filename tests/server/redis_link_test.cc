@@ -1,5 +1,10 @@
 #include "src/server/redis_link.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,6 +125,123 @@ TEST_P(RedisLinkTest, CutsTheConnectionWhenAReplyIsOverdue) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Pollers, RedisLinkTest, ::testing::Values("epoll", "poll"));
+
+// A listening socket standing in for Redis: the test reads what the link
+// writes, byte for byte, and decides when (and whether) to read.
+class FakeRedis {
+ public:
+  // `rcvbuf` > 0 shrinks the accepted socket's receive buffer (inherited
+  // from the listener), so that a large command cannot be taken at once.
+  explicit FakeRedis(int rcvbuf = 0) {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) setsockopt(listen_fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && listen(listen_fd_, 4) == 0 &&
+        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+  }
+  ~FakeRedis() {
+    if (conn_fd_ >= 0) close(conn_fd_);
+    if (listen_fd_ >= 0) close(listen_fd_);
+  }
+  uint16_t port() const { return port_; }
+  // The link's connection (the kernel completed it; this only picks it up).
+  bool Accept() {
+    conn_fd_ = accept(listen_fd_, nullptr, nullptr);
+    return conn_fd_ >= 0;
+  }
+  // Everything readable now, without waiting.
+  std::string ReadNow() {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+      const ssize_t n = recv(conn_fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int listen_fd_ = -1;
+  int conn_fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+class RedisLinkWriteTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    auto loop = EventLoop::Create(GetParam());
+    ASSERT_TRUE(loop.ok()) << loop.status();
+    loop_ = std::move(*loop);
+  }
+  void Connect(FakeRedis* fake) {
+    ASSERT_NE(fake->port(), 0);
+    RedisLinkOptions options;
+    options.port = fake->port();
+    options.command_timeout = absl::Seconds(30);  // the fake answers nothing
+    link_ = std::make_unique<RedisLink>(loop_.get(), options);
+    link_->Start();
+    ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return link_->up(); }));
+    ASSERT_TRUE(fake->Accept());
+  }
+
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<RedisLink> link_;
+};
+
+TEST_P(RedisLinkWriteTest, ACommandQueuedInATurnIsOnTheWireBeforeTheLoopPollsAgain) {
+  FakeRedis fake;
+  Connect(&fake);
+  std::optional<std::string> seen;
+  // As a handler or ClusterPublisher's flush would, from inside a turn; the
+  // check is due at once too, so it runs in the same turn, before the next
+  // poll (timers due together run in the order they were set).
+  loop_->RunAt(loop_->now(), [&](absl::Time now) {
+    ASSERT_TRUE(link_->Command({"PING"}, [](redisReply*) {}).ok());
+    ASSERT_TRUE(link_->Command({"ECHO", "x"}, [](redisReply*) {}).ok());
+    loop_->RunAt(now, [&](absl::Time) { seen = fake.ReadNow(); });
+  });
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return seen.has_value(); }));
+  EXPECT_EQ(*seen, "*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$1\r\nx\r\n");
+  // The socket took both: no wait for writability.
+  EXPECT_EQ(link_->write_waits(), 0u);
+}
+
+TEST_P(RedisLinkWriteTest, WaitsForWritabilityOnlyForWhatTheSocketDidNotTake) {
+  FakeRedis fake(/*rcvbuf=*/4096);
+  Connect(&fake);
+  // Far more than the socket buffers hold while the fake does not read.
+  const std::string big(8 << 20, 'v');
+  ASSERT_TRUE(link_->Command({"SET", "k", big}, [](redisReply*) {}).ok());
+  const std::string head = absl::StrCat("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$", big.size(), "\r\n");
+  const size_t want = head.size() + big.size() + 2;
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return link_->write_waits() > 0; }));
+  EXPECT_EQ(link_->write_waits(), 1u);
+  // As the fake reads, EPOLLOUT writes the rest; nothing is lost or reordered.
+  std::string got;
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] {
+    got += fake.ReadNow();
+    return got.size() >= want;
+  }));
+  ASSERT_EQ(got.size(), want);
+  EXPECT_EQ(got.substr(0, head.size()), head);
+  EXPECT_EQ(got.find_first_not_of('v', head.size()), want - 2);
+  // Drained: the next command goes out at once again.
+  ASSERT_TRUE(link_->Command({"PING"}, [](redisReply*) {}).ok());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] {
+    got = fake.ReadNow();
+    return !got.empty();
+  }));
+  EXPECT_EQ(got, "*1\r\n$4\r\nPING\r\n");
+  EXPECT_EQ(link_->write_waits(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Pollers, RedisLinkWriteTest, ::testing::Values("epoll", "poll"));
 
 }  // namespace
 }  // namespace muxchat::server
