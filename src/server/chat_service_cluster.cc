@@ -346,16 +346,24 @@ void ChatService::ClusterAccept(Room* room, Connection* sender, const v1::Client
   req.client_msg_id = client_msg_id;
   // An account's ids are its own on every node; a guest's only on its
   // connection (it cannot resume elsewhere).
-  req.dedupe_scope = sender->account_id() != 0 ? absl::StrCat("a", sender->account_id())
-                                               : absl::StrCat("g", cluster_->instance(), "-", sender->id());
+  if (client_msg_id != 0) {
+    req.dedupe_scope = sender->account_id() != 0 ? absl::StrCat("a", sender->account_id())
+                                                 : absl::StrCat("g", cluster_->instance(), "-", sender->id());
+  }
   req.text = text;
   req.seq_floor = room->last_seq();
   req.require_registered = true;
   const uint64_t conn_id = sender->id(), room_id = room->id();
-  absl::Status st = cluster_->publisher().Publish(std::move(req), [this, conn_id, room_id, f, post](
-                                                            absl::StatusOr<PublishResult> r) {
+  // The answer needs only these of the request's frame: a copy of the whole
+  // frame (its text, its body message) was three allocations per message.
+  const uint64_t request_id = f.request_id(), frame_room_id = f.room_id();
+  absl::Status st = cluster_->publisher().Publish(req, [this, conn_id, room_id, request_id, frame_room_id, post](
+                                                           absl::StatusOr<PublishResult> r) {
     Connection* c = FindConnection(conn_id);
     if (c == nullptr) return;
+    v1::ClientFrame f;
+    f.set_request_id(request_id);
+    f.set_room_id(frame_room_id);
     Room* room = rooms_.FindById(room_id);
     if (absl::IsNotFound(r.status())) {
       ReplyFailure(c, f, v1::FAILURE_NOT_EXISTS, absl::StrCat("room ", room_id, " was deleted"));

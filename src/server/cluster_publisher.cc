@@ -3,12 +3,14 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "src/server/cluster_fields.h"
 #include "src/server/cluster_stream.h"
 #include "src/server/redis_reply.h"
@@ -164,6 +166,67 @@ end
 return out
 )lua";
 
+// RESP pieces, written straight into a command buffer.
+size_t DecimalLength(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 10; v /= 10) ++n;
+  return n;
+}
+
+void AppendDecimal(std::string* out, uint64_t v) {
+  char buf[20];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+void AppendBulk(std::string* out, absl::string_view arg) {
+  out->push_back('$');
+  AppendDecimal(out, arg.size());
+  out->append("\r\n", 2);
+  out->append(arg.data(), arg.size());
+  out->append("\r\n", 2);
+}
+
+void AppendBulkNumber(std::string* out, uint64_t v) {
+  char buf[20];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, v);
+  AppendBulk(out, absl::string_view(buf, static_cast<size_t>(r.ptr - buf)));
+}
+
+// "<len>:<bytes>" (cluster_fields.h) without a temporary.
+void AppendFieldTo(std::string* out, absl::string_view field) {
+  AppendDecimal(out, field.size());
+  out->push_back(':');
+  out->append(field.data(), field.size());
+}
+
+size_t FieldLength(size_t bytes) { return DecimalLength(bytes) + 1 + bytes; }
+
+// The message's one script argument: its sender, sender_account_id,
+// client_msg_id and text as the payload carries them, as a bulk string.
+void AppendMessageArgument(std::string* out, const PublishRequest& r) {
+  char account[20], msg_id[20];
+  const size_t account_len =
+      static_cast<size_t>(std::to_chars(account, account + sizeof account, r.sender_account_id).ptr - account);
+  const size_t msg_id_len =
+      static_cast<size_t>(std::to_chars(msg_id, msg_id + sizeof msg_id, r.client_msg_id).ptr - msg_id);
+  const size_t len =
+      FieldLength(r.sender.size()) + FieldLength(account_len) + FieldLength(msg_id_len) + FieldLength(r.text.size());
+  out->push_back('$');
+  AppendDecimal(out, len);
+  out->append("\r\n", 2);
+  AppendFieldTo(out, r.sender);
+  AppendFieldTo(out, absl::string_view(account, account_len));
+  AppendFieldTo(out, absl::string_view(msg_id, msg_id_len));
+  AppendFieldTo(out, r.text);
+  out->append("\r\n", 2);
+}
+
+// Kept for the next batch only up to this size: a burst's 512 KiB buffer is
+// not held forever.
+constexpr size_t kMaxSpareBytes = 64 * 1024;
+constexpr size_t kMaxSpares = 8;
+
 }  // namespace
 
 const char* ClusterPublisher::Script() { return kPublishScript; }
@@ -198,7 +261,7 @@ ClusterPublisher::~ClusterPublisher() {
   open_batch_.clear();
   if (drop_pending_) return;
   for (Batch& b : left) {
-    for (Pending& p : b.items) p.done(absl::UnavailableError("publish: shutting down before it was sent"));
+    for (PublishCallback& d : b.done) d(absl::UnavailableError("publish: shutting down before it was sent"));
   }
 }
 
@@ -219,7 +282,7 @@ void ClusterPublisher::OnLinkStatus(RedisLinkState state, const absl::Status& wh
   if (status_cb_) status_cb_(state, why);
 }
 
-absl::Status ClusterPublisher::Publish(PublishRequest request, PublishCallback done) {
+absl::Status ClusterPublisher::Publish(const PublishRequest& request, PublishCallback done) {
   if (request.room_id == 0) return absl::InvalidArgumentError("publish: room 0");
   if (request.client_msg_id != 0 && (request.dedupe_scope.empty() || absl::StrContains(request.dedupe_scope, ':'))) {
     return absl::InvalidArgumentError("publish: a client_msg_id needs a dedupe scope without ':'");
@@ -229,12 +292,30 @@ absl::Status ClusterPublisher::Publish(PublishRequest request, PublishCallback d
   const size_t bytes = request.sender.size() + request.text.size();
   auto open = open_batch_.find(room_id);
   Batch* batch = open == open_batch_.end() ? nullptr : &batches_[open->second];
-  if (batch == nullptr || batch->items.size() >= kMaxBatchMessages || batch->bytes + bytes > kMaxBatchBytes) {
+  if (batch == nullptr || batch->done.size() >= kMaxBatchMessages || batch->bytes + bytes > kMaxBatchBytes) {
     open_batch_[room_id] = batches_.size();
-    batches_.push_back(Batch{room_id, {}, 0});
+    batches_.emplace_back();
     batch = &batches_.back();
+    batch->room_id = room_id;
+    if (!spare_.empty()) {
+      batch->messages = std::move(spare_.back());
+      spare_.pop_back();
+    }
   }
-  batch->items.push_back(Pending{std::move(request), std::move(done)});
+  char flag = '0';
+  if (request.require_registered) {
+    flag += 1;
+    batch->check_registered = true;
+  }
+  if (request.client_msg_id != 0) {
+    flag += 2;
+    AppendBulk(&batch->keys, DedupeKey(options_.key_prefix, room_id, request.dedupe_scope, request.client_msg_id));
+    ++batch->key_count;
+  }
+  batch->flags.push_back(flag);
+  batch->floor = std::max(batch->floor, request.seq_floor);
+  AppendMessageArgument(&batch->messages, request);
+  batch->done.push_back(std::move(done));
   batch->bytes += bytes;
   // Due at once, so it runs after this turn's events (EventLoop runs due
   // timers after dispatching them): every publish the turn's input asked
@@ -259,82 +340,82 @@ void ClusterPublisher::Flush() {
   std::vector<Batch> batches = std::move(batches_);
   batches_.clear();
   open_batch_.clear();
-  for (Batch& b : batches) SendBatch(std::move(b));
+  for (Batch& b : batches) {
+    SendBatch(b);
+    if (spare_.size() < kMaxSpares && b.messages.capacity() <= kMaxSpareBytes) {
+      b.messages.clear();
+      spare_.push_back(std::move(b.messages));
+    }
+  }
 }
 
-void ClusterPublisher::SendBatch(Batch batch) {
+void ClusterPublisher::SendBatch(Batch& batch) {
   const std::string& p = options_.key_prefix;
   const uint64_t room_id = batch.room_id;
-  const size_t n = batch.items.size();
-  std::vector<std::string> keys = {RoomSeqKey(p, room_id), RoomLogKey(p, room_id)};
-  std::string flags(n, '0');
-  std::vector<std::string> fields(n);
-  uint64_t floor = 0;
-  bool check_registered = false;
-  auto done = std::make_shared<Callbacks>();
-  done->reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    PublishRequest& r = batch.items[i].request;
-    floor = std::max(floor, r.seq_floor);
-    check_registered = check_registered || r.require_registered;
-    if (r.require_registered) flags[i] += 1;
-    if (r.client_msg_id != 0) {
-      keys.push_back(DedupeKey(p, room_id, r.dedupe_scope, r.client_msg_id));
-      flags[i] += 2;
-    }
-    // The message's four fields as the payload carries them (cluster_message.h).
-    std::string& f = fields[i];
-    f.reserve(r.sender.size() + r.text.size() + 48);
-    AppendField(&f, r.sender);
-    AppendField(&f, absl::StrCat(r.sender_account_id));
-    AppendField(&f, absl::StrCat(r.client_msg_id));
-    AppendField(&f, r.text);
-    done->push_back(std::move(batch.items[i].done));
-  }
-  std::vector<std::string> args;
-  args.reserve(3 + keys.size() + 8 + n);
-  args.push_back("EVALSHA");
-  args.push_back(sha1_);
-  args.push_back(absl::StrCat(keys.size()));
-  for (std::string& k : keys) args.push_back(std::move(k));
-  args.push_back(RoomChannel(p, room_id));
-  args.push_back(absl::StrCat(options_.stream_maxlen));
-  args.push_back(absl::StrCat(floor));
-  args.push_back(absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(options_.dedupe_ttl))));
-  args.push_back(check_registered ? absl::StrCat(p, ":rooms:data") : "");
-  args.push_back(absl::StrCat(room_id));
-  args.push_back(absl::StrCat(n));
-  args.push_back(std::move(flags));
-  for (std::string& f : fields) args.push_back(std::move(f));
+  const size_t n = batch.done.size();
+  const size_t key_count = 2 + batch.key_count;
+  auto call = std::make_shared<SentCall>();
+  call->argc = 3 + key_count + 8 + n;
+  call->done = std::move(batch.done);
+  // The command as RESP, the arguments in the script's order (see there).
+  std::string& cmd = call->command;
+  cmd.reserve(128 + sha1_.size() + batch.keys.size() + 3 * p.size() + 96 + batch.flags.size() +
+              batch.messages.size());
+  cmd.push_back('*');
+  AppendDecimal(&cmd, call->argc);
+  cmd.append("\r\n", 2);
+  AppendBulk(&cmd, "EVALSHA");
+  AppendBulk(&cmd, sha1_);
+  call->tail = cmd.size();
+  AppendBulkNumber(&cmd, key_count);
+  AppendBulk(&cmd, RoomSeqKey(p, room_id));
+  AppendBulk(&cmd, RoomLogKey(p, room_id));
+  cmd.append(batch.keys);
+  AppendBulk(&cmd, RoomChannel(p, room_id));
+  AppendBulkNumber(&cmd, options_.stream_maxlen);
+  AppendBulkNumber(&cmd, batch.floor);
+  AppendBulkNumber(&cmd, static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Seconds(options_.dedupe_ttl))));
+  AppendBulk(&cmd, batch.check_registered ? absl::StrCat(p, ":rooms:data") : "");
+  AppendBulkNumber(&cmd, room_id);
+  AppendBulkNumber(&cmd, n);
+  AppendBulk(&cmd, batch.flags);
+  cmd.append(batch.messages);
   ++script_calls_;
   batched_messages_ += n;
-  if (absl::Status st = Send(false, std::move(args), done); !st.ok()) {
+  if (absl::Status st = Send(false, call); !st.ok()) {
     // Not sent (the link went down since these were queued): none of them
     // is in the room.
-    for (PublishCallback& d : *done) d(st);
+    for (PublishCallback& d : call->done) d(st);
   }
 }
 
-absl::Status ClusterPublisher::Send(bool full_script, std::vector<std::string> args,
-                                    std::shared_ptr<Callbacks> done) {
+absl::Status ClusterPublisher::Send(bool full_script, std::shared_ptr<SentCall> call) {
   if (full_script) {
-    args[0] = "EVAL";
-    args[1] = kPublishScript;
+    // The same call with the script's source instead of its SHA-1: one extra
+    // round trip if the script cache was flushed under us (SCRIPT FLUSH by
+    // an operator); EVALSHA again after the next SCRIPT LOAD.
+    std::string eval;
+    eval.reserve(64 + sizeof kPublishScript + call->command.size() - call->tail);
+    eval.push_back('*');
+    AppendDecimal(&eval, call->argc);
+    eval.append("\r\n", 2);
+    AppendBulk(&eval, "EVAL");
+    AppendBulk(&eval, absl::string_view(kPublishScript, sizeof kPublishScript - 1));
+    eval.append(call->command, call->tail, std::string::npos);
+    call->command = std::move(eval);
+    call->tail = 0;  // no further retry
   }
-  // Kept for a retry with EVAL if the script cache was flushed under us
-  // (SCRIPT FLUSH by an operator): one extra round trip, then EVALSHA again
-  // after the next SCRIPT LOAD.
-  std::vector<std::string> retry_args = full_script ? std::vector<std::string>() : args;
-  return link_.Command(args, [this, full_script, retry_args = std::move(retry_args), done](redisReply* reply) mutable {
+  const std::string& command = call->command;
+  return link_.FormattedCommand(command, [this, full_script, call](redisReply* reply) {
     if (!full_script && reply != nullptr && reply->type == REDIS_REPLY_ERROR &&
         absl::StartsWith(ReplyText(reply), "NOSCRIPT")) {
       (void)link_.Command({"SCRIPT", "LOAD", kPublishScript}, [](redisReply*) {});
-      if (absl::Status st = Send(true, std::move(retry_args), done); !st.ok()) {
-        for (PublishCallback& d : *done) d(st);
+      if (absl::Status st = Send(true, call); !st.ok()) {
+        for (PublishCallback& d : call->done) d(st);
       }
       return;
     }
-    Complete(reply, *done);
+    Complete(reply, call->done);
   });
 }
 

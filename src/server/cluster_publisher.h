@@ -115,7 +115,9 @@ class ClusterPublisher {
   // the batch stored if the whole call failed; if Redis refused one XADD,
   // that message and the batch's later ones are not stored, the earlier ones
   // are).
-  absl::Status Publish(PublishRequest request, PublishCallback done);
+  // The request is read during the call only: its message is encoded into
+  // the room's pending script call at once (no copy of it is kept).
+  absl::Status Publish(const PublishRequest& request, PublishCallback done);
   // Sends the queued publishes now (also done at the end of the turn).
   void Flush();
 
@@ -132,23 +134,36 @@ class ClusterPublisher {
   absl::Status ReadAfter(uint64_t room_id, uint64_t after_seq, uint32_t limit, ReadCallback done);
 
  private:
-  struct Pending {
-    PublishRequest request;
-    PublishCallback done;
-  };
-  // One script call's worth of one room's publishes, in the order asked.
+  using Callbacks = std::vector<PublishCallback>;
+  // One script call's worth of one room's publishes, in the order asked,
+  // already in the form the call carries them (RESP arguments), so that
+  // sending is one command built into one buffer: no string per argument,
+  // no argv for hiredis to format (docs/BENCHMARKS.md §11.6).
   struct Batch {
     uint64_t room_id = 0;
-    std::vector<Pending> items;
-    size_t bytes = 0;
+    Callbacks done;           // one per message
+    std::string flags;        // one digit per message (see the script)
+    std::string keys;         // the dedupe keys, as RESP bulk strings
+    size_t key_count = 0;
+    std::string messages;     // one RESP bulk string per message: its four fields
+    uint64_t floor = 0;
+    bool check_registered = false;
+    size_t bytes = 0;  // sender + text, against kMaxBatchBytes
   };
-  using Callbacks = std::vector<PublishCallback>;
+  // A script call on its way: the command is kept for a retry with EVAL
+  // after a NOSCRIPT (everything from `tail` on is the same for both).
+  struct SentCall {
+    std::string command;
+    size_t tail = 0;
+    size_t argc = 0;
+    Callbacks done;
+  };
 
   void OnLinkStatus(RedisLinkState state, const absl::Status& why);
-  void SendBatch(Batch batch);
-  // Sends the EVALSHA (or EVAL, after a NOSCRIPT) for `args`. Not OK: the
-  // callbacks were not run and are still in `done`.
-  absl::Status Send(bool full_script, std::vector<std::string> args, std::shared_ptr<Callbacks> done);
+  void SendBatch(Batch& batch);
+  // Sends the call (as EVAL with the script's source if `full_script`, after
+  // a NOSCRIPT). Not OK: the callbacks were not run and are still in it.
+  absl::Status Send(bool full_script, std::shared_ptr<SentCall> call);
   // Hands each message its result from the script's reply.
   static void Complete(const redisReply* reply, Callbacks& done);
 
@@ -161,6 +176,9 @@ class ClusterPublisher {
   // room's batch still taking messages, by room.
   std::vector<Batch> batches_;
   absl::flat_hash_map<uint64_t, size_t> open_batch_;
+  // Cleared message buffers of earlier calls, reused so that a busy room's
+  // batch does not grow a new one every turn.
+  std::vector<std::string> spare_;
   EventLoop::TimerId flush_timer_ = 0;  // 0: none armed
   bool sending_setup_ = false;          // SCRIPT LOAD on a new connection goes first
   bool drop_pending_ = false;

@@ -151,30 +151,42 @@ absl::Status RedisLink::Ready() const {
   return absl::OkStatus();
 }
 
-absl::Status RedisLink::Command(const std::vector<std::string>& args, ReplyCallback done) {
+template <typename SendFn>
+absl::Status RedisLink::Queue(ReplyCallback done, SendFn send) {
   if (before_command_ && !in_before_command_) {
     in_before_command_ = true;
     before_command_();
     in_before_command_ = false;
   }
   if (absl::Status st = Ready(); !st.ok()) return st;
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
   auto* pending = new PendingReply{this, std::move(done)};
-  if (redisAsyncCommandArgv(ac_, &OnReply, pending, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
-      REDIS_OK) {
+  if (send(pending) != REDIS_OK) {
     delete pending;
     return absl::UnavailableError("redis: connection is closing");
   }
   outstanding_.push_back(loop_->now());
   ArmWatchdog();
   return absl::OkStatus();
+}
+
+absl::Status RedisLink::Command(const std::vector<std::string>& args, ReplyCallback done) {
+  return Queue(std::move(done), [&](PendingReply* pending) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    return redisAsyncCommandArgv(ac_, &OnReply, pending, static_cast<int>(argv.size()), argv.data(), lens.data());
+  });
+}
+
+absl::Status RedisLink::FormattedCommand(absl::string_view command, ReplyCallback done) {
+  return Queue(std::move(done), [&](PendingReply* pending) {
+    return redisAsyncFormattedCommand(ac_, &OnReply, pending, command.data(), command.size());
+  });
 }
 
 absl::Status RedisLink::SubscribeModeCommand(const std::vector<std::string>& args, redisCallbackFn* fn,

@@ -88,6 +88,11 @@ class RedisLink : public EventLoop::Handler {
   // callback is then not called. Otherwise `done` runs exactly once, later,
   // on the loop thread (with null if the link goes down first).
   absl::Status Command(const std::vector<std::string>& args, ReplyCallback done);
+  // The same, for a command already in RESP form ("*<argc>\r\n$<len>\r\n
+  // <arg>\r\n..."; hiredis copies it into its output buffer as is): for a
+  // caller that builds a large command once into its own buffer instead of
+  // one string per argument (ClusterPublisher's script calls).
+  absl::Status FormattedCommand(absl::string_view command, ReplyCallback done);
   // OK if Command would send now; otherwise the kUnavailable it would return.
   absl::Status Ready() const;
 
@@ -122,6 +127,10 @@ class RedisLink : public EventLoop::Handler {
   };
 
   void Connect();
+  // Command and FormattedCommand after their checks: `send` queues the
+  // command in hiredis with (OnReply, pending) and returns hiredis's status.
+  template <typename SendFn>
+  absl::Status Queue(ReplyCallback done, SendFn send);
   void ScheduleReconnect();
   // The context is gone (or about to be freed by hiredis): forget it, fail
   // what waits, report down and schedule a reconnect. Safe to call twice.

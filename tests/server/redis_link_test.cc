@@ -68,6 +68,23 @@ TEST_P(RedisLinkTest, ReportsUpAndAnswersCommands) {
   EXPECT_EQ(Run({"INCR", "n"}), "1");
 }
 
+TEST_P(RedisLinkTest, SendsAFormattedCommandAsItIs) {
+  link_->Start();
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return link_->up(); }));
+  std::optional<std::string> out;
+  // Binary-safe, and in order with argv commands around it.
+  ASSERT_TRUE(link_->Command({"SET", "k", "1"}, [](redisReply*) {}).ok());
+  ASSERT_TRUE(link_
+                  ->FormattedCommand(std::string("*2\r\n$4\r\nECHO\r\n$3\r\na\0b\r\n", 23),
+                                     [&](redisReply* r) {
+                                       out = r == nullptr ? "<null>" : std::string(r->str, r->len);
+                                     })
+                  .ok());
+  ASSERT_TRUE(RunLoopUntil(loop_.get(), [&] { return out.has_value(); }));
+  EXPECT_EQ(*out, std::string("a\0b", 3));
+  EXPECT_EQ(Run({"GET", "k"}), "1");
+}
+
 TEST_P(RedisLinkTest, RefusesCommandsAtOnceBeforeItIsUp) {
   bool called = false;
   absl::Status st = link_->Command({"PING"}, [&](redisReply*) { called = true; });
