@@ -218,7 +218,7 @@ class ChatService {
                      uint64_t client_msg_id, bool post);
   void ClusterHistory(Connection* conn, const v1::ClientFrame& f, Room* room, bool forward, uint64_t after_seq,
                       uint64_t before_seq, uint32_t limit);
-  void OnClusterMessage(const ClusterMessage& m);
+  void OnClusterMessage(ClusterMessage&& m);
   void OnClusterGap(uint64_t room_id, uint64_t first, uint64_t last);
   void OnClusterRoomEvent(const ClusterRoomEvent& e);
   void OnClusterRoomsLoaded(std::vector<ClusterRoomRecord> rooms);

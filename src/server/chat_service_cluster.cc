@@ -17,7 +17,7 @@ namespace muxchat::server {
 void ChatService::AttachCluster(ClusterNode* node) {
   cluster_ = node;
   ClusterNode::Handlers h;
-  h.message = [this](const ClusterMessage& m) { OnClusterMessage(m); };
+  h.message = [this](ClusterMessage&& m) { OnClusterMessage(std::move(m)); };
   h.gap = [this](uint64_t room_id, uint64_t first, uint64_t last) { OnClusterGap(room_id, first, last); };
   h.room_event = [this](const ClusterRoomEvent& e) { OnClusterRoomEvent(e); };
   h.rooms_loaded = [this](std::vector<ClusterRoomRecord> rooms) { OnClusterRoomsLoaded(std::move(rooms)); };
@@ -398,12 +398,13 @@ void ChatService::ClusterAccept(Room* room, Connection* sender, const v1::Client
   if (!st.ok()) ReplyFailure(sender, f, v1::FAILURE_STORAGE, ClusterUnavailable(), room);
 }
 
-void ChatService::OnClusterMessage(const ClusterMessage& m) {
+void ChatService::OnClusterMessage(ClusterMessage&& m) {
   Room* room = rooms_.FindById(m.room_id);
   if (room == nullptr) return;
   auto it = cluster_rooms_.find(m.room_id);
   if (it == cluster_rooms_.end() || !it->second.following) return;
-  Deliver(*room, room->Commit(HistoryEntry{m.sender, m.text, m.seq, m.timestamp_unix_micros, m.client_msg_id}));
+  Deliver(*room,
+          room->Commit(HistoryEntry{std::move(m.sender), std::move(m.text), m.seq, m.timestamp_unix_micros, m.client_msg_id}));
 }
 
 void ChatService::OnClusterGap(uint64_t room_id, uint64_t first, uint64_t last) {

@@ -26,8 +26,8 @@ ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string no
       instance_(MakeInstanceName(name_)),
       feed_(
           &publisher_,  // only its address: the feed reads through it once started
-          [this](const ClusterMessage& m) {
-            if (handlers_.message) handlers_.message(m);
+          [this](ClusterMessage&& m) {
+            if (handlers_.message) handlers_.message(std::move(m));
           },
           [this](uint64_t room_id, uint64_t first, uint64_t last) {
             if (handlers_.gap) handlers_.gap(room_id, first, last);
@@ -36,7 +36,7 @@ ClusterNode::ClusterNode(EventLoop* loop, ClusterOptions options, std::string no
       rooms_(publisher_.mutable_link(), options_.key_prefix),
       presence_(publisher_.mutable_link(), options_.key_prefix, instance_),
       subscriber_(
-          loop, options_, [this](const ClusterMessage& m) { feed_.OnMessage(m); },
+          loop, options_, [this](ClusterMessage&& m) { feed_.OnMessage(std::move(m)); },
           [this](uint64_t room_id) {
             feed_.OnSubscribed(room_id);
             if (handlers_.subscribed) handlers_.subscribed(room_id);

@@ -30,7 +30,7 @@ class ClusterNode {
  public:
   struct Handlers {
     // A followed room's next message, in seq order, each once.
-    absl::AnyInvocable<void(const ClusterMessage&)> message;
+    absl::AnyInvocable<void(ClusterMessage&&)> message;  // the callee's to move from
     // Seqs [first, last] of a followed room are gone from Redis.
     absl::AnyInvocable<void(uint64_t room_id, uint64_t first, uint64_t last)> gap;
     // Another node (or this one) created or deleted a room.

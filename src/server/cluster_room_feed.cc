@@ -43,26 +43,27 @@ void ClusterRoomFeed::OnSubscribed(uint64_t room_id) {
   if (it != rooms_.end()) CatchUp(room_id, it->second);
 }
 
-void ClusterRoomFeed::OnMessage(const ClusterMessage& message) {
-  auto it = rooms_.find(message.room_id);
+void ClusterRoomFeed::OnMessage(ClusterMessage message) {
+  const uint64_t room_id = message.room_id, seq = message.seq;
+  auto it = rooms_.find(room_id);
   if (it == rooms_.end()) return;
   Room& room = it->second;
-  if (message.seq < room.next) return;  // already delivered (live and read both)
-  if (message.seq == room.next) {
+  if (seq < room.next) return;  // already delivered (live and read both)
+  if (seq == room.next) {
     ++room.next;
-    deliver_(message);
+    deliver_(std::move(message));
     // The callback may have untracked the room.
-    it = rooms_.find(message.room_id);
-    if (it != rooms_.end()) Drain(message.room_id, it->second);
+    it = rooms_.find(room_id);
+    if (it != rooms_.end()) Drain(room_id, it->second);
     return;
   }
   // Ahead of what we have: hold it and fetch the missing ones.
   if (room.held.size() < max_held_) {
-    room.held.emplace(message.seq, message);
+    room.held.emplace(seq, std::move(message));
   } else {
     room.dropped = true;  // read from the stream instead
   }
-  CatchUp(message.room_id, room);
+  CatchUp(room_id, room);
 }
 
 void ClusterRoomFeed::Drain(uint64_t room_id, Room& room) {
@@ -76,7 +77,7 @@ void ClusterRoomFeed::Drain(uint64_t room_id, Room& room) {
     ClusterMessage m = std::move(first->second);
     room.held.erase(first);
     ++room.next;
-    deliver_(m);
+    deliver_(std::move(m));
     if (!rooms_.contains(room_id)) return;  // untracked by the callback
   }
 }
@@ -106,7 +107,7 @@ void ClusterRoomFeed::OnRead(uint64_t room_id, uint64_t epoch, absl::StatusOr<st
     return;
   }
   const bool full = result->size() >= read_batch_;
-  for (const ClusterMessage& m : *result) {
+  for (ClusterMessage& m : *result) {
     it = rooms_.find(room_id);
     if (it == rooms_.end() || it->second.epoch != epoch) return;
     Room& room = it->second;
@@ -120,7 +121,7 @@ void ClusterRoomFeed::OnRead(uint64_t room_id, uint64_t epoch, absl::StatusOr<st
       if (it == rooms_.end() || it->second.epoch != epoch) return;
     }
     ++it->second.next;
-    deliver_(m);
+    deliver_(std::move(m));
   }
   it = rooms_.find(room_id);
   if (it == rooms_.end() || it->second.epoch != epoch) return;

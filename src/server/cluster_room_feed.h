@@ -25,7 +25,8 @@ namespace muxchat::server {
 
 class ClusterRoomFeed {
  public:
-  using DeliverCallback = absl::AnyInvocable<void(const ClusterMessage& message)>;
+  // The message is the callee's (it may move the sender and text out).
+  using DeliverCallback = absl::AnyInvocable<void(ClusterMessage&& message)>;
   // Seqs [first, last] of `room_id` are gone from the stream and will never
   // be delivered (a Gap event for the room's members).
   using GapCallback = absl::AnyInvocable<void(uint64_t room_id, uint64_t first, uint64_t last)>;
@@ -45,7 +46,7 @@ class ClusterRoomFeed {
 
   // The subscriber's callbacks: a live message, and a confirmed subscription
   // (catch up on what was published before it).
-  void OnMessage(const ClusterMessage& message);
+  void OnMessage(ClusterMessage message);
   void OnSubscribed(uint64_t room_id);
 
   // Catch-up reads that could not be sent or failed (the command

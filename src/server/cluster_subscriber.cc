@@ -126,7 +126,7 @@ void ClusterSubscriber::OnPush(const redisReply* reply) {
       ++malformed_;
       return;
     }
-    for (const ClusterMessage& m : *messages) on_message_(m);
+    for (ClusterMessage& m : *messages) on_message_(std::move(m));
   } else if (kind == "subscribe") {
     room.in_flight = false;
     room.subscribed = true;

@@ -33,7 +33,9 @@ namespace muxchat::server {
 
 class ClusterSubscriber {
  public:
-  using MessageCallback = absl::AnyInvocable<void(const ClusterMessage& message)>;
+  // The message is the callee's: it may move the sender and text out (the
+  // node's fan-out keeps them in the room's history without a copy).
+  using MessageCallback = absl::AnyInvocable<void(ClusterMessage&& message)>;
   // The room's subscription is confirmed (first time, or again after a
   // reconnect): messages from here on are delivered; catch up before it.
   using SubscribedCallback = absl::AnyInvocable<void(uint64_t room_id)>;
