@@ -12,6 +12,7 @@ namespace {
 
 constexpr absl::string_view kPayloadTag = "m1;";
 constexpr absl::string_view kBatchTag = "mb1;";
+constexpr absl::string_view kBatch2Tag = "mb2;";
 
 std::string RoomTag(absl::string_view prefix, uint64_t room_id) {
   return absl::StrCat(prefix, ":{room:", room_id, "}:");
@@ -24,6 +25,42 @@ void AppendMessageFields(std::string* out, const ClusterMessage& m) {
   AppendField(out, absl::StrCat(m.sender_account_id));
   AppendField(out, absl::StrCat(m.client_msg_id));
   AppendField(out, m.text);
+}
+
+// A message's sender, sender_account_id, client_msg_id and text off the
+// front of *in (the "mb2;" form; "m1;" and "mb1;" put seq and ts in front).
+bool TakeMessageBody(absl::string_view* in, ClusterMessage* m) {
+  absl::string_view sender, text;
+  if (!TakeField(in, &sender) || !TakeNumber(in, &m->sender_account_id) || !TakeNumber(in, &m->client_msg_id) ||
+      !TakeField(in, &text)) {
+    return false;
+  }
+  m->sender = std::string(sender);
+  m->text = std::string(text);
+  return true;
+}
+
+// "mb2;" after its tag: count, first seq, timestamp, then the bodies.
+absl::StatusOr<std::vector<ClusterMessage>> DecodeBatch2(uint64_t room_id, absl::string_view in) {
+  uint64_t count = 0, first = 0;
+  int64_t ts = 0;
+  if (!TakeNumber(&in, &count) || count == 0 || !TakeNumber(&in, &first) || first == 0 ||
+      !TakeNumber(&in, &ts)) {
+    return absl::InvalidArgumentError("cluster batch: bad header");
+  }
+  if (count - 1 > UINT64_MAX - first) return absl::InvalidArgumentError("cluster batch: seqs past 2^64");
+  std::vector<ClusterMessage> out;
+  // Not reserved by the count: it is not trusted until the messages are there.
+  while (!in.empty()) {
+    if (out.size() == count) return absl::InvalidArgumentError("cluster batch: more messages than its count");
+    ClusterMessage& m = out.emplace_back();
+    m.room_id = room_id;
+    m.seq = first + out.size() - 1;
+    m.timestamp_unix_micros = ts;
+    if (!TakeMessageBody(&in, &m)) return absl::InvalidArgumentError("cluster message: malformed field");
+  }
+  if (out.size() != count) return absl::InvalidArgumentError("cluster batch: fewer messages than its count");
+  return out;
 }
 
 // One message's six fields off the front of *in.
@@ -81,6 +118,24 @@ absl::StatusOr<ClusterMessage> DecodeClusterMessage(uint64_t room_id, absl::stri
 
 std::string EncodeClusterPayload(const std::vector<ClusterMessage>& messages) {
   if (messages.size() == 1) return EncodeClusterMessage(messages[0]);
+  bool one_call = true;  // what one script call stores: consecutive seqs, one timestamp
+  for (size_t i = 1; i < messages.size() && one_call; ++i) {
+    one_call = messages[i].seq == messages[0].seq + i &&
+               messages[i].timestamp_unix_micros == messages[0].timestamp_unix_micros;
+  }
+  if (one_call) {
+    std::string out(kBatch2Tag);
+    AppendField(&out, absl::StrCat(messages.size()));
+    AppendField(&out, absl::StrCat(messages[0].seq));
+    AppendField(&out, absl::StrCat(messages[0].timestamp_unix_micros));
+    for (const ClusterMessage& m : messages) {
+      AppendField(&out, m.sender);
+      AppendField(&out, absl::StrCat(m.sender_account_id));
+      AppendField(&out, absl::StrCat(m.client_msg_id));
+      AppendField(&out, m.text);
+    }
+    return out;
+  }
   std::string out(kBatchTag);
   AppendField(&out, absl::StrCat(messages.size()));
   for (const ClusterMessage& m : messages) AppendMessageFields(&out, m);
@@ -95,6 +150,7 @@ absl::StatusOr<std::vector<ClusterMessage>> DecodeClusterPayload(uint64_t room_i
     out.push_back(std::move(*m));
     return out;
   }
+  if (payload.substr(0, kBatch2Tag.size()) == kBatch2Tag) return DecodeBatch2(room_id, payload.substr(kBatch2Tag.size()));
   if (payload.substr(0, kBatchTag.size()) != kBatchTag) {
     return absl::InvalidArgumentError("cluster message: unknown format tag");
   }

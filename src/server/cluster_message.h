@@ -16,8 +16,15 @@
 //     seq, timestamp (unix micros), sender, sender_account_id, client_msg_id, text
 //   (decimal numbers as text; the text is last and may hold any byte) — one
 //   message, the only form nodes before batching read;
+//   "mb2;" then three fields: the count, the first seq and the timestamp,
+//   then each message's four fields sender, sender_account_id,
+//   client_msg_id, text — the messages one script call stored, in order,
+//   with seqs first, first+1, ... and one timestamp (what the script writes
+//   since docs/BENCHMARKS.md §11.6: it puts nothing in front of each message,
+//   so a batch is one concatenation of the node's arguments);
 //   "mb1;" then the count as a field, then each message's six fields as in
-//   "m1;", seqs ascending — the messages one script call stored, in order.
+//   "m1;", seqs ascending — the batch form of earlier nodes, still read (a
+//   room's stream keeps their entries).
 // A script call that stores one message publishes "m1;", so a node that only
 // reads "m1;" still follows a room whose publishes are not batched. The same
 // bytes are the room stream's entry for that call (cluster_stream.h).
@@ -66,11 +73,14 @@ std::string EncodeClusterMessage(const ClusterMessage& m);
 absl::StatusOr<ClusterMessage> DecodeClusterMessage(uint64_t room_id, absl::string_view payload);
 
 // The payload the script publishes for `messages` (seqs ascending, at least
-// one): "m1;" for one, "mb1;" for more. For tests and tools.
+// one): "m1;" for one, "mb2;" for more with consecutive seqs and one
+// timestamp (every batch the script stores), "mb1;" for other lists. For
+// tests and tools.
 std::string EncodeClusterPayload(const std::vector<ClusterMessage>& messages);
-// Either form, its messages in order. kInvalidArgument (and `out` unchanged)
-// for anything else: an unknown tag, a malformed field, a count that is 0 or
-// does not match, seqs not ascending, bytes after the last message.
+// Any of the three forms, its messages in order. kInvalidArgument for
+// anything else: an unknown tag, a malformed field, a count that is 0 or
+// does not match, seqs not ascending (or past 2^64), bytes after the last
+// message.
 absl::StatusOr<std::vector<ClusterMessage>> DecodeClusterPayload(uint64_t room_id, absl::string_view payload);
 
 }  // namespace muxchat::server

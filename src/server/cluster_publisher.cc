@@ -28,9 +28,12 @@ namespace {
 // count n, [8] n flag digits, one per message: +1 it requires the room
 // registered, +2 it has a dedupe key (the next one in KEYS); then one per
 // message: its sender, sender_account_id, client_msg_id and text already in
-// the payload's field form ("<len>:<bytes>" four times), so that Redis only
-// puts the seq and the timestamp in front (per-message arguments and Lua
-// string work were most of the script's time: docs/SCALING.md §7).
+// the payload's field form ("<len>:<bytes>" four times). The batch form
+// "mb2;" carries the count, first seq and timestamp once in front of those
+// bodies, so when no message has a dedupe key and the room is registered
+// (every publish of a client without client_msg_id) the script does nothing
+// per message: the payload is one table.concat of the arguments (the Lua
+// loop per message was most of Redis's time: docs/BENCHMARKS.md §11.6).
 // Returns {codes, ts, first, err, dup seq, dup ts, ...}: `codes` one digit
 // per message, 0 stored (seqs first, first+1, ... in message order, with
 // timestamp ts), 1 a resend (its original seq and timestamp are the next
@@ -41,7 +44,7 @@ namespace {
 // numbers are doubles; text keeps them exact).
 // The new messages take consecutive seqs and go in one XADD whose entry ID is
 // the last seq and whose one field "m" is the payload the PUBLISH carries
-// ("m1;" for one, "mb1;" for more: cluster_message.h), built once: a
+// ("m1;" for one, "mb2;" for more: cluster_message.h), built once: a
 // per-message XADD of 12 fields was half of Redis's time per message before.
 // Trimming is by ID (MINID ~ last - maxlen + 1), so the stream keeps at least
 // the newest `maxlen` messages whatever the entries hold. Only after the
@@ -50,86 +53,92 @@ namespace {
 // nothing). Everything happens in one atomic step: no other client's command
 // runs in between, so the seq order, the stream order and the channel order
 // are the same for every node.
-constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v4
+constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v5
 -- (codes are strings: table.concat of numbers formats each with printf's %.14g)
 local n, flags = tonumber(ARGV[7]), ARGV[8]
 local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
 local now = redis.call('TIME')
 local ts = now[1] .. string.format('%06d', tonumber(now[2]))
-local tsf = #ts .. ':' .. ts
-local heads = {}
-local codes, body, stored, seq, first, kc = {}, {}, 0, nil, nil, 2
-local mine, new_keys, dup_seq, dup_ts, any_dup, in_call = {}, {}, {}, {}, false, {}
-for i = 1, n do
-  local f = string.byte(flags, i) - 48
-  local key
-  if f >= 2 then
-    kc = kc + 1
-    key = KEYS[kc]
-  end
-  local code = '2'
-  if registered or f % 2 == 0 then
-    local ps, pt
-    if key then
-      ps = mine[key]
-      if ps then
-        pt = ts
-        in_call[i] = true
-      else
-        local prev = redis.call('GET', key)
-        if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
-      end
+local seq, first, stored, codes, body = nil, nil, 0, nil, nil
+local function next_seq()
+  local s = tonumber(redis.call('GET', KEYS[1]) or '')
+  if not s then
+    -- The counter is gone (Redis restarted without persistence, or
+    -- evicted it): continue above the stream's tail and the floor.
+    s = tonumber(ARGV[3])
+    local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+    if tail[1] then
+      local last = tonumber(string.match(tail[1][1], '^(%d+)-'))
+      if last > s then s = last end
     end
-    if ps then
-      code = '1'
-      dup_seq[i], dup_ts[i], any_dup = ps, pt, true
-    else
-      if not seq then
-        seq = tonumber(redis.call('GET', KEYS[1]) or '')
-        if not seq then
-          -- The counter is gone (Redis restarted without persistence, or
-          -- evicted it): continue above the stream's tail and the floor.
-          seq = tonumber(ARGV[3])
-          local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-          if tail[1] then
-            local last = tonumber(string.match(tail[1][1], '^(%d+)-'))
-            if last > seq then seq = last end
-          end
-        end
-        first = seq + 1
-      end
-      seq = seq + 1
-      code = '0'
-      local s = string.format('%d', seq)
+  end
+  return s
+end
+local new_keys, mine, dup_seq, dup_ts, any_dup, in_call = {}, {}, {}, {}, false, {}
+if registered and not string.find(flags, '[23]') then
+  -- No dedupe key and nothing refused: every message is new, in order.
+  -- Nothing per message here: the body is the arguments as they came.
+  seq = next_seq()
+  first = seq + 1
+  seq = seq + n
+  stored = n
+  codes = string.rep('0', n)
+  body = table.concat(ARGV, '', 9, 8 + n)
+else
+  local code_list, parts, kc = {}, {}, 2
+  for i = 1, n do
+    local f = string.byte(flags, i) - 48
+    local key
+    if f >= 2 then
+      kc = kc + 1
+      key = KEYS[kc]
+    end
+    local code = '2'
+    if registered or f % 2 == 0 then
+      local ps, pt
       if key then
-        mine[key] = s
-        new_keys[#new_keys + 1] = key
+        ps = mine[key]
+        if ps then
+          pt = ts
+          in_call[i] = true
+        else
+          local prev = redis.call('GET', key)
+          if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
+        end
       end
-      stored = stored + 1
-      local h = heads[#s]
-      if not h then
-        h = #s .. ':'
-        heads[#s] = h
+      if ps then
+        code = '1'
+        dup_seq[i], dup_ts[i], any_dup = ps, pt, true
+      else
+        if not seq then
+          seq = next_seq()
+          first = seq + 1
+        end
+        seq = seq + 1
+        code = '0'
+        if key then
+          mine[key] = string.format('%d', seq)
+          new_keys[#new_keys + 1] = key
+        end
+        stored = stored + 1
+        parts[stored] = ARGV[8 + i]
       end
-      local k = #body
-      body[k + 1] = h
-      body[k + 2] = s
-      body[k + 3] = tsf
-      body[k + 4] = ARGV[8 + i]
     end
+    code_list[i] = code
   end
-  codes[i] = code
+  codes = table.concat(code_list)
+  body = table.concat(parts)
 end
 local err = ''
 if stored > 0 then
   local payload
-  if stored == 1 then
-    payload = 'm1;' .. table.concat(body)
-  else
-    local count = string.format('%d', stored)
-    payload = 'mb1;' .. #count .. ':' .. count .. table.concat(body)
-  end
   local last = string.format('%d', seq)
+  if stored == 1 then
+    payload = 'm1;' .. #last .. ':' .. last .. #ts .. ':' .. ts .. body
+  else
+    local count, firsts = string.format('%d', stored), string.format('%d', first)
+    payload = 'mb2;' .. #count .. ':' .. count .. #firsts .. ':' .. firsts .. #ts .. ':' .. ts .. body
+  end
   local minid = seq - tonumber(ARGV[2]) + 1
   local r
   if minid > 1 then
@@ -141,11 +150,13 @@ if stored > 0 then
     -- Nothing stored: every message this call numbered, and any resend of
     -- one of them in the call, is refused.
     err = r.err
+    local c = {}
     for i = 1, n do
-      if codes[i] == '0' or in_call[i] then
-        codes[i] = '3'
-      end
+      local code = string.sub(codes, i, i)
+      if code == '0' or in_call[i] then code = '3' end
+      c[i] = code
     end
+    codes = table.concat(c)
   else
     redis.call('SET', KEYS[1], last)
     for _, key in ipairs(new_keys) do
@@ -154,10 +165,10 @@ if stored > 0 then
     redis.call('PUBLISH', ARGV[1], payload)
   end
 end
-local out = {table.concat(codes), ts, first and string.format('%d', first) or '0', err}
+local out = {codes, ts, first and string.format('%d', first) or '0', err}
 if any_dup then
   for i = 1, n do
-    if codes[i] == '1' then
+    if string.sub(codes, i, i) == '1' then
       out[#out + 1] = dup_seq[i]
       out[#out + 1] = dup_ts[i]
     end

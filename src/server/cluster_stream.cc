@@ -18,13 +18,14 @@ namespace {
 // in chunks sized from the messages per entry seen so far (per-message
 // entries and batches of 256 both take a few XRANGE calls), so the reply is
 // never much more than `limit` messages.
-constexpr char kReadScript[] = R"lua(-- muxchat stream read v1
+constexpr char kReadScript[] = R"lua(-- muxchat stream read v2
 local dir, at, want = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local function span(e)
   local last = tonumber(string.match(e[1], '^(%d+)-'))
   local n = 1
   if e[2][1] == 'm' then
-    local len, from = string.match(e[2][2], '^mb1;(%d+):()')
+    -- The count is the first field of both batch forms.
+    local len, from = string.match(e[2][2], '^mb[12];(%d+):()')
     if len then n = tonumber(string.sub(e[2][2], from, from + tonumber(len) - 1)) end
   end
   return last - n + 1, last

@@ -4,7 +4,8 @@
 // Entry ID "<last seq>-0": the seq of the entry's last message. Two forms:
 //   batch entry (since publishes were stored one entry per script call): one
 //     field "m" whose value is the channel payload the same call published
-//     ("m1;" one message, "mb1;" several; cluster_message.h), so the script
+//     ("m1;" one message, "mb2;" several — "mb1;" from earlier nodes;
+//     cluster_message.h), so the script
 //     builds those bytes once for both. Its messages have consecutive seqs,
 //     first = last - count + 1.
 //   per-message entry (written by nodes before that, still read): fields

@@ -1,5 +1,5 @@
 // FuzzClusterPayload: what a cluster node reads from a room's Redis channel
-// (DecodeClusterPayload, "m1;" and "mb1;"). Any bytes either decode to the
+// (DecodeClusterPayload, "m1;", "mb2;" and "mb1;"). Any bytes either decode to the
 // channel's room's messages, seqs strictly ascending, that encode back to a
 // payload decoding to the same messages, or are refused with
 // kInvalidArgument; the one-message form reads the same through

@@ -53,7 +53,7 @@ int FuzzHttpRequestParser(const uint8_t* data, size_t size);
 int FuzzConnectionFront(const uint8_t* data, size_t size);
 
 // Input: a room channel's payload as Redis delivers it to a cluster node
-// ("m1;" one message, "mb1;" a batch): decoded, it must be the room's
+// ("m1;" one message, "mb2;" a batch, "mb1;" an earlier node's batch): decoded, it must be the room's
 // messages in ascending seq order that re-encode to the same messages, or a
 // clean refusal.
 int FuzzClusterPayload(const uint8_t* data, size_t size);

@@ -98,13 +98,54 @@ TEST(ClusterPayload, BatchEncodingIsTheScriptsFormat) {
   ClusterMessage b = a;
   b.seq = 6;
   b.text = "yo";
-  // 'mb1;' .. f(count) .. each message's six fields.
-  EXPECT_EQ(EncodeClusterPayload({a, b}), "mb1;1:21:52:172:bo1:01:02:hi1:62:172:bo1:01:02:yo");
+  // 'mb2;' .. f(count) .. f(first seq) .. f(ts) .. each message's four
+  // fields (sender, account, client_msg_id, text).
+  EXPECT_EQ(EncodeClusterPayload({a, b}), "mb2;1:21:52:172:bo1:01:02:hi2:bo1:01:02:yo");
+}
+
+TEST(ClusterPayload, AnEarlierNodesBatchFormIsStillRead) {
+  // 'mb1;' .. f(count) .. each message's six fields: what nodes before
+  // "mb2;" published and stored (a room's stream keeps it).
+  absl::StatusOr<std::vector<ClusterMessage>> got =
+      DecodeClusterPayload(7, "mb1;1:21:52:172:bo1:01:02:hi1:62:182:bo1:01:02:yo");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ((*got)[0].seq, 5u);
+  EXPECT_EQ((*got)[0].text, "hi");
+  EXPECT_EQ((*got)[1].seq, 6u);
+  EXPECT_EQ((*got)[1].timestamp_unix_micros, 18);
+  EXPECT_EQ((*got)[1].text, "yo");
+  // A list that is not one call's (a gap, two timestamps) still encodes so.
+  EXPECT_EQ(EncodeClusterPayload(*got).substr(0, 4), "mb1;");
+}
+
+TEST(ClusterPayload, ABatchNumbersItsMessagesFromItsFirstSeq) {
+  absl::StatusOr<std::vector<ClusterMessage>> got = DecodeClusterPayload(7, "mb2;1:32:402:171:a1:01:01:x1:b1:91:81:y1:c1:01:00:");
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*got)[i].room_id, 7u);
+    EXPECT_EQ((*got)[i].seq, 40 + i);
+    EXPECT_EQ((*got)[i].timestamp_unix_micros, 17);
+  }
+  EXPECT_EQ((*got)[1].sender, "b");
+  EXPECT_EQ((*got)[1].sender_account_id, 9u);
+  EXPECT_EQ((*got)[1].client_msg_id, 8u);
+  EXPECT_EQ((*got)[2].text, "");
+}
+
+TEST(ClusterPayload, RejectsABatchWhoseSeqsWouldPass2To64OrStartAtZero) {
+  EXPECT_EQ(DecodeClusterPayload(7, "mb2;1:220:184467440737095516152:171:a1:01:01:x1:b1:01:01:y").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeClusterPayload(7, "mb2;1:21:02:171:a1:01:01:x1:b1:01:01:y").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // The last seq exactly 2^64 - 1 is still a seq.
+  EXPECT_TRUE(DecodeClusterPayload(7, "mb2;1:220:184467440737095516142:171:a1:01:01:x1:b1:01:01:y").ok());
 }
 
 TEST(ClusterPayload, RejectsACountThatDoesNotMatch) {
   std::string p = EncodeClusterPayload(SampleBatch(3));
-  ASSERT_EQ(p.substr(0, 7), "mb1;1:3");
+  ASSERT_EQ(p.substr(0, 7), "mb2;1:3");
   p[6] = '4';
   EXPECT_EQ(DecodeClusterPayload(7, p).status().code(), absl::StatusCode::kInvalidArgument);
   p[6] = '2';

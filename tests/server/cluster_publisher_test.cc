@@ -294,6 +294,41 @@ TEST_F(ClusterPublisherTest, ATurnsPublishesGoOutAsOnePublishCarryingEachInOrder
   }
 }
 
+TEST_F(ClusterPublisherTest, ATurnWithoutDedupeKeysIsPublishedWithOneHeaderForAll) {
+  std::unique_ptr<ChannelTap> tap = Tap(5);
+  std::vector<PublishRequest> turn;
+  for (int i = 0; i < 3; ++i) turn.push_back(Message(std::string(i + 1, 'x')));
+  for (PublishRequest& r : turn) r.require_registered = false;
+  for (const auto& r : PublishTurn(turn)) ASSERT_TRUE(r.ok()) << r.status();
+  const std::vector<std::string> payloads = PayloadsBeforeMarker(tap.get(), 5);
+  ASSERT_EQ(payloads.size(), 1u);
+  // Count, first seq and timestamp once, then each message's four fields
+  // exactly as the node sent them.
+  EXPECT_TRUE(absl::StartsWith(payloads[0], "mb2;1:31:1")) << payloads[0];
+  EXPECT_TRUE(absl::EndsWith(payloads[0], "5:alice1:91:01:x5:alice1:91:02:xx5:alice1:91:03:xxx")) << payloads[0];
+}
+
+TEST_F(ClusterPublisherTest, ATurnWithAResendPublishesOnlyTheNewMessagesWithConsecutiveSeqs) {
+  ASSERT_TRUE(Publish(Message("a", 7)).ok());
+  std::unique_ptr<ChannelTap> tap = Tap(5);
+  const std::vector<absl::StatusOr<PublishResult>> got =
+      PublishTurn({Message("b"), Message("a", 7), Message("c", 9), Message("c", 9), Message("d")});
+  for (const auto& r : got) ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(got[1]->duplicate && got[3]->duplicate);
+  const std::vector<std::string> payloads = PayloadsBeforeMarker(tap.get(), 5);
+  ASSERT_EQ(payloads.size(), 1u);
+  absl::StatusOr<std::vector<ClusterMessage>> batch = DecodeClusterPayload(5, payloads[0]);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->size(), 3u);
+  const char* texts[] = {"b", "c", "d"};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*batch)[i].seq, i + 2);
+    EXPECT_EQ((*batch)[i].text, texts[i]);
+  }
+  EXPECT_EQ((*batch)[1].client_msg_id, 9u);
+  EXPECT_EQ(got[3]->seq, 3u);
+}
+
 TEST_F(ClusterPublisherTest, AOneMessageTurnPublishesTheSingleMessageForm) {
   std::unique_ptr<ChannelTap> tap = Tap(5);
   ASSERT_TRUE(Publish(Message("solo")).ok());
