@@ -26,9 +26,14 @@ namespace {
 // floor, [4] dedupe TTL in seconds, [5] the room registry hash ('' if no
 // message requires the room registered), [6] the room ID, [7] the message
 // count n, [8] n flag digits, one per message: +1 it requires the room
-// registered, +2 it has a dedupe key (the next one in KEYS); then one per
-// message: its sender, sender_account_id, client_msg_id and text already in
-// the payload's field form ("<len>:<bytes>" four times). The batch form
+// registered, +2 it has a dedupe key (the next one in KEYS); then the
+// messages' bodies: each message's sender, sender_account_id, client_msg_id
+// and text already in the payload's field form ("<len>:<bytes>" four times),
+// one argument per message, or, when no message has a dedupe key and all
+// have the same flag (the call then stores all of them or none), all bodies
+// one after the other in ONE argument (#ARGV == 9; for n = 1 the two forms
+// are the same): Redis then makes one string for the call, not one per
+// message (each is hashed as Lua interns it). The batch form
 // "mb2;" carries the count, first seq and timestamp once in front of those
 // bodies, so when no message has a dedupe key and the room is registered
 // (every publish of a client without client_msg_id) the script does nothing
@@ -53,7 +58,7 @@ namespace {
 // nothing). Everything happens in one atomic step: no other client's command
 // runs in between, so the seq order, the stream order and the channel order
 // are the same for every node.
-constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v5
+constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v6
 -- (codes are strings: table.concat of numbers formats each with printf's %.14g)
 local n, flags = tonumber(ARGV[7]), ARGV[8]
 local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
@@ -83,7 +88,11 @@ if registered and not string.find(flags, '[23]') then
   seq = seq + n
   stored = n
   codes = string.rep('0', n)
-  body = table.concat(ARGV, '', 9, 8 + n)
+  if #ARGV == 9 then
+    body = ARGV[9]
+  else
+    body = table.concat(ARGV, '', 9, 8 + n)
+  end
 else
   local code_list, parts, kc = {}, {}, 2
   for i = 1, n do
@@ -121,6 +130,9 @@ else
           new_keys[#new_keys + 1] = key
         end
         stored = stored + 1
+        -- Bodies in one argument come only with one flag for all and no
+        -- dedupe key, which store all (above) or none (here): never split.
+        if #ARGV ~= 8 + n then return redis.error_reply('publish: packed bodies need one flag for all') end
         parts[stored] = ARGV[8 + i]
       end
     end
@@ -213,9 +225,9 @@ void AppendFieldTo(std::string* out, absl::string_view field) {
 
 size_t FieldLength(size_t bytes) { return DecimalLength(bytes) + 1 + bytes; }
 
-// The message's one script argument: its sender, sender_account_id,
-// client_msg_id and text as the payload carries them, as a bulk string.
-void AppendMessageArgument(std::string* out, const PublishRequest& r) {
+// The message's sender, sender_account_id, client_msg_id and text as the
+// payload carries them; returns the bytes appended.
+size_t AppendMessageBody(std::string* out, const PublishRequest& r) {
   char account[20], msg_id[20];
   const size_t account_len =
       static_cast<size_t>(std::to_chars(account, account + sizeof account, r.sender_account_id).ptr - account);
@@ -223,14 +235,12 @@ void AppendMessageArgument(std::string* out, const PublishRequest& r) {
       static_cast<size_t>(std::to_chars(msg_id, msg_id + sizeof msg_id, r.client_msg_id).ptr - msg_id);
   const size_t len =
       FieldLength(r.sender.size()) + FieldLength(account_len) + FieldLength(msg_id_len) + FieldLength(r.text.size());
-  out->push_back('$');
-  AppendDecimal(out, len);
-  out->append("\r\n", 2);
+  out->reserve(out->size() + len);
   AppendFieldTo(out, r.sender);
   AppendFieldTo(out, absl::string_view(account, account_len));
   AppendFieldTo(out, absl::string_view(msg_id, msg_id_len));
   AppendFieldTo(out, r.text);
-  out->append("\r\n", 2);
+  return len;
 }
 
 // Kept for the next batch only up to this size: a burst's 512 KiB buffer is
@@ -309,7 +319,7 @@ absl::Status ClusterPublisher::Publish(const PublishRequest& request, PublishCal
     batch = &batches_.back();
     batch->room_id = room_id;
     if (!spare_.empty()) {
-      batch->messages = std::move(spare_.back());
+      batch->bodies = std::move(spare_.back());
       spare_.pop_back();
     }
   }
@@ -325,7 +335,7 @@ absl::Status ClusterPublisher::Publish(const PublishRequest& request, PublishCal
   }
   batch->flags.push_back(flag);
   batch->floor = std::max(batch->floor, request.seq_floor);
-  AppendMessageArgument(&batch->messages, request);
+  batch->body_sizes.push_back(static_cast<uint32_t>(AppendMessageBody(&batch->bodies, request)));
   batch->done.push_back(std::move(done));
   batch->bytes += bytes;
   // Due at once, so it runs after this turn's events (EventLoop runs due
@@ -353,9 +363,9 @@ void ClusterPublisher::Flush() {
   open_batch_.clear();
   for (Batch& b : batches) {
     SendBatch(b);
-    if (spare_.size() < kMaxSpares && b.messages.capacity() <= kMaxSpareBytes) {
-      b.messages.clear();
-      spare_.push_back(std::move(b.messages));
+    if (spare_.size() < kMaxSpares && b.bodies.capacity() <= kMaxSpareBytes) {
+      b.bodies.clear();
+      spare_.push_back(std::move(b.bodies));
     }
   }
 }
@@ -365,13 +375,18 @@ void ClusterPublisher::SendBatch(Batch& batch) {
   const uint64_t room_id = batch.room_id;
   const size_t n = batch.done.size();
   const size_t key_count = 2 + batch.key_count;
+  // Without dedupe keys and with one flag for all, the script stores all of
+  // the batch or none of it: the bodies then go as ONE argument, so Redis
+  // makes (and Lua hashes) one string for the call instead of one per
+  // message (luaS_newlstr's hash was the top of Redis's profile: §11.6).
+  const bool packed = batch.key_count == 0 && batch.flags.find_first_not_of(batch.flags[0]) == std::string::npos;
   auto call = std::make_shared<SentCall>();
-  call->argc = 3 + key_count + 8 + n;
+  call->argc = 3 + key_count + 8 + (packed ? 1 : n);
   call->done = std::move(batch.done);
   // The command as RESP, the arguments in the script's order (see there).
   std::string& cmd = call->command;
   cmd.reserve(128 + sha1_.size() + batch.keys.size() + 3 * p.size() + 96 + batch.flags.size() +
-              batch.messages.size());
+              batch.bodies.size() + 16 * n);
   cmd.push_back('*');
   AppendDecimal(&cmd, call->argc);
   cmd.append("\r\n", 2);
@@ -390,7 +405,15 @@ void ClusterPublisher::SendBatch(Batch& batch) {
   AppendBulkNumber(&cmd, room_id);
   AppendBulkNumber(&cmd, n);
   AppendBulk(&cmd, batch.flags);
-  cmd.append(batch.messages);
+  if (packed) {
+    AppendBulk(&cmd, batch.bodies);
+  } else {
+    size_t at = 0;
+    for (uint32_t size : batch.body_sizes) {
+      AppendBulk(&cmd, absl::string_view(batch.bodies).substr(at, size));
+      at += size;
+    }
+  }
   ++script_calls_;
   batched_messages_ += n;
   if (absl::Status st = Send(false, call); !st.ok()) {

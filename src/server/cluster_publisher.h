@@ -145,7 +145,8 @@ class ClusterPublisher {
     std::string flags;        // one digit per message (see the script)
     std::string keys;         // the dedupe keys, as RESP bulk strings
     size_t key_count = 0;
-    std::string messages;     // one RESP bulk string per message: its four fields
+    std::string bodies;       // each message's four fields, one after the other
+    std::vector<uint32_t> body_sizes;
     uint64_t floor = 0;
     bool check_registered = false;
     size_t bytes = 0;  // sender + text, against kMaxBatchBytes

@@ -388,6 +388,34 @@ TEST_F(ClusterPublisherTest, ATurnRacingTheRoomsDeletionWritesNothing) {
   EXPECT_TRUE(PayloadsBeforeMarker(tap.get(), 5).empty());
 }
 
+TEST_F(ClusterPublisherTest, ATurnWithoutDedupeKeysRacingTheRoomsDeletionWritesNothing) {
+  // One flag for all and no keys: the bodies go as one argument.
+  Raw({"HSET", "t:rooms:data", "6", "x"});
+  std::unique_ptr<ChannelTap> tap = Tap(5);
+  std::vector<PublishRequest> turn = {Message("a"), Message("b"), Message("c")};
+  for (PublishRequest& r : turn) r.require_registered = true;
+  for (const auto& r : PublishTurn(turn)) EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_TRUE(Raw({"GET", RoomSeqKey("t", 5)}).empty());
+  EXPECT_TRUE(PayloadsBeforeMarker(tap.get(), 5).empty());
+}
+
+TEST_F(ClusterPublisherTest, AMixedTurnRacingTheRoomsDeletionStoresWhatDidNotRequireTheRoom) {
+  // Flags differ: one argument per message, split by the script.
+  Raw({"HSET", "t:rooms:data", "6", "x"});
+  std::vector<PublishRequest> turn = {Message("a"), Message("b"), Message("c")};
+  turn[0].require_registered = true;
+  turn[2].require_registered = true;
+  const std::vector<absl::StatusOr<PublishResult>> got = PublishTurn(turn);
+  EXPECT_EQ(got[0].status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(got[1].ok()) << got[1].status();
+  EXPECT_EQ(got[1]->seq, 1u);
+  EXPECT_EQ(got[2].status().code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<std::vector<ClusterMessage>> stored = ReadAfter(0);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].text, "b");
+}
+
 TEST_F(ClusterPublisherTest, ATurnToARegisteredRoomIsStored) {
   Raw({"HSET", "t:rooms:data", "5", "x"});
   std::vector<PublishRequest> turn = {Message("a"), Message("b")};
