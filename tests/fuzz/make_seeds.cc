@@ -244,10 +244,13 @@ int main(int argc, char** argv) {
   Write(cp, "batch", "mb1;" + field("3") + message("4", "a") + message("5", std::string("b\0:c", 5), "77") +
                          message("9", std::string(300, 't')));
   Write(cp, "batch_of_one", "mb1;" + field("1") + message("12", ""));
-  auto body = [&](const std::string& text) { return field("alice") + field("0") + field("0") + field(text); };
-  Write(cp, "batch2", "mb2;" + field("3") + field("40") + field("1764480000123456") + body("a") +
-                          body(std::string("b\0:c", 5)) + body(std::string(300, 't')));
-  Write(cp, "batch2_count_too_low", "mb2;" + field("1") + field("40") + field("17") + body("a") + body("b"));
+  auto message_body = [&](const std::string& text) {
+    return field("alice") + field("0") + field("0") + field(text);
+  };
+  Write(cp, "batch2", "mb2;" + field("3") + field("40") + field("1764480000123456") + message_body("a") +
+                          message_body(std::string("b\0:c", 5)) + message_body(std::string(300, 't')));
+  Write(cp, "batch2_count_too_low",
+        "mb2;" + field("1") + field("40") + field("17") + message_body("a") + message_body("b"));
   Write(cp, "count_too_high", "mb1;" + field("3") + message("4", "a") + message("5", "b"));
   Write(cp, "not_ascending", "mb1;" + field("2") + message("5", "a") + message("5", "b"));
   Write(cp, "trailing", "m1;" + message("1", "x") + "1:y");
