@@ -96,15 +96,10 @@ bool ChatService::FlushStorage(bool input_pending) {
   if (in_flight_.size() >= kMaxBatchesInFlight) return false;
   batch_held_ = false;
   batch_.id = next_batch_id_++;
-  // The next batch is likely as big: room for it now rather than growing
-  // both vectors by doubling, message by message.
-  const size_t ops = batch_.ops.size();
   in_flight_.push_back(InFlightBatch{batch_.id, std::move(batch_done_)});
-  batch_done_ = std::vector<Committed>();
-  batch_done_.reserve(ops);
+  batch_done_.clear();
   storage_->Submit(std::move(batch_));
   batch_ = Batch();
-  batch_.ops.reserve(ops);
   return false;
 }
 

@@ -64,13 +64,7 @@ void MessageBlockBuilder::Append(const MessageRecord& m) {
 }
 
 void MessageBlockBuilder::Clear() {
-  // A block of 256 long messages may reach MiBs: that buffer is not kept.
-  constexpr size_t kMaxKeptBodyBytes = 1 << 20;
-  if (body_.capacity() > kMaxKeptBodyBytes) {
-    std::string().swap(body_);
-  } else {
-    body_.clear();
-  }
+  body_.clear();
   first_seq_ = last_seq_ = 0;
   last_ts_ = 0;
   count_ = 0;

@@ -40,9 +40,6 @@ class MessageBlockBuilder {
   bool CanAppend(uint64_t seq) const { return count_ == 0 || seq > last_seq_; }
   // Requires CanAppend(m.seq). m.room_id is not stored.
   void Append(const MessageRecord& m);
-  // Empties the block. The body's buffer is kept for the next block (up to
-  // 1 MiB), so a writer reusing its builders does not grow a new one by
-  // doubling for every batch.
   void Clear();
 
  private:

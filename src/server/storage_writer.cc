@@ -23,12 +23,6 @@ bool FailsWholeGroup(const absl::Status& status) {
 // this per block. Above the usual group commit (64: the clients' window).
 constexpr uint64_t kMaxBlockMessages = 256;
 
-// The builders of this many rooms are kept, emptied, from one batch to the
-// next, with their buffers: a 64 KiB block (64 messages of 1 KiB) grown from
-// empty by doubling for every batch copied ~128 KiB and allocated 10 times
-// (docs/BENCHMARKS.md §9.2.4). Past it (a batch touching many rooms), all go.
-constexpr size_t kKeptBlockBuilders = 16;
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StorageWriter>> StorageWriter::Create(SqliteConnection* db, std::string fault_file) {
@@ -212,14 +206,10 @@ absl::Status StorageWriter::ApplyOp(const StorageOp& op) {
 
 absl::Status StorageWriter::FlushBlocks() {
   for (const auto& [room_id, block] : pending_blocks_) {
-    if (block.empty()) continue;  // kept from an earlier batch
+    if (block.empty()) continue;
     if (absl::Status s = FlushBlock(room_id, block); !s.ok()) return s;
   }
-  if (pending_blocks_.size() > kKeptBlockBuilders) {
-    pending_blocks_.clear();
-  } else {
-    for (auto& [room_id, block] : pending_blocks_) block.Clear();
-  }
+  pending_blocks_.clear();
   return absl::OkStatus();
 }
 

@@ -61,36 +61,6 @@ TEST(MessageBlock, RoundTripsEveryFieldIncludingExtremes) {
   for (size_t i = 0; i < in.size(); ++i) ExpectSame(out[i], in[i]);
 }
 
-// A writer reuses its builders from batch to batch (storage_writer.cc).
-TEST(MessageBlock, AClearedBuilderWritesTheSameBodyAsAFreshOne) {
-  MessageBlockBuilder reused;
-  reused.Append(Record(1, 100, "first batch"));
-  reused.Append(Record(2, 90, "goes back in time"));
-  reused.Clear();
-  EXPECT_TRUE(reused.empty());
-  EXPECT_TRUE(reused.CanAppend(1)) << "a cleared block takes any seq";
-  MessageBlockBuilder fresh;
-  for (MessageBlockBuilder* b : {&reused, &fresh}) {
-    b->Append(Record(5, 1000, "second batch", 9));
-    b->Append(Record(6, 1001, "and more"));
-  }
-  EXPECT_EQ(reused.body(), fresh.body()) << "the timestamp and seq deltas start afresh";
-  EXPECT_EQ(reused.first_seq(), 5u);
-  EXPECT_EQ(reused.last_seq(), 6u);
-  EXPECT_EQ(reused.count(), 2u);
-}
-
-TEST(MessageBlock, ClearKeepsABufferUpToOneMiBAndReleasesABiggerOne) {
-  MessageBlockBuilder b;
-  b.Append(Record(1, 0, std::string(64 * 1024, 'x')));
-  const size_t grown = b.body().capacity();
-  b.Clear();
-  EXPECT_GE(b.body().capacity(), grown) << "kept for the next batch";
-  b.Append(Record(2, 0, std::string(2 << 20, 'x')));
-  b.Clear();
-  EXPECT_LT(b.body().capacity(), size_t{1} << 20) << "a block of MiBs is not kept";
-}
-
 TEST(MessageBlock, ASeqThatDoesNotAscendCannotBeAppended) {
   MessageBlockBuilder builder;
   EXPECT_TRUE(builder.CanAppend(5));
