@@ -872,6 +872,10 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       if (w != nullptr) {
         uint64_t& last = last_seq_[frame.room_id()];
         last = std::max(last, m.seq());
+        // Noted before our own echo returns below: /history pages before
+        // the oldest message shown, whoever sent it.
+        auto [it, inserted] = oldest_seq_.emplace(frame.room_id(), m.seq());
+        if (!inserted) it->second = std::min(it->second, m.seq());
       }
       if (auto mine = line_of_msg_.find(m.client_msg_id()); m.client_msg_id() != 0 && mine != line_of_msg_.end()) {
         // Ours, by its client_msg_id (a live echo, or a replay of one whose echo was lost).
@@ -905,10 +909,6 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
         return;
       }
       if (!m.replay()) w->members().Add(m.sender());
-      {
-        auto [it, inserted] = oldest_seq_.emplace(frame.room_id(), m.seq());
-        if (!inserted) it->second = std::min(it->second, m.seq());
-      }
       w->Add(std::move(line));
       if (auto page = page_left_.find(frame.room_id()); m.replay() && page != page_left_.end()) {
         if (--page->second == 0) {
