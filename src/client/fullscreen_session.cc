@@ -971,12 +971,17 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       return;
     case v1::ServerFrame::kRoomClosed: {
       const v1::RoomClosed& closed = frame.room_closed();
-      if (!absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname())) {
-        System(absl::StrCat("room ", SafeText(closed.name()), " was deleted by ", SafeText(closed.closed_by()),
-                            closed.reason().empty() ? "" : absl::StrCat(" (", SafeText(closed.reason()), ")")),
-               &windows_.status());
-      }
+      const bool ours = absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname());
+      // Our own /delete has said so in the status window already.
+      const std::string note =
+          ours ? absl::StrCat("deleted room ", SafeText(closed.name()))
+               : absl::StrCat("room ", SafeText(closed.name()), " was deleted by ", SafeText(closed.closed_by()),
+                              closed.reason().empty() ? "" : absl::StrCat(" (", SafeText(closed.reason()), ")"));
+      if (!ours) System(note, &windows_.status());
+      const bool was_active = windows_.active().room_id() == frame.room_id();
       windows_.Close(frame.room_id());
+      // The user was looking at it: say why it went where they land.
+      if (was_active && windows_.active().room_id() != 0) System(note);
       pending_.erase(frame.room_id());
       history_left_.erase(frame.room_id());
       return;

@@ -502,6 +502,37 @@ TEST(CliFullscreen, HalfTypedTextSurvivesTheRoomBeingDeleted) {
   EXPECT_FALSE(Contains(alice.Screen(), "error:")) << alice.last_screen();
 }
 
+// Seen by hand: the window of a deleted room closed and its user landed in
+// another room's window with no word of why (the notice went to the status
+// window only). The same for the owner deleting the room from inside it.
+TEST(CliFullscreen, ADeletedRoomsWindowClosesWithANoticeWhereTheUserLands) {
+  Daemon daemon;
+  auto alice = Alice(daemon.port(), {"lobby"});
+  auto bob = Login(daemon.port(), "bob");
+  ASSERT_TRUE(bob->CreateRoom("dev", kWait).ok());
+  alice->Type("/join dev");
+  alice->Keys({"Enter"});
+  ASSERT_TRUE(alice->WaitForScreen([](const Rows& r) { return absl::StrContains(StatusBar(r), "[3:dev]"); }))
+      << alice->last_screen();
+  ASSERT_TRUE(bob->DeleteRoom("dev", kWait).ok());
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) {
+    return absl::StrContains(StatusBar(r), "[2:lobby]") && Contains(r, "room dev was deleted by bob");
+  })) << alice->last_screen();
+
+  alice->Type("/create ours");
+  alice->Keys({"Enter"});
+  ASSERT_TRUE(alice->WaitForText("created room ours")) << alice->last_screen();
+  alice->Type("/join ours");
+  alice->Keys({"Enter"});
+  ASSERT_TRUE(alice->WaitForScreen([](const Rows& r) { return absl::StrContains(StatusBar(r), "[3:ours]"); }))
+      << alice->last_screen();
+  alice->Type("/delete ours");
+  alice->Keys({"Enter"});
+  EXPECT_TRUE(alice->WaitForScreen([](const Rows& r) {
+    return absl::StrContains(StatusBar(r), "[2:lobby]") && Contains(r, "deleted room ours");
+  })) << alice->last_screen();
+}
+
 TEST(CliFullscreen, CtrlCDuringARequestTheServerNeverAnswersExitsZeroAtOnce) {
   // A listener that never accepts: the connect completes, the login request
   // waits (up to 10 s) for an answer that never comes.
