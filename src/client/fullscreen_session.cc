@@ -48,7 +48,6 @@ std::string SafeText(absl::string_view text) {
 
 constexpr const char* kLocalHelp =
     "full-screen keys and commands:\n"
-    "  /names [room]   who is in the room\n"
     "  /win N          go to window N (also Alt+N; Ctrl+N/Ctrl+P next/previous)\n"
     "  PgUp/PgDn       scroll back and forth; Tab completes commands, rooms, nicks\n"
     "  Up/Down         input history; Ctrl+A/E/K/U/W, Home/End, Left/Right edit\n"
