@@ -59,10 +59,6 @@ void SqliteStatement::BindBlob(int index, absl::string_view value) {
   sqlite3_bind_blob64(stmt_, index, value.empty() ? "" : value.data(), value.size(), SQLITE_TRANSIENT);
 }
 
-void SqliteStatement::BindBlobNoCopy(int index, absl::string_view value) {
-  sqlite3_bind_blob64(stmt_, index, value.empty() ? "" : value.data(), value.size(), SQLITE_STATIC);
-}
-
 absl::StatusOr<bool> SqliteStatement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;

@@ -42,10 +42,6 @@ class SqliteStatement {
   void BindUint(int index, uint64_t value) { BindInt(index, static_cast<int64_t>(value)); }
   void BindText(int index, absl::string_view value);  // copied by SQLite
   void BindBlob(int index, absl::string_view value);  // copied by SQLite
-  // Not copied: `value`'s bytes must stay unchanged until the next Reset (Run
-  // resets). For large blobs bound just before Run, whose copy would be one
-  // more pass over every byte (a message block: docs/BENCHMARKS.md §9.2.4).
-  void BindBlobNoCopy(int index, absl::string_view value);
 
   // true: a row is ready for the column accessors; false: done. On an error
   // the statement is reset and the status says why (SqliteStatus).

@@ -230,8 +230,7 @@ absl::Status StorageWriter::FlushBlock(uint64_t room_id, const MessageBlockBuild
   insert_block_.BindUint(1, room_id);
   insert_block_.BindUint(2, block.first_seq());
   insert_block_.BindUint(3, block.last_seq());
-  // Run resets the statement before `block` changes: no copy of the body.
-  insert_block_.BindBlobNoCopy(4, block.body());
+  insert_block_.BindBlob(4, block.body());
   return insert_block_.Run();
 }
 
