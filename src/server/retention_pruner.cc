@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "src/server/message_block.h"
-#include "src/server/storage_schema.h"
 
 namespace muxchat::server {
 
@@ -20,16 +18,13 @@ absl::StatusOr<std::unique_ptr<RetentionPruner>> RetentionPruner::Create(SqliteC
 absl::Status RetentionPruner::Prepare() {
   struct {
     SqliteStatement* stmt;
-    std::string sql;
+    const char* sql;
   } const statements[] = {
       {&delete_expired_sessions_, "DELETE FROM sessions WHERE expires <= ?1"},
-      {&list_rooms_, absl::StrCat("SELECT id, ", kStoredLastSeqSql, " FROM rooms ORDER BY id")},
+      {&list_rooms_, "SELECT id, last_seq FROM rooms ORDER BY id"},
       {&oldest_block_,
        "SELECT id, first_seq, last_seq, body FROM message_blocks WHERE room_id = ?1 ORDER BY last_seq LIMIT 1"},
       {&delete_block_, "DELETE FROM message_blocks WHERE id = ?1"},
-      // Before a block goes, its last seq is kept in the room's lower bound:
-      // the room's newest block may be the one deleted (age retention).
-      {&keep_last_seq_, "UPDATE rooms SET last_seq = ?2 WHERE id = ?1 AND last_seq < ?2"},
       {&rewrite_block_, "UPDATE message_blocks SET first_seq = ?2, body = ?3 WHERE id = ?1"},
   };
   for (const auto& s : statements) {
@@ -130,9 +125,6 @@ absl::StatusOr<int64_t> RetentionPruner::PruneCurrentRoom(int64_t budget) {
     if (drop == 0) break;
     deleted += static_cast<int64_t>(drop);
     if (drop == decoded_.size()) {
-      keep_last_seq_.BindUint(1, room.room_id);
-      keep_last_seq_.BindUint(2, decoded_.back().seq);
-      if (absl::Status s = keep_last_seq_.Run(); !s.ok()) return s;
       delete_block_.BindInt(1, block_id);
       if (absl::Status s = delete_block_.Run(); !s.ok()) return s;
       continue;

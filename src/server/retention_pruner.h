@@ -78,7 +78,6 @@ class RetentionPruner {
   SqliteStatement list_rooms_;
   SqliteStatement oldest_block_;
   SqliteStatement delete_block_;
-  SqliteStatement keep_last_seq_;
   SqliteStatement rewrite_block_;
   std::vector<MessageRecord> decoded_;  // one block's records, reused
 };

@@ -5,9 +5,7 @@
 #include <vector>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "src/server/message_block.h"
-#include "src/server/storage_schema.h"
 
 namespace muxchat::server {
 namespace {
@@ -42,8 +40,8 @@ absl::Status LoadInTransaction(SqliteConnection& db, uint32_t recent_per_room, i
     s.expires_unix_micros = sessions->ColumnInt(2);
   }
 
-  absl::StatusOr<SqliteStatement> rooms = db.Prepare(absl::StrCat(
-      "SELECT id, name, owner_account_id, owner_name, created, ", kStoredLastSeqSql, " FROM rooms ORDER BY id"));
+  absl::StatusOr<SqliteStatement> rooms = db.Prepare(
+      "SELECT id, name, owner_account_id, owner_name, created, last_seq FROM rooms ORDER BY id");
   if (!rooms.ok()) return rooms.status();
   for (;;) {
     absl::StatusOr<bool> row = rooms->Step();

@@ -77,7 +77,7 @@ CREATE TABLE meta (
 // their siblings: docs/BENCHMARKS.md §9.2.3 measures it. The index is the
 // only way in: by (room_id, last_seq), so "the block holding seq s" is the
 // first with last_seq >= s, and a room's blocks never overlap (the writer
-// refuses a block not after the room's stored last seq). messages is dropped after its
+// refuses a block not after rooms.last_seq). messages is dropped after its
 // rows are copied (kMigrationBlockMessages to a block).
 constexpr char kSchemaV2[] = R"sql(
 CREATE TABLE message_blocks (
@@ -89,15 +89,6 @@ CREATE TABLE message_blocks (
 );
 CREATE UNIQUE INDEX message_blocks_by_room ON message_blocks (room_id, last_seq);
 )sql";
-
-// Version 3 changes no table, only what rooms.last_seq means: it is no
-// longer written by every commit (a page of WAL per commit, docs/BENCHMARKS.md
-// §9.2.4) but is a lower bound, written when a room is created or migrated
-// and before pruning deletes a block; a room's stored last seq is the larger
-// of it and its newest block's last_seq (kStoredLastSeqSql). The step only
-// raises the version, so that a muxchatd of version 2, which trusts
-// rooms.last_seq alone, refuses this database instead of reusing seqs.
-constexpr char kSchemaV3[] = "-- rooms.last_seq becomes a lower bound; no table changes";
 
 // Messages per block when copying version 1's rows: the size of the usual
 // group commit (the clients' window), so that history reads decode as much
@@ -152,7 +143,6 @@ absl::Status CopyMessagesIntoBlocks(SqliteConnection& db) {
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1, nullptr},
     {2, kSchemaV2, CopyMessagesIntoBlocks},
-    {3, kSchemaV3, nullptr},
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kStorageSchemaVersion,
               "one migration per schema version");

@@ -11,13 +11,7 @@
 namespace muxchat::server {
 
 // The schema this binary writes and reads.
-inline constexpr int kStorageSchemaVersion = 3;
-
-// A room's stored last seq (schema version 3): the larger of rooms.last_seq,
-// a lower bound, and the last_seq of its newest message block. An SQL
-// expression over a rooms row named `rooms`.
-inline constexpr char kStoredLastSeqSql[] =
-    "max(rooms.last_seq, coalesce((SELECT max(b.last_seq) FROM message_blocks b WHERE b.room_id = rooms.id), 0))";
+inline constexpr int kStorageSchemaVersion = 2;
 
 // The page size of a new database (PRAGMA page_size; an existing database
 // keeps its own). 8 KiB rather than SQLite's 4 KiB, chosen for schema

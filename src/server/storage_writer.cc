@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/server/name_rules.h"
-#include "src/server/storage_schema.h"
 
 namespace muxchat::server {
 namespace {
@@ -35,7 +34,7 @@ absl::StatusOr<std::unique_ptr<StorageWriter>> StorageWriter::Create(SqliteConne
 absl::Status StorageWriter::Prepare() {
   struct {
     SqliteStatement* stmt;
-    std::string sql;
+    const char* sql;
   } const statements[] = {
       {&insert_account_,
        "INSERT INTO accounts (id, name, folded_name, password_hash, created) VALUES (?1, ?2, ?3, ?4, ?5)"},
@@ -50,8 +49,9 @@ absl::Status StorageWriter::Prepare() {
       {&insert_membership_, "INSERT OR IGNORE INTO memberships (account_id, room_id) VALUES (?1, ?2)"},
       {&delete_membership_, "DELETE FROM memberships WHERE account_id = ?1 AND room_id = ?2"},
       {&insert_block_, "INSERT INTO message_blocks (room_id, first_seq, last_seq, body) VALUES (?1, ?2, ?3, ?4)"},
-      // No row: the room is not stored.
-      {&stored_last_seq_, absl::StrCat("SELECT ", kStoredLastSeqSql, " FROM rooms WHERE id = ?1")},
+      // Only when the block comes after what is stored (?3 = its first seq).
+      {&update_last_seq_, "UPDATE rooms SET last_seq = ?2 WHERE id = ?1 AND last_seq < ?3"},
+      {&stored_last_seq_, "SELECT last_seq FROM rooms WHERE id = ?1"},
       {&begin_, "BEGIN IMMEDIATE"},
       {&savepoint_, "SAVEPOINT batch"},
       {&release_, "RELEASE batch"},
@@ -214,18 +214,22 @@ absl::Status StorageWriter::FlushBlocks() {
 }
 
 absl::Status StorageWriter::FlushBlock(uint64_t room_id, const MessageBlockBuilder& block) {
-  // The stored last seq is read, not written: the block's own row carries it
-  // (schema version 3), so a commit no longer dirties the rooms page, one
-  // page of WAL per commit (docs/BENCHMARKS.md §9.2.4). No row: appends to a
-  // room that is not stored are kept, as in version 1.
-  stored_last_seq_.BindUint(1, room_id);
-  absl::StatusOr<bool> row = stored_last_seq_.Step();
-  const uint64_t stored = row.ok() && *row ? stored_last_seq_.ColumnUint(0) : 0;
-  stored_last_seq_.Reset();
-  if (!row.ok()) return row.status();
-  if (*row && block.first_seq() <= stored) {
-    return absl::AlreadyExistsError(absl::StrCat("room ", room_id, ": seqs ", block.first_seq(), "..",
-                                                 block.last_seq(), " not after the stored last seq ", stored));
+  update_last_seq_.BindUint(1, room_id);
+  update_last_seq_.BindUint(2, block.last_seq());
+  update_last_seq_.BindUint(3, block.first_seq());
+  if (absl::Status s = update_last_seq_.Run(); !s.ok()) return s;
+  if (sqlite3_changes(db_->get()) == 0) {
+    // Either no such room (appends to a room that is not stored are kept,
+    // as in version 1) or the block repeats a stored seq.
+    stored_last_seq_.BindUint(1, room_id);
+    absl::StatusOr<bool> row = stored_last_seq_.Step();
+    const uint64_t stored = row.ok() && *row ? stored_last_seq_.ColumnUint(0) : 0;
+    stored_last_seq_.Reset();
+    if (!row.ok()) return row.status();
+    if (*row) {
+      return absl::AlreadyExistsError(absl::StrCat("room ", room_id, ": seqs ", block.first_seq(), "..",
+                                                   block.last_seq(), " not after the stored last seq ", stored));
+    }
   }
   insert_block_.BindUint(1, room_id);
   insert_block_.BindUint(2, block.first_seq());

@@ -51,9 +51,9 @@ class StorageWriter {
   absl::Status ApplyBatch(const Batch& batch);
   absl::Status ApplyOp(const StorageOp& op);
   // Writes each room's pending block (appends since the last flush) as one
-  // message_blocks row. A block not after the room's stored last seq (the
-  // larger of rooms.last_seq and its newest block's: kStoredLastSeqSql) is
-  // refused (kAlreadyExists): a seq is never stored twice.
+  // message_blocks row and moves rooms.last_seq to its last seq. A block not
+  // after the room's stored last_seq is refused (kAlreadyExists): a seq is
+  // never stored twice.
   absl::Status FlushBlocks();
   absl::Status FlushBlock(uint64_t room_id, const MessageBlockBuilder& block);
   bool FaultInjected() const;
@@ -61,8 +61,8 @@ class StorageWriter {
   SqliteConnection* db_;
   std::string fault_file_;
   uint64_t transactions_committed_ = 0;
-  // Appends gather here per room; FlushBlocks writes one row per room per
-  // batch instead of one row per message.
+  // Appends gather here per room; FlushBlocks writes one row and one
+  // rooms.last_seq UPDATE per room per batch instead of one row per message.
   absl::flat_hash_map<uint64_t, MessageBlockBuilder> pending_blocks_;
 
   // The transaction's own statements, prepared once like the rest instead of
@@ -82,6 +82,7 @@ class StorageWriter {
   SqliteStatement insert_membership_;
   SqliteStatement delete_membership_;
   SqliteStatement insert_block_;
+  SqliteStatement update_last_seq_;
   SqliteStatement stored_last_seq_;
   SqliteStatement update_max_room_id_;
 };

