@@ -48,7 +48,6 @@ std::string SafeText(absl::string_view text) {
 
 constexpr const char* kLocalHelp =
     "full-screen keys and commands:\n"
-    "  /names [room]   who is in the room\n"
     "  /win N          go to window N (also Alt+N; Ctrl+N/Ctrl+P next/previous)\n"
     "  PgUp/PgDn       scroll back and forth; Tab completes commands, rooms, nicks\n"
     "  Up/Down         input history; Ctrl+A/E/K/U/W, Home/End, Left/Right edit\n"
@@ -872,6 +871,10 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       if (w != nullptr) {
         uint64_t& last = last_seq_[frame.room_id()];
         last = std::max(last, m.seq());
+        // Noted before our own echo returns below: /history pages before
+        // the oldest message shown, whoever sent it.
+        auto [it, inserted] = oldest_seq_.emplace(frame.room_id(), m.seq());
+        if (!inserted) it->second = std::min(it->second, m.seq());
       }
       if (auto mine = line_of_msg_.find(m.client_msg_id()); m.client_msg_id() != 0 && mine != line_of_msg_.end()) {
         // Ours, by its client_msg_id (a live echo, or a replay of one whose echo was lost).
@@ -905,10 +908,6 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
         return;
       }
       if (!m.replay()) w->members().Add(m.sender());
-      {
-        auto [it, inserted] = oldest_seq_.emplace(frame.room_id(), m.seq());
-        if (!inserted) it->second = std::min(it->second, m.seq());
-      }
       w->Add(std::move(line));
       if (auto page = page_left_.find(frame.room_id()); m.replay() && page != page_left_.end()) {
         if (--page->second == 0) {
@@ -971,12 +970,17 @@ void FullscreenSession::HandleEvent(const v1::ServerFrame& frame) {
       return;
     case v1::ServerFrame::kRoomClosed: {
       const v1::RoomClosed& closed = frame.room_closed();
-      if (!absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname())) {
-        System(absl::StrCat("room ", SafeText(closed.name()), " was deleted by ", SafeText(closed.closed_by()),
-                            closed.reason().empty() ? "" : absl::StrCat(" (", SafeText(closed.reason()), ")")),
-               &windows_.status());
-      }
+      const bool ours = absl::EqualsIgnoreCase(closed.closed_by(), client_->nickname());
+      // Our own /delete has said so in the status window already.
+      const std::string note =
+          ours ? absl::StrCat("deleted room ", SafeText(closed.name()))
+               : absl::StrCat("room ", SafeText(closed.name()), " was deleted by ", SafeText(closed.closed_by()),
+                              closed.reason().empty() ? "" : absl::StrCat(" (", SafeText(closed.reason()), ")"));
+      if (!ours) System(note, &windows_.status());
+      const bool was_active = windows_.active().room_id() == frame.room_id();
       windows_.Close(frame.room_id());
+      // The user was looking at it: say why it went where they land.
+      if (was_active && windows_.active().room_id() != 0) System(note);
       pending_.erase(frame.room_id());
       history_left_.erase(frame.room_id());
       return;
