@@ -79,10 +79,11 @@ class ClusterPublisher {
   // One script call stores at most this many messages and, past the first,
   // this many bytes of sender and text; more of a room's publishes in one
   // turn go in further calls, in order. Redis runs nothing else while a
-  // script runs: at the ~4.5 µs of Redis time a message of 64 B costs in a
-  // call of 256 (docs/SCALING.md §7), a call stays near 1 ms, and 512 KiB
-  // keep its one PUBLISH well inside Redis's pub/sub output-buffer limits
-  // (8 MB soft).
+  // script runs: even at the few µs of Redis time a message with a dedupe
+  // key costs (the script walks those one by one; without keys a call costs
+  // ~0.5 µs a message, docs/SCALING.md §7), a call of 256 stays near 1 ms,
+  // and 512 KiB keep its one PUBLISH well inside Redis's pub/sub
+  // output-buffer limits (8 MB soft).
   static constexpr size_t kMaxBatchMessages = 256;
   static constexpr size_t kMaxBatchBytes = 512 * 1024;
 
