@@ -73,8 +73,13 @@ class ChatService {
   bool clustered() const { return cluster_ != nullptr; }
   // Hands storage the writes of this loop turn when no batch is in flight
   // (group commit: the next batch gathers while one commits). Call before
-  // each poll.
-  void FlushStorage();
+  // each poll. `input_pending`: this turn left input unread that a
+  // connection had ready (its read budget ran out), so the batch is held for
+  // one more turn to take the rest, rather than committing a window of
+  // messages in two transactions (docs/BENCHMARKS.md §9.2.4). Held at most
+  // one turn, and not once it holds kMaxHeldOps writes. Returns true when it
+  // held the batch: the caller must run the next turn without waiting.
+  bool FlushStorage(bool input_pending = false);
   // Storage's completion fd became readable: runs the commits' and reads'
   // follow-ups (deliveries, replies).
   void OnStorageReady(absl::Time now);
@@ -303,6 +308,7 @@ class ChatService {
   Storage* storage_ = nullptr;
   Batch batch_;                        // this turn's writes
   std::vector<Committed> batch_done_;  // their follow-ups, same order
+  bool batch_held_ = false;            // FlushStorage held batch_ for a turn
   uint64_t next_batch_id_ = 1;
   // Submitted batches, oldest first, with their follow-ups; at most
   // kMaxBatchesInFlight (chat_service_storage.cc says why two).

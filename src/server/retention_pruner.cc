@@ -103,7 +103,13 @@ absl::StatusOr<int64_t> RetentionPruner::PruneCurrentRoom(int64_t budget) {
     oldest_block_.BindUint(1, room.room_id);
     absl::StatusOr<bool> row = oldest_block_.Step();
     if (!row.ok()) return row.status();
-    if (!*row) break;
+    if (!*row) {
+      // Reset for the next room: a statement stepped to its end keeps its
+      // bindings, and a bind before a reset is refused, so the next room's
+      // query ran with this room's id and the room was skipped.
+      oldest_block_.Reset();
+      break;
+    }
     const int64_t block_id = oldest_block_.ColumnInt(0);
     decoded_.clear();
     absl::Status decoded = DecodeStoredBlock(room.room_id, oldest_block_.ColumnUint(1), oldest_block_.ColumnUint(2),

@@ -293,8 +293,10 @@ void Server::BeforePoll(absl::Time now) {
   PublishStats();
   RetireClosed(now);
   // This turn's writes go to storage as one batch (if none is committing);
-  // what they acknowledge is sent when it commits, a later turn.
-  service_.FlushStorage();
+  // what they acknowledge is sent when it commits, a later turn. Held for
+  // one more turn when a read stopped at its budget with input left.
+  if (service_.FlushStorage(input_cut_short_)) loop_->WakeBy(now);
+  input_cut_short_ = false;
   FlushDirty();
   if (fanout_pending_ > 0) {
     metrics_.fanout.Observe(absl::Now() - now, fanout_pending_);
@@ -638,6 +640,7 @@ void Server::HandleRead(Connection* conn, absl::Time now) {
     case IoResult::kOk:
       conn->Heard(now);
       metrics_.bytes_received[conn->transport_slot] += r.bytes;
+      if (r.bytes >= options_.read_budget_bytes) input_cut_short_ = true;
       break;
   }
   if (conn->transport()->HasPendingOutput()) conn->RequestFlush();  // a pong, or the answer to a Close

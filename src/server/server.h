@@ -169,6 +169,9 @@ class Server final : public EventLoop::Handler {
   // Connections whose transport holds input the poller cannot see (TLS
   // records read ahead): read again next turn without waiting for an event.
   std::vector<uint64_t> reread_;
+  // A read this turn stopped at read_budget_bytes: the connection may have
+  // more ready, and this turn's storage batch waits a turn for it.
+  bool input_cut_short_ = false;
   // Requests are parsed into this arena, reset after each read: a parsed
   // frame's submessage and strings cost a pointer bump, not a malloc. The
   // first block lives inside the Server, so a reset frees nothing.

@@ -225,7 +225,7 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const Storage
 }
 
 SqliteStorage::SqliteStorage(const StorageOptions& options, int event_fd, int lock_fd)
-    : options_(options), event_fd_(event_fd), lock_fd_(lock_fd) {}
+    : options_(options), event_fd_(event_fd), lock_fd_(lock_fd), next_checkpoint_pages_(kCheckpointPages) {}
 
 SqliteStorage::~SqliteStorage() {
   Close();

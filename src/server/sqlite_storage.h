@@ -105,7 +105,7 @@ class SqliteStorage : public Storage {
   // OnWalCommit's state (writer thread only): the WAL's size after the last
   // commit, and the size at which the checkpointer is woken next.
   int last_wal_pages_ = 0;
-  int next_checkpoint_pages_ = 1000;  // kCheckpointPages
+  int next_checkpoint_pages_;  // kCheckpointPages at first (set by the constructor)
   std::vector<Batch> batches_;
   std::vector<HistoryRead> reads_;
   bool closing_ = false;

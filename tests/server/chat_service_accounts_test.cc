@@ -568,6 +568,58 @@ TEST_F(AccountsTest, TwoBatchesCommitAtATimeAndTheNextGathersMeanwhile) {
   EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{2, 3, 4}));
 }
 
+// A turn whose read stopped at its budget holds its batch for the rest of
+// the input, one turn at most (docs/BENCHMARKS.md §9.2.4).
+TEST_F(AccountsTest, ABatchIsHeldOneTurnWhileInputIsPending) {
+  UseFakeStorage();
+  Connection* a = LogIn("alice");
+  const uint64_t room = CreateAndJoin(a, "den");
+  Take(a);
+  Send(a, room, "1");
+  EXPECT_TRUE(service_->FlushStorage(/*input_pending=*/true)) << "held: the caller must run the next turn at once";
+  EXPECT_TRUE(storage_->submitted().empty());
+  Send(a, room, "2");  // the rest of the input, read the next turn
+  EXPECT_FALSE(service_->FlushStorage(/*input_pending=*/true)) << "held a second turn";
+  ASSERT_EQ(storage_->submitted().size(), 1u);
+  EXPECT_EQ(storage_->submitted().back().ops.size(), 2u) << "one commit for both turns' messages";
+  storage_->CompleteNext();
+  service_->OnStorageReady(now_);
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST_F(AccountsTest, AHeldBatchIsNotSubmittedByACommitCompletingMeanwhile) {
+  UseFakeStorage();
+  Connection* a = LogIn("alice");
+  const uint64_t room = CreateAndJoin(a, "den");
+  Take(a);
+  Send(a, room, "1");
+  service_->FlushStorage();
+  Send(a, room, "2");
+  EXPECT_TRUE(service_->FlushStorage(/*input_pending=*/true));
+  storage_->CompleteNext();
+  service_->OnStorageReady(now_);  // delivers 1; {2} waits for the next turn's reads
+  EXPECT_TRUE(storage_->submitted().empty());
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{1}));
+  Send(a, room, "3");
+  EXPECT_FALSE(service_->FlushStorage());
+  ASSERT_EQ(storage_->submitted().size(), 1u);
+  EXPECT_EQ(storage_->submitted().back().ops.size(), 2u);
+  storage_->CompleteNext();
+  service_->OnStorageReady(now_);
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{2, 3}));
+}
+
+TEST_F(AccountsTest, ABatchOfManyWritesIsNotHeld) {
+  UseFakeStorage();
+  Connection* a = LogIn("alice");
+  const uint64_t room = CreateAndJoin(a, "den");
+  Take(a);
+  for (int i = 0; i < 1024; ++i) Send(a, room, "x");
+  EXPECT_FALSE(service_->FlushStorage(/*input_pending=*/true));
+  ASSERT_EQ(storage_->submitted().size(), 1u);
+  EXPECT_EQ(storage_->submitted().back().ops.size(), 1024u);
+}
+
 TEST_F(AccountsTest, AFailedCommitRefusesItsSendsAndReusesNoSeq) {
   UseFakeStorage();
   Connection* a = LogIn("alice");

@@ -63,6 +63,24 @@ TEST(RetentionPruner, KeepsAtMostRetentionMessagesPerRoomAcrossSeveralChunks) {
   }
 }
 
+// The pruner's query for a room's oldest block, stepped to its end on an
+// emptied room, was not reset: the next room's query then ran with the old
+// room's id and that room waited for the next pass.
+TEST(RetentionPruner, ARoomPrunedToEmptyDoesNotSkipTheNextRoom) {
+  TempDir dir;
+  Fill(dir, 10, absl::Now() - absl::Hours(3));
+  StorageOptions options = OptionsFor(dir);
+  options.retention_age = absl::Hours(1);
+  options.prune_interval = absl::Hours(1);  // only the pass at start
+  LoadedState state;
+  auto storage = MustOpen(options, &state);
+  ASSERT_NE(storage, nullptr);
+  ASSERT_TRUE(storage->WaitForPrunePasses(1, kWait));
+  EXPECT_EQ(storage->messages_pruned(), 20u);
+  EXPECT_TRUE(ReadHistory(*storage, {1, 1, 0, 0, 100}).messages.empty());
+  EXPECT_TRUE(ReadHistory(*storage, {2, 2, 0, 0, 100}).messages.empty());
+}
+
 TEST(RetentionPruner, DropsMessagesOlderThanRetentionAge) {
   TempDir dir;
   {
