@@ -1,9 +1,15 @@
 // FuzzChatService: a scripted crowd of in-memory connections against one
 // ChatService, with the server's read/flush/reap cycle reproduced around it
 // and the room index, limits and per-member seq order checked after every
-// step. See fuzz_targets.h for the input format.
+// step. Odd slots are WebSocket members: their broadcasts come framed once
+// per room (ChatService's framed block), and what they are sent is read back
+// through a WebSocketTransport whose socket takes a few hundred bytes a
+// write and not always all that is owed, so framed ranges grow while half
+// written. See fuzz_targets.h for the input format.
 #include <poll.h>
+#include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <string>
@@ -17,7 +23,10 @@
 #include "src/server/connection.h"
 #include "src/server/logger.h"
 #include "src/server/server_options.h"
+#include "src/server/websocket_transport.h"
 #include "src/wire/frame_codec.h"
+#include "src/wire/frame_format.h"
+#include "src/wire/websocket_codec.h"
 #include "tests/fuzz/fuzz_targets.h"
 
 namespace muxchat::fuzz {
@@ -52,6 +61,55 @@ server::ServerOptions FuzzOptions() {
 
 // Names chosen to collide case-insensitively and to break the name rules.
 const char* const kNames[] = {"a", "A", "bob", "room", "Room", "x y", "\xe2\x80\xae" "evil", "", "zzzzzzzzzzzzzzzzz"};
+
+// The socket under a WebSocket member's transport: takes 1..700 bytes a
+// write (gathered or, every other member, not: TLS stages), keeping them.
+class CutSocket final : public server::Transport {
+ public:
+  CutSocket(std::string* wire, bool vectored, uint32_t seed) : wire_(wire), vectored_(vectored), rng_(seed | 1u) {}
+  const char* Name() const override { return vectored_ ? "tcp" : "tls"; }
+  server::IoResult Handshake() override { return server::IoResult{}; }
+  server::IoResult Read(wire::Buffer*, size_t) override {
+    server::IoResult r;
+    r.code = server::IoResult::kWouldBlock;
+    return r;
+  }
+  server::IoResult Write(wire::OutputQueue* out, size_t max_bytes) override {
+    std::string all;
+    out->CopyTo(&all);
+    server::IoResult r;
+    r.bytes = std::min({all.size(), max_bytes, Room()});
+    wire_->append(all, 0, r.bytes);
+    out->Consume(r.bytes);
+    return r;
+  }
+  bool WritesVectors() const override { return vectored_; }
+  server::IoResult WriteVectors(const iovec* vec, size_t count) override {
+    server::IoResult r;
+    size_t room = Room();
+    for (size_t i = 0; i < count && room > 0; ++i) {
+      const size_t n = std::min(room, vec[i].iov_len);
+      wire_->append(static_cast<const char*>(vec[i].iov_base), n);
+      room -= n;
+      r.bytes += n;
+    }
+    return r;
+  }
+  void ShutdownWrite() override {}
+
+ private:
+  size_t Room() {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 17;
+    rng_ ^= rng_ << 5;
+    return 1 + rng_ % 700;
+  }
+  std::string* const wire_;
+  const bool vectored_;
+  uint32_t rng_;
+};
+
+bool IsWebSocketSlot(size_t slot) { return slot % 2 == 1; }
 
 // What one connection has seen: the next live seq expected per room it is
 // in, learnt from its own join and leave answers.
@@ -99,6 +157,16 @@ class Harness {
   void Open(size_t slot) {
     conns_[slot] = std::make_unique<Connection>(next_id_++, -1, "fuzz", now_, options_.max_output_bytes, &dirty_);
     seen_[slot] = Seen();
+    if (IsWebSocketSlot(slot)) {
+      // As Server::UpgradeToWebSocket leaves it, before its Hello.
+      ws_wire_[slot].clear();
+      ws_in_[slot].Clear();
+      ws_client_[slot] = std::make_unique<wire::WebSocketDecoder>(1 << 20, wire::WebSocketDecoder::Role::kClient);
+      conns_[slot]->set_transport(std::make_unique<server::WebSocketTransport>(
+          std::make_unique<CutSocket>(&ws_wire_[slot], slot % 4 == 1, static_cast<uint32_t>(next_id_)),
+          options_.max_frame_bytes, "", ""));
+      conns_[slot]->set_websocket();
+    }
   }
 
   void Step(uint8_t op, const uint8_t* p, size_t len) {
@@ -231,11 +299,49 @@ class Harness {
     }
   }
 
+  // A WebSocket member's bytes as they leave its transport, some writes'
+  // worth (not always all that is owed: the rest stays queued, half a
+  // message perhaps, for the next turn's broadcasts to queue behind), read
+  // back as a browser would and turned into length-prefixed frames.
+  std::string DrainWebSocket(size_t slot) {
+    Connection* c = conns_[slot].get();
+    drain_rng_ ^= drain_rng_ << 13;
+    drain_rng_ ^= drain_rng_ >> 17;
+    drain_rng_ ^= drain_rng_ << 5;
+    const uint32_t writes = 1 + drain_rng_ % 24;
+    for (uint32_t i = 0; i < writes && c->OwesOutput(); ++i) {
+      const server::IoResult r = c->transport()->Write(&c->output(), 4096);
+      FUZZ_CHECK(r.code == server::IoResult::kOk);
+      FUZZ_CHECK(r.bytes > 0);
+    }
+    ws_in_[slot].Append(ws_wire_[slot]);
+    ws_wire_[slot].clear();
+    std::string frames;
+    wire::WsEvent event;
+    for (;;) {
+      absl::StatusOr<bool> got = ws_client_[slot]->Next(&ws_in_[slot], &event);
+      FUZZ_CHECK(got.ok());
+      if (!*got) break;
+      FUZZ_CHECK(event.kind == wire::WsEvent::Kind::kMessage);  // nothing asks for a Pong or a Close here
+      char prefix[wire::kLengthPrefixBytes];
+      wire::EncodeLength(static_cast<uint32_t>(event.payload.size()), prefix);
+      frames.append(prefix, sizeof prefix);
+      frames.append(event.payload.data(), event.payload.size());
+    }
+    // All written: no message is left half read.
+    if (!c->OwesOutput()) FUZZ_CHECK(ws_in_[slot].empty());
+    return frames;
+  }
+
   void Drain(size_t slot) {
     Connection* c = conns_[slot].get();
     std::string bytes;
-    c->output().CopyTo(&bytes);
-    c->output().Consume(bytes.size());
+    if (c->websocket()) {
+      bytes = DrainWebSocket(slot);
+    } else {
+      c->output().CopyTo(&bytes);
+      c->output().Consume(bytes.size());
+    }
     wire::Buffer buf;
     buf.Append(bytes);
     wire::FrameDecoder dec(UINT32_MAX);
@@ -287,6 +393,9 @@ class Harness {
       FUZZ_CHECK(service_.rooms().FindById(room->id()) == room);
       absl::flat_hash_set<const Connection*> unique(room->members().begin(), room->members().end());
       FUZZ_CHECK(unique.size() == room->member_count());
+      FUZZ_CHECK(room->websocket_member_count() ==
+                 static_cast<size_t>(std::count_if(room->members().begin(), room->members().end(),
+                                                   [](const Connection* m) { return m->websocket(); })));
       for (const Connection* m : room->members()) {
         FUZZ_CHECK(m->logged_in() || m->closing());
         FUZZ_CHECK(!m->disconnected);
@@ -315,6 +424,13 @@ class Harness {
   wire::FrameDecoder decoder_{512};
   v1::ClientFrame request_;
   std::vector<Connection*> dirty_;
+  // WebSocket slots: bytes written by the transport not yet read back, what
+  // is read back but not yet a whole message, and the browser's decoder.
+  // Before conns_: their transports write into ws_wire_.
+  std::array<std::string, kSlots> ws_wire_;
+  std::array<wire::Buffer, kSlots> ws_in_;
+  std::array<std::unique_ptr<wire::WebSocketDecoder>, kSlots> ws_client_;
+  uint32_t drain_rng_ = 1;
   std::array<std::unique_ptr<Connection>, kSlots> conns_;
   std::array<Seen, kSlots> seen_;
   std::array<bool, kSlots> stalled_{};

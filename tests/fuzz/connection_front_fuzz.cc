@@ -5,10 +5,13 @@
 // matches the first byte; every HTTP error is one the server answers; a
 // WebSocket connection hands the decoder exactly the frames the client sent
 // (each length-prefixed, within max_frame_bytes) and answers what it must;
-// frames queued for a WebSocket member leave as one binary message each,
-// whether the inner transport takes gathered writes (plain TCP: messages are
-// never copied) or not (TLS: they are staged), through writes cut anywhere.
+// frames queued for a WebSocket member (copied, ranges of a block of
+// length-prefixed frames, ranges of a block already framed as WebSocket
+// messages) leave as one binary message each, whether the inner transport
+// takes gathered writes (plain TCP: messages are never copied) or not (TLS:
+// they are staged), through writes cut anywhere.
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +23,7 @@
 #include "src/server/websocket_transport.h"
 #include "src/wire/frame_codec.h"
 #include "src/wire/frame_format.h"
+#include "src/wire/shared_frame.h"
 #include "src/wire/websocket_codec.h"
 #include "tests/fuzz/fuzz_targets.h"
 
@@ -121,15 +125,42 @@ void RunWebSocket(const std::string& early, const std::string& rest, uint32_t ma
   FUZZ_CHECK(ended);
   const bool closed_before_writing = ws.close_sent() != 0;  // answered the peer's Close, or refused its bytes
 
-  // The way out: a few frames queued as the server queues them.
+  // The way out: a few frames queued as the server queues them: copied (a
+  // reply), a range of a block of length-prefixed frames (a broadcast to a
+  // TCP member), or a range of a block of WebSocket messages (a broadcast,
+  // framed once for every WebSocket member of its room).
   wire::OutputQueue out;
   std::vector<std::string> bodies;
+  wire::SharedFrame prefixed = wire::SharedFrame::AllocateBlock(8192);
+  wire::SharedFrame framed = wire::SharedFrame::AllocateBlock(8192);
   for (size_t i = 0; i < 3; ++i) {
     v1::ServerFrame f;
     f.set_room_id(seed + i);
     f.mutable_chat_message()->set_text(std::string(i * 700 + (seed % 50), 'x'));
     bodies.push_back(f.SerializeAsString());
-    FUZZ_CHECK(wire::AppendFrame(f, &out, UINT32_MAX).ok());
+    const std::string& body = bodies.back();
+    switch ((seed >> (2 * i + 1)) % 3) {
+      case 0:
+        FUZZ_CHECK(wire::AppendFrame(f, &out, UINT32_MAX).ok());
+        break;
+      case 1: {
+        char* at = prefixed.Extend(wire::kLengthPrefixBytes + body.size());
+        wire::EncodeLength(static_cast<uint32_t>(body.size()), at);
+        std::memcpy(at + wire::kLengthPrefixBytes, body.data(), body.size());
+        const size_t begin = static_cast<size_t>(at - prefixed.data());
+        out.AppendSlice(prefixed, begin, begin + wire::kLengthPrefixBytes + body.size());
+        break;
+      }
+      default: {
+        const wire::WsHeader header = wire::MakeWsServerHeader(body.size());
+        char* at = framed.Extend(header.size + body.size());
+        std::memcpy(at, header.bytes, header.size);
+        std::memcpy(at + header.size, body.data(), body.size());
+        const size_t begin = static_cast<size_t>(at - framed.data());
+        out.AppendFramedSlice(framed, begin, begin + header.size + body.size());
+        break;
+      }
+    }
   }
   for (int turns = 0; turns < 10000 && (!out.empty() || ws.HasPendingOutput()); ++turns) ws.Write(&out, 1 + seed % 5000);
   FUZZ_CHECK(out.empty() && !ws.HasPendingOutput());

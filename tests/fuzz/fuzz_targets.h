@@ -31,7 +31,8 @@ int FuzzFrameDecoder(const uint8_t* data, size_t size);
 // Connections through a ChatService: raw bytes through a FrameDecoder as the
 // server reads them, structured requests, disconnects, time steps. After
 // every record the two-way room index, the limits and each member's seq
-// order are checked.
+// order are checked; odd slots are WebSocket members, read back through a
+// WebSocketTransport that writes some of what is owed each turn.
 int FuzzChatService(const uint8_t* data, size_t size);
 
 // Input: [2 bytes: message cap selector][1 byte: role bit 0x80 (set: read

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -270,6 +271,90 @@ TEST_F(ChatServiceWebSocketTest, AWebSocketMemberPastMaxOutputBytesIsClosedAsASl
   EXPECT_TRUE(slow->closing());
   EXPECT_EQ(slow->close_reason(), CloseReason::kSlowConsumer);
   EXPECT_LE(slow->output().PendingBytes(), options_.max_output_bytes + 256);
+}
+
+TEST_F(ChatServiceWebSocketTest, BroadcastsOfEveryHeaderSizeWrittenInPiecesBetweenThemArriveWhole) {
+  // Texts whose messages take 2-, 4- and 10-byte WebSocket headers; the
+  // WebSocket member is written a little after each broadcast, so each new
+  // one is queued behind a framed range half written (the range grows under
+  // the write in progress).
+  options_.max_frame_bytes = 128 * 1024;
+  options_.max_text_bytes = 100 * 1000;
+  Start();
+  Connection* a = LogIn("sender");
+  const uint64_t room = CreateAndJoin(a, "sizes");
+  Connection* tcp = LogIn("tcp");
+  Join(tcp, room);
+  Connection* w = LogInWs("w");
+  Join(w, room);
+  Take(a);
+  Raw(tcp);
+  WireOf(w, 0);
+  const size_t sizes[] = {1, 100, 123, 124, 200, 65000, 65530, 65531, 70000, 99000};
+  std::string got;
+  for (int i = 0; i < 40; ++i) {
+    Send(a, room, std::string(sizes[i % 10], static_cast<char>('a' + i % 26)));
+    Take(a);
+    const IoResult r = w->transport()->Write(&w->output(), 777 + 1000 * (i % 7));
+    ASSERT_EQ(r.code, IoResult::kOk);
+    got += std::exchange(*wires_[0], std::string());
+  }
+  got += WireOf(w, 0);
+  const std::string expected = AsMessages(Raw(tcp));
+  ASSERT_EQ(Messages(expected).size(), 40u);
+  EXPECT_EQ(got, expected);
+}
+
+TEST_F(ChatServiceWebSocketTest, TheFirstWebSocketMemberGetsFramedBroadcastsFromItsJoinOn) {
+  // A room of TCP members only (nothing framed) gets its first WebSocket
+  // member between two messages: the earlier one reaches it in the join's
+  // replay, the later one framed, and the TCP members see no difference.
+  Connection* a = LogIn("sender");
+  const uint64_t room = CreateAndJoin(a, "tcp-only");
+  Connection* tcp = LogIn("tcp");
+  Join(tcp, room);
+  Raw(tcp);
+  Send(a, room, "before");
+  Take(a);
+  const std::string tcp_before = Raw(tcp);
+  Connection* w = LogInWs("w");
+  Join(w, room);
+  Send(a, room, "after");
+  const std::string tcp_after = Raw(tcp);
+  std::vector<v1::ServerFrame> got = Messages(WireOf(w, 0));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(got[0].has_reply());
+  EXPECT_EQ(got[1].chat_message().text(), "before");
+  EXPECT_TRUE(got[1].chat_message().replay());
+  EXPECT_EQ(got[2].chat_message().text(), "after");
+  EXPECT_FALSE(got[2].chat_message().replay());
+  // The TCP member: the first message, then MemberJoined and the second,
+  // each exactly once, length-prefixed.
+  std::vector<v1::ServerFrame> tcp_got = Messages(AsMessages(tcp_before + tcp_after));
+  ASSERT_EQ(tcp_got.size(), 3u);
+  EXPECT_EQ(tcp_got[0].chat_message().text(), "before");
+  EXPECT_TRUE(tcp_got[1].has_member_joined());
+  EXPECT_EQ(tcp_got[2].chat_message().text(), "after");
+}
+
+TEST_F(ChatServiceWebSocketTest, TheLastWebSocketMemberToLeaveGetsWhatWasQueuedBeforeWholeAndNothingAfter) {
+  // Its framed range of the first broadcast is still queued when it leaves:
+  // it gets that one (queued before it left) whole, nothing after.
+  Connection* a = LogIn("sender");
+  const uint64_t room = CreateAndJoin(a, "r");
+  Connection* w = LogInWs("w");
+  Join(w, room);
+  WireOf(w, 0);
+  Send(a, room, "while a member");
+  v1::ClientFrame leave;
+  leave.set_room_id(room);
+  leave.mutable_leave_room();
+  Request(w, leave);
+  Send(a, room, "after it left");
+  std::vector<v1::ServerFrame> got = Messages(WireOf(w, 0));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].chat_message().text(), "while a member");
+  EXPECT_TRUE(got[1].has_reply());
 }
 
 }  // namespace

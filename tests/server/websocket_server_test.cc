@@ -2,6 +2,9 @@
 // both pollers: a WebSocket member and a TCP member are the same to the chat
 // (same room, same order, replies), and the connection ends with the Close
 // code PROTOCOL.md §17.3 gives for the server's reason.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -151,6 +154,96 @@ TEST_P(WebSocketServer, AClientCloseIsEchoedAndTheConnectionEnds) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_TRUE(got->closed);
   EXPECT_EQ(got->close_code, wire::kWsCloseNormal);
+}
+
+TEST_P(WebSocketServer, AWebSocketMemberThatFallsBehindGetsEveryBroadcastWholeAndInOrder) {
+  // A browser that stops reading while its room is busy: more than the
+  // kernel buffers, so the server's writes to it stop at whatever byte the
+  // kernel takes, inside framed broadcasts of every header size, while the
+  // WebSocket Pings and requests it sent meanwhile queue Pongs and replies
+  // among them. Read at last, everything is there, whole and in order.
+  ServerOptions o;
+  o.poller = GetParam();
+  o.max_frame_bytes = 128 * 1024;
+  o.max_text_bytes = 100 * 1000;
+  o.soft_output_bytes = 0;  // nothing dropped: every broadcast must arrive
+  server_ = std::make_unique<RunningServer>(o);
+  auto tcp = ConnectAs(port(), "busy");
+  ASSERT_NE(tcp, nullptr);
+  ASSERT_TRUE(tcp->CreateRoom("busy", kTimeout).ok());
+  auto joined = tcp->JoinRoom("busy", kTimeout);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  const uint64_t room = joined->room_id();
+  auto ws = WsLogin("behind");
+  v1::ClientFrame join;
+  join.set_request_id(2);
+  join.mutable_join_room()->set_name("busy");
+  ASSERT_TRUE(ws->Send(join).ok());
+  for (;;) {
+    auto got = ws->Read(kTimeout);
+    ASSERT_TRUE(got.ok() && !got->closed) << (got.ok() ? "closed" : got.status().ToString());
+    if (got->frame.has_reply() && got->frame.request_id() == 2) break;
+  }
+
+  // Messages with 2-, 4- and 10-byte WebSocket headers, ~7 MB in all.
+  constexpr int kMessages = 320;
+  constexpr int kEvery = 20;
+  auto text = [](int i) {
+    static constexpr size_t kSizes[] = {100, 1000, 20000, 70000};
+    return absl::StrCat(i, ":", std::string(kSizes[i % 4], static_cast<char>('a' + i % 26)));
+  };
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(tcp->SendAndWait(room, text(i), kTimeout).ok());
+    if (i % kEvery == 0) {
+      ASSERT_TRUE(ws->SendControl(wire::WsOpcode::kPing, absl::StrCat("p", i)).ok());
+      v1::ClientFrame ping;
+      ping.set_request_id(1000 + i);
+      ping.mutable_ping()->set_nonce(i);
+      ASSERT_TRUE(ws->Send(ping).ok());
+    }
+  }
+  {
+    // The server is holding bytes for it: its writes stopped short.
+    const int fd = RawConnect(port());
+    const std::string get = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    ASSERT_EQ(::write(fd, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+    const std::string metrics = ReadUntilEof(fd);
+    ::close(fd);
+    const std::string key = "\nmuxchat_output_backlog_max_bytes ";
+    const size_t at = metrics.find(key);
+    ASSERT_NE(at, std::string::npos) << metrics;
+    EXPECT_GT(std::stoull(metrics.substr(at + key.size())), 64u * 1024) << metrics.substr(at, 60);
+  }
+  int next = 0, pongs = 0;
+  while (next < kMessages) {
+    auto got = ws->Read(kTimeout);
+    ASSERT_TRUE(got.ok() && !got->closed) << (got.ok() ? "closed" : got.status().ToString()) << " after " << next;
+    ASSERT_FALSE(got->frame.has_gap());
+    if (got->frame.has_pong()) {
+      EXPECT_EQ(got->frame.pong().nonce(), static_cast<uint64_t>(pongs * kEvery));
+      ++pongs;
+      continue;
+    }
+    if (!got->frame.has_chat_message()) continue;
+    const v1::ChatMessage& m = got->frame.chat_message();
+    ASSERT_EQ(m.seq(), static_cast<uint64_t>(next + 1));
+    ASSERT_EQ(m.text(), text(next));
+    ++next;
+  }
+  // Every request answered, and every WebSocket Ping: the last Pongs may
+  // still be behind the last broadcast.
+  for (int k = 0; k < 100 && (pongs < kMessages / kEvery || ws->pong_count() < size_t{kMessages / kEvery}); ++k) {
+    v1::ClientFrame list;
+    list.set_request_id(7);
+    list.mutable_list_rooms();
+    ASSERT_TRUE(ws->Send(list).ok());
+    auto got = ws->Read(kTimeout);
+    ASSERT_TRUE(got.ok() && !got->closed) << (got.ok() ? "closed" : got.status().ToString());
+    if (got->frame.has_pong()) ++pongs;
+  }
+  EXPECT_EQ(pongs, kMessages / kEvery);
+  EXPECT_EQ(ws->pong_count(), size_t{kMessages / kEvery});
+  EXPECT_EQ(ws->last_pong(), absl::StrCat("p", kMessages - kEvery));
 }
 
 INSTANTIATE_TEST_SUITE_P(Pollers, WebSocketServer, ::testing::Values("epoll", "poll"));

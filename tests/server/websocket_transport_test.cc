@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -504,6 +505,116 @@ TEST_P(WebSocketTransportOut, TheUpgradeAnswerGoesFirst) {
   socket_->per_call = 7;
   ASSERT_TRUE(Drain());
   EXPECT_EQ(socket_->wire, "HTTP/1.1 101 OK\r\n\r\n" + Expected(bodies));
+}
+
+// A member's life under load, at random but reproducibly: frames of every
+// header size queued in every way a Connection queues them (copied replies,
+// ranges of length-prefixed blocks, framed ranges that grow while the first
+// of them is half written, large frames shared whole, framed ranges copied
+// past the slice limit), appended between writes that stop at random bytes
+// with random budgets, and Pings read in between. The client must read every
+// message whole and in order, and one Pong per Ping, never inside a message.
+TEST_P(WebSocketTransportOut, RandomQueuesCutAnywhereGiveWholeMessagesAndPongsBetweenThem) {
+  const size_t sizes[] = {0, 1, 2, 60, 124, 125, 126, 127, 300, 1000, 3000, 65535, 65536, 70000};
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937 rng(seed);
+    auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+    auto inner = std::make_unique<FakeSocket>(GetParam());
+    socket_ = inner.get();
+    ws_ = std::make_unique<WebSocketTransport>(std::move(inner), 1 << 20, "", "");
+    socket_->per_call = 0;  // each write takes what its script says, then blocks
+    std::vector<std::string> expected;
+    std::vector<std::string> pings;
+    // Blocks as ChatService keeps them: appended to, ranges handed out.
+    wire::SharedFrame prefixed = wire::SharedFrame::AllocateBlock(1 << 20);
+    wire::SharedFrame framed = wire::SharedFrame::AllocateBlock(1 << 20);
+    std::vector<wire::SharedFrame> old_blocks;
+    for (int step = 0; step < 120; ++step) {
+      const size_t what = pick(10);
+      std::vector<std::string> bodies;
+      for (size_t k = 1 + pick(3); k > 0; --k) {
+        const size_t n = pick(4) == 0 ? pick(200) : sizes[pick(sizeof sizes / sizeof sizes[0])];
+        bodies.push_back(Body(n, static_cast<char>(rng())));
+      }
+      if (what <= 1) {
+        for (const std::string& b : bodies) out_.AppendCopy(Prefixed(b));
+      } else if (what <= 3) {
+        std::string bytes;
+        for (const std::string& b : bodies) bytes += Prefixed(b);
+        if (prefixed.remaining() < bytes.size()) {
+          old_blocks.push_back(prefixed);
+          prefixed = wire::SharedFrame::AllocateBlock(std::max<size_t>(1 << 20, bytes.size()));
+        }
+        char* at = prefixed.Extend(bytes.size());
+        std::memcpy(at, bytes.data(), bytes.size());
+        const size_t begin = static_cast<size_t>(at - prefixed.data());
+        out_.AppendSlice(prefixed, begin, begin + bytes.size());
+      } else if (what <= 7) {
+        const std::string bytes = Expected(bodies);
+        if (framed.remaining() < bytes.size() || pick(8) == 0) {
+          // A fresh block now and then: past eight of them, ranges are copied.
+          old_blocks.push_back(framed);
+          framed = wire::SharedFrame::AllocateBlock(std::max<size_t>(1 << 20, bytes.size()));
+        }
+        if (pick(4) == 0) (void)framed.Extend(1 + pick(10));  // another room's broadcast between
+        char* at = framed.Extend(bytes.size());
+        std::memcpy(at, bytes.data(), bytes.size());
+        const size_t begin = static_cast<size_t>(at - framed.data());
+        out_.AppendFramedSlice(framed, begin, begin + bytes.size());
+      } else if (what == 8) {
+        bodies.resize(1);
+        wire::SharedFrame whole = wire::SharedFrame::Allocate(wire::kLengthPrefixBytes + bodies[0].size());
+        const std::string frame = Prefixed(bodies[0]);
+        std::memcpy(whole.MutableData(), frame.data(), frame.size());
+        out_.Append(whole);
+      } else {
+        bodies.clear();
+        pings.push_back(Body(pick(126), static_cast<char>(rng())));
+        wire::Buffer ping(0);
+        wire::AppendWsClientFrame(wire::WsOpcode::kPing, pings.back(), static_cast<uint32_t>(rng()), &ping);
+        socket_->input = std::string(ping.View());
+        wire::Buffer in(0);
+        ASSERT_EQ(ws_->Read(&in, 4096).code, IoResult::kOk);
+      }
+      expected.insert(expected.end(), bodies.begin(), bodies.end());
+      // A few writes, each stopping somewhere (0: would block).
+      for (size_t w = pick(3); w > 0; --w) {
+        const size_t cut = pick(3) == 0 ? pick(12) : pick(5000);
+        socket_->script = {cut};
+        const size_t budget = pick(3) == 0 ? 1 + pick(3000) : 1 << 20;
+        const IoResult r = ws_->Write(&out_, budget);
+        ASSERT_TRUE(r.code == IoResult::kOk || r.code == IoResult::kWouldBlock);
+      }
+    }
+    socket_->script.clear();
+    socket_->per_call = 1 + pick(9000);
+    ASSERT_TRUE(Drain(1 + pick(100000)));
+    // Read back as a browser would.
+    wire::Buffer back(0);
+    back.Append(socket_->wire);
+    wire::WebSocketDecoder client(1 << 20, wire::WebSocketDecoder::Role::kClient);
+    wire::WsEvent event;
+    size_t messages = 0, pongs = 0;
+    for (;;) {
+      absl::StatusOr<bool> got = client.Next(&back, &event);
+      ASSERT_TRUE(got.ok()) << got.status();
+      if (!*got) break;
+      if (event.kind == wire::WsEvent::Kind::kPong) {
+        ASSERT_LT(pongs, pings.size());
+        EXPECT_EQ(event.payload, pings[pongs]);
+        ++pongs;
+        continue;
+      }
+      ASSERT_EQ(event.kind, wire::WsEvent::Kind::kMessage);
+      ASSERT_LT(messages, expected.size());
+      ASSERT_EQ(event.payload, expected[messages]) << "message " << messages;
+      ++messages;
+    }
+    EXPECT_TRUE(back.empty());
+    EXPECT_EQ(messages, expected.size());
+    EXPECT_EQ(pongs, pings.size());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Inner, WebSocketTransportOut, ::testing::Values(true, false),

@@ -47,8 +47,9 @@ class WsTestClient {
   WsTestClient& operator=(const WsTestClient&) = delete;
 
   int fd() const { return fd_; }
-  // The payload of the last WebSocket Pong seen by Read().
+  // The payload of the last WebSocket Pong seen by Read(), and how many.
   const std::string& last_pong() const { return last_pong_; }
+  size_t pong_count() const { return pong_count_; }
 
   // The RFC's example key; fine for tests (servers must not rely on keys being random).
   static constexpr const char* kKey = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -123,6 +124,7 @@ class WsTestClient {
             continue;
           case wire::WsEvent::Kind::kPong:
             last_pong_ = std::string(ev.payload);
+            ++pong_count_;
             continue;
           case wire::WsEvent::Kind::kClose: {
             Received r;
@@ -170,6 +172,7 @@ class WsTestClient {
   wire::WebSocketDecoder decoder_;
   uint32_t mask_ = 0x9E3779B9u;
   std::string last_pong_;
+  size_t pong_count_ = 0;
 };
 
 }  // namespace muxchat::server::testing
