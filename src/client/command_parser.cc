@@ -74,8 +74,20 @@ Command ParseCommand(absl::string_view line, bool in_chat) {
     }
     return {verb.kind, std::string(arg)};
   }
-  return {CommandKind::kInvalid,
-          absl::StrCat("unknown command '", rest.substr(0, end), "' (type ", in_chat ? "/help" : "HELP", ")")};
+  return {CommandKind::kInvalid, absl::StrCat("unknown command '", rest.substr(0, end), "' (",
+                                              in_chat ? "type /help" : "JOIN a room to chat; type HELP", ")")};
+}
+
+bool IsCommandWord(absl::string_view line) {
+  absl::string_view rest = absl::StripLeadingAsciiWhitespace(line);
+  if (!rest.empty() && rest[0] == '/') rest.remove_prefix(1);
+  size_t end = 0;
+  while (end < rest.size() && !IsSpace(rest[end])) ++end;
+  const std::string word = absl::AsciiStrToLower(rest.substr(0, end));
+  for (const Verb& verb : kVerbs) {
+    if (word == verb.name) return true;
+  }
+  return false;
 }
 
 std::string CommandForm(absl::string_view verb, bool in_chat) {

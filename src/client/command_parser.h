@@ -41,6 +41,11 @@ bool NeedsServer(CommandKind kind);
 
 Command ParseCommand(absl::string_view line, bool in_chat);
 
+// Whether the line's first word (any case, '/' optional) names a command, so
+// that a window where lines are commands can tell chat typed there from a
+// mistyped command.
+bool IsCommandWord(absl::string_view line);
+
 // How to name command `verb` to the user: "/join" in chat mode, "JOIN" at
 // the command prompt, so hints and errors show the form that works there.
 std::string CommandForm(absl::string_view verb, bool in_chat);

@@ -404,6 +404,12 @@ void FullscreenSession::HandleLine(const std::string& line) {
   std::string text = line;
   if (!in_room && !absl::StartsWith(absl::StripLeadingAsciiWhitespace(text), "/") &&
       !absl::StripAsciiWhitespace(text).empty()) {
+    if (!IsCommandWord(text)) {
+      // Most likely chat typed before joining a room: say where it goes.
+      Error("not sent: this is the status window, where lines are commands; /join ROOM to chat there (/list "
+            "shows the rooms, /help the commands)");
+      return;
+    }
     text = absl::StrCat("/", absl::StripLeadingAsciiWhitespace(text));
   }
   HandleCommand(ParseCommand(text, true));

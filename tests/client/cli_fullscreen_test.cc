@@ -454,6 +454,22 @@ TEST(CliFullscreen, HistoryDoesNotRepeatOwnMessageShownAbove) {
   EXPECT_EQ(Count(alice->Screen(), "first from alice"), 1u) << alice->last_screen();
 }
 
+// Seen by hand: "hello everyone" typed in the status window before joining
+// a room answered "unknown command 'hello'". A command word without '/'
+// still works there.
+TEST(CliFullscreen, ChatTypedInTheStatusWindowSaysWhereChatGoes) {
+  Daemon daemon;
+  TmuxTerminal alice(Args(daemon.port(), "alice"), 100, 30, {"NO_COLOR=1"});
+  ASSERT_TRUE(alice.WaitForText("logged in as alice")) << alice.last_screen();
+  alice.Type("hello everyone");
+  alice.Keys({"Enter"});
+  ASSERT_TRUE(alice.WaitForText("not sent: this is the status window")) << alice.last_screen();
+  EXPECT_FALSE(Contains(alice.Screen(), "unknown command")) << alice.last_screen();
+  alice.Type("create lobby");
+  alice.Keys({"Enter"});
+  EXPECT_TRUE(alice.WaitForText("created room lobby")) << alice.last_screen();
+}
+
 TEST(CliFullscreen, WideCharactersAreDrawnEvenInTheCLocale) {
   Daemon daemon;
   auto alice = Alice(daemon.port(), {"lobby"}, 100, 30, {"NO_COLOR=1", "LC_ALL=C"});

@@ -36,6 +36,17 @@ TEST(CommandParser, UnknownWordAtThePromptIsInvalid) {
   const Command c = ParseCommand("hello there", false);
   EXPECT_EQ(c.kind, CommandKind::kInvalid);
   EXPECT_NE(c.arg.find("unknown command 'hello'"), std::string::npos);
+  // Someone typing chat at the prompt is told where chat goes.
+  EXPECT_NE(c.arg.find("JOIN a room to chat"), std::string::npos) << c.arg;
+}
+
+TEST(CommandParser, CommandWordsAreKnownInAnyCaseWithOrWithoutSlash) {
+  EXPECT_TRUE(IsCommandWord("join lobby"));
+  EXPECT_TRUE(IsCommandWord("/HELP"));
+  EXPECT_TRUE(IsCommandWord("  Quit"));
+  EXPECT_FALSE(IsCommandWord("hello everyone"));
+  EXPECT_FALSE(IsCommandWord("joint venture"));
+  EXPECT_FALSE(IsCommandWord(""));
 }
 
 TEST(CommandParser, ChatOnlyCommandsAreRefusedAtThePrompt) {
