@@ -32,6 +32,8 @@ ABSL_FLAG(int, window, 64, "publishes in flight at once");
 ABSL_FLAG(int, rooms, 1, "rooms the messages are spread over (round robin)");
 ABSL_FLAG(int, text_bytes, 100, "bytes of text per message (at least 20: the send time)");
 ABSL_FLAG(std::string, key_prefix, "bench", "key prefix (a fresh run should use a fresh one)");
+ABSL_FLAG(bool, client_msg_ids, false,
+          "give every message a client_msg_id (as the CLI's sends carry), so the script dedupes each one");
 
 namespace {
 
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   const int window = std::max(1, absl::GetFlag(FLAGS_window));
   const int rooms = std::max(1, absl::GetFlag(FLAGS_rooms));
   const size_t text_bytes = static_cast<size_t>(std::max(20, absl::GetFlag(FLAGS_text_bytes)));
+  const bool client_msg_ids = absl::GetFlag(FLAGS_client_msg_ids);
   ClusterOptions options;
   options.redis.port = absl::GetFlag(FLAGS_redis_port);
   options.key_prefix = absl::GetFlag(FLAGS_key_prefix);
@@ -113,6 +116,10 @@ int main(int argc, char** argv) {
       PublishRequest r;
       r.room_id = static_cast<uint64_t>(sent % rooms + 1);
       r.sender = "bench";
+      if (client_msg_ids) {
+        r.client_msg_id = static_cast<uint64_t>(sent) + 1;
+        r.dedupe_scope = "a1";
+      }
       const int64_t t0 = NowNanos();
       r.text = absl::StrCat(absl::StrFormat("%019d", t0), pad);
       ++sent;
@@ -146,8 +153,8 @@ int main(int argc, char** argv) {
   b.join();
   const double a_secs = static_cast<double>(a_end - a_start) / 1e9;
   const double b_secs = static_cast<double>(b_last - b_first) / 1e9;
-  std::printf("messages %d, window %d, rooms %d, text %zu B, failed %d\n", messages, window, rooms, text_bytes,
-              failed);
+  std::printf("messages %d, window %d, rooms %d, text %zu B, client_msg_ids %s, failed %d\n", messages, window, rooms,
+              text_bytes, client_msg_ids ? "yes" : "no", failed);
   std::printf("A publish acks:   %.0f/s   ack latency p50 %.0f us  p99 %.0f us\n", acked / a_secs,
               Percentile(ack_ns, 0.5), Percentile(ack_ns, 0.99));
   std::printf("B deliveries:     %.0f/s   send->delivery p50 %.0f us  p99 %.0f us\n",

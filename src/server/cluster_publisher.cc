@@ -58,7 +58,7 @@ namespace {
 // nothing). Everything happens in one atomic step: no other client's command
 // runs in between, so the seq order, the stream order and the channel order
 // are the same for every node.
-constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v6
+constexpr char kPublishScript[] = R"lua(-- muxchat publish batch v7
 -- (codes are strings: table.concat of numbers formats each with printf's %.14g)
 local n, flags = tonumber(ARGV[7]), ARGV[8]
 local registered = ARGV[5] == '' or redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
@@ -95,6 +95,13 @@ if registered and not string.find(flags, '[23]') then
   end
 else
   local code_list, parts, kc = {}, {}, 2
+  -- Every dedupe key read in one MGET (the SETs come after the XADD, so
+  -- these are the values before this call), not one GET per message.
+  local prev_of = {}
+  if #KEYS > 2 then
+    local vals = redis.call('MGET', unpack(KEYS, 3, #KEYS))
+    for j = 3, #KEYS do prev_of[KEYS[j]] = vals[j - 2] end
+  end
   for i = 1, n do
     local f = string.byte(flags, i) - 48
     local key
@@ -111,7 +118,7 @@ else
           pt = ts
           in_call[i] = true
         else
-          local prev = redis.call('GET', key)
+          local prev = prev_of[key]
           if prev then ps, pt = string.match(prev, '^(%d+):(%d+)$') end
         end
       end
