@@ -20,8 +20,10 @@ using testing::MakeBatch;
 using testing::Messages;
 using testing::MustOpen;
 using testing::OptionsFor;
+using testing::QueryInt;
 using testing::ReadHistory;
 using testing::Room;
+using testing::RunSql;
 using testing::TempDir;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
@@ -156,14 +158,7 @@ TEST(RetentionPruner, PassDeletesExpiredSessions) {
   ASSERT_NE(storage, nullptr);
   ASSERT_TRUE(storage->WaitForPrunePasses(1, kWait));
   storage.reset();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sessions", -1, &stmt, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 0);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+  EXPECT_EQ(QueryInt(dir.db_path(), "SELECT count(*) FROM sessions"), 0);
 }
 
 // Pruning only shortens history from its start: an old message after a
@@ -206,15 +201,9 @@ TEST(RetentionPruner, ARoomWithADamagedBlockIsSkippedAndTheRoomsAfterItArePruned
     for (uint64_t b = 0; b < 3; ++b) ASSERT_TRUE(Commit(*storage, Messages(2 + b, 1, 1 + 10 * b, 10, old)).status.ok());
     ASSERT_TRUE(Commit(*storage, Messages(5, 2, 1, 30, old)).status.ok());
   }
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other,
-                         "UPDATE message_blocks SET body = substr(body, 1, length(body) - 2) "
-                         "WHERE room_id = 1 AND first_seq = 1",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(other);
-  sqlite3_close(other);
+  ASSERT_NO_FATAL_FAILURE(RunSql(dir.db_path(),
+                                 "UPDATE message_blocks SET body = substr(body, 1, length(body) - 2) "
+                                 "WHERE room_id = 1 AND first_seq = 1"));
   StorageOptions options = OptionsFor(dir);
   options.retention_messages = 5;
   options.recent_per_room = 5;

@@ -27,17 +27,11 @@ using testing::MakeBatch;
 using testing::Messages;
 using testing::MustOpen;
 using testing::OptionsFor;
+using testing::QueryInt;
 using testing::ReadHistory;
 using testing::Room;
+using testing::RunSql;
 using testing::TempDir;
-
-// Runs `sql` on the database file directly, as another program would.
-void RunSql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  sqlite3_close(db);
-}
 
 void CreateDatabaseWithHistory(const TempDir& dir) {
   LoadedState state;
@@ -204,14 +198,7 @@ TEST(StorageSchema, NewDatabaseGetsTheCurrentVersion) {
   TempDir dir;
   LoadedState state;
   ASSERT_NE(MustOpen(OptionsFor(dir), &state), nullptr);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), kStorageSchemaVersion);
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
+  EXPECT_EQ(QueryInt(dir.db_path(), "PRAGMA user_version"), kStorageSchemaVersion);
 }
 
 TEST(StorageSchema, ReopeningTheCurrentVersionKeepsTheData) {

@@ -24,8 +24,10 @@ using testing::Message;
 using testing::Messages;
 using testing::MustOpen;
 using testing::OptionsFor;
+using testing::QueryInt;
 using testing::ReadHistory;
 using testing::Room;
+using testing::RunSql;
 using testing::TempDir;
 using testing::WaitFor;
 
@@ -56,21 +58,6 @@ LoadedState Reopen(std::unique_ptr<SqliteStorage>& storage, const StorageOptions
   LoadedState state;
   storage = MustOpen(options, &state);
   return state;
-}
-
-// One integer from `sql` on the database file, as another program would read it.
-int64_t QueryInt(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  int64_t value = -1;
-  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
-      value = sqlite3_column_int64(stmt, 0);
-    }
-    sqlite3_finalize(stmt);
-  }
-  sqlite3_close(db);
-  return value;
 }
 
 TEST(Storage, OpenCreatesDataDirWithMode0700) {
@@ -736,15 +723,9 @@ TEST(Storage, ABlockHoldingOtherSeqsThanItsRowSaysFailsTheReadWithDataLoss) {
   ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a"), Room(2, "b")})).status.ok());
   ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 10)).status.ok());
   ASSERT_TRUE(Commit(*storage, Messages(3, 2, 1, 5)).status.ok());
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other,
-                         "UPDATE message_blocks SET body = (SELECT body FROM message_blocks WHERE room_id = 2) "
-                         "WHERE room_id = 1",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(other);
-  sqlite3_close(other);
+  ASSERT_NO_FATAL_FAILURE(RunSql(dir.db_path(),
+                                 "UPDATE message_blocks SET body = (SELECT body FROM message_blocks WHERE room_id = 2) "
+                                 "WHERE room_id = 1"));
   const ReadResult read = ReadHistory(*storage, {1, 1, 0, 0, 10});
   EXPECT_TRUE(absl::IsDataLoss(read.status)) << read.status;
   EXPECT_TRUE(read.messages.empty());
@@ -782,13 +763,7 @@ TEST(Storage, ACorruptBlockFailsTheReadWithDataLoss) {
   ASSERT_NE(storage, nullptr);
   ASSERT_TRUE(Commit(*storage, MakeBatch(1, {Room(1, "a")})).status.ok());
   ASSERT_TRUE(Commit(*storage, Messages(2, 1, 1, 10)).status.ok());
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(dir.db_path().c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "UPDATE message_blocks SET body = substr(body, 1, length(body) - 2)", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(other);
-  sqlite3_close(other);
+  ASSERT_NO_FATAL_FAILURE(RunSql(dir.db_path(), "UPDATE message_blocks SET body = substr(body, 1, length(body) - 2)"));
   const ReadResult read = ReadHistory(*storage, {1, 1, 0, 0, 10});
   EXPECT_TRUE(absl::IsDataLoss(read.status)) << read.status;
   EXPECT_TRUE(read.messages.empty());

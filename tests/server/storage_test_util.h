@@ -5,6 +5,7 @@
 #define MUXCHAT_TESTS_SERVER_STORAGE_TEST_UTIL_H_
 
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -132,6 +133,34 @@ inline Batch Messages(uint64_t batch_id, uint64_t room_id, uint64_t first, uint6
   batch.id = batch_id;
   for (uint64_t seq = first; seq < first + n; ++seq) batch.ops.push_back(Message(room_id, seq, text, ts));
   return batch;
+}
+
+// Runs `sql` on the database file directly, as another program would (to
+// corrupt, downgrade or add to it). Wrap in ASSERT_NO_FATAL_FAILURE to stop
+// the test when it fails.
+inline void RunSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  const std::string error = sqlite3_errmsg(db);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << error;
+}
+
+// One integer from `sql` on the database file, as another program would
+// read it; -1 if it cannot be read.
+inline int64_t QueryInt(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  int64_t value = -1;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW) {
+      value = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return value;
 }
 
 }  // namespace muxchat::server::testing
