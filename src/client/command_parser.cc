@@ -25,6 +25,25 @@ constexpr Verb kVerbs[] = {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
+// `text`'s first word, after leading spaces and one '/', and what follows it.
+void SplitCommandWord(absl::string_view text, absl::string_view* word, absl::string_view* after) {
+  absl::string_view rest = absl::StripLeadingAsciiWhitespace(text);
+  if (!rest.empty() && rest[0] == '/') rest.remove_prefix(1);
+  size_t end = 0;
+  while (end < rest.size() && !IsSpace(rest[end])) ++end;
+  *word = rest.substr(0, end);
+  *after = rest.substr(end);
+}
+
+// The verb `word` names, in any case; null if none.
+const Verb* FindVerb(absl::string_view word) {
+  const std::string lower = absl::AsciiStrToLower(word);
+  for (const Verb& verb : kVerbs) {
+    if (lower == verb.name) return &verb;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Command ParseCommand(absl::string_view line, bool in_chat) {
@@ -39,55 +58,46 @@ Command ParseCommand(absl::string_view line, bool in_chat) {
       return {CommandKind::kMessage, std::string(line.substr(line.find('/') + 1))};
     }
   }
-  absl::string_view rest = trimmed;
-  if (rest[0] == '/') rest.remove_prefix(1);
-  size_t end = 0;
-  while (end < rest.size() && !IsSpace(rest[end])) ++end;
-  const std::string word = absl::AsciiStrToLower(rest.substr(0, end));
-  const absl::string_view arg = absl::StripAsciiWhitespace(rest.substr(end));
-  for (const Verb& verb : kVerbs) {
-    if (word != verb.name) continue;
-    const std::string form = CommandForm(verb.name, in_chat);
-    const bool chat_only = verb.kind == CommandKind::kSwitch || verb.kind == CommandKind::kRooms ||
-                           verb.kind == CommandKind::kLeave || verb.kind == CommandKind::kNames ||
-                           verb.kind == CommandKind::kHistory;
-    if (chat_only && !in_chat) {
-      return {CommandKind::kInvalid, absl::StrCat(form, " only works in chat mode (JOIN a room first)")};
-    }
-    if (verb.arg == Verb::kRequired && arg.empty()) {
-      return {CommandKind::kInvalid, absl::StrCat(form, " needs a room name, e.g. ", form, " lobby")};
-    }
-    if (verb.arg == Verb::kNone && !arg.empty()) {
-      return {CommandKind::kInvalid, absl::StrCat(form, " takes no argument")};
-    }
-    if (verb.kind == CommandKind::kHistory) {
-      uint32_t n = 0;
-      if (!arg.empty() && (!absl::SimpleAtoi(arg, &n) || n == 0)) {
-        return {CommandKind::kInvalid, absl::StrCat(form, " takes a number of messages, e.g. ", form, " 50")};
-      }
-      return {verb.kind, std::string(arg)};
-    }
-    if (verb.arg != Verb::kNone) {
-      for (char c : arg) {
-        if (IsSpace(c)) return {CommandKind::kInvalid, "room names cannot contain spaces"};
-      }
-    }
-    return {verb.kind, std::string(arg)};
+  absl::string_view word, after;
+  SplitCommandWord(trimmed, &word, &after);
+  const absl::string_view arg = absl::StripAsciiWhitespace(after);
+  const Verb* verb = FindVerb(word);
+  if (verb == nullptr) {
+    return {CommandKind::kInvalid, absl::StrCat("unknown command '", word, "' (",
+                                                in_chat ? "type /help" : "JOIN a room to chat; type HELP", ")")};
   }
-  return {CommandKind::kInvalid, absl::StrCat("unknown command '", rest.substr(0, end), "' (",
-                                              in_chat ? "type /help" : "JOIN a room to chat; type HELP", ")")};
+  const std::string form = CommandForm(verb->name, in_chat);
+  const bool chat_only = verb->kind == CommandKind::kSwitch || verb->kind == CommandKind::kRooms ||
+                         verb->kind == CommandKind::kLeave || verb->kind == CommandKind::kNames ||
+                         verb->kind == CommandKind::kHistory;
+  if (chat_only && !in_chat) {
+    return {CommandKind::kInvalid, absl::StrCat(form, " only works in chat mode (JOIN a room first)")};
+  }
+  if (verb->arg == Verb::kRequired && arg.empty()) {
+    return {CommandKind::kInvalid, absl::StrCat(form, " needs a room name, e.g. ", form, " lobby")};
+  }
+  if (verb->arg == Verb::kNone && !arg.empty()) {
+    return {CommandKind::kInvalid, absl::StrCat(form, " takes no argument")};
+  }
+  if (verb->kind == CommandKind::kHistory) {
+    uint32_t n = 0;
+    if (!arg.empty() && (!absl::SimpleAtoi(arg, &n) || n == 0)) {
+      return {CommandKind::kInvalid, absl::StrCat(form, " takes a number of messages, e.g. ", form, " 50")};
+    }
+    return {verb->kind, std::string(arg)};
+  }
+  if (verb->arg != Verb::kNone) {
+    for (char c : arg) {
+      if (IsSpace(c)) return {CommandKind::kInvalid, "room names cannot contain spaces"};
+    }
+  }
+  return {verb->kind, std::string(arg)};
 }
 
 bool IsCommandWord(absl::string_view line) {
-  absl::string_view rest = absl::StripLeadingAsciiWhitespace(line);
-  if (!rest.empty() && rest[0] == '/') rest.remove_prefix(1);
-  size_t end = 0;
-  while (end < rest.size() && !IsSpace(rest[end])) ++end;
-  const std::string word = absl::AsciiStrToLower(rest.substr(0, end));
-  for (const Verb& verb : kVerbs) {
-    if (word == verb.name) return true;
-  }
-  return false;
+  absl::string_view word, after;
+  SplitCommandWord(line, &word, &after);
+  return FindVerb(word) != nullptr;
 }
 
 std::string CommandForm(absl::string_view verb, bool in_chat) {
