@@ -304,7 +304,7 @@ void SqliteStorage::TakeCompletions(std::vector<CommitResult>* commits, std::vec
   done_reads_.clear();
   if (failure_taken && !refusing_.ok()) {
     // The caller learns of the failure now: what it queued before is refused.
-    for (const Batch& b : batches_) commits->push_back(CommitResult{b.id, RefusedAfter(b, refusing_)});
+    for (const Batch& b : batches_) commits->push_back(CommitResult{b.id, RefusedAfter(b, refusing_), {}});
     batches_.clear();
     refusing_ = absl::OkStatus();
   }
@@ -358,7 +358,10 @@ void SqliteStorage::WriterLoop() {
         results = writer_->CommitGroup(group);
         transactions_committed_.store(writer_->transactions_committed());
       } else {
-        for (const Batch& b : group) results.push_back(CommitResult{b.id, RefusedAfter(b, refusing)});
+        for (const Batch& b : group) results.push_back(CommitResult{b.id, RefusedAfter(b, refusing), {}});
+      }
+      for (size_t i = 0; i < results.size() && i < group.size(); ++i) {
+        if (results[i].status.ok()) results[i].ops = std::move(group[i].ops);
       }
       for (const CommitResult& r : results) {
         if (r.status.ok() || !refusing.ok()) continue;
