@@ -33,9 +33,10 @@ namespace muxchat::server {
 inline constexpr char kWalWriteGatherVfsName[] = "muxchat-wal-gather";
 
 // At most this many bytes are gathered before they are written (127 frames
-// of 8 KiB pages; a larger transaction is written in pieces of this size).
-// The unix VFS takes at most 124 KiB per write call, so a commit of more than
-// ~15 frames is written with one call per 124 KiB.
+// of 8 KiB pages; a larger transaction goes out in parts of this size). Each
+// part is written in calls of at most 124 KiB (the unix VFS takes at most
+// 128 KiB - 1 per call), so a 64-message commit of 1 KiB texts (~12 frames)
+// is one call.
 inline constexpr size_t kWalWriteGatherBytes = 1 << 20;
 
 // Registers a VFS called `name` over the VFS called `base_name` (the default
