@@ -726,38 +726,20 @@ void ChatService::Accept(Room* room, Connection* sender, const v1::ClientFrame& 
     return;
   }
   // Durable: numbered now, stored with this turn's batch, and delivered
-  // (the sender's copy being its acknowledgement) only once committed.
-  HistoryEntry e{sender->nickname(), text, room->AssignSeq(), absl::ToUnixMicros(now), client_msg_id};
-  const uint64_t key = SenderKey(*sender);
-  if (client_msg_id != 0) RememberMsgId(key, client_msg_id, room->id(), e.seq, now);
+  // (the sender's copy being its acknowledgement) only once committed; the
+  // message comes back with the commit (MessageCommitted).
   AppendMessage op;
   op.message.room_id = room->id();
-  op.message.seq = e.seq;
-  op.message.sender = e.sender;
+  op.message.seq = room->AssignSeq();
+  op.message.sender = sender->nickname();
   op.message.sender_account_id = sender->account_id();
   op.message.client_msg_id = client_msg_id;
-  op.message.timestamp_unix_micros = e.timestamp_unix_micros;
+  op.message.timestamp_unix_micros = absl::ToUnixMicros(now);
   op.message.text = text;
-  const uint64_t room_id = room->id(), conn_id = sender->id();
-  // The replies below quote only the request's id and room: the rest of the
-  // frame (the text again) is not copied into every message's callback.
-  v1::ClientFrame head;
-  head.set_request_id(f.request_id());
-  head.set_room_id(f.room_id());
-  Persist(std::move(op), [this, room_id, conn_id, key, post, f = std::move(head),
-                          e = std::move(e)](const absl::Status& st) mutable {
-    Room* r = rooms_.FindById(room_id);  // null: deleted meanwhile, nothing to deliver
-    Connection* c = FindConnection(conn_id);
-    if (!st.ok()) {
-      if (r != nullptr) r->RollBack();
-      if (e.client_msg_id != 0) msg_ids_.erase({key, e.client_msg_id});
-      if (c != nullptr) ReplyFailure(c, f, v1::FAILURE_STORAGE, std::string(st.message()), r);
-      return;
-    }
-    if (r == nullptr) return;
-    if (post && c != nullptr) ReplyPosted(c, f, *r, e.seq);
-    Deliver(*r, r->Commit(std::move(e)));
-  });
+  const uint64_t key = SenderKey(*sender);
+  if (client_msg_id != 0) RememberMsgId(key, client_msg_id, room->id(), op.message.seq, now);
+  PersistMessage(std::move(op), MessageFollowUp{room->id(), sender->id(), key, client_msg_id, f.request_id(),
+                                                f.room_id(), post});
 }
 
 void ChatService::RememberMsgId(uint64_t sender_key, uint64_t client_msg_id, uint64_t room_id, uint64_t seq,

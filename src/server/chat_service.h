@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -201,6 +202,25 @@ class ChatService {
   // committed or failed (in order). Without storage, runs `done` at once.
   using Committed = std::function<void(const absl::Status&)>;
   void Persist(StorageOp op, Committed done = nullptr);
+  // What a stored message needs once its batch is committed (delivered, the
+  // post answered) or failed (rolled back), as data rather than a closure:
+  // one per message sent, where a closure and its captured copy of the
+  // message were the durable loop's largest cost (docs/BENCHMARKS.md §9.2.6).
+  // The message itself comes back with the commit (CommitResult::ops).
+  struct MessageFollowUp {
+    uint64_t room_id;
+    uint64_t conn_id;
+    uint64_t sender_key;
+    uint64_t client_msg_id;
+    uint64_t request_id;     // of the SendMessage or PostMessage, for a reply
+    uint64_t frame_room_id;  // the request's envelope room_id, for a reply
+    bool post;
+  };
+  using FollowUp = std::variant<Committed, MessageFollowUp>;
+  void PersistMessage(AppendMessage op, const MessageFollowUp& follow_up);
+  // Runs one follow-up; `op` is its committed op when `status` is OK.
+  void RunFollowUp(FollowUp& follow_up, const absl::Status& status, StorageOp* op);
+  void MessageCommitted(const MessageFollowUp& m, const absl::Status& status, StorageOp* op);
   // A failed commit: every write not yet committed fails with it, and sends
   // are refused for a moment.
   void FailUncommitted(const absl::Status& status, absl::Time now);
@@ -307,14 +327,14 @@ class ChatService {
   // Durable state (null storage: memory only).
   Storage* storage_ = nullptr;
   Batch batch_;                        // this turn's writes
-  std::vector<Committed> batch_done_;  // their follow-ups, same order
+  std::vector<FollowUp> batch_done_;  // their follow-ups, same order
   bool batch_held_ = false;            // FlushStorage held batch_ for a turn
   uint64_t next_batch_id_ = 1;
   // Submitted batches, oldest first, with their follow-ups; at most
   // kMaxBatchesInFlight (chat_service_storage.cc says why two).
   struct InFlightBatch {
     uint64_t id;
-    std::vector<Committed> done;
+    std::vector<FollowUp> done;
   };
   std::deque<InFlightBatch> in_flight_;
   absl::Time refuse_writes_until_ = absl::InfinitePast();

@@ -84,7 +84,51 @@ void ChatService::Persist(StorageOp op, Committed done) {
     return;
   }
   batch_.ops.push_back(std::move(op));
-  batch_done_.push_back(std::move(done));
+  batch_done_.emplace_back(std::move(done));
+}
+
+void ChatService::PersistMessage(AppendMessage op, const MessageFollowUp& follow_up) {
+  batch_.ops.emplace_back(std::move(op));
+  batch_done_.emplace_back(follow_up);
+}
+
+void ChatService::RunFollowUp(FollowUp& follow_up, const absl::Status& status, StorageOp* op) {
+  if (auto* m = std::get_if<MessageFollowUp>(&follow_up)) {
+    MessageCommitted(*m, status, op);
+  } else if (Committed& done = std::get<Committed>(follow_up)) {
+    done(status);
+  }
+}
+
+void ChatService::MessageCommitted(const MessageFollowUp& m, const absl::Status& status, StorageOp* op) {
+  Room* room = rooms_.FindById(m.room_id);  // null: deleted meanwhile, nothing to deliver
+  Connection* sender = FindConnection(m.conn_id);
+  // The replies quote only the request's id and room.
+  auto request = [&m] {
+    v1::ClientFrame f;
+    f.set_request_id(m.request_id);
+    f.set_room_id(m.frame_room_id);
+    return f;
+  };
+  if (!status.ok()) {
+    if (room != nullptr) room->RollBack();
+    if (m.client_msg_id != 0) msg_ids_.erase({m.sender_key, m.client_msg_id});
+    if (sender != nullptr) ReplyFailure(sender, request(), v1::FAILURE_STORAGE, std::string(status.message()), room);
+    return;
+  }
+  auto* append = op != nullptr ? std::get_if<AppendMessage>(op) : nullptr;
+  if (append == nullptr) {
+    // Storage broke its contract (storage.h): the message is stored, and its
+    // seq is spent, but there is nothing to deliver; History will serve it.
+    logger_->Log(LogLevel::kError, "storage: committed message %d in room %d did not come back", m.client_msg_id,
+                 m.room_id);
+    return;
+  }
+  if (room == nullptr) return;
+  MessageRecord& message = append->message;
+  if (m.post && sender != nullptr) ReplyPosted(sender, request(), *room, message.seq);
+  Deliver(*room, room->Commit(HistoryEntry{std::move(message.sender), std::move(message.text), message.seq,
+                                           message.timestamp_unix_micros, message.client_msg_id}));
 }
 
 bool ChatService::FlushStorage(bool input_pending) {
@@ -96,10 +140,15 @@ bool ChatService::FlushStorage(bool input_pending) {
   if (in_flight_.size() >= kMaxBatchesInFlight) return false;
   batch_held_ = false;
   batch_.id = next_batch_id_++;
+  const size_t size = batch_.ops.size();
   in_flight_.push_back(InFlightBatch{batch_.id, std::move(batch_done_)});
   batch_done_.clear();
   storage_->Submit(std::move(batch_));
   batch_ = Batch();
+  // The next turn's batch is likely this one's size: grown from empty, its
+  // two vectors would be reallocated and moved ~log2(size) times.
+  batch_.ops.reserve(size);
+  batch_done_.reserve(size);
   return false;
 }
 
@@ -108,26 +157,22 @@ void ChatService::OnStorageReady(absl::Time now) {
   std::vector<CommitResult> commits;
   std::vector<ReadResult> reads;
   storage_->TakeCompletions(&commits, &reads);
-  for (const CommitResult& c : commits) {
+  for (CommitResult& c : commits) {
     // Results come in submission order; one for a batch no longer in flight
     // is Storage refusing a batch this loop has already failed (below).
     if (in_flight_.empty() || in_flight_.front().id != c.batch_id) continue;
-    std::vector<Committed> done = std::move(in_flight_.front().done);
+    std::vector<FollowUp> done = std::move(in_flight_.front().done);
     in_flight_.pop_front();
     if (!c.status.ok()) {
       ++metrics_->storage_failures;
       logger_->Log(LogLevel::kError, "storage: commit failed: %s", c.status.ToString());
-      for (Committed& d : done) {
-        if (d) d(c.status);
-      }
+      for (FollowUp& d : done) RunFollowUp(d, c.status, nullptr);
       // The batches behind it carry later seqs: they fail with it (and
       // Storage refuses them, as they were submitted before this was known).
       std::deque<InFlightBatch> later = std::move(in_flight_);
       in_flight_.clear();
       for (InFlightBatch& b : later) {
-        for (Committed& d : b.done) {
-          if (d) d(c.status);
-        }
+        for (FollowUp& d : b.done) RunFollowUp(d, c.status, nullptr);
       }
       FailUncommitted(c.status, now);
       continue;
@@ -137,8 +182,8 @@ void ChatService::OnStorageReady(absl::Time now) {
       logger_->Log(LogLevel::kInfo, "storage: commits succeed again");
       storage_error_.clear();
     }
-    for (Committed& d : done) {
-      if (d) d(absl::OkStatus());
+    for (size_t i = 0; i < done.size(); ++i) {
+      RunFollowUp(done[i], absl::OkStatus(), i < c.ops.size() ? &c.ops[i] : nullptr);
     }
   }
   for (ReadResult& r : reads) {
@@ -155,13 +200,11 @@ void ChatService::OnStorageReady(absl::Time now) {
 void ChatService::FailUncommitted(const absl::Status& status, absl::Time now) {
   // Messages gathered after the failed batch carry seqs after its own: they
   // fail too, so that every room's numbering rolls back without a hole.
-  std::vector<Committed> pending = std::move(batch_done_);
+  std::vector<FollowUp> pending = std::move(batch_done_);
   batch_done_.clear();
   batch_ = Batch();
   batch_held_ = false;
-  for (Committed& d : pending) {
-    if (d) d(status);
-  }
+  for (FollowUp& d : pending) RunFollowUp(d, status, nullptr);
   refuse_writes_until_ = now + options_.storage_retry;
   storage_error_ = absl::StrCat("storage cannot take writes now (", status.message(), "); try again shortly");
 }

@@ -20,8 +20,10 @@ namespace muxchat::server {
 class SqliteConnection {
  public:
   // Opens `path` with sqlite3_open_v2 `flags` (SQLITE_OPEN_NOMUTEX is
-  // added). Errors as SqliteStatus, naming the path.
-  static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path, int flags);
+  // added) through the VFS called `vfs` (the default if null). Errors as
+  // SqliteStatus, naming the path.
+  static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path, int flags,
+                                                                const char* vfs = nullptr);
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
   ~SqliteConnection();

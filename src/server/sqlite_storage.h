@@ -1,7 +1,8 @@
 // Storage on SQLite: the writer thread (group commit, retention pruning), the
 // reader thread (history pages) and the checkpointer thread (copies the WAL
 // back into the database off the commit path), each with its own connection
-// to DIR/muxchat.db in WAL mode. The Storage methods are for the loop thread;
+// to DIR/muxchat.db in WAL mode, opened through the WAL write-gathering VFS
+// (wal_write_gather_vfs.h). The Storage methods are for the loop thread;
 // the counters and test hooks below may be called from any thread. Owns its
 // threads, connections and the completion eventfd.
 #ifndef MUXCHAT_SERVER_SQLITE_STORAGE_H_

@@ -91,6 +91,10 @@ struct Batch {
 struct CommitResult {
   uint64_t batch_id = 0;
   absl::Status status;  // kResourceExhausted (disk full) or kUnavailable (I/O error) on failure
+  // On success, the batch's ops handed back in order, so that the caller
+  // moves a message's text into its history instead of having kept a copy
+  // of every message it stored. Empty on failure.
+  std::vector<StorageOp> ops;
 };
 
 struct HistoryRead {

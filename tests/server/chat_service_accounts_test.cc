@@ -568,6 +568,26 @@ TEST_F(AccountsTest, TwoBatchesCommitAtATimeAndTheNextGathersMeanwhile) {
   EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{2, 3, 4}));
 }
 
+// A committed message is delivered from the op its commit hands back; a
+// Storage that does not hand it back costs that live delivery (the message
+// is stored), never a seq: the next message is numbered after it.
+TEST_F(AccountsTest, ACommitWithoutItsMessagesBackDeliversNothingAndReusesNoSeq) {
+  UseFakeStorage();
+  Connection* a = LogIn("alice");
+  const uint64_t room = CreateAndJoin(a, "den");
+  Take(a);
+  Send(a, room, "1");
+  service_->FlushStorage();
+  storage_->CompleteNext(absl::OkStatus(), /*hand_back_ops=*/false);
+  service_->OnStorageReady(now_);
+  EXPECT_TRUE(Seqs(Take(a)).empty());
+  Send(a, room, "2");
+  service_->FlushStorage();
+  storage_->CompleteNext();
+  service_->OnStorageReady(now_);
+  EXPECT_EQ(Seqs(Take(a)), (std::vector<uint64_t>{2}));
+}
+
 // A turn whose read stopped at its budget holds its batch for the rest of
 // the input, one turn at most (docs/BENCHMARKS.md §9.2.4).
 TEST_F(AccountsTest, ABatchIsHeldOneTurnWhileInputIsPending) {

@@ -31,14 +31,18 @@ class FakeStorage : public Storage {
   void Close() override {}
 
   // The oldest submitted batch not yet completed, completed with `status`;
-  // its ops are appended to committed() when it succeeds.
-  void CompleteNext(absl::Status status = absl::OkStatus()) {
+  // when it succeeds, its ops are appended to committed() and handed back
+  // with the result, as SqliteStorage does.
+  // `hand_back_ops` false: a Storage breaking that contract.
+  void CompleteNext(absl::Status status = absl::OkStatus(), bool hand_back_ops = true) {
     Batch b = std::move(submitted_.front());
     submitted_.pop_front();
+    CommitResult result{b.id, status, {}};
     if (status.ok()) {
-      for (StorageOp& op : b.ops) committed_.push_back(std::move(op));
+      committed_.insert(committed_.end(), b.ops.begin(), b.ops.end());
+      if (hand_back_ops) result.ops = std::move(b.ops);
     }
-    done_commits_.push_back(CommitResult{b.id, status});
+    done_commits_.push_back(std::move(result));
   }
   void AnswerRead(std::vector<MessageRecord> messages, uint64_t oldest_seq) {
     HistoryRead r = reads_.front();

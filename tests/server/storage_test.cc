@@ -319,6 +319,27 @@ TEST(Storage, ABatchBreakingAConstraintFailsAndTheBatchesAfterItInItsGroupAreRef
   EXPECT_EQ(names, (std::vector<std::string>{"alice"}));  // nothing of batches 2 and 3
 }
 
+// The loop delivers a committed message from the op handed back with its
+// result (chat_service_storage.cc), not from a copy of its own.
+TEST(Storage, ACommitHandsItsOpsBackInOrderAndAFailedOneNone) {
+  TempDir dir;
+  LoadedState state;
+  auto storage = MustOpen(OptionsFor(dir), &state);
+  ASSERT_NE(storage, nullptr);
+  const CommitResult ok =
+      Commit(*storage, MakeBatch(1, {Room(1, "den"), Message(1, 1, "first"), Message(1, 2, "second")}));
+  ASSERT_TRUE(ok.status.ok()) << ok.status;
+  ASSERT_EQ(ok.ops.size(), 3u);
+  EXPECT_TRUE(std::holds_alternative<NewRoom>(ok.ops[0]));
+  ASSERT_TRUE(std::holds_alternative<AppendMessage>(ok.ops[1]));
+  EXPECT_EQ(std::get<AppendMessage>(ok.ops[1]).message.text, "first");
+  EXPECT_EQ(std::get<AppendMessage>(ok.ops[2]).message.seq, 2u);
+  EXPECT_EQ(std::get<AppendMessage>(ok.ops[2]).message.text, "second");
+  const CommitResult failed = Commit(*storage, MakeBatch(2, {Room(2, "DEN")}));
+  ASSERT_FALSE(failed.status.ok());
+  EXPECT_TRUE(failed.ops.empty());
+}
+
 // A batch committed on its own runs without a savepoint: its failure must
 // still undo its own earlier writes, and the transaction must not linger.
 TEST(Storage, ABatchAloneInItsGroupBreakingAConstraintLeavesNoTraceAndTheNextCommits) {

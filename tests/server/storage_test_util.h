@@ -82,7 +82,7 @@ inline CommitResult Commit(Storage& storage, Batch batch) {
   std::vector<CommitResult> commits;
   std::vector<ReadResult> reads;
   WaitFor(storage, 1, 0, &commits, &reads);
-  if (commits.empty()) return {id, absl::DeadlineExceededError("no commit result")};
+  if (commits.empty()) return {id, absl::DeadlineExceededError("no commit result"), {}};
   EXPECT_EQ(commits[0].batch_id, id);
   return commits[0];
 }
