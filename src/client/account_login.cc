@@ -140,8 +140,11 @@ absl::StatusOr<AccountLoginResult> LogInAccount(ChatClient& client, TokenStore* 
     const bool retry = !c->closed() && typed && attempt < kPasswordTries &&
                        (server == v1::FAILURE_AUTH || (o.register_account && server == v1::FAILURE_INVALID));
     if (!retry) return w.status();
+    // The server does not say whether the name exists (no account probing);
+    // someone who never registered needs the way to, not only a refusal.
     Notice(o, absl::StrCat(o.register_account ? "not registered: " : "login refused: ", w.status().message(),
-                           "; try again"));
+                           "; try again",
+                           o.register_account ? "" : " (no account yet? run it again with --register)"));
   }
 }
 

@@ -234,6 +234,22 @@ TEST(CliStdinLines, ReconnectAfterAServerKillStoresEveryLineExactlyOnce) {
 
 // ------------------------------------------------------------ interactive
 
+// A newcomer who logs in before registering is told how to register.
+TEST(CliAccountInteractive, ARefusedLoginSaysHowToRegister) {
+  TempDir dir;
+  DurableDaemon d(dir.File("data"));
+  PtyProcess bea({"127.0.0.1", absl::StrCat(d.port()), "--user", "bea"}, false, 200,
+                 {absl::StrCat("XDG_CONFIG_HOME=", dir.path())});
+  const std::string prompt = absl::StrCat("password for bea@127.0.0.1:", d.port(), ": ");
+  ASSERT_TRUE(bea.Expect(prompt)) << bea.failure();
+  bea.Type(std::string(kPassword) + "\r");
+  ASSERT_TRUE(bea.Expect("login refused: wrong account name or password; try again")) << bea.failure();
+  ASSERT_TRUE(bea.Expect("with --register")) << bea.failure();
+  ASSERT_TRUE(bea.Expect(prompt)) << bea.failure();
+  bea.Type("\x03");  // Ctrl+C at the prompt: a clean exit, not a death by signal
+  EXPECT_NE(bea.ExitCode(absl::Seconds(5)), -1);
+}
+
 TEST(CliAccountInteractive, ANewPasswordIsAskedTwiceAndMayTakeLongerThanTheServerWaits) {
   TempDir dir;
   DurableDaemon d(dir.File("data"), {"--handshake_timeout=200ms"});
