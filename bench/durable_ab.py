@@ -48,6 +48,11 @@ for cell in a.cells.split(","):
             shutil.rmtree(d, ignore_errors=True)
     med = {n: statistics.median(x[0] for x in runs[n]) for n in variants}
     cpu = {n: statistics.median(x[1] for x in runs[n]) for n in variants}
+    # Same-round ratios: each round ran every variant within seconds, so
+    # these see less of the shared machine's drift than ratios of medians.
+    round_msgs = statistics.median(b[0] / a[0] for a, b in zip(runs["a"], runs["b"]))
+    round_cpu = statistics.median(b[1] / a[1] for a, b in zip(runs["a"], runs["b"]) if a[1] > 0)
     print(f"{payload} B x {subs}: " + "  ".join(f"{n} {med[n]:,.0f} ({cpu[n]:.3f} s/M)" for n in variants) +
           f"  b/a {med['b'] / med['a']:.2f}  b/memory {med['b'] / med['memory']:.2f}"
-          f"  a/memory {med['a'] / med['memory']:.2f}  load {os.getloadavg()[0]:.1f}", flush=True)
+          f"  a/memory {med['a'] / med['memory']:.2f}  same-round b/a msgs/s x{round_msgs:.2f} s/M x{round_cpu:.2f}"
+          f"  load {os.getloadavg()[0]:.1f}", flush=True)
