@@ -326,9 +326,9 @@ class ChatService {
 
   // Durable state (null storage: memory only).
   Storage* storage_ = nullptr;
-  Batch batch_;                        // this turn's writes
+  Batch batch_;                       // this turn's writes
   std::vector<FollowUp> batch_done_;  // their follow-ups, same order
-  bool batch_held_ = false;            // FlushStorage held batch_ for a turn
+  bool batch_held_ = false;           // FlushStorage held batch_ for a turn
   uint64_t next_batch_id_ = 1;
   // Submitted batches, oldest first, with their follow-ups; at most
   // kMaxBatchesInFlight (chat_service_storage.cc says why two).
